@@ -1,0 +1,102 @@
+"""The one composition root: Settings in, a wired daemon out.
+
+Everything with a life of its own (engines, HTTP clients, the broker, notifiers, the
+scheduler) is created here and nowhere else; the environment is read here (and by the
+CLI for ``--config``) and nowhere else. Tests call the same functions with a
+SimulatedClock and tmp-dir settings instead of patching anything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from skimd.clock import Clock, SystemClock
+from skimd.config import Settings, load_settings, parse_hhmm
+from skimd.infrastructure.calendar import AsxCalendar
+from skimd.infrastructure.database.paths import get_data_dir
+from skimd.infrastructure.instance_lock import InstanceLock
+from skimd.infrastructure.scheduling import SchedulerAdapter
+from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
+from skimd.logs import SecretRedactor, configure_logging
+from skimd.services.jobs import JobTable
+from skimd.services.supervisor import LoggingHooks, Supervisor, SupervisorHooks
+
+
+def settings_from(config_path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
+    return load_settings(config_path, os.environ if environ is None else environ)
+
+
+def setup_logging(settings: Settings, stream: TextIO | None = None) -> SecretRedactor:
+    """Configure structlog once; returns the redactor so run-time secrets can be added."""
+    redactor = SecretRedactor(settings.secret_values())
+    configure_logging(settings.logging.level, settings.logging.format, redactor, stream)
+    return redactor
+
+
+def build_calendar(settings: Settings) -> AsxCalendar:
+    from datetime import time
+
+    m = settings.market
+    return AsxCalendar(
+        zone=m.timezone,
+        open_time=time(*parse_hhmm(m.open_time)),
+        close_time=time(*parse_hhmm(m.close_time)),
+        early_close_time=time(*parse_hhmm(m.early_close_time)),
+    )
+
+
+@dataclass
+class Daemon:
+    """Everything ``skimd run``/``skimd demo`` needs, wired; ``lock`` guards the data dir."""
+
+    settings: Settings
+    clock: Clock
+    calendar: AsxCalendar
+    supervisor: Supervisor
+    lock: InstanceLock
+    data_dir: Path
+    sd: SdNotifier
+    closers: list[object] = field(default_factory=list)
+
+
+def build_daemon(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+    jobs: JobTable | None = None,
+    hooks: SupervisorHooks | None = None,
+    stdout: TextIO | None = None,
+) -> Daemon:
+    env = os.environ if environ is None else environ
+    clock = clock or SystemClock()
+    calendar = build_calendar(settings)
+    data_dir = get_data_dir(settings)
+    sd = SdNotifier(env.get("NOTIFY_SOCKET"))
+    scheduler = SchedulerAdapter(clock, calendar.zone, settings.supervisor.misfire_grace_s)
+    supervisor = Supervisor(
+        clock=clock,
+        scheduler=scheduler,
+        calendar=calendar,
+        jobs=jobs if jobs is not None else JobTable(),
+        sd=sd,
+        hooks=hooks or LoggingHooks(),
+        shutdown_timeout_s=settings.supervisor.shutdown_timeout_s,
+        watchdog_interval_s=watchdog_interval_s(env.get("WATCHDOG_USEC")),
+        status_interval_s=settings.supervisor.status_interval_s,
+    )
+    _ = stdout or sys.stdout
+    return Daemon(
+        settings=settings,
+        clock=clock,
+        calendar=calendar,
+        supervisor=supervisor,
+        lock=InstanceLock(data_dir),
+        data_dir=data_dir,
+        sd=sd,
+    )

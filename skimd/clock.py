@@ -1,0 +1,163 @@
+"""Injected time.
+
+Nothing in skimd's logic calls ``datetime.now``, ``time.time`` or ``asyncio.sleep``
+directly: it asks a :class:`Clock`. Production uses :class:`SystemClock`; tests and the
+demo day use :class:`SimulatedClock`, whose time moves only when it is advanced, so hours
+of a trading day replay in seconds and every test is deterministic.
+
+Contract shared by both clocks:
+
+- ``now()`` is timezone-aware UTC. Convert to the market zone at the edge that needs it.
+- ``monotonic()`` never goes backwards; use it for pacing and deadlines.
+- ``sleep(seconds)`` suspends the caller for that much clock time.
+- ``call_later(delay, cb)`` runs ``cb`` (a plain callable) once after ``delay`` clock
+  seconds, on the event loop, and returns a handle whose ``cancel()`` prevents it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+
+class SystemClock:
+    """Wall time and the running event loop's timers."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+
+
+@dataclass(order=True)
+class _Timer:
+    deadline: float
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SimulatedClock:
+    """A clock that moves only when told to.
+
+    ``advance``/``advance_to`` move time forward and fire due timers in deadline order,
+    each at its own deadline (so a callback that reads ``now()`` sees the time it was due).
+    ``sleep`` registers a timer and waits for it: with :meth:`run_until` driving, a sleeping
+    coroutine wakes when simulated time reaches its deadline. Time never goes backwards.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimulatedClock needs an aware start time")
+        self._epoch = start.astimezone(UTC)
+        self._offset = 0.0
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+
+    def now(self) -> datetime:
+        return self._epoch + timedelta(seconds=self._offset)
+
+    def monotonic(self) -> float:
+        return self._offset
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        handle = self.call_later(seconds, wake)
+        try:
+            await future
+        finally:
+            handle.cancel()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        timer = _Timer(self._offset + max(0.0, delay), next(self._seq), callback)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def next_deadline(self) -> datetime | None:
+        """When the earliest pending timer is due, or None when nothing is pending."""
+        self._drop_cancelled()
+        if not self._timers:
+            return None
+        return self._epoch + timedelta(seconds=self._timers[0].deadline)
+
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self.now() + timedelta(seconds=seconds))
+
+    def advance_to(self, when: datetime) -> None:
+        """Move to ``when``, firing every timer due on the way at its own deadline."""
+        target = (when.astimezone(UTC) - self._epoch).total_seconds()
+        while True:
+            self._drop_cancelled()
+            if not self._timers or self._timers[0].deadline > target:
+                break
+            timer = heapq.heappop(self._timers)
+            self._offset = max(self._offset, timer.deadline)
+            timer.callback()
+        self._offset = max(self._offset, target)
+
+    async def run_until(self, when: datetime, settle: Callable[[], bool] | None = None) -> None:
+        """Drive the event loop and the clock together until ``when``.
+
+        Between timers the loop runs until it is quiet (``settle`` returns True, or a few
+        empty loop passes when no ``settle`` is given), so work started by one timer
+        finishes before time jumps to the next one.
+        """
+        target = when.astimezone(UTC)
+        while True:
+            await self._settle(settle)
+            nxt = self.next_deadline()
+            if nxt is None or nxt > target:
+                break
+            self.advance_to(nxt)
+        self.advance_to(target)
+        await self._settle(settle)
+
+    @staticmethod
+    async def _settle(settle: Callable[[], bool] | None) -> None:
+        for _ in range(10_000):
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if settle is None or settle():
+                return
+
+    def _drop_cancelled(self) -> None:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)

@@ -1,0 +1,27 @@
+"""``skimd run`` (the daemon, foreground) and ``skimd demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from skimd import bootstrap
+from skimd.runtime import run_daemon
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run", parents=parents, help="run the daemon in the foreground (systemd ExecStart)"
+    )
+    run.set_defaults(handler=_run)
+    from skimd.commands import demo
+
+    demo.register(subparsers, parents)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = bootstrap.settings_from(args.config)
+    bootstrap.setup_logging(settings)
+    daemon = bootstrap.build_daemon(settings)
+    return asyncio.run(run_daemon(daemon))

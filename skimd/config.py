@@ -1,0 +1,438 @@
+"""Typed, frozen Settings.
+
+Sources, later wins:
+
+1. built-in defaults (the models below),
+2. the TOML file: ``--config PATH``, else ``$SKIMD_CONFIG``, else ``config/skimd.toml``,
+3. environment variables ``SKIMD__SECTION__KEY`` (e.g. ``SKIMD__LOGGING__LEVEL=DEBUG``),
+4. secrets: ``$CREDENTIALS_DIRECTORY/<credential>`` (systemd ``LoadCredential*=``), then the
+   ``<key>_file`` path given in config, then the secret's environment variable.
+
+Every problem becomes one :class:`~skimd.errors.ConfigurationError` line naming the key and
+the file (or variable) at fault. Secret values are :class:`pydantic.SecretStr`: they print as
+``**********`` in ``repr``, logs and ``config check``.
+
+Relative paths inside a config file are resolved against that file's directory, so the
+same file works whatever the working directory is.
+
+Only :mod:`skimd.bootstrap` and the CLI call :func:`load_settings`; nothing else reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from skimd.errors import ConfigurationError, SecretFileError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "skimd.toml"
+ENV_PREFIX = "SKIMD__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class MarketSettings(_Section):
+    timezone: str = "Australia/Sydney"
+    calendar: Literal["XASX"] = "XASX"
+    open_time: str = "10:00"
+    close_time: str = "16:00"
+    early_close_time: str = "14:10"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("open_time", "close_time", "early_close_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value
+
+
+class PathSettings(_Section):
+    data_dir: Path | None = None
+    log_dir: Path | None = None
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SupervisorSettings(_Section):
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    misfire_grace_s: int = Field(default=30, ge=1, le=3600)
+    status_interval_s: float = Field(default=30.0, gt=0)
+    run_for_s: float | None = Field(default=None, gt=0)
+
+
+class DatabaseSettings(_Section):
+    encryption: Literal["sqlcipher", "off"] = "sqlcipher"
+    filename: str = "skimd.db"
+    passphrase: SecretStr | None = None
+    passphrase_file: Path | None = None
+    create_passphrase: bool = False
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1)
+    kdf_time_cost: int = Field(default=3, ge=1)
+    kdf_memory_kib: int = Field(default=65536, ge=8192)
+    kdf_parallelism: int = Field(default=4, ge=1)
+
+
+class BrokerSettings(_Section):
+    kind: str = "demo"
+    live_trading: bool = False
+
+
+class IbkrSettings(_Section):
+    base_url: str = "https://api.ibkr.com/v1/api"
+    realm: str = "limited_poa"
+    account_id: str | None = None
+    consumer_key: SecretStr | None = None
+    consumer_key_file: Path | None = None
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+    access_token_secret: SecretStr | None = None
+    access_token_secret_file: Path | None = None
+    signature_key_file: Path | None = None
+    encryption_key_file: Path | None = None
+    dh_prime: SecretStr | None = None
+    dh_prime_file: Path | None = None
+    tickle_interval_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    # Confirmation questions (IBKR ``messageIds``) answered "yes" when placing an order; any
+    # other question rejects the order. o163: limit price far from the market.
+    confirm_question_ids: tuple[str, ...] = ("o163",)
+    lst_refresh_margin_s: float = Field(default=600.0, ge=0)
+    max_get_attempts: int = Field(default=3, ge=1, le=10)
+    compete_backoff_s: float = Field(default=60.0, gt=0)
+    snapshot_poll_attempts: int = Field(default=5, ge=1, le=50)
+    snapshot_poll_interval_s: float = Field(default=0.5, ge=0)
+    conid_cache_days: int = Field(default=7, ge=1)
+    scanner_instrument: str = "STOCK.HK"
+    scanner_location: str = "STK.HK.ASX"
+    scanner_type: str = "HIGH_OPEN_GAP"
+
+
+class DemoSettings(_Section):
+    seed: int = 7
+    universe_size: int = Field(default=300, ge=10, le=5000)
+    starting_cash: float = Field(default=100_000.0, gt=0)
+    commission_per_order: float = Field(default=6.0, ge=0)
+
+
+class NotificationSettings(_Section):
+    """Where alerts go and how the outbox sender paces them (see skimd.services.alerts)."""
+
+    console: bool = True
+    jsonl_file: Path | None = None
+    discord_webhook_url: SecretStr | None = None
+    discord_webhook_url_file: Path | None = None
+    discord_critical_webhook_url: SecretStr | None = None
+    discord_critical_webhook_url_file: Path | None = None
+    heartbeat_url: SecretStr | None = None
+    heartbeat_url_file: Path | None = None
+    heartbeat_interval_min: float = Field(default=5.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=10.0, gt=0)
+    discord_username: str = "skimd"
+    discord_min_severity: Literal["info", "warning", "critical"] = "info"
+    discord_charts: bool = True
+    discord_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    discord_max_inline_wait_s: float = Field(default=5.0, ge=0, le=60)
+    outbox_poll_interval_s: int = Field(default=5, ge=1, le=60)
+    outbox_coalesce_threshold: int = Field(default=5, ge=2)
+    outbox_backoff_initial_s: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+
+class Settings(_Section):
+    """The whole configuration. ``source`` is the file it came from (for error messages)."""
+
+    source: str = "<defaults>"
+    market: MarketSettings = MarketSettings()
+    paths: PathSettings = PathSettings()
+    logging: LoggingSettings = LoggingSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    ibkr: IbkrSettings = IbkrSettings()
+    demo: DemoSettings = DemoSettings()
+    notifications: NotificationSettings = NotificationSettings()
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in these settings, for the log redactor."""
+        found: list[str] = []
+        for section in self.model_dump(exclude={"source"}).values():
+            found.extend(
+                v.get_secret_value()
+                for v in section.values()
+                if isinstance(v, SecretStr) and v.get_secret_value()
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """Where one secret may come from."""
+
+    section: str
+    key: str
+    credential: str
+    env: str | None = None
+
+
+# The single registry of secrets. systemd/skimd.service loads exactly these credentials
+# (a test checks the unit against this table).
+SECRETS: tuple[SecretSpec, ...] = (
+    SecretSpec("database", "passphrase", "skimd-db-passphrase", "SKIMD_DB_PASSPHRASE"),
+    SecretSpec("ibkr", "consumer_key", "skimd-ibkr-consumer-key"),
+    SecretSpec("ibkr", "access_token", "skimd-ibkr-access-token"),
+    SecretSpec("ibkr", "access_token_secret", "skimd-ibkr-access-token-secret"),
+    SecretSpec("ibkr", "dh_prime", "skimd-ibkr-dh-prime"),
+    SecretSpec("notifications", "discord_webhook_url", "skimd-discord-webhook"),
+    SecretSpec("notifications", "discord_critical_webhook_url", "skimd-discord-critical-webhook"),
+    SecretSpec("notifications", "heartbeat_url", "skimd-heartbeat-url"),
+)
+
+# Key files are passed to their consumers as paths (the RSA PEMs are parsed by the IBKR
+# adapter); when systemd provides them as credentials, these names are used instead.
+KEY_FILE_CREDENTIALS: dict[tuple[str, str], str] = {
+    ("ibkr", "signature_key_file"): "skimd-ibkr-signature-key",
+    ("ibkr", "encryption_key_file"): "skimd-ibkr-encryption-key",
+}
+
+REQUIRED_FOR_IBKR = ("consumer_key", "access_token", "access_token_secret", "dh_prime")
+
+
+def parse_hhmm(value: str) -> tuple[int, int]:
+    """``"09:45"`` → ``(9, 45)``; raises ValueError naming the value."""
+    try:
+        hh, mm = value.split(":")
+        hour, minute = int(hh), int(mm)
+    except ValueError:
+        raise ValueError(f"expected HH:MM, got {value!r}") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"expected HH:MM, got {value!r}")
+    return hour, minute
+
+
+def resolve_config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
+    if cli_path:
+        return Path(cli_path)
+    if environ.get("SKIMD_CONFIG"):
+        return Path(environ["SKIMD_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from every source; raise ConfigurationError naming what is wrong."""
+    env = dict(os.environ if environ is None else environ)
+    path = resolve_config_path(str(config_path) if config_path else None, env)
+    raw = _read_toml(path)
+    _refuse_inline_secrets(raw, path)
+    base_dir = path.resolve().parent
+    _resolve_relative_paths(raw, base_dir)
+    _overlay_environment(raw, env)
+    _load_secrets(raw, env, path)
+    raw["source"] = str(path)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe_validation_error(exc, path, env)) from None
+    _check_cross_field_rules(settings, path)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: config file not found") from None
+    except PermissionError:
+        raise ConfigurationError(f"{path}: config file is not readable") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
+    for name, value in data.items():
+        if name not in Settings.model_fields or name == "source":
+            raise ConfigurationError(f"{path}: unknown section [{name}]")
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{path}: [{name}] must be a table")
+    return data
+
+
+def _resolve_relative_paths(raw: dict[str, Any], base_dir: Path) -> None:
+    for section_name, section in raw.items():
+        model = Settings.model_fields[section_name].annotation
+        fields = getattr(model, "model_fields", {})
+        for key, value in section.items():
+            info = fields.get(key)
+            if info is None or not isinstance(value, str) or not value:
+                continue
+            if "Path" in str(info.annotation) and not Path(value).is_absolute():
+                section[key] = str((base_dir / value).resolve())
+
+
+def _overlay_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigurationError(f"{name}: expected SKIMD__SECTION__KEY")
+        section, key = parts
+        if section not in Settings.model_fields or section == "source":
+            raise ConfigurationError(f"{name}: unknown section [{section}]")
+        model = Settings.model_fields[section].annotation
+        if key not in getattr(model, "model_fields", {}):
+            raise ConfigurationError(f"{name}: unknown key [{section}] {key}")
+        raw.setdefault(section, {})[key] = value
+
+
+def _load_secrets(raw: dict[str, Any], env: Mapping[str, str], path: Path) -> None:
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    for spec in SECRETS:
+        section = raw.setdefault(spec.section, {})
+        if cred_dir and (Path(cred_dir) / spec.credential).is_file():
+            section[spec.key] = _read_secret_file(Path(cred_dir) / spec.credential, strict=False)
+            continue
+        file_value = section.get(f"{spec.key}_file")
+        if file_value and _create_later(raw, spec, Path(file_value)):
+            continue
+        if file_value:
+            section[spec.key] = _read_secret_file(Path(file_value), strict=True)
+            continue
+        if spec.env and env.get(spec.env):
+            section[spec.key] = env[spec.env]
+            continue
+    if cred_dir:
+        for (section_name, key), credential in KEY_FILE_CREDENTIALS.items():
+            candidate = Path(cred_dir) / credential
+            if candidate.is_file():
+                raw.setdefault(section_name, {})[key] = str(candidate)
+
+
+def _refuse_inline_secrets(raw: dict[str, Any], path: Path) -> None:
+    for spec in SECRETS:
+        if spec.key in raw.get(spec.section, {}):
+            alternatives = f"{spec.key}_file, the credential {spec.credential!r}"
+            if spec.env:
+                alternatives += f" or ${spec.env}"
+            raise ConfigurationError(
+                f"{path}: [{spec.section}] {spec.key}: secrets are not allowed in a config "
+                f"file; use {alternatives}"
+            )
+
+
+def _create_later(raw: dict[str, Any], spec: SecretSpec, file: Path) -> bool:
+    """The demo's passphrase file may not exist yet: bootstrap creates it at 0600."""
+    return (
+        spec.key == "passphrase"
+        and bool(raw.get("database", {}).get("create_passphrase"))
+        and not file.exists()
+    )
+
+
+def _read_secret_file(path: Path, *, strict: bool) -> str:
+    """Read a one-value secret file. Config-named files must not be group/other readable."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SecretFileError(f"{path}: secret file not found") from None
+    except PermissionError:
+        raise SecretFileError(f"{path}: secret file is not readable") from None
+    if strict:
+        check_private_file(path, info.st_mode)
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (PermissionError, UnicodeDecodeError) as exc:
+        raise SecretFileError(f"{path}: secret file is not readable UTF-8 text") from exc
+    if not value:
+        raise SecretFileError(f"{path}: secret file is empty")
+    return value
+
+
+def check_private_file(path: Path, mode: int | None = None) -> None:
+    """Refuse a secret file that group or others can read or write (want 0600 or 0400)."""
+    mode = path.stat().st_mode if mode is None else mode
+    if stat.S_IMODE(mode) & 0o077:
+        raise SecretFileError(
+            f"{path}: secret file mode is {stat.S_IMODE(mode):04o}; it must be 0600 or 0400"
+        )
+
+
+def _describe_validation_error(exc: ValidationError, path: Path, env: Mapping[str, str]) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0]
+    env_name = f"{ENV_PREFIX}{'__'.join(loc[:2]).upper()}" if len(loc) >= 2 else ""
+    origin = env_name if env_name in env else str(path)
+    if err["type"] == "extra_forbidden":
+        return f"{origin}: unknown key {where}"
+    message = err["msg"]
+    if "SecretStr" in str(err.get("ctx", "")) or any(s.key == loc[-1] for s in SECRETS):
+        return f"{origin}: {where}: {message}"
+    return f"{origin}: {where}: {message} (got {err.get('input')!r})"
+
+
+def _check_cross_field_rules(settings: Settings, path: Path) -> None:
+    db = settings.database
+    if (
+        db.encryption == "sqlcipher"
+        and db.passphrase is None
+        and not db.create_passphrase
+    ):
+        raise ConfigurationError(
+            f"{path}: [database] passphrase: missing; provide the credential "
+            "'skimd-db-passphrase', [database] passphrase_file or $SKIMD_DB_PASSPHRASE"
+        )
+    if settings.broker.kind == "ibkr":
+        if db.encryption == "off":
+            raise ConfigurationError(
+                f"{path}: [database] encryption: 'off' is refused with the ibkr broker"
+            )
+        if db.create_passphrase:
+            raise ConfigurationError(
+                f"{path}: [database] create_passphrase: demo-only; refused with the ibkr broker"
+            )
+        ib = settings.ibkr
+        for key in REQUIRED_FOR_IBKR:
+            if getattr(ib, key) is None:
+                raise ConfigurationError(
+                    f"{path}: [ibkr] {key}: missing (required when [broker] kind = 'ibkr'); "
+                    f"provide {key}_file or the credential 'skimd-ibkr-{key.replace('_', '-')}'"
+                )
+        for key in ("signature_key_file", "encryption_key_file"):
+            key_path = getattr(ib, key)
+            if key_path is None:
+                raise ConfigurationError(
+                    f"{path}: [ibkr] {key}: missing (required when [broker] kind = 'ibkr')"
+                )
+            if not key_path.is_file():
+                raise ConfigurationError(f"{path}: [ibkr] {key}: {key_path} not found")
+        if ib.account_id is None:
+            raise ConfigurationError(
+                f"{path}: [ibkr] account_id: missing (required when [broker] kind = 'ibkr')"
+            )

@@ -1,0 +1,521 @@
+"""The demo broker: a paper account trading against :class:`DemoMarket`, same protocols as
+IBKR.
+
+Fills are evaluated lazily and deterministically from the injected Clock: every call first
+settles all working orders against the price path between the time they were last looked at
+and ``clock.now()`` (or call :meth:`DemoBroker.sync` explicitly). A crossing is found at its
+exact simulated instant, so the fills of a day replayed with a SimulatedClock do not depend on
+how often anyone polls.
+
+Fill rules (one fill per order, no partials):
+
+- MKT during the session fills at once at the ask (buy) / bid (sell): last +/- one tick.
+  MKT placed before the day's open fills at the opening auction price.
+- LMT buy fills when the price is at or below the limit (at the limit, or at a better opening
+  price); a marketable limit fills at once at min(limit, ask). Sells mirror it.
+- STP sell triggers when the price is at or below the stop and fills one tick worse than the
+  trigger price (a gap through the stop fills a tick under the open). STP buy mirrors it.
+- DAY orders expire (``cancelled``) at the session close; GTC orders work across days.
+- Each fill costs ``commission_per_order``. Cash account: buys need cash, sells need shares
+  (no shorting); a fill that would break either makes the order ``inactive``.
+
+Orders are idempotent on ``client_order_id``. State lives in memory only: after a restart,
+:meth:`DemoBroker.restore` replays the journal's fills into cash, positions and executions;
+working orders are not restored (reconciliation sees them missing and re-places or forgets
+them).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from skimd.clock import Clock
+from skimd.domain.account import AccountSummary, Position, SessionHealth
+from skimd.domain.market import (
+    Announcement,
+    Bar,
+    Contract,
+    GapCandidate,
+    Quote,
+    asx_tick_size,
+    is_on_tick,
+)
+from skimd.domain.orders import (
+    Fill,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
+from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.protocols import BrokerEvents, IdentifierCache, PacingBudget
+
+_AVG_PLACES = Decimal("0.0001")
+CONID_CACHE_TTL = timedelta(days=7)
+
+
+@dataclass
+class _Order:
+    seq: int
+    broker_order_id: str
+    request: OrderRequest
+    placed_at: datetime
+    eval_from: datetime
+    expires_at: datetime | None
+    status: OrderStatus = OrderStatus.SUBMITTED
+    filled_qty: int = 0
+    avg_fill_price: Decimal | None = None
+    message: str | None = None
+
+    def state(self) -> OrderState:
+        r = self.request
+        return OrderState(
+            broker_order_id=self.broker_order_id,
+            client_order_id=r.client_order_id,
+            status=self.status,
+            symbol=r.symbol,
+            conid=r.conid,
+            side=r.side,
+            qty=r.qty,
+            filled_qty=self.filled_qty,
+            avg_fill_price=self.avg_fill_price,
+            remaining=0 if self.status.is_terminal else r.qty - self.filled_qty,
+            order_type=r.order_type,
+            limit_price=r.limit_price,
+            stop_price=r.stop_price,
+            tif=r.tif,
+            message=self.message,
+        )
+
+
+@dataclass
+class _Holding:
+    symbol: str
+    conid: int
+    qty: int
+    avg_cost: Decimal
+
+
+@dataclass(frozen=True)
+class _Event:
+    at: datetime
+    seq: int
+    order: _Order
+    price: Decimal | None  # None: the order expires
+
+
+class DemoBroker:
+    """A paper account on the simulated ASX (``kind == "demo"``, ``is_paper`` True)."""
+
+    def __init__(
+        self,
+        market: DemoMarket,
+        clock: Clock,
+        *,
+        events: BrokerEvents,
+        identifier_cache: IdentifierCache,
+        starting_cash: Decimal = Decimal("100000"),
+        commission_per_order: Decimal = Decimal("6"),
+        account_id: str = "DU-DEMO",
+        snapshot_preflight: bool = True,
+    ) -> None:
+        self.market = market
+        self._clock = clock
+        self._events = events
+        self._cache = identifier_cache
+        self._cash = starting_cash
+        self._commission = commission_per_order
+        self.account_id = account_id
+        self._preflight = snapshot_preflight
+        self._subscribed: set[int] = set()
+        self._connected = False
+        self._authenticated = False
+        self._competing = False
+        self._message = "not connected"
+        self._orders: dict[str, _Order] = {}
+        self._by_coid: dict[str, _Order] = {}
+        self._holdings: dict[int, _Holding] = {}
+        self._fills: list[Fill] = []
+        self._exec_ids: set[str] = set()
+        self._seq = itertools.count(1)
+
+    @property
+    def kind(self) -> str:
+        return "demo"
+
+    @property
+    def has_scanner(self) -> bool:
+        return True
+
+    # -- session ---------------------------------------------------------------------------
+
+    async def connect(self) -> SessionHealth:
+        self._connected = self._authenticated = True
+        self._competing = False
+        self._message = "demo session authenticated"
+        return self._health()
+
+    async def close(self) -> None:
+        self._connected = self._authenticated = False
+        self._message = "closed"
+
+    async def health(self) -> SessionHealth:
+        return self._health()
+
+    def lose_session(self, reason: str = "session expired") -> None:
+        """Simulate the brokerage session dropping (e.g. IBKR's nightly reset)."""
+        self._authenticated = False
+        self._message = reason
+        self._events.session_lost(reason)
+
+    def compete(self) -> None:
+        """Simulate another login taking the brokerage session."""
+        self._competing = True
+        self._authenticated = False
+        self._message = "another login is competing for the session"
+        self._events.session_competing()
+
+    def _health(self) -> SessionHealth:
+        return SessionHealth(
+            authenticated=self._authenticated,
+            competing=self._competing,
+            connected=self._connected,
+            message=self._message,
+        )
+
+    def _ready(self) -> None:
+        if not (self._connected and self._authenticated):
+            raise BrokerSessionError(f"demo broker: session not authenticated ({self._message})")
+        self.sync()
+
+    # -- accounts and positions ------------------------------------------------------------
+
+    async def accounts(self) -> list[AccountSummary]:
+        return [await self.account_summary()]
+
+    async def account_summary(self) -> AccountSummary:
+        self._ready()
+        value = sum((p.market_value or Decimal(0) for p in self._positions()), Decimal(0))
+        return AccountSummary(
+            account_id=self.account_id,
+            is_paper=True,
+            currency="AUD",
+            cash=self._cash,
+            net_liquidation=self._cash + value,
+            buying_power=self._cash,
+        )
+
+    async def positions(self) -> list[Position]:
+        self._ready()
+        return self._positions()
+
+    def _positions(self) -> list[Position]:
+        now = self._clock.now()
+        return [
+            Position(
+                account=self.account_id,
+                symbol=h.symbol,
+                conid=h.conid,
+                qty=h.qty,
+                avg_cost=h.avg_cost,
+                market_price=self.market.last_price(h.symbol, now),
+            )
+            for h in sorted(self._holdings.values(), key=lambda h: h.symbol)
+            if h.qty != 0
+        ]
+
+    async def executions(self, since: datetime) -> list[Fill]:
+        self._ready()
+        return [f for f in self._fills if f.executed_at >= since]
+
+    # -- contracts and market data ---------------------------------------------------------
+
+    async def resolve(self, symbols: Sequence[str]) -> dict[str, Contract]:
+        self._ready()
+        now = self._clock.now()
+        out: dict[str, Contract] = {}
+        unknown: list[str] = []
+        for raw in symbols:
+            symbol = raw.strip().upper()
+            ticker = self.market.ticker(symbol)
+            if ticker is None:
+                unknown.append(symbol)
+                continue
+            conid = self._cache.get(symbol, now)
+            if conid is None:
+                conid = ticker.conid
+                self._cache.put(symbol, conid, now + CONID_CACHE_TTL)
+            out[symbol] = Contract(symbol=symbol, conid=conid, name=ticker.name)
+        if unknown:
+            names = ", ".join(repr(s) for s in unknown)
+            raise InvalidInputError(f"demo broker: unknown ASX ticker {names}")
+        return out
+
+    async def snapshots(self, conids: Sequence[int]) -> list[Quote]:
+        self._ready()
+        now = self._clock.now()
+        quotes: list[Quote] = []
+        for conid in conids:
+            ticker = self.market.by_conid(conid)
+            if ticker is None:
+                raise InvalidInputError(f"demo broker: unknown conid {conid}")
+            if self._preflight and conid not in self._subscribed:
+                self._subscribed.add(conid)
+                quotes.append(Quote(conid=conid, symbol=ticker.symbol, at=now))
+                continue
+            quotes.append(self.market.quote(ticker.symbol, now))
+        return quotes
+
+    async def daily_bars(self, conid: int, days: int) -> list[Bar]:
+        self._ready()
+        ticker = self.market.by_conid(conid)
+        if ticker is None:
+            raise InvalidInputError(f"demo broker: unknown conid {conid}")
+        if days <= 0:
+            return []
+        return self.market.daily_bars(ticker.symbol, self._clock.now(), min(days, 1000))
+
+    async def scan_gaps(
+        self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
+    ) -> list[GapCandidate]:
+        self._ready()
+        now = self._clock.now()
+        out: list[GapCandidate] = []
+        for gap in self.market.gaps(now):
+            if gap.gap_pct < min_gap_pct or gap.volume < min_volume:
+                continue
+            last = self.market.last_price(gap.symbol, now)
+            if last < min_price:
+                continue
+            out.append(
+                GapCandidate(
+                    symbol=gap.symbol,
+                    conid=gap.conid,
+                    prev_close=gap.prev_close,
+                    open=gap.open,
+                    gap_pct=gap.gap_pct,
+                    volume=gap.volume,
+                    scan_date=gap.scan_date,
+                    last=last,
+                )
+            )
+        return out
+
+    async def announcements(self, day: date) -> list[Announcement]:
+        """Announcements of ``day`` released by now (the demo's ASX announcements page)."""
+        return self.market.announcements(day, until=self._clock.now())
+
+    def pacing_budget(self) -> PacingBudget:
+        return {"global": "unlimited"}
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> OrderState:
+        self._ready()
+        existing = self._by_coid.get(request.client_order_id)
+        if existing is not None:
+            return existing.state()
+        now = self._clock.now()
+        self._check_request(request, now)
+        day = self.market.session_date(now)
+        seq = next(self._seq)
+        order = _Order(
+            seq=seq,
+            broker_order_id=f"{int(now.timestamp())}{seq:04d}",
+            request=request,
+            placed_at=now,
+            eval_from=now,
+            expires_at=self.market.close_at(day) if request.tif is TimeInForce.DAY else None,
+        )
+        self._orders[order.broker_order_id] = order
+        self._by_coid[request.client_order_id] = order
+        event = self._next_event(order, now)
+        if event is not None and event.price is not None and event.at <= now:
+            self._apply(event)
+        return order.state()
+
+    async def cancel_order(self, broker_order_id: str) -> OrderState:
+        self._ready()
+        order = self._order(broker_order_id)
+        if not order.status.is_terminal:
+            order.status = OrderStatus.CANCELLED
+            order.message = "cancelled by request"
+        return order.state()
+
+    async def order_status(self, broker_order_id: str) -> OrderState:
+        self._ready()
+        return self._order(broker_order_id).state()
+
+    async def find_order(self, client_order_id: str) -> OrderState | None:
+        self._ready()
+        order = self._by_coid.get(client_order_id)
+        return None if order is None else order.state()
+
+    async def open_orders(self) -> list[OrderState]:
+        self._ready()
+        return [o.state() for o in self._working()]
+
+    def _order(self, broker_order_id: str) -> _Order:
+        order = self._orders.get(broker_order_id)
+        if order is None:
+            raise InvalidInputError(f"demo broker: unknown order id {broker_order_id!r}")
+        return order
+
+    def _working(self) -> list[_Order]:
+        return [o for o in self._orders.values() if o.status.is_working]
+
+    def _check_request(self, request: OrderRequest, now: datetime) -> None:
+        where = f"demo broker: order {request.client_order_id!r} {request.side} {request.symbol}"
+        ticker = self.market.by_conid(request.conid)
+        if ticker is None or ticker.symbol != request.symbol.strip().upper():
+            raise OrderRejectedError(f"{where}: conid {request.conid} is not {request.symbol}")
+        for price in (request.limit_price, request.stop_price):
+            if price is not None and not is_on_tick(price):
+                raise OrderRejectedError(f"{where}: price {price} is off the ASX tick grid")
+        day = self.market.session_date(now)
+        closed = not self.market.is_trading_day(day) or now >= self.market.close_at(day)
+        if closed and (request.tif is TimeInForce.DAY or request.order_type is OrderType.MKT):
+            raise OrderRejectedError(f"{where}: the ASX is closed")
+        held = self._holdings.get(request.conid)
+        if request.side is Side.SELL and (held is None or held.qty < request.qty):
+            have = 0 if held is None else held.qty
+            raise OrderRejectedError(f"{where}: sell {request.qty} exceeds position {have}")
+        if request.side is Side.BUY:
+            ref = request.limit_price or request.stop_price
+            if ref is None:
+                last = self.market.last_price(ticker.symbol, now)
+                ref = last + asx_tick_size(last)
+            cost = ref * request.qty + self._commission
+            if cost > self._cash:
+                raise OrderRejectedError(
+                    f"{where}: needs {cost:.2f} AUD, cash is {self._cash:.2f} AUD"
+                )
+
+    # -- fill engine -----------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Settle every working order against the market up to ``clock.now()``: fills and
+        expiries happen at their own simulated instants, in time order."""
+        now = self._clock.now()
+        working = self._working()
+        events = [e for o in working if (e := self._next_event(o, now)) is not None]
+        for event in sorted(events, key=lambda e: (e.at, e.seq)):
+            if event.order.status.is_working:
+                self._apply(event)
+        for order in working:
+            if order.status.is_working:
+                order.eval_from = max(order.eval_from, now)
+
+    def _next_event(self, order: _Order, now: datetime) -> _Event | None:
+        end = now if order.expires_at is None else min(now, order.expires_at)
+        hit: tuple[datetime, Decimal] | None = None
+        if order.eval_from <= end:
+            hit = self._cross(order, order.eval_from, end)
+        if hit is not None:
+            return _Event(hit[0], order.seq, order, self._fill_price(order, *hit))
+        if order.expires_at is not None and now >= order.expires_at:
+            return _Event(order.expires_at, order.seq, order, None)
+        return None
+
+    def _cross(
+        self, order: _Order, start: datetime, end: datetime
+    ) -> tuple[datetime, Decimal] | None:
+        req = order.request
+        market = self.market
+        if req.order_type is OrderType.MKT:
+            # a market order fills at its first traded instant (the opening auction if early)
+            return market.first_cross(req.symbol, start, end, Decimal("1e9"), below=True)
+        if req.order_type is OrderType.LMT:
+            assert req.limit_price is not None
+            below = req.side is Side.BUY
+            return market.first_cross(req.symbol, start, end, req.limit_price, below=below)
+        assert req.stop_price is not None
+        below = req.side is Side.SELL
+        return market.first_cross(req.symbol, start, end, req.stop_price, below=below)
+
+    def _fill_price(self, order: _Order, at: datetime, price: Decimal) -> Decimal:
+        req = order.request
+        tick = asx_tick_size(price)
+        day = self.market.session_date(at)
+        auction = at == self.market.plan(req.symbol, day).open_at
+        immediate = at == order.placed_at and not auction
+        if req.order_type is OrderType.MKT:
+            if not immediate:
+                return price
+            return price + tick if req.side is Side.BUY else max(price - tick, tick)
+        if req.order_type is OrderType.LMT:
+            assert req.limit_price is not None
+            if req.side is Side.BUY:
+                return min(req.limit_price, price + tick if immediate else price)
+            return max(req.limit_price, price - tick if immediate else price)
+        # stops fill one tick through the trigger
+        return price + tick if req.side is Side.BUY else max(price - tick, tick)
+
+    def _apply(self, event: _Event) -> None:
+        order, req = event.order, event.order.request
+        if event.price is None:
+            order.status = OrderStatus.CANCELLED
+            order.message = "DAY order expired at the close"
+            return
+        held = self._holdings.get(req.conid)
+        gross = event.price * req.qty
+        if req.side is Side.SELL and (held is None or held.qty < req.qty):
+            order.status = OrderStatus.INACTIVE
+            order.message = "no shares left to sell"
+            return
+        if req.side is Side.BUY and gross + self._commission > self._cash:
+            order.status = OrderStatus.INACTIVE
+            order.message = "insufficient cash at fill time"
+            return
+        fill = Fill(
+            exec_id=f"DEMO-{order.broker_order_id}.1",
+            broker_order_id=order.broker_order_id,
+            client_order_id=req.client_order_id,
+            symbol=req.symbol.strip().upper(),
+            conid=req.conid,
+            side=req.side,
+            qty=req.qty,
+            price=event.price,
+            commission=self._commission,
+            executed_at=event.at,
+            account=self.account_id,
+        )
+        self._book(fill)
+        order.status = OrderStatus.FILLED
+        order.filled_qty = req.qty
+        order.avg_fill_price = event.price
+
+    def _book(self, fill: Fill) -> None:
+        if fill.exec_id in self._exec_ids:
+            return
+        self._exec_ids.add(fill.exec_id)
+        self._fills.append(fill)
+        self._cash += fill.cash_delta
+        held = self._holdings.setdefault(
+            fill.conid, _Holding(fill.symbol, fill.conid, 0, Decimal(0))
+        )
+        if fill.side is Side.BUY:
+            total = held.avg_cost * held.qty + fill.gross + fill.commission
+            held.qty += fill.qty
+            held.avg_cost = (total / held.qty).quantize(_AVG_PLACES)
+        else:
+            held.qty -= fill.qty
+            if held.qty == 0:
+                held.avg_cost = Decimal(0)
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def restore(self, fills: Iterable[Fill]) -> None:
+        """Replay previously journaled fills (oldest first) into cash, positions and
+        executions, e.g. after a restart. Fills already known (same exec_id) are skipped.
+        Working orders are not restored."""
+        for fill in sorted(fills, key=lambda f: f.executed_at):
+            self._book(fill)
+        self._fills.sort(key=lambda f: f.executed_at)

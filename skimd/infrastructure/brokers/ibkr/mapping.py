@@ -1,0 +1,243 @@
+"""IBKR JSON → domain objects. Pure functions, lenient about IBKR's many spellings.
+
+IBKR formats numbers as strings with decorations: snapshot prices may carry a ``C`` prefix
+(yesterday's close shown before the open) or ``H`` (halted), thousands separators, and
+volumes such as ``"1.23M"``. Order endpoints disagree on key names (``orderId`` /
+``order_id``, ``status`` / ``order_status``, ``side`` ``"BUY"`` / ``"B"``); each parser
+accepts both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from skimd.domain.account import AccountSummary, Position
+from skimd.domain.market import Bar, Quote
+from skimd.domain.orders import Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+
+# Snapshot field ids (IBKR Client Portal market data fields).
+F_LAST, F_SYMBOL, F_HIGH, F_LOW = "31", "55", "70", "71"
+F_BID, F_ASK, F_VOLUME = "84", "86", "87"
+F_OPEN, F_PRIOR_CLOSE, F_VOLUME_LONG = "7295", "7741", "7762"
+SNAPSHOT_FIELDS = (F_LAST, F_SYMBOL, F_HIGH, F_LOW, F_BID, F_ASK, F_VOLUME,
+                   F_OPEN, F_PRIOR_CLOSE, F_VOLUME_LONG)
+_DATA_FIELDS = (F_LAST, F_BID, F_ASK, F_OPEN, F_HIGH, F_LOW, F_PRIOR_CLOSE)
+
+_PRICE_PREFIX = re.compile(r"^[A-Za-z]+")
+_SUFFIX = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+
+_STATUS = {
+    "pendingsubmit": OrderStatus.PENDING_SUBMIT,
+    "apipending": OrderStatus.PENDING_SUBMIT,
+    "presubmitted": OrderStatus.SUBMITTED,
+    "submitted": OrderStatus.SUBMITTED,
+    "pendingcancel": OrderStatus.SUBMITTED,
+    "filled": OrderStatus.FILLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "apicancelled": OrderStatus.CANCELLED,
+    "inactive": OrderStatus.INACTIVE,
+    "rejected": OrderStatus.REJECTED,
+}
+_ORDER_TYPE = {
+    "lmt": OrderType.LMT, "limit": OrderType.LMT,
+    "mkt": OrderType.MKT, "market": OrderType.MKT,
+    "stp": OrderType.STP, "stop": OrderType.STP,
+}
+
+
+def parse_price(value: Any) -> Decimal | None:
+    """``"C12.34"`` / ``"H1,234.5"`` / ``12.3`` → Decimal; blanks and junk → None."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = _PRICE_PREFIX.sub("", str(value).strip()).replace(",", "")
+    if not text or text.lower() in ("nan", "n/a", "-"):
+        return None
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def parse_volume(value: Any) -> int | None:
+    """``"1.23M"`` → 1230000, ``"12,345"`` → 12345; junk → None."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip().replace(",", "").upper()
+    factor = 1
+    if text and text[-1] in _SUFFIX:
+        factor, text = _SUFFIX[text[-1]], text[:-1]
+    try:
+        return int(Decimal(text) * factor)
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def snapshot_has_data(row: Mapping[str, Any]) -> bool:
+    """False for IBKR's pre-flight rows (only ``conid``/``_updated`` and housekeeping)."""
+    return any(parse_price(row.get(f)) is not None for f in _DATA_FIELDS)
+
+
+def quote_from_snapshot(row: Mapping[str, Any], symbol: str, fallback_at: datetime) -> Quote:
+    updated = row.get("_updated")
+    at = (
+        datetime.fromtimestamp(int(updated) / 1000, UTC)
+        if isinstance(updated, int | float) and updated > 0
+        else fallback_at
+    )
+    volume = parse_volume(row.get(F_VOLUME_LONG))
+    if volume is None:
+        volume = parse_volume(row.get(F_VOLUME))
+    return Quote(
+        conid=int(row["conid"]),
+        symbol=str(row.get(F_SYMBOL) or symbol),
+        at=at,
+        last=parse_price(row.get(F_LAST)),
+        bid=parse_price(row.get(F_BID)),
+        ask=parse_price(row.get(F_ASK)),
+        open=parse_price(row.get(F_OPEN)),
+        high=parse_price(row.get(F_HIGH)),
+        low=parse_price(row.get(F_LOW)),
+        prev_close=parse_price(row.get(F_PRIOR_CLOSE)),
+        volume=volume,
+    )
+
+
+def bars_from_history(body: Any, symbol: str) -> list[Bar]:
+    """Daily bars from ``/iserver/marketdata/history`` (``t`` ms epoch → Sydney date),
+    oldest first, one per day (the later row wins)."""
+    rows = body.get("data", []) if isinstance(body, dict) else []
+    by_day: dict[date, Bar] = {}
+    for row in rows:
+        try:
+            day = datetime.fromtimestamp(int(row["t"]) / 1000, UTC).astimezone(SYDNEY).date()
+            values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
+            if any(v is None for v in values):
+                continue
+            o, h, low, c = (v for v in values if v is not None)
+            by_day[day] = Bar(symbol=symbol, day=day, open=o, high=h, low=low, close=c,
+                              volume=parse_volume(row.get("v")) or 0)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return [by_day[d] for d in sorted(by_day)]
+
+
+def _first(row: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = row.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def parse_side(value: Any) -> Side:
+    text = str(value or "").strip().upper()
+    if text in ("B", "BUY", "BOT"):
+        return Side.BUY
+    if text in ("S", "SELL", "SLD", "SSHORT"):
+        return Side.SELL
+    raise ValueError(f"unknown side {value!r}")
+
+
+def parse_status(value: Any, filled: int, qty: int) -> OrderStatus:
+    status = _STATUS.get(str(value or "").replace("_", "").replace(" ", "").lower())
+    if status is None:
+        status = OrderStatus.SUBMITTED
+    if status is OrderStatus.SUBMITTED and 0 < filled < qty:
+        return OrderStatus.PARTIALLY_FILLED
+    return status
+
+
+def order_state_from(
+    row: Mapping[str, Any], *, client_order_id: str | None = None, symbol: str = ""
+) -> OrderState:
+    """One order from ``/iserver/account/orders`` or ``/iserver/account/order/status``."""
+    qty = int(parse_price(_first(row, "totalSize", "total_size", "size")) or 0)
+    filled = int(parse_price(_first(row, "filledQuantity", "cum_fill")) or 0)
+    status = parse_status(_first(row, "status", "order_status"), filled, qty)
+    kind = _ORDER_TYPE.get(str(_first(row, "orderType", "origOrderType", "order_type")).lower())
+    limit = parse_price(_first(row, "limit_price", "price")) if kind is OrderType.LMT else None
+    stop = None
+    if kind is OrderType.STP:
+        stop = parse_price(_first(row, "stop_price", "auxPrice", "price"))
+    tif_text = str(_first(row, "timeInForce", "tif") or "").upper()
+    tif = TimeInForce(tif_text) if tif_text in TimeInForce.__members__ else None
+    return OrderState(
+        broker_order_id=str(_first(row, "orderId", "order_id")),
+        client_order_id=_first(row, "order_ref", "cOID") or client_order_id,
+        status=status,
+        symbol=str(_first(row, "ticker", "symbol") or symbol),
+        conid=int(_first(row, "conid") or 0),
+        side=parse_side(row.get("side")),
+        qty=qty,
+        filled_qty=filled,
+        avg_fill_price=parse_price(_first(row, "avgPrice", "average_price")),
+        remaining=0 if status.is_terminal else max(0, qty - filled),
+        order_type=kind,
+        limit_price=limit,
+        stop_price=stop,
+        tif=tif,
+        message=_first(row, "order_status_description") if status.is_terminal else None,
+    )
+
+
+def fill_from_trade(row: Mapping[str, Any], broker_order_id: str) -> Fill:
+    return Fill(
+        exec_id=str(row["execution_id"]),
+        broker_order_id=str(_first(row, "order_id", "orderId") or broker_order_id),
+        client_order_id=_first(row, "order_ref"),
+        symbol=str(_first(row, "symbol", "contract_description_1") or ""),
+        conid=int(_first(row, "conid") or 0),
+        side=parse_side(row.get("side")),
+        qty=int(parse_price(row.get("size")) or 0),
+        price=parse_price(row.get("price")) or Decimal(0),
+        commission=abs(parse_price(row.get("commission")) or Decimal(0)),
+        executed_at=datetime.fromtimestamp(int(row["trade_time_r"]) / 1000, UTC),
+        account=str(_first(row, "account", "accountCode") or ""),
+    )
+
+
+def position_from(row: Mapping[str, Any], account: str) -> Position:
+    return Position(
+        account=account,
+        symbol=str(_first(row, "ticker", "contractDesc") or "").upper(),
+        conid=int(row["conid"]),
+        qty=int(parse_price(row.get("position")) or 0),
+        avg_cost=parse_price(_first(row, "avgCost", "avgPrice")) or Decimal(0),
+        market_price=parse_price(row.get("mktPrice")),
+    )
+
+
+def summary_from(body: Mapping[str, Any], account_id: str) -> AccountSummary:
+    def amount(*keys: str) -> tuple[Decimal, str | None]:
+        for key in keys:
+            entry = body.get(key)
+            if isinstance(entry, dict) and not entry.get("isNull"):
+                value = parse_price(entry.get("amount"))
+                if value is not None:
+                    return value, entry.get("currency")
+        return Decimal(0), None
+
+    cash, currency = amount("totalcashvalue", "settledcash")
+    net, net_currency = amount("netliquidation", "equitywithloanvalue")
+    buying, _ = amount("buyingpower", "availablefunds")
+    return AccountSummary(
+        account_id=account_id,
+        is_paper=is_paper_account(account_id),
+        currency=currency or net_currency or "AUD",
+        cash=cash,
+        net_liquidation=net,
+        buying_power=buying,
+    )
+
+
+def is_paper_account(account_id: str) -> bool:
+    """IBKR paper accounts start with ``D`` (``DU1234567``); live ones with ``U``/``F``/..."""
+    return account_id.strip().upper().startswith("D")

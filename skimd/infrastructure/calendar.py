@@ -1,0 +1,63 @@
+"""The ASX calendar: weekends, exchange holidays (``holidays.financial_holidays("XASX")``)
+and the two early closes (Christmas Eve and New Year's Eve close at 14:10 when they trade).
+
+``holidays`` is chosen over ``exchange-calendars`` for memory: the latter pulls in pandas
+(about +55 MB RSS) and the daemon's budget is 80 MB. ``holidays`` knows no early closes, so
+the two ASX ones are encoded here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from skimd.domain.calendar import MarketSession, combine
+
+_EARLY_CLOSE_DAYS = ((12, 24), (12, 31))
+
+
+class AsxCalendar:
+    def __init__(
+        self,
+        zone: str = "Australia/Sydney",
+        open_time: time = time(10, 0),
+        close_time: time = time(16, 0),
+        early_close_time: time = time(14, 10),
+    ) -> None:
+        self.zone = ZoneInfo(zone)
+        self._open = open_time
+        self._close = close_time
+        self._early_close = early_close_time
+
+    def holiday_name(self, day: date) -> str | None:
+        if day.weekday() >= 5:
+            return "weekend"
+        return _holidays_for(day.year).get(day)
+
+    def is_trading_day(self, day: date) -> bool:
+        return self.holiday_name(day) is None
+
+    def session(self, day: date) -> MarketSession | None:
+        if not self.is_trading_day(day):
+            return None
+        early = (day.month, day.day) in _EARLY_CLOSE_DAYS
+        return MarketSession(
+            day=day,
+            open_at=combine(day, self._open, self.zone),
+            close_at=combine(day, self._early_close if early else self._close, self.zone),
+            early_close=early,
+        )
+
+    def next_trading_day(self, day: date) -> date:
+        candidate = day + timedelta(days=1)
+        while not self.is_trading_day(candidate):
+            candidate += timedelta(days=1)
+        return candidate
+
+
+@lru_cache(maxsize=8)
+def _holidays_for(year: int) -> dict[date, str]:
+    return dict(holidays.financial_holidays("XASX", years=year).items())

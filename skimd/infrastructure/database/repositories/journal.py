@@ -1,0 +1,279 @@
+"""Executions, round trips, balance snapshots, plans and the simpler journal aggregates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
+from sqlmodel import col
+
+from skimd.errors import IntegrityError
+
+from ..tables import (
+    Account,
+    BalanceSnapshot,
+    BankImportConfig,
+    BankTransaction,
+    BrokerConfig,
+    ExcursionMetric,
+    LedgerEntry,
+    MistakeEntry,
+    OptionsStrategy,
+    RoundTrip,
+    Trade,
+    TradePlan,
+    TradeReport,
+    Watchlist,
+    WatchlistItem,
+)
+from ._base import Repository
+
+
+class TradeRepository(Repository[Trade]):
+    """Executions keyed by the broker's ``exec_id``.
+
+    ``add_new`` returns False for an ``exec_id`` already journaled and leaves the stored
+    row untouched: syncing the same executions twice is normal, not an error. (The plain
+    ``add`` inherited from Repository would raise IntegrityError on the duplicate.)
+    """
+
+    model = Trade
+
+    def add_new(self, trade: Trade) -> bool:
+        if self.exists(trade.exec_id):
+            return False
+        self.add(trade)
+        return True
+
+    def add_many(self, trades: Iterable[Trade]) -> int:
+        """Journal a batch in one statement; returns how many were new. Known ``exec_id``s
+        (stored, or repeated within the batch) are skipped, never overwritten."""
+        fresh: dict[str, dict[str, object]] = {}
+        for t in trades:
+            fresh.setdefault(t.exec_id, t.model_dump(exclude={"id"}))
+        if not fresh:
+            return 0
+        stmt = select(col(Trade.exec_id)).where(col(Trade.exec_id).in_(list(fresh)))
+        for known in self._session.scalars(stmt):
+            fresh.pop(known, None)
+        if fresh:
+            self._session.execute(insert(Trade), list(fresh.values()))
+        return len(fresh)
+
+    def exists(self, exec_id: str) -> bool:
+        stmt = select(col(Trade.id)).where(col(Trade.exec_id) == exec_id)
+        return self._session.scalars(stmt).first() is not None
+
+    def get_by_exec_id(self, exec_id: str) -> Trade | None:
+        return self._session.scalars(select(Trade).where(col(Trade.exec_id) == exec_id)).first()
+
+    def list_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[Trade]:
+        """Executions with ``start <= executed_at < end``, in time order."""
+        stmt = (
+            select(Trade)
+            .where(col(Trade.executed_at) >= start, col(Trade.executed_at) < end)
+            .order_by(col(Trade.executed_at), col(Trade.id))
+        )
+        return list(self._session.scalars(stmt).all())
+
+    def unassigned(self, ticker: str | None = None) -> Sequence[Trade]:
+        """Executions not yet grouped into a round trip, in time order."""
+        stmt = select(Trade).where(col(Trade.round_trip_id).is_(None))
+        if ticker is not None:
+            stmt = stmt.where(col(Trade.ticker) == ticker)
+        stmt = stmt.order_by(col(Trade.executed_at), col(Trade.id))
+        return list(self._session.scalars(stmt).all())
+
+
+class RoundTripRepository(Repository[RoundTrip]):
+    model = RoundTrip
+
+    def open_for(self, ticker: str) -> RoundTrip | None:
+        stmt = select(RoundTrip).where(
+            col(RoundTrip.ticker) == ticker, col(RoundTrip.status) == "open"
+        )
+        return self._session.scalars(stmt).first()
+
+    def closed_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[RoundTrip]:
+        stmt = (
+            select(RoundTrip)
+            .where(
+                col(RoundTrip.status) == "closed",
+                col(RoundTrip.closed_at) >= start,
+                col(RoundTrip.closed_at) < end,
+            )
+            .order_by(col(RoundTrip.closed_at))
+        )
+        return list(self._session.scalars(stmt).all())
+
+    def trades_of(self, round_trip_id: int) -> Sequence[Trade]:
+        stmt = (
+            select(Trade)
+            .where(col(Trade.round_trip_id) == round_trip_id)
+            .order_by(col(Trade.executed_at), col(Trade.id))
+        )
+        return list(self._session.scalars(stmt).all())
+
+
+class BalanceSnapshotRepository(Repository[BalanceSnapshot]):
+    model = BalanceSnapshot
+
+    def upsert(self, snapshot: BalanceSnapshot) -> BalanceSnapshot:
+        """One snapshot per (account, date): a later one that day replaces the values."""
+        existing = self.get_for(snapshot.account, snapshot.date)
+        if existing is None:
+            return self.add(snapshot)
+        existing.cash, existing.equity = snapshot.cash, snapshot.equity
+        existing.currency, existing.taken_at = snapshot.currency, snapshot.taken_at
+        return self.add(existing)
+
+    def get_for(self, account: str, date: dt.date) -> BalanceSnapshot | None:
+        stmt = select(BalanceSnapshot).where(
+            col(BalanceSnapshot.account) == account, col(BalanceSnapshot.date) == date
+        )
+        return self._session.scalars(stmt).first()
+
+    def between(self, account: str, start: dt.date, end: dt.date) -> Sequence[BalanceSnapshot]:
+        stmt = (
+            select(BalanceSnapshot)
+            .where(
+                col(BalanceSnapshot.account) == account,
+                col(BalanceSnapshot.date) >= start,
+                col(BalanceSnapshot.date) <= end,
+            )
+            .order_by(col(BalanceSnapshot.date))
+        )
+        return list(self._session.scalars(stmt).all())
+
+
+class TradePlanRepository(Repository[TradePlan]):
+    model = TradePlan
+
+    def by_status(self, statuses: Sequence[str]) -> Sequence[TradePlan]:
+        stmt = select(TradePlan).where(col(TradePlan.status).in_(list(statuses)))
+        return list(self._session.scalars(stmt.order_by(col(TradePlan.id))).all())
+
+    def set_status(
+        self, plan_id: int, status: str, now: dt.datetime, trade_id: int | None = None
+    ) -> TradePlan:
+        plan = self._session.get(TradePlan, plan_id)
+        if plan is None:
+            raise IntegrityError(f"trade plan {plan_id} does not exist")
+        plan.status = status
+        plan.updated_at = now
+        if trade_id is not None:
+            plan.trade_id = trade_id
+        return self.add(plan)
+
+
+class BankTransactionRepository(Repository[BankTransaction]):
+    """Bank statement lines, deduplicated by ``hash`` across overlapping imports."""
+
+    model = BankTransaction
+
+    @staticmethod
+    def line_hash(account: str, posted_on: dt.date, amount: Decimal, description: str) -> str:
+        text = "\x1f".join([account, posted_on.isoformat(), str(amount), description.strip()])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def add_new(self, tx: BankTransaction) -> bool:
+        """Insert unless a line with the same hash exists; returns whether it was new."""
+        stmt = select(col(BankTransaction.id)).where(col(BankTransaction.hash) == tx.hash)
+        if self._session.scalars(stmt).first() is not None:
+            return False
+        self.add(tx)
+        return True
+
+
+class LedgerRepository(Repository[LedgerEntry]):
+    model = LedgerEntry
+
+    def totals_by_kind(self, start: dt.datetime, end: dt.datetime) -> dict[str, Decimal]:
+        """Sum of amounts per kind (summed in Python: amounts are exact TEXT decimals)."""
+        stmt = select(LedgerEntry).where(
+            col(LedgerEntry.occurred_at) >= start, col(LedgerEntry.occurred_at) < end
+        )
+        totals: dict[str, Decimal] = {}
+        for entry in self._session.scalars(stmt):
+            totals[entry.kind] = totals.get(entry.kind, Decimal(0)) + entry.amount
+        return totals
+
+
+class ExcursionRepository(Repository[ExcursionMetric]):
+    model = ExcursionMetric
+
+    def upsert(self, metric: ExcursionMetric) -> ExcursionMetric:
+        stmt = select(ExcursionMetric).where(col(ExcursionMetric.trade_id) == metric.trade_id)
+        existing = self._session.scalars(stmt).first()
+        if existing is None:
+            return self.add(metric)
+        existing.mfe, existing.mae, existing.bso = metric.mfe, metric.mae, metric.bso
+        existing.computed_at = metric.computed_at
+        return self.add(existing)
+
+
+class WatchlistRepository(Repository[Watchlist]):
+    model = Watchlist
+
+    def by_name(self, name: str) -> Watchlist | None:
+        return self._session.scalars(select(Watchlist).where(col(Watchlist.name) == name)).first()
+
+    def add_item(self, item: WatchlistItem) -> WatchlistItem:
+        self._session.add(item)
+        self._session.flush()
+        return item
+
+    def items(self, watchlist_id: int) -> Sequence[WatchlistItem]:
+        stmt = (
+            select(WatchlistItem)
+            .where(col(WatchlistItem.watchlist_id) == watchlist_id)
+            .order_by(col(WatchlistItem.ticker))
+        )
+        return list(self._session.scalars(stmt).all())
+
+
+class AccountRepository(Repository[Account]):
+    model = Account
+
+    def by_account_id(self, account_id: str) -> Account | None:
+        stmt = select(Account).where(col(Account.account_id) == account_id)
+        return self._session.scalars(stmt).first()
+
+
+class TradeReportRepository(Repository[TradeReport]):
+    model = TradeReport
+
+    def for_date(self, report_date: dt.date) -> Sequence[TradeReport]:
+        stmt = select(TradeReport).where(col(TradeReport.report_date) == report_date)
+        return list(self._session.scalars(stmt).all())
+
+
+class MistakeRepository(Repository[MistakeEntry]):
+    model = MistakeEntry
+
+    def counts_by_category(self) -> dict[str, int]:
+        stmt = select(col(MistakeEntry.category), func.count()).group_by(col(MistakeEntry.category))
+        return {str(category): int(n) for category, n in self._session.execute(stmt)}
+
+
+class OptionsStrategyRepository(Repository[OptionsStrategy]):
+    model = OptionsStrategy
+
+
+class BrokerConfigRepository(Repository[BrokerConfig]):
+    model = BrokerConfig
+
+    def for_broker(self, broker: str) -> BrokerConfig | None:
+        stmt = select(BrokerConfig).where(col(BrokerConfig.broker) == broker)
+        return self._session.scalars(stmt).first()
+
+
+class BankImportConfigRepository(Repository[BankImportConfig]):
+    model = BankImportConfig
+
+    def by_name(self, name: str) -> BankImportConfig | None:
+        stmt = select(BankImportConfig).where(col(BankImportConfig.name) == name)
+        return self._session.scalars(stmt).first()

@@ -1,0 +1,205 @@
+"""Alert outbox, job runs, the order guard and daily price history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import col
+
+from skimd.errors import IntegrityError
+
+from ..tables import AlertOutbox, HistoricalPrice, JobRun, OrderGuard
+from ._base import Repository
+
+MAX_ERROR_CHARS = 500
+
+
+class AlertOutboxRepository(Repository[AlertOutbox]):
+    model = AlertOutbox
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        now: dt.datetime,
+        *,
+        severity: str = "info",
+        dedup_key: str | None = None,
+    ) -> int:
+        """Queue an alert, due now. With a ``dedup_key`` already queued, returns that id."""
+        if dedup_key is not None:
+            stmt = select(col(AlertOutbox.id)).where(col(AlertOutbox.dedup_key) == dedup_key)
+            existing = self._session.scalars(stmt).first()
+            if existing is not None:
+                return int(existing)
+        row = AlertOutbox(
+            created_at=now,
+            kind=kind,
+            severity=severity,
+            payload=json.dumps(dict(payload), default=str, sort_keys=True),
+            next_attempt_at=now,
+            dedup_key=dedup_key,
+        )
+        self.add(row)
+        assert row.id is not None
+        return row.id
+
+    def due(self, now: dt.datetime, limit: int = 50) -> Sequence[AlertOutbox]:
+        """Pending alerts whose next attempt is due, oldest first (queue order)."""
+        stmt = (
+            select(AlertOutbox)
+            .where(
+                col(AlertOutbox.status) == "pending",
+                or_(
+                    col(AlertOutbox.next_attempt_at).is_(None),
+                    col(AlertOutbox.next_attempt_at) <= now,
+                ),
+            )
+            .order_by(col(AlertOutbox.id))
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt).all())
+
+    def mark_delivered(self, alert_id: int, now: dt.datetime) -> None:
+        row = self._require(alert_id)
+        row.status = "delivered"
+        row.delivered_at = now
+        row.attempts += 1
+        self.add(row)
+
+    def mark_failed(self, alert_id: int, next_attempt_at: dt.datetime | None, error: str) -> None:
+        """Count a failed attempt. ``next_attempt_at=None`` gives up (status ``failed``)."""
+        row = self._require(alert_id)
+        row.attempts += 1
+        row.last_error = error[:MAX_ERROR_CHARS]
+        row.next_attempt_at = next_attempt_at
+        row.status = "pending" if next_attempt_at is not None else "failed"
+        self.add(row)
+
+    def _require(self, alert_id: int) -> AlertOutbox:
+        row = self._session.get(AlertOutbox, alert_id)
+        if row is None:
+            raise IntegrityError(f"alert {alert_id} does not exist")
+        return row
+
+
+class JobRunRepository(Repository[JobRun]):
+    model = JobRun
+
+    def start(self, job_id: str, now: dt.datetime) -> JobRun:
+        return self.add(JobRun(job_id=job_id, started_at=now))
+
+    def finish(
+        self, run_id: int, now: dt.datetime, outcome: str, message: str | None = None
+    ) -> JobRun:
+        run = self._session.get(JobRun, run_id)
+        if run is None:
+            raise IntegrityError(f"job run {run_id} does not exist")
+        run.finished_at = now
+        run.outcome = outcome
+        run.message = message
+        return self.add(run)
+
+    def last(self, job_id: str) -> JobRun | None:
+        stmt = (
+            select(JobRun)
+            .where(col(JobRun.job_id) == job_id)
+            .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
+        )
+        return self._session.scalars(stmt).first()
+
+    def recent(self, limit: int = 50) -> Sequence[JobRun]:
+        stmt = select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)
+        return list(self._session.scalars(stmt).all())
+
+
+class GuardRepository(Repository[OrderGuard]):
+    """The single kill-switch row; created unlocked on first use."""
+
+    model = OrderGuard
+
+    def current(self) -> OrderGuard:
+        guard = self._session.get(OrderGuard, 1)
+        if guard is None:
+            guard = self.add(OrderGuard(id=1))
+        return guard
+
+    def lock(self, reason: str, now: dt.datetime) -> OrderGuard:
+        guard = self.current()
+        guard.locked = True
+        guard.reason = reason
+        guard.changed_at = now
+        return self.add(guard)
+
+    def unlock(self, now: dt.datetime, reason: str | None = None) -> OrderGuard:
+        guard = self.current()
+        guard.locked = False
+        guard.reason = reason
+        guard.changed_at = now
+        return self.add(guard)
+
+    def set_limits(
+        self,
+        *,
+        max_orders_per_day: int | None,
+        max_calls_per_minute: int | None,
+        daily_loss_cap: Decimal | None,
+    ) -> OrderGuard:
+        guard = self.current()
+        guard.max_orders_per_day = max_orders_per_day
+        guard.max_calls_per_minute = max_calls_per_minute
+        guard.daily_loss_cap = daily_loss_cap
+        return self.add(guard)
+
+
+class HistoricalPriceRepository(Repository[HistoricalPrice]):
+    model = HistoricalPrice
+
+    def upsert_bars(self, bars: Iterable[HistoricalPrice]) -> int:
+        """Insert bars, replacing the values of any existing (ticker, date); returns count."""
+        count = 0
+        for bar in bars:
+            stmt = select(HistoricalPrice).where(
+                col(HistoricalPrice.ticker) == bar.ticker, col(HistoricalPrice.date) == bar.date
+            )
+            existing = self._session.scalars(stmt).first()
+            if existing is None:
+                self._session.add(bar)
+            else:
+                existing.open, existing.high = bar.open, bar.high
+                existing.low, existing.close = bar.low, bar.close
+                existing.volume = bar.volume
+            count += 1
+        self._session.flush()
+        return count
+
+    def bars(self, ticker: str, start: dt.date, end: dt.date) -> Sequence[HistoricalPrice]:
+        """Bars with ``start <= date <= end``, oldest first."""
+        stmt = (
+            select(HistoricalPrice)
+            .where(
+                col(HistoricalPrice.ticker) == ticker,
+                col(HistoricalPrice.date) >= start,
+                col(HistoricalPrice.date) <= end,
+            )
+            .order_by(col(HistoricalPrice.date))
+        )
+        return list(self._session.scalars(stmt).all())
+
+    def closes(self, ticker: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
+        return [(bar.date, bar.close) for bar in self.bars(ticker, start, end)]
+
+    def last_close(self, ticker: str, before: dt.date) -> tuple[dt.date, Decimal] | None:
+        """The latest close strictly before ``before`` (the previous close for a gap)."""
+        stmt = (
+            select(HistoricalPrice)
+            .where(col(HistoricalPrice.ticker) == ticker, col(HistoricalPrice.date) < before)
+            .order_by(col(HistoricalPrice.date).desc())
+        )
+        bar = self._session.scalars(stmt).first()
+        return None if bar is None else (bar.date, bar.close)

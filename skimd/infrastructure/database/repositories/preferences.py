@@ -1,0 +1,121 @@
+"""User settings with fallbacks, provider API keys (Fernet-encrypted) and the identifier
+cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+from sqlalchemy import delete, select
+from sqlmodel import Session, col
+
+from skimd.errors import DatabaseError
+
+from ..tables import AppDefault, IdentifierCache, MarketProviderSetting, UserSetting
+from ._base import Repository
+
+
+class SettingsRepository(Repository[UserSetting]):
+    """Values are stored as JSON. Resolution order: the trader's setting, then the app
+    default, then the default the calling code passes."""
+
+    model = UserSetting
+
+    def set_user(self, key: str, value: Any, now: dt.datetime) -> None:
+        row = self._session.get(UserSetting, key)
+        encoded = json.dumps(value)
+        if row is None:
+            row = UserSetting(key=key, value=encoded, updated_at=now)
+        else:
+            row.value, row.updated_at = encoded, now
+        self.add(row)
+
+    def clear_user(self, key: str) -> None:
+        self._session.execute(delete(UserSetting).where(col(UserSetting.key) == key))
+
+    def set_default(self, key: str, value: Any) -> None:
+        row = self._session.get(AppDefault, key)
+        encoded = json.dumps(value)
+        if row is None:
+            row = AppDefault(key=key, value=encoded)
+        else:
+            row.value = encoded
+        self._session.add(row)
+        self._session.flush()
+
+    def resolve(self, key: str, code_default: Any = None) -> Any:
+        user = self._session.get(UserSetting, key)
+        if user is not None:
+            return json.loads(user.value)
+        default = self._session.get(AppDefault, key)
+        if default is not None:
+            return json.loads(default.value)
+        return code_default
+
+
+class ProviderSettingsRepository(Repository[MarketProviderSetting]):
+    """Market-data providers. API keys are stored only as Fernet ciphertext whose key is
+    derived from the database key; without that key (no passphrase) they cannot be stored."""
+
+    model = MarketProviderSetting
+
+    def __init__(self, session: Session, fernet: Fernet | None) -> None:
+        super().__init__(session)
+        self._fernet = fernet
+
+    def _require_fernet(self) -> Fernet:
+        if self._fernet is None:
+            raise DatabaseError("provider API keys need a database passphrase; none is set")
+        return self._fernet
+
+    def by_provider(self, provider: str) -> MarketProviderSetting | None:
+        stmt = select(MarketProviderSetting).where(col(MarketProviderSetting.provider) == provider)
+        return self._session.scalars(stmt).first()
+
+    def set_api_key(self, provider: str, api_key: SecretStr, now: dt.datetime) -> None:
+        token = self._require_fernet().encrypt(api_key.get_secret_value().encode("utf-8"))
+        row = self.by_provider(provider) or MarketProviderSetting(provider=provider, updated_at=now)
+        row.api_key_encrypted = token.decode("ascii")
+        row.updated_at = now
+        self.add(row)
+
+    def get_api_key(self, provider: str) -> SecretStr | None:
+        row = self.by_provider(provider)
+        if row is None or row.api_key_encrypted is None:
+            return None
+        try:
+            plain = self._require_fernet().decrypt(row.api_key_encrypted.encode("ascii"))
+        except InvalidToken:
+            raise DatabaseError(
+                f"the stored API key for provider {provider!r} cannot be decrypted with this "
+                "database key; enter it again"
+            ) from None
+        return SecretStr(plain.decode("utf-8"))
+
+
+class IdentifierCacheRepository(Repository[IdentifierCache]):
+    """Symbol → broker conid, trusted only until ``expires_at``."""
+
+    model = IdentifierCache
+
+    def get_conid(self, symbol: str, now: dt.datetime) -> int | None:
+        row = self._session.get(IdentifierCache, symbol)
+        if row is None or row.expires_at <= now:
+            return None
+        return row.conid
+
+    def put(self, symbol: str, conid: int, expires_at: dt.datetime, now: dt.datetime) -> None:
+        row = self._session.get(IdentifierCache, symbol)
+        if row is None:
+            row = IdentifierCache(symbol=symbol, conid=conid, expires_at=expires_at, updated_at=now)
+        else:
+            row.conid, row.expires_at, row.updated_at = conid, expires_at, now
+        self.add(row)
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        stmt = delete(IdentifierCache).where(col(IdentifierCache.expires_at) <= now)
+        result = self._session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,74 @@
+"""Every table, on one metadata (``SQLModel.metadata``), which the migrations track."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from .journal import (
+    Account,
+    AppDefault,
+    BalanceSnapshot,
+    BankImportConfig,
+    BankTransaction,
+    BrokerConfig,
+    ExcursionMetric,
+    IdentifierCache,
+    Image,
+    LedgerEntry,
+    MarketProviderSetting,
+    MistakeEntry,
+    OptionsStrategy,
+    OrderGuard,
+    RoundTrip,
+    Trade,
+    TradePlan,
+    TradeReport,
+    UserSetting,
+    Watchlist,
+    WatchlistItem,
+)
+from .trading import (
+    AlertOutbox,
+    Candidate,
+    CandidateStatus,
+    HistoricalPrice,
+    JobRun,
+    OrderIntent,
+    OrderStatus,
+    Position,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Account",
+    "AlertOutbox",
+    "AppDefault",
+    "BalanceSnapshot",
+    "BankImportConfig",
+    "BankTransaction",
+    "BrokerConfig",
+    "Candidate",
+    "CandidateStatus",
+    "ExcursionMetric",
+    "HistoricalPrice",
+    "IdentifierCache",
+    "Image",
+    "JobRun",
+    "LedgerEntry",
+    "MarketProviderSetting",
+    "MistakeEntry",
+    "OptionsStrategy",
+    "OrderGuard",
+    "OrderIntent",
+    "OrderStatus",
+    "Position",
+    "RoundTrip",
+    "Trade",
+    "TradePlan",
+    "TradeReport",
+    "UserSetting",
+    "Watchlist",
+    "WatchlistItem",
+    "metadata",
+]

@@ -1,0 +1,14 @@
+"""Alert channels: Discord webhooks (with charts), console, JSON-lines, fan-out, heartbeat.
+
+Bootstrap calls :func:`build_notifier` (and :func:`build_heartbeat`,
+:func:`build_outbox_sender`); everything else talks to the
+:class:`~skimd.services.alerts.NotificationService` protocol.
+"""
+
+from skimd.infrastructure.notifications.factory import (
+    build_heartbeat,
+    build_notifier,
+    build_outbox_sender,
+)
+
+__all__ = ["build_heartbeat", "build_notifier", "build_outbox_sender"]

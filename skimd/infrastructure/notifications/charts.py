@@ -1,0 +1,201 @@
+"""PNG charts for alerts, drawn with Pillow (imported lazily: only when a chart is drawn).
+
+A candidate chart shows the intraday path with the prior close, ORH/ORL, the planned entry
+and the stop; a trade chart adds entry and exit markers. Times are labelled in the market
+zone. Rendering is CPU-bound (~10 ms); callers in async code run it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from skimd.domain.alerts import (
+    Alert,
+    ExitReason,
+    PositionExited,
+    PricePoint,
+    TradeableCandidate,
+    fmt_price,
+)
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
+
+RGB = tuple[int, int, int]
+BACKGROUND: RGB = (43, 45, 49)
+GRID: RGB = (64, 68, 75)
+TEXT: RGB = (220, 221, 222)
+PATH: RGB = (88, 166, 255)
+GREEN: RGB = (87, 242, 135)
+RED: RGB = (237, 66, 69)
+AMBER: RGB = (254, 231, 92)
+GREY: RGB = (150, 152, 157)
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    label: str
+    price: Decimal
+    colour: RGB
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class ChartMarker:
+    label: str
+    at: datetime
+    price: Decimal
+    colour: RGB
+    up: bool = True
+
+
+def chart_filename(alert: Alert) -> str:
+    """Attachment name: ASCII, stable, unique per alert kind/symbol/time."""
+    symbol = "".join(ch for ch in str(getattr(alert, "symbol", "chart")) if ch.isalnum())
+    stamp = alert.occurred_at.strftime("%Y%m%dT%H%M%S")
+    return f"{alert.kind}-{symbol or 'chart'}-{stamp}.png"
+
+
+def chart_for(alert: Alert, tz: tzinfo) -> bytes | None:
+    """The PNG for alerts that have a price path (two points or more), else None."""
+    if isinstance(alert, TradeableCandidate) and len(alert.path) >= 2:
+        return candidate_chart(alert, tz)
+    if isinstance(alert, PositionExited) and len(alert.path) >= 2:
+        return trade_chart(alert, tz)
+    return None
+
+
+def candidate_chart(alert: TradeableCandidate, tz: tzinfo) -> bytes:
+    lines = [
+        ChartLine("ORH", alert.orh, GREEN),
+        ChartLine("ORL", alert.orl, RED),
+        ChartLine("Entry", alert.entry, AMBER, dashed=True),
+        ChartLine("Stop", alert.stop, RED, dashed=True),
+    ]
+    if alert.prev_close is not None:
+        lines.insert(0, ChartLine("Prior", alert.prev_close, GREY, dashed=True))
+    return render_chart(f"{alert.symbol} opening range", alert.path, lines, (), tz=tz)
+
+
+def trade_chart(alert: PositionExited, tz: tzinfo) -> bytes:
+    lines: list[ChartLine] = []
+    if alert.prev_close is not None:
+        lines.append(ChartLine("Prior", alert.prev_close, GREY, dashed=True))
+    if alert.orh is not None:
+        lines.append(ChartLine("ORH", alert.orh, GREEN))
+    if alert.orl is not None:
+        lines.append(ChartLine("ORL", alert.orl, RED))
+    if alert.stop is not None:
+        lines.append(ChartLine("Stop", alert.stop, RED, dashed=True))
+    exit_colour = RED if alert.pnl < 0 or alert.reason is ExitReason.STOP else GREEN
+    markers = (
+        ChartMarker("Entry", alert.entry_at, alert.entry_price, AMBER, up=True),
+        ChartMarker("Exit", alert.exit_at, alert.exit_price, exit_colour, up=False),
+    )
+    return render_chart(f"{alert.symbol} trade", alert.path, lines, markers, tz=tz)
+
+
+def render_chart(
+    title: str,
+    path: Sequence[PricePoint],
+    lines: Sequence[ChartLine],
+    markers: Sequence[ChartMarker],
+    *,
+    tz: tzinfo,
+    width: int = 800,
+    height: int = 420,
+) -> bytes:
+    """Draw the chart and return PNG bytes (deterministic for the same input)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if len(path) < 2:
+        raise ValueError("a chart needs at least two price points")
+    font = ImageFont.load_default(size=13)
+    small = ImageFont.load_default(size=11)
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 64, width - 110, 36, height - 36
+
+    times = [p.at for p in path] + [m.at for m in markers]
+    t0 = min(times).timestamp()
+    t1 = max(times).timestamp()
+    prices = [p.price for p in path] + [ln.price for ln in lines] + [m.price for m in markers]
+    lo, hi = float(min(prices)), float(max(prices))
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.01, 0.01)
+    lo, hi = lo - pad, hi + pad
+    span_t = (t1 - t0) or 1.0
+
+    def x_of(at: datetime) -> float:
+        return left + (at.timestamp() - t0) / span_t * (right - left)
+
+    def y_of(price: Decimal | float) -> float:
+        return bottom - (float(price) - lo) / (hi - lo) * (bottom - top)
+
+    draw.text((left, 10), title, fill=TEXT, font=font)
+    for i in range(6):  # horizontal grid + price labels
+        value = lo + (hi - lo) * i / 5
+        y = y_of(value)
+        draw.line([(left, y), (right, y)], fill=GRID)
+        draw.text((6, y - 7), f"{value:.3f}" if abs(value) < 2 else f"{value:.2f}",
+                  fill=GREY, font=small)
+    for i in range(5):  # time labels in the market zone
+        at_ts = t0 + span_t * i / 4
+        x = left + (right - left) * i / 4
+        draw.line([(x, top), (x, bottom)], fill=GRID)
+        label = datetime.fromtimestamp(at_ts, tz).strftime("%H:%M")
+        draw.text((x - 15, bottom + 8), label, fill=GREY, font=small)
+    draw.rectangle([left, top, right, bottom], outline=GRID)
+
+    for ln in lines:
+        y = y_of(ln.price)
+        _hline(draw, left, right, y, ln.colour, ln.dashed)
+        draw.text((right + 6, y - 7), f"{ln.label} {fmt_price(ln.price)}", fill=ln.colour,
+                  font=small)
+    draw.line([(x_of(p.at), y_of(p.price)) for p in path], fill=PATH, width=2)
+    for m in markers:
+        x, y = x_of(m.at), y_of(m.price)
+        size = 7
+        tip, base = (y - size, y + size) if m.up else (y + size, y - size)
+        draw.polygon([(x, tip), (x - size, base), (x + size, base)], fill=m.colour)
+        offset = 10 if m.up else -22
+        draw.text((x + 8, y + offset), f"{m.label} {fmt_price(m.price)}", fill=m.colour,
+                  font=small)
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _hline(draw: ImageDraw.ImageDraw, x0: float, x1: float, y: float, colour: RGB,
+           dashed: bool) -> None:
+    if not dashed:
+        draw.line([(x0, y), (x1, y)], fill=colour, width=1)
+        return
+    x = x0
+    while x < x1:
+        draw.line([(x, y), (min(x + 6, x1), y)], fill=colour, width=1)
+        x += 11
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG header (no Pillow needed)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+__all__ = [
+    "ChartLine",
+    "ChartMarker",
+    "candidate_chart",
+    "chart_filename",
+    "chart_for",
+    "png_size",
+    "render_chart",
+    "trade_chart",
+]

@@ -1,0 +1,47 @@
+"""One readable line per alert on a text stream (the demo's notifier).
+
+``HH:MM:SS SEVERITY kind  summary`` in the market zone. A candidate digest prints its
+table below the line, indented. The stream is injected (stdout in the demo, StringIO in
+tests); a closed or broken stream is a delivery failure, never a crash.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from skimd.domain.alerts import Alert, CandidateDigest, Severity
+from skimd.errors import NotificationDeliveryError
+
+_MARK = {Severity.INFO: "INFO", Severity.WARNING: "WARN", Severity.CRITICAL: "CRIT"}
+
+
+def format_line(alert: Alert, tz: tzinfo) -> str:
+    local = alert.occurred_at.astimezone(tz)
+    summary = " ".join(alert.summary().split())  # one line whatever the text holds
+    return f"{local:%H:%M:%S} {_MARK[alert.severity]:<4} {alert.kind:<20} {summary}"
+
+
+class ConsoleNotifier:
+    def __init__(self, stream: TextIO, *, tz: tzinfo | None = None, name: str = "console") -> None:
+        self._stream = stream
+        self._tz = tz or ZoneInfo("Australia/Sydney")
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def send(self, alert: Alert) -> None:
+        text = format_line(alert, self._tz) + "\n"
+        if isinstance(alert, CandidateDigest):
+            text += "".join(f"    {row}\n" for row in alert.table_rows())
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError) as exc:
+            raise NotificationDeliveryError(f"console notifier: {type(exc).__name__}") from exc
+
+    async def aclose(self) -> None:
+        """The stream belongs to the caller."""

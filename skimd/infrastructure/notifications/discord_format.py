@@ -1,0 +1,137 @@
+"""How each alert looks on Discord: one embed style per kind, colour by severity.
+
+Output is a logical message (content + embeds, any length); :mod:`.discord_limits` splits
+it into requests Discord accepts. Mentions are never parsed (``allowed_mentions`` is empty),
+so text from an announcement headline cannot ping anyone.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from skimd.domain.alerts import (
+    Alert,
+    CandidateDigest,
+    ExitReason,
+    PositionExited,
+    Severity,
+)
+from skimd.infrastructure.notifications.discord_limits import (
+    DESCRIPTION_MAX,
+    EmbedField,
+    EmbedSpec,
+    u16len,
+)
+
+COLOURS = {
+    Severity.INFO: 0x3498DB,
+    Severity.WARNING: 0xF1C40F,
+    Severity.CRITICAL: 0xE74C3C,
+}
+GOOD_NEWS = 0x2ECC71  # fills and profitable exits stay green when they are only info
+
+ICONS = {
+    "candidate_found": "🔎",
+    "candidate_digest": "📋",
+    "tradeable_candidate": "🎯",
+    "order_placed": "📝",
+    "order_filled": "✅",
+    "order_rejected": "⛔",
+    "position_exited": "💰",
+    "position_mismatch": "⚖️",
+    "job_failed": "💥",
+    "job_missed": "⏰",
+    "broker_session_lost": "🔌",
+    "guard_tripped": "🚧",
+    "daemon_started": "▶️",
+    "daemon_stopping": "⏹️",
+    "daily_summary": "📊",
+}
+_LONG_FIELDS = {"Headline", "Reason", "Message", "Detail", "Note"}
+_INLINE_MAX = 40
+_FENCE = "```"
+
+
+def colour_for(alert: Alert) -> int:
+    if alert.severity is Severity.INFO and alert.kind == "order_filled":
+        return GOOD_NEWS
+    if isinstance(alert, PositionExited) and alert.severity is Severity.INFO and alert.pnl > 0:
+        return GOOD_NEWS
+    return COLOURS[alert.severity]
+
+
+def icon_for(alert: Alert) -> str:
+    if isinstance(alert, PositionExited) and alert.reason is ExitReason.STOP:
+        return "🛑"
+    return ICONS.get(alert.kind, "🔔")
+
+
+def footer_for(alert: Alert, tz: tzinfo) -> str:
+    local = alert.occurred_at.astimezone(tz)
+    return f"skimd · {alert.kind} · {alert.severity.value} · {local:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def render_alert(
+    alert: Alert, *, tz: tzinfo, chart_filename: str | None = None
+) -> tuple[str | None, list[EmbedSpec]]:
+    """Content (critical alerts only, so phones show it) and embeds for ``alert``."""
+    content = None
+    if alert.severity is Severity.CRITICAL:
+        content = f"🚨 **{alert.title}**"
+    colour = colour_for(alert)
+    title = f"{icon_for(alert)} {alert.title}"
+    if isinstance(alert, CandidateDigest):
+        return content, _digest_embeds(alert, title, colour, tz)
+    fields = [
+        EmbedField(name, value, inline=name not in _LONG_FIELDS and len(value) <= _INLINE_MAX)
+        for name, value in alert.details()
+    ]
+    embed = EmbedSpec(
+        title=title,
+        description=alert.summary(),
+        fields=fields,
+        footer=footer_for(alert, tz),
+        colour=colour,
+        timestamp=alert.occurred_at,
+        image=chart_filename,
+    )
+    return content, [embed]
+
+
+def _digest_embeds(alert: CandidateDigest, title: str, colour: int, tz: tzinfo) -> list[EmbedSpec]:
+    """The candidate table in code blocks, each block whole in one embed."""
+    header, *rows = alert.table_rows()
+    budget = DESCRIPTION_MAX - 2 * u16len(_FENCE) - 2 - u16len(header) - 1
+    blocks: list[list[str]] = [[]]
+    used = 0
+    for row in rows:
+        size = u16len(row) + 1
+        if blocks[-1] and used + size > budget:
+            blocks.append([])
+            used = 0
+        blocks[-1].append(row)
+        used += size
+    embeds = []
+    for i, block in enumerate(blocks):
+        body = "\n".join([header, *block])
+        embeds.append(
+            EmbedSpec(
+                title=title if i == 0 else f"{title} ({i + 1}/{len(blocks)})",
+                description=f"{_FENCE}\n{body}\n{_FENCE}",
+                colour=colour,
+                timestamp=alert.occurred_at if i == 0 else None,
+                footer=footer_for(alert, tz) if i == len(blocks) - 1 else None,
+            )
+        )
+    return embeds
+
+
+def plain_text(alert: Alert, tz: tzinfo) -> str:
+    """A content-only rendering, used when Discord refuses the embed version (HTTP 400)."""
+    lines = [f"[{alert.severity.value.upper()}] {alert.title}", alert.summary()]
+    if isinstance(alert, CandidateDigest):
+        lines.extend(alert.table_rows())
+    else:
+        lines.extend(f"{name}: {value}" for name, value in alert.details())
+    lines.append(footer_for(alert, tz))
+    return "\n".join(lines)

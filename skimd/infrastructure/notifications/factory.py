@@ -1,0 +1,120 @@
+"""Builds the notifiers from settings; bootstrap calls these and owns the HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+import httpx
+import structlog
+
+from skimd.clock import Clock
+from skimd.config import NotificationSettings, Settings
+from skimd.domain.alerts import Severity
+from skimd.infrastructure.notifications.base import NotificationService
+from skimd.infrastructure.notifications.console import ConsoleNotifier
+from skimd.infrastructure.notifications.discord import DiscordNotifier
+from skimd.infrastructure.notifications.fanout import FanOutNotifier
+from skimd.infrastructure.notifications.heartbeat import Heartbeat
+from skimd.infrastructure.notifications.jsonl import JsonlNotifier
+from skimd.services.alerts import OutboxSender, OutboxStore
+
+log = structlog.get_logger(__name__)
+
+
+def _split(settings: Settings | NotificationSettings) -> tuple[NotificationSettings, tzinfo]:
+    if isinstance(settings, Settings):
+        return settings.notifications, ZoneInfo(settings.market.timezone)
+    return settings, ZoneInfo("Australia/Sydney")
+
+
+def build_notifier(
+    settings: Settings | NotificationSettings,
+    *,
+    clock: Clock,
+    http_client: httpx.AsyncClient,
+    stdout: TextIO | None,
+) -> FanOutNotifier:
+    """Console (if enabled and ``stdout`` given), JSON-lines file, Discord and the critical
+    Discord webhook, each a named member of one fan-out notifier.
+
+    Member names (stable, used by the outbox's delivery records): ``console``, ``jsonl``,
+    ``discord``, ``discord-critical``.
+    """
+    cfg, tz = _split(settings)
+    members: list[NotificationService] = []
+    if cfg.console and stdout is not None:
+        members.append(ConsoleNotifier(stdout, tz=tz))
+    if cfg.jsonl_file is not None:
+        members.append(JsonlNotifier(cfg.jsonl_file))
+    common = {
+        "http_client": http_client,
+        "clock": clock,
+        "username": cfg.discord_username,
+        "tz": tz,
+        "charts": cfg.discord_charts,
+        "max_inline_wait_s": cfg.discord_max_inline_wait_s,
+        "timeout_s": cfg.discord_timeout_s,
+    }
+    if cfg.discord_webhook_url is not None:
+        members.append(
+            DiscordNotifier(
+                cfg.discord_webhook_url,
+                name="discord",
+                min_severity=Severity(cfg.discord_min_severity),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    if cfg.discord_critical_webhook_url is not None:
+        members.append(
+            DiscordNotifier(
+                cfg.discord_critical_webhook_url,
+                name="discord-critical",
+                min_severity=Severity.CRITICAL,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    if not members:
+        log.warning("no alert notifier configured; alerts stay in the outbox")
+    return FanOutNotifier(members, name="alerts")
+
+
+def build_outbox_sender(
+    settings: Settings | NotificationSettings,
+    store: OutboxStore,
+    notifier: NotificationService,
+    *,
+    clock: Clock,
+) -> OutboxSender:
+    cfg, _ = _split(settings)
+    return OutboxSender(
+        store,
+        notifier,
+        clock=clock,
+        coalesce_threshold=cfg.outbox_coalesce_threshold,
+        backoff_initial_s=cfg.outbox_backoff_initial_s,
+        backoff_max_s=cfg.outbox_backoff_max_s,
+    )
+
+
+def build_heartbeat(
+    settings: Settings | NotificationSettings,
+    *,
+    clock: Clock,
+    http_client: httpx.AsyncClient,
+    is_healthy: Callable[[], bool],
+) -> Heartbeat | None:
+    """The heartbeat, or None when no ``heartbeat_url`` is configured."""
+    cfg, _ = _split(settings)
+    if cfg.heartbeat_url is None:
+        return None
+    return Heartbeat(
+        cfg.heartbeat_url,
+        interval_s=cfg.heartbeat_interval_min * 60,
+        http_client=http_client,
+        clock=clock,
+        is_healthy=is_healthy,
+        timeout_s=cfg.heartbeat_timeout_s,
+    )

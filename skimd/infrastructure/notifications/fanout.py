@@ -1,0 +1,53 @@
+"""Fan-out: one notifier that sends to several.
+
+Used directly (``send_now``) it tries every member concurrently, so one failing member
+never stops the others; it then raises one NotificationDeliveryError naming the failed
+members. A retry of a direct send re-sends to all members (at-least-once). The
+:class:`~skimd.services.alerts.OutboxSender` does better: it sees the members through
+``members`` and records delivery per member, so a retry only goes where it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from skimd.domain.alerts import Alert
+from skimd.errors import NotificationDeliveryError
+from skimd.infrastructure.notifications.base import NotificationService
+
+
+class FanOutNotifier:
+    def __init__(self, members: Sequence[NotificationService], *, name: str = "fanout") -> None:
+        names = [m.name for m in members]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notifier names must be unique, got {names}")
+        self._members = tuple(members)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def members(self) -> Sequence[NotificationService]:
+        return self._members
+
+    async def send(self, alert: Alert) -> None:
+        results = await asyncio.gather(
+            *(m.send(alert) for m in self._members), return_exceptions=True
+        )
+        failed = [
+            f"{m.name} ({type(r).__name__})"
+            for m, r in zip(self._members, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, Exception):
+                raise r  # cancellation and friends pass through
+        if failed:
+            raise NotificationDeliveryError(f"alert not delivered to: {', '.join(failed)}")
+
+    async def aclose(self) -> None:
+        for member in self._members:
+            await member.aclose()

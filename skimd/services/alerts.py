@@ -1,0 +1,462 @@
+"""Alert delivery: the notifier protocol, the transactional outbox and its sender.
+
+How an alert travels
+--------------------
+1. The code that changes state calls :func:`enqueue(uow, alert) <enqueue>` inside the SAME
+   unit of work as the change. The alert becomes an outbox row in that transaction, so a
+   rolled-back change leaves no alert behind and a committed change cannot lose its alert.
+2. After the commit, the caller (or the unit of work's after-commit hook) calls
+   :meth:`OutboxSender.wake`; the scheduler also calls :meth:`OutboxSender.run_once` every
+   few seconds, which catches up after a restart (all state is in the outbox table).
+3. For every configured notifier the sender takes the rows that notifier has not received,
+   oldest id first, and sends them one by one. A run of ``coalesce_threshold`` or more
+   pending ``candidate_found`` rows becomes one :class:`~skimd.domain.alerts.CandidateDigest`
+   message instead of a flood.
+
+Guarantees
+----------
+- **At-least-once.** A row is marked delivered for a notifier only after that notifier
+  returned (for Discord: a 2xx). A crash between the POST and the mark, or a multi-message
+  alert failing half-way, re-sends on the next run: duplicates are possible, loss is not.
+- **Per-notifier order and isolation.** Each notifier receives rows in id order and never
+  overtakes a failed row (head-of-line blocking per notifier); one notifier failing or being
+  disabled never delays another one, and never raises into trading code.
+- **Per-notifier delivery records.** A retry does not re-send to a notifier that already
+  got the row. A row is complete when every configured notifier got it.
+- **Bounded retries.** After a transient failure the notifier is retried after an
+  exponential backoff (``backoff_initial_s`` doubling up to ``backoff_max_s``, or the
+  server's ``retry_after`` if longer), timed with the injected Clock. A notifier that is
+  disabled (e.g. a revoked webhook) keeps failing fast without network traffic, and its
+  rows stay in the outbox until a restart with a working configuration.
+- An alert a notifier rejects as malformed (:class:`AlertRejectedError`) or a row this
+  version cannot decode is logged as an error and skipped for that notifier, so a poison
+  row cannot block everything behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import structlog
+
+from skimd.clock import Clock, TimerHandle
+from skimd.domain.alerts import (
+    Alert,
+    CandidateDigest,
+    CandidateFound,
+    UnknownAlertKind,
+    alert_from_payload,
+)
+from skimd.errors import NotificationDeliveryError, SkimdError
+
+log = structlog.get_logger(__name__)
+
+
+# -- errors a notifier may raise (besides NotificationDeliveryError) ------------------------
+
+
+class NotifierRetryAfter(NotificationDeliveryError):
+    """The channel asked us to wait ``retry_after`` seconds (e.g. a Discord 429)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotifierDisabledError(NotificationDeliveryError):
+    """The channel is disabled until restart (bad/revoked webhook); alerts stay queued."""
+
+
+class AlertRejectedError(SkimdError):
+    """The channel refused this alert's content; resending it unchanged is pointless."""
+
+
+# -- the protocol ------------------------------------------------------------------------------
+
+
+class NotificationService(Protocol):
+    """Somewhere alerts go (Discord, the console, a JSON-lines file, a fan-out of those).
+
+    ``send`` delivers one alert or raises :class:`~skimd.errors.NotificationDeliveryError`
+    (retry later; :class:`NotifierRetryAfter` says when) or :class:`AlertRejectedError`
+    (never retry this alert). ``name`` is stable across restarts: delivery records use it.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def send(self, alert: Alert) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class CompositeNotifier(Protocol):
+    """A notifier made of others (fan-out); the sender tracks each member separately."""
+
+    @property
+    def members(self) -> Sequence[NotificationService]: ...
+
+
+def leaf_notifiers(notifier: NotificationService) -> list[NotificationService]:
+    """The individual notifiers behind ``notifier`` (itself when it is not composite)."""
+    if isinstance(notifier, CompositeNotifier):
+        found: list[NotificationService] = []
+        for member in notifier.members:
+            found.extend(leaf_notifiers(member))
+        return found
+    return [notifier]
+
+
+# -- the outbox, as the services see it --------------------------------------------------------
+
+
+class OutboxWriter(Protocol):
+    """The outbox repository of a unit of work (writes join the UoW's transaction)."""
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+        *,
+        severity: str = "info",
+        dedup_key: str | None = None,
+    ) -> int: ...
+
+
+class HasAlertOutbox(Protocol):
+    """A unit of work (skimd.infrastructure.database.session.UnitOfWork fits)."""
+
+    @property
+    def outbox(self) -> OutboxWriter: ...
+
+
+def enqueue(uow: HasAlertOutbox, alert: Alert, *, dedup_key: str | None = None) -> int:
+    """Add ``alert`` to the outbox inside ``uow``'s transaction; returns the row id.
+
+    Nothing is sent here: commit the unit of work, then wake the :class:`OutboxSender`.
+    With ``dedup_key`` an alert already queued under that key is not queued again.
+    """
+    return uow.outbox.enqueue(
+        alert.kind,
+        alert.to_payload(),
+        alert.occurred_at,
+        severity=alert.severity.value,
+        dedup_key=dedup_key,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    """One undelivered outbox row."""
+
+    id: int
+    payload: str
+    created_at: datetime
+
+
+class OutboxStore(Protocol):
+    """The sender's view of the outbox table (each call is its own short transaction)."""
+
+    async def pending(self, notifier: str, limit: int) -> list[PendingAlert]:
+        """Incomplete rows not yet delivered to ``notifier``, ascending id."""
+        ...
+
+    async def mark_delivered(self, ids: Sequence[int], notifier: str, at: datetime) -> None: ...
+
+    async def record_failure(
+        self, ids: Sequence[int], notifier: str, error: str, at: datetime
+    ) -> None:
+        """Count a failed attempt (attempts + last error) for the rows; they stay pending."""
+        ...
+
+    async def complete(self, notifiers: Sequence[str], at: datetime) -> int:
+        """Mark rows delivered to every one of ``notifiers`` as done; return how many."""
+        ...
+
+    async def pending_count(self) -> int: ...
+
+
+# -- the sender ----------------------------------------------------------------------------
+
+
+@dataclass
+class _NotifierState:
+    notifier: NotificationService
+    failures: int = 0
+    next_attempt: float = 0.0
+    timer: TimerHandle | None = None
+    last_error: str | None = None
+    busy: bool = False  # a delivery to this notifier is in flight
+    dirty: bool = False  # rows may have arrived while busy: look again before going idle
+
+
+@dataclass
+class SendReport:
+    """What one :meth:`OutboxSender.run_once` did, per notifier name."""
+
+    messages: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    completed: int = 0
+
+
+class OutboxSender:
+    """Delivers outbox rows to notifiers; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        notifiers: NotificationService | Sequence[NotificationService],
+        *,
+        clock: Clock,
+        coalesce_threshold: int = 5,
+        batch_limit: int = 100,
+        max_messages_per_run: int = 50,
+        backoff_initial_s: float = 2.0,
+        backoff_max_s: float = 60.0,
+    ) -> None:
+        if coalesce_threshold < 2 or batch_limit < 1 or max_messages_per_run < 1:
+            raise ValueError("coalesce_threshold >= 2, batch_limit >= 1, max_messages >= 1")
+        flat: list[NotificationService] = []
+        for n in [notifiers] if not isinstance(notifiers, Sequence) else list(notifiers):
+            flat.extend(leaf_notifiers(n))
+        names = [n.name for n in flat]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notifier names must be unique, got {names}")
+        self._store = store
+        self._clock = clock
+        self._states = [_NotifierState(n) for n in flat]
+        self._coalesce = coalesce_threshold
+        self._batch = batch_limit
+        self._max_messages = max_messages_per_run
+        self._backoff_initial = backoff_initial_s
+        self._backoff_max = backoff_max_s
+        self._complete_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake_queued = False
+        self._closed = False
+
+    @property
+    def notifier_names(self) -> list[str]:
+        return [s.notifier.name for s in self._states]
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per notifier: consecutive failures, last error, seconds until the next attempt."""
+        now = self._clock.monotonic()
+        return {
+            s.notifier.name: {
+                "failures": s.failures,
+                "last_error": s.last_error,
+                "retry_in_s": max(0.0, s.next_attempt - now),
+            }
+            for s in self._states
+        }
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run_once(self) -> SendReport:
+        """Deliver what is due now to every notifier not backing off; never raises for a
+        notifier's failure (a store failure propagates: the DB is broken).
+
+        Safe to call while another run is in flight: a notifier already being delivered to
+        is not entered twice (its in-flight loop looks again before finishing), so a slow
+        notifier never delays the others.
+        """
+        self._remember_loop()
+        report = SendReport()
+        if not self._states:
+            return report  # nobody to deliver to: rows must stay, not count as delivered
+        await asyncio.gather(*(self._deliver_guarded(state, report) for state in self._states))
+        async with self._complete_lock:
+            report.completed = await self._store.complete(self.notifier_names, self._clock.now())
+        return report
+
+    def wake(self) -> None:
+        """Deliver soon (call after committing a unit of work that enqueued alerts).
+
+        Cheap and safe from any thread. Wakes that arrive before the queued run starts are
+        merged into it; a notifier busy with an earlier run re-checks before going idle.
+        """
+        loop = self._loop
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop yet: the scheduled run_once will pick the rows up
+            self._remember_loop()
+        if self._loop_thread is not None and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._wake_in_loop)
+        else:
+            self._wake_in_loop()
+
+    async def wait_idle(self) -> None:
+        """Return once no wake-triggered run is in progress (for shutdown, tests, benches)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def aclose(self) -> None:
+        """Stop timers and wait for an in-flight run; undelivered rows stay in the outbox."""
+        self._closed = True
+        for state in self._states:
+            if state.timer is not None:
+                state.timer.cancel()
+                state.timer = None
+        await self.wait_idle()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _remember_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+
+    def _wake_in_loop(self) -> None:
+        if self._closed or self._loop is None or self._wake_queued:
+            return  # a run that has not started yet will see the new rows anyway
+        self._wake_queued = True
+        task = self._loop.create_task(self._wake_run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wake_run(self) -> None:
+        while True:
+            self._wake_queued = False
+            try:
+                report = await self.run_once()
+            except Exception as exc:
+                log.error("alert outbox run failed", error=f"{type(exc).__name__}: {exc}")
+                return
+            more = any(n >= self._max_messages for n in report.messages.values()) or any(
+                n >= self._batch for n in report.rows.values()
+            )
+            if not more or self._closed:
+                return
+
+    async def _deliver_guarded(self, state: _NotifierState, report: SendReport) -> None:
+        if state.busy:
+            state.dirty = True
+            return
+        state.busy = True
+        try:
+            while True:
+                state.dirty = False
+                await self._deliver(state, report)
+                if not state.dirty or self._closed:
+                    return
+        finally:
+            state.busy = False
+
+    async def _deliver(self, state: _NotifierState, report: SendReport) -> None:
+        name = state.notifier.name
+        if self._clock.monotonic() < state.next_attempt:
+            return
+        rows = await self._store.pending(name, self._batch)
+        messages = rows_done = 0
+        i = 0
+        while i < len(rows) and messages < self._max_messages:
+            group, alert = self._next_unit(rows, i)
+            i += len(group)
+            ids = [r.id for r in group]
+            now = self._clock.now()
+            if alert is None:
+                log.error("alert outbox row cannot be decoded; skipped", row_id=ids[0])
+                await self._store.record_failure(ids, name, "undecodable payload", now)
+                await self._store.mark_delivered(ids, name, now)
+                continue
+            try:
+                await state.notifier.send(alert)
+            except AlertRejectedError as exc:
+                log.error("alert rejected by notifier; skipped", notifier=name,
+                          alert_kind=alert.kind, row_ids=ids, error=str(exc))
+                await self._store.record_failure(ids, name, f"rejected: {exc}", now)
+                await self._store.mark_delivered(ids, name, now)
+                continue
+            except Exception as exc:  # one notifier failing must never stop the others
+                self._back_off(state, exc)
+                report.failed[name] = state.last_error or ""
+                await self._store.record_failure(ids, name, state.last_error or "", now)
+                break
+            await self._store.mark_delivered(ids, name, self._clock.now())
+            messages += 1
+            rows_done += len(group)
+            if state.failures:
+                log.info("alert notifier recovered", notifier=name, after_failures=state.failures)
+            state.failures = 0
+            state.last_error = None
+        report.messages[name] = report.messages.get(name, 0) + messages
+        report.rows[name] = report.rows.get(name, 0) + rows_done
+
+    def _next_unit(
+        self, rows: Sequence[PendingAlert], start: int
+    ) -> tuple[Sequence[PendingAlert], Alert | None]:
+        """The rows sent as one message from ``start``: a digest or a single alert."""
+        decoded: list[CandidateFound] = []
+        end = start
+        while end < len(rows) and len(decoded) < self._batch:
+            alert = _decode(rows[end].payload)
+            if not isinstance(alert, CandidateFound):
+                break
+            decoded.append(alert)
+            end += 1
+        if len(decoded) >= self._coalesce:
+            digest = CandidateDigest(occurred_at=decoded[-1].occurred_at, candidates=tuple(decoded))
+            return rows[start:end], digest
+        return rows[start : start + 1], _decode(rows[start].payload)
+
+    def _back_off(self, state: _NotifierState, exc: Exception) -> None:
+        state.failures += 1
+        delay = min(self._backoff_max, self._backoff_initial * 2 ** (state.failures - 1))
+        if isinstance(exc, NotifierRetryAfter):
+            delay = max(delay, exc.retry_after)
+        if isinstance(exc, SkimdError):
+            state.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("alert delivery failed; will retry", notifier=state.notifier.name,
+                        error=state.last_error, failures=state.failures, retry_in_s=delay)
+        else:
+            state.last_error = f"unexpected {type(exc).__name__}"
+            log.error("alert notifier raised unexpectedly; will retry",
+                      notifier=state.notifier.name, error=repr(exc), retry_in_s=delay)
+        state.next_attempt = self._clock.monotonic() + delay
+        if state.timer is not None:
+            state.timer.cancel()
+        if not self._closed:
+            state.timer = self._clock.call_later(delay, self.wake)
+
+
+def _decode(payload: str) -> Alert | None:
+    try:
+        data = json.loads(payload)
+        if not isinstance(data, Mapping):
+            return None
+        return alert_from_payload(data)
+    except (ValueError, UnknownAlertKind):
+        return None
+
+
+# -- direct (no outbox) delivery --------------------------------------------------------------
+
+
+async def send_now(
+    notifier: NotificationService, alert: Alert, *, on_error: Callable[[str], None] | None = None
+) -> bool:
+    """Best-effort immediate delivery for moments the outbox cannot serve (the database
+    failed to open, the daemon is dying). Never raises; returns True when delivered."""
+    try:
+        await notifier.send(alert)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}" if isinstance(exc, SkimdError) else repr(exc)
+        log.error("direct alert delivery failed", notifier=notifier.name, error=message)
+        if on_error is not None:
+            on_error(message)
+        return False
+    return True

@@ -1,0 +1,88 @@
+"""The job table: every scheduled job of the daemon, declared in one place.
+
+A :class:`JobSpec` says *when* (market wall-clock time, never hand-converted UTC), *what*
+(an async handler taking no arguments) and *how* (gated by the market calendar or not,
+misfire grace). The scheduler adapter turns specs into APScheduler jobs; nothing else
+registers jobs.
+
+Gating: a ``market_hours`` job does nothing on a day the exchange is closed, and a windowed
+job does nothing outside its window on that day's session; the skip is logged once per day,
+not on every tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from enum import StrEnum
+
+JobHandler = Callable[[], Awaitable[object]]
+
+
+class Window(StrEnum):
+    """Where in the trading day a windowed job may run."""
+
+    ANYTIME = "anytime"
+    SESSION = "session"  # from the open to the close (early closes honoured)
+    BEFORE_CLOSING_AUCTION = "before_closing_auction"  # from the open until 10 min before close
+
+
+@dataclass(frozen=True)
+class DailyAt:
+    """Once a day at ``at`` (market zone), on weekdays."""
+
+    at: time
+
+
+@dataclass(frozen=True)
+class Every:
+    """Every ``seconds`` (a divisor of 60 below a minute, or whole minutes dividing 60)."""
+
+    seconds: int
+    window: Window = Window.ANYTIME
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0:
+            raise ValueError("Every.seconds must be positive")
+
+
+Trigger = DailyAt | Every
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    trigger: Trigger
+    handler: JobHandler
+    description: str
+    market_hours: bool = True
+    misfire_grace_s: int | None = None  # None → the scheduler default
+    internal: bool = False  # plumbing (watchdog, outbox): not shown as a trading job
+
+
+@dataclass
+class JobResult:
+    """The last outcome of a job, for ``skimd status``."""
+
+    job_id: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcome: str = "never run"
+    message: str = ""
+
+
+@dataclass
+class JobTable:
+    specs: list[JobSpec] = field(default_factory=list)
+
+    def add(self, spec: JobSpec) -> None:
+        if any(s.id == spec.id for s in self.specs):
+            raise ValueError(f"duplicate job id {spec.id!r}")
+        self.specs.append(spec)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.specs)
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self.specs]

@@ -1,0 +1,328 @@
+"""The supervisor: owns the scheduler, the job table and the daemon's life cycle.
+
+Life cycle: ``start()`` registers every job of the table (gated by the market calendar),
+starts the scheduler, tells systemd ``READY=1`` and raises the "daemon started" alert;
+``stop(reason)`` tells systemd ``STOPPING=1``, stops new runs, waits for running jobs up to
+``shutdown_timeout_s`` and cancels what is left, then raises "daemon stopping". The
+watchdog ping is itself a scheduled job, so ``WATCHDOG=1`` goes out only while the scheduler
+really is ticking: a wedged loop or scheduler stops the pings and systemd restarts us.
+
+Job outcomes (ok / skipped / error / missed) are kept per job for ``skimd status`` and
+reported through :class:`SupervisorHooks` (which turns problems into alerts and job_runs
+rows); a failing job never stops the supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+
+from skimd.clock import Clock
+from skimd.domain.calendar import MarketCalendar, MarketSession
+from skimd.services.jobs import Every, JobResult, JobSpec, JobTable, Window
+
+log = structlog.get_logger("skimd.supervisor")
+
+CLOSING_AUCTION_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What the scheduler reports about a run: kind is executed / error / missed / max_instances."""
+
+    kind: str
+    job_id: str
+    scheduled_at: datetime | None
+    error: BaseException | None = None
+
+
+class SchedulerPort(Protocol):
+    """What the supervisor needs from a scheduler (implemented over APScheduler)."""
+
+    def schedule(self, spec: JobSpec, run: Callable[[], Awaitable[object]]) -> None: ...
+
+    def start(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def next_run_time(self, job_id: str) -> datetime | None: ...
+
+    def running_tasks(self) -> set[asyncio.Task[Any]]: ...
+
+    def on_event(self, callback: Callable[[JobEvent], None]) -> None: ...
+
+
+class SdNotify(Protocol):
+    def ready(self, status: str) -> bool: ...
+
+    def status(self, status: str) -> bool: ...
+
+    def watchdog(self) -> bool: ...
+
+    def stopping(self, status: str) -> bool: ...
+
+
+class SupervisorHooks(Protocol):
+    """Where the supervisor's news goes (alerts, job_runs rows). Must not raise."""
+
+    def daemon_started(self, jobs: list[str]) -> None: ...
+
+    def daemon_stopping(self, reason: str) -> None: ...
+
+    def job_finished(self, result: JobResult) -> None: ...
+
+    def job_problem(self, kind: str, job_id: str, detail: str) -> None: ...
+
+
+class LoggingHooks:
+    """Hooks that only log; the alert-raising hooks wrap these."""
+
+    def daemon_started(self, jobs: list[str]) -> None:
+        log.info("daemon started", jobs=jobs)
+
+    def daemon_stopping(self, reason: str) -> None:
+        log.info("daemon stopping", reason=reason)
+
+    def job_finished(self, result: JobResult) -> None:
+        log.debug("job finished", job=result.job_id, outcome=result.outcome)
+
+    def job_problem(self, kind: str, job_id: str, detail: str) -> None:
+        log.error("job problem", kind=kind, job=job_id, detail=detail)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        scheduler: SchedulerPort,
+        calendar: MarketCalendar,
+        jobs: JobTable,
+        sd: SdNotify,
+        hooks: SupervisorHooks,
+        shutdown_timeout_s: float,
+        watchdog_interval_s: float | None,
+        status_interval_s: float,
+    ) -> None:
+        self._clock = clock
+        self._scheduler = scheduler
+        self._calendar = calendar
+        self._jobs = jobs
+        self._sd = sd
+        self._hooks = hooks
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._skip_logged: dict[str, str] = {}
+        self._stopped = asyncio.Event()
+        self._stop_reason = ""
+        self._started = False
+        self._add_internal_jobs(watchdog_interval_s, status_interval_s)
+        self.results: dict[str, JobResult] = {s.id: JobResult(s.id) for s in jobs}
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        for spec in self._jobs:
+            self._scheduler.schedule(spec, self._gated(spec))
+        self._scheduler.on_event(self._on_event)
+        self._scheduler.start()
+        self._started = True
+        trading = [s.id for s in self._jobs if not s.internal]
+        self._sd.ready(f"running; {len(trading)} jobs scheduled")
+        self._hooks.daemon_started(trading)
+
+    def request_stop(self, reason: str) -> None:
+        """Ask for a graceful stop (signal handlers call this); idempotent."""
+        if not self._stop_reason:
+            self._stop_reason = reason
+        self._stopped.set()
+
+    async def wait_for_stop_request(self) -> str:
+        await self._stopped.wait()
+        return self._stop_reason
+
+    async def stop(self, reason: str | None = None) -> bool:
+        """Stop within the deadline. True when every running job finished in time."""
+        reason = reason or self._stop_reason or "stop requested"
+        self._sd.stopping(f"stopping: {reason}")
+        self._hooks.daemon_stopping(reason)
+        if not self._started:
+            return True
+        self._scheduler.pause()
+        running = self._scheduler.running_tasks()
+        clean = True
+        if running:
+            # A process-lifetime bound (systemd's TimeoutStopSec is wall time), not job logic.
+            _, pending = await asyncio.wait(running, timeout=self._shutdown_timeout_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                clean = False
+                log.warning("jobs cancelled at shutdown deadline", count=len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._scheduler.shutdown()
+        self._started = False
+        return clean
+
+    def idle(self) -> bool:
+        """True when no job is running (the simulated clock waits for this between timers)."""
+        return not self._scheduler.running_tasks()
+
+    # -- status ------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> JobTable:
+        return self._jobs
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        out = []
+        for spec in self._jobs:
+            if spec.internal:
+                continue
+            result = self.results[spec.id]
+            nxt = self._scheduler.next_run_time(spec.id) if self._started else None
+            out.append(
+                {
+                    "job": spec.id,
+                    "description": spec.description,
+                    "last_outcome": result.outcome,
+                    "last_message": result.message,
+                    "last_finished_at": result.finished_at.isoformat()
+                    if result.finished_at
+                    else None,
+                    "next_run": nxt.isoformat() if nxt else None,
+                }
+            )
+        return out
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _add_internal_jobs(self, watchdog_s: float | None, status_s: float) -> None:
+        if watchdog_s is not None:
+            seconds = _nice_interval(watchdog_s)
+            self._jobs.add(
+                JobSpec(
+                    id="watchdog",
+                    trigger=Every(seconds),
+                    handler=self._watchdog,
+                    description="systemd watchdog ping while the scheduler ticks",
+                    market_hours=False,
+                    misfire_grace_s=seconds,
+                    internal=True,
+                )
+            )
+        self._jobs.add(
+            JobSpec(
+                id="status_line",
+                trigger=Every(_nice_interval(status_s)),
+                handler=self._status_line,
+                description="systemd STATUS= line",
+                market_hours=False,
+                misfire_grace_s=int(status_s),
+                internal=True,
+            )
+        )
+
+    async def _watchdog(self) -> None:
+        self._sd.watchdog()
+
+    async def _status_line(self) -> None:
+        upcoming = [
+            (t, spec.id)
+            for spec in self._jobs
+            if not spec.internal and (t := self._scheduler.next_run_time(spec.id)) is not None
+        ]
+        if upcoming:
+            when, job_id = min(upcoming)
+            self._sd.status(f"running; next {job_id} at {when:%a %H:%M:%S %Z}")
+        else:
+            self._sd.status("running; no trading job scheduled")
+
+    def _gated(self, spec: JobSpec) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            now = self._clock.now().astimezone(self._calendar.zone)
+            skip = self._skip_reason(spec, now)
+            if skip is not None:
+                self._note_skip(spec, now, skip)
+                return None
+            result = self.results[spec.id]
+            result.started_at = self._clock.now()
+            with structlog.contextvars.bound_contextvars(job=spec.id):
+                try:
+                    value = await spec.handler()
+                except asyncio.CancelledError:
+                    self._finish(result, "cancelled", "stopped at shutdown")
+                    raise
+                except Exception as exc:
+                    self._finish(result, "error", f"{type(exc).__name__}: {exc}")
+                    raise
+            self._finish(result, "ok", "" if value is None else str(value))
+            return value
+
+        return run
+
+    def _skip_reason(self, spec: JobSpec, now: datetime) -> str | None:
+        if not spec.market_hours:
+            return None
+        session = self._calendar.session(now.date())
+        if session is None:
+            name = self._calendar.holiday_name(now.date()) or "closed"
+            return f"market closed ({name})"
+        if isinstance(spec.trigger, Every) and not _in_window(spec.trigger.window, session, now):
+            return "outside its window"
+        return None
+
+    def _note_skip(self, spec: JobSpec, now: datetime, reason: str) -> None:
+        key = f"{now.date()}:{reason}"
+        if self._skip_logged.get(spec.id) != key:
+            self._skip_logged[spec.id] = key
+            if not spec.internal:
+                log.info("job skipped", job=spec.id, reason=reason)
+        result = self.results[spec.id]
+        if result.outcome != "ok" or result.finished_at is None or (
+            result.finished_at.astimezone(self._calendar.zone).date() != now.date()
+        ):
+            result.outcome, result.message = "skipped", reason
+
+    def _finish(self, result: JobResult, outcome: str, message: str) -> None:
+        result.finished_at = self._clock.now()
+        result.outcome, result.message = outcome, message
+        self._hooks.job_finished(result)
+
+    def _on_event(self, event: JobEvent) -> None:
+        if event.kind == "error":
+            detail = f"{type(event.error).__name__}: {event.error}" if event.error else "error"
+            self._hooks.job_problem("failed", event.job_id, detail)
+        elif event.kind == "missed":
+            when = f"{event.scheduled_at:%H:%M:%S %Z}" if event.scheduled_at else "?"
+            self.results[event.job_id].outcome = "missed"
+            self.results[event.job_id].message = f"run due at {when} was missed"
+            self._hooks.job_problem("missed", event.job_id, f"run due at {when} was missed")
+        elif event.kind == "max_instances":
+            self._hooks.job_problem(
+                "overrun", event.job_id, "previous run still going; this run was skipped"
+            )
+
+
+def _in_window(window: Window, session: MarketSession, now: datetime) -> bool:
+    if window is Window.ANYTIME:
+        return True
+    if window is Window.SESSION:
+        return session.is_open(now)
+    cutoff = session.close_at.timestamp() - CLOSING_AUCTION_MINUTES * 60
+    return session.open_at <= now and now.timestamp() < cutoff
+
+
+def _nice_interval(seconds: float) -> int:
+    """The largest divisor of 60 (or whole-minute divisor of 60) not above ``seconds``."""
+    whole = max(1, int(seconds))
+    if whole < 60:
+        return max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= whole)
+    minutes = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= whole // 60)
+    return minutes * 60

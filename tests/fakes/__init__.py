@@ -1,0 +1,1 @@
+"""Fakes that play external systems (IBKR, ...) for tests and benchmarks."""

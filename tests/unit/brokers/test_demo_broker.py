@@ -1,0 +1,236 @@
+"""The demo broker's fill engine, money, idempotency, session faults and restore."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from skimd.clock import SimulatedClock
+from skimd.domain.market import asx_tick_size
+from skimd.domain.orders import (
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
+from skimd.infrastructure.brokers.demo.broker import DemoBroker
+from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.events import RecordingBrokerEvents
+from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+
+SYD = ZoneInfo("Australia/Sydney")
+DAY = date(2025, 3, 4)
+D = Decimal
+MARKET = DemoMarket(seed=3, universe_size=40)
+
+
+def syd(hh: int, mm: int, day: date = DAY) -> datetime:
+    return datetime.combine(day, time(hh, mm), SYD)
+
+
+async def make(start: datetime, cash: str = "100000") -> tuple[DemoBroker, SimulatedClock]:
+    clock = SimulatedClock(start)
+    broker = DemoBroker(
+        MARKET,
+        clock,
+        events=RecordingBrokerEvents(),
+        identifier_cache=InMemoryIdentifierCache(),
+        starting_cash=D(cash),
+        commission_per_order=D("6"),
+        snapshot_preflight=False,
+    )
+    await broker.connect()
+    return broker, clock
+
+
+def req(coid: str, side: Side, qty: int, kind: OrderType = OrderType.MKT, *,
+        limit: Decimal | None = None, stop: Decimal | None = None,
+        tif: TimeInForce = TimeInForce.DAY, symbol: str = "BHP") -> OrderRequest:  # fmt: skip
+    ticker = MARKET.ticker(symbol)
+    assert ticker is not None
+    return OrderRequest(coid, symbol, ticker.conid, side, qty, kind, limit, stop, tif)
+
+
+def future_low(start: datetime, minutes: int) -> tuple[datetime, Decimal]:
+    knots = [(t, p) for t, p in MARKET.minute_prices("BHP", DAY)
+             if start < t <= start + timedelta(minutes=minutes)]  # fmt: skip
+    return min(knots, key=lambda k: k[1])
+
+
+async def test_market_buy_fills_at_the_ask_and_pays_commission() -> None:
+    broker, clock = await make(syd(11, 0))
+    last = MARKET.price_at("BHP", clock.now())
+    assert last is not None
+    state = await broker.place_order(req("m1", Side.BUY, 100))
+    ask = last + asx_tick_size(last)
+    assert state.status is OrderStatus.FILLED and state.avg_fill_price == ask
+    summary = await broker.account_summary()
+    assert summary.cash == D("100000") - ask * 100 - D("6")
+    [fill] = await broker.executions(syd(10, 0))
+    assert (fill.price, fill.commission, fill.executed_at) == (ask, D("6"), clock.now())
+    [pos] = await broker.positions()
+    assert pos.qty == 100 and pos.avg_cost == ((ask * 100 + 6) / 100).quantize(D("0.0001"))
+
+
+async def test_resting_limit_buy_fills_at_the_limit_when_price_comes_down() -> None:
+    broker, clock = await make(syd(11, 0))
+    when, low = future_low(clock.now(), 120)
+    state = await broker.place_order(req("l1", Side.BUY, 100, OrderType.LMT, limit=low))
+    assert state.status is OrderStatus.SUBMITTED
+    clock.advance_to(when - timedelta(seconds=61))
+    assert (await broker.order_status(state.broker_order_id)).status is OrderStatus.SUBMITTED
+    clock.advance_to(syd(14, 0))
+    filled = await broker.order_status(state.broker_order_id)
+    assert filled.status is OrderStatus.FILLED and filled.avg_fill_price == low
+    [fill] = await broker.executions(syd(10, 0))
+    assert when - timedelta(seconds=60) < fill.executed_at <= when
+
+
+async def test_stop_sell_triggers_one_tick_through_the_stop() -> None:
+    broker, clock = await make(syd(11, 0))
+    await broker.place_order(req("b1", Side.BUY, 200))
+    when, low = future_low(clock.now(), 120)
+    stop = low  # the path touches it at `when` and nowhere before
+    placed = await broker.place_order(req("s1", Side.SELL, 200, OrderType.STP, stop=stop))
+    assert placed.status is OrderStatus.SUBMITTED
+    clock.advance_to(syd(14, 0))
+    state = await broker.order_status(placed.broker_order_id)
+    assert state.status is OrderStatus.FILLED
+    assert state.avg_fill_price == stop - asx_tick_size(stop)
+    sell = [f for f in await broker.executions(syd(10, 0)) if f.side is Side.SELL]
+    assert when - timedelta(seconds=60) < sell[0].executed_at <= when
+    assert await broker.positions() == []
+
+
+async def test_fills_do_not_depend_on_how_often_the_broker_is_polled() -> None:
+    async def run(poll_every_s: int) -> list[Fill]:
+        broker, clock = await make(syd(10, 30))
+        await broker.place_order(req("b", Side.BUY, 100))
+        _, low = future_low(clock.now(), 200)
+        await broker.place_order(req("s", Side.SELL, 100, OrderType.STP, stop=low))
+        while clock.now() < syd(15, 0):
+            clock.advance(poll_every_s)
+            broker.sync()
+        return await broker.executions(syd(10, 0))
+
+    frequent, rare = await run(60), await run(3 * 3600)
+    assert len(frequent) == 2 and frequent == rare
+
+
+async def test_market_order_before_the_open_fills_at_the_opening_price() -> None:
+    broker, clock = await make(syd(9, 50))
+    state = await broker.place_order(req("pre", Side.BUY, 100))
+    assert state.status is OrderStatus.SUBMITTED
+    plan = MARKET.plan("BHP", DAY)
+    clock.advance_to(plan.open_at + timedelta(minutes=1))
+    [fill] = await broker.executions(syd(9, 0))
+    assert fill.price == plan.open and fill.executed_at == plan.open_at
+
+
+async def test_day_order_expires_at_the_close_but_gtc_keeps_working() -> None:
+    broker, clock = await make(syd(15, 0))
+    floor = D("0.001")
+    day = await broker.place_order(req("d", Side.BUY, 10, OrderType.LMT, limit=floor))
+    gtc = await broker.place_order(
+        req("g", Side.BUY, 10, OrderType.LMT, limit=floor, tif=TimeInForce.GTC)
+    )
+    clock.advance_to(syd(16, 30))
+    expired = await broker.order_status(day.broker_order_id)
+    assert expired.status is OrderStatus.CANCELLED and "expired" in (expired.message or "")
+    assert [o.client_order_id for o in await broker.open_orders()] == [gtc.client_order_id]
+
+
+async def test_same_client_order_id_never_places_a_second_order() -> None:
+    broker, _ = await make(syd(11, 0))
+    first = await broker.place_order(req("dup", Side.BUY, 100))
+    second = await broker.place_order(req("dup", Side.BUY, 100))
+    assert first == second
+    assert len(await broker.executions(syd(10, 0))) == 1
+    assert (await broker.positions())[0].qty == 100
+
+
+@pytest.mark.parametrize(
+    ("start", "order", "message"),
+    [
+        (syd(11, 0), req("x", Side.SELL, 10), "exceeds position 0"),
+        (syd(11, 0), req("x", Side.BUY, 10, OrderType.LMT, limit=D("1.237")), "tick grid"),
+        (syd(16, 30), req("x", Side.BUY, 10), "closed"),
+        (syd(11, 0, date(2025, 3, 8)), req("x", Side.BUY, 10), "closed"),
+        (syd(11, 0), req("x", Side.BUY, 10**7), "cash"),
+    ],
+)
+async def test_orders_the_broker_refuses(
+    start: datetime, order: OrderRequest, message: str
+) -> None:
+    broker, _ = await make(start)
+    with pytest.raises(OrderRejectedError, match=message):
+        await broker.place_order(order)
+    assert await broker.find_order("x") is None
+
+
+async def test_second_exit_becomes_inactive_when_the_first_sold_the_shares() -> None:
+    broker, clock = await make(syd(11, 0))
+    await broker.place_order(req("b", Side.BUY, 100))
+    _, low = future_low(clock.now(), 120)
+    stop = await broker.place_order(req("stop", Side.SELL, 100, OrderType.STP, stop=low))
+    await broker.place_order(req("mkt", Side.SELL, 100))
+    clock.advance_to(syd(15, 0))
+    state = await broker.order_status(stop.broker_order_id)
+    assert state.status is OrderStatus.INACTIVE
+    assert len(await broker.executions(syd(10, 0))) == 2
+
+
+async def test_lost_session_refuses_calls_and_reports_the_event() -> None:
+    broker, _ = await make(syd(11, 0))
+    events = broker._events
+    assert isinstance(events, RecordingBrokerEvents)
+    broker.lose_session("nightly reset")
+    assert not (await broker.health()).authenticated
+    with pytest.raises(BrokerSessionError, match="nightly reset"):
+        await broker.positions()
+    broker.compete()
+    assert (await broker.health()).competing
+    assert events.kinds() == ["session_lost", "session_competing"]
+    assert (await broker.connect()).ok
+
+
+async def test_first_snapshot_is_a_preflight_when_enabled() -> None:
+    clock = SimulatedClock(syd(11, 0))
+    broker = DemoBroker(MARKET, clock, events=RecordingBrokerEvents(),
+                        identifier_cache=InMemoryIdentifierCache())  # fmt: skip
+    await broker.connect()
+    conid = (await broker.resolve(["BHP"]))["BHP"].conid
+    assert not (await broker.snapshots([conid]))[0].has_data
+    assert (await broker.snapshots([conid]))[0].last is not None
+    with pytest.raises(InvalidInputError, match="42"):
+        await broker.snapshots([42])
+
+
+async def test_gap_scan_filters_and_sorts() -> None:
+    broker, clock = await make(syd(10, 5))
+    found = await broker.scan_gaps(D("4"), D("0.10"), 1)
+    assert found == sorted(found, key=lambda g: -g.gap_pct)
+    assert all(g.gap_pct >= 4 and g.last is not None and g.last >= D("0.10") for g in found)
+    expected = {p.symbol for p in MARKET.plans(DAY) if p.gap_pct >= 4}
+    assert {g.symbol for g in found} <= expected
+    clock.advance_to(syd(9, 0, date(2025, 3, 5)))
+    assert await broker.scan_gaps(D("4"), D("0"), 0) == []  # before the next open
+
+
+async def test_restore_rebuilds_cash_positions_and_executions() -> None:
+    broker, _ = await make(syd(11, 0))
+    await broker.place_order(req("b", Side.BUY, 100))
+    fills = await broker.executions(syd(10, 0))
+    cash = (await broker.account_summary()).cash
+    fresh, _ = await make(syd(11, 0))
+    fresh.restore(fills)
+    fresh.restore(fills)  # already known exec ids are skipped
+    assert await fresh.executions(syd(10, 0)) == fills
+    assert (await fresh.account_summary()).cash == cash
+    assert [p.qty for p in await fresh.positions()] == [100]

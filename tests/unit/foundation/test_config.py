@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from skimd.cli import main
+from skimd.config import SECRETS, load_settings
+from skimd.errors import EX_CONFIG, ConfigurationError
+from tests.conftest import write_private
+
+
+def test_defaults_then_file_then_env_then_secrets(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    pw_file = write_private(tmp_path / "pw", "from-file")
+    cfg.write_text(
+        f'[logging]\nlevel = "WARNING"\n[supervisor]\nmisfire_grace_s = 45\n'
+        f'[database]\npassphrase_file = "{pw_file}"\n'
+    )
+    env = {"SKIMD__SUPERVISOR__MISFIRE_GRACE_S": "60", "SKIMD_DB_PASSPHRASE": "from-env"}
+    s = load_settings(cfg, env)
+    assert s.logging.level == "WARNING"  # file over default
+    assert s.supervisor.misfire_grace_s == 60  # env over file
+    assert s.supervisor.shutdown_timeout_s == 10.0  # default kept
+    assert s.database.passphrase is not None
+    assert s.database.passphrase.get_secret_value() == "from-file"  # *_file over env var
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "skimd-db-passphrase").write_text("from-credential\n")
+    s2 = load_settings(cfg, {**env, "CREDENTIALS_DIRECTORY": str(creds)})
+    assert s2.database.passphrase is not None
+    assert s2.database.passphrase.get_secret_value() == "from-credential"
+
+
+def test_env_var_used_when_no_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    s = load_settings(cfg, {"SKIMD_DB_PASSPHRASE": "pw-env"})
+    assert s.database.passphrase is not None
+    assert s.database.passphrase.get_secret_value() == "pw-env"
+
+
+def test_config_path_precedence(tmp_path: Path) -> None:
+    a = tmp_path / "a.toml"
+    a.write_text('[logging]\nlevel = "ERROR"\n')
+    b = tmp_path / "b.toml"
+    b.write_text('[logging]\nlevel = "DEBUG"\n')
+    env = {"SKIMD_CONFIG": str(a), "SKIMD_DB_PASSPHRASE": "x"}
+    assert load_settings(None, env).logging.level == "ERROR"
+    assert load_settings(b, env).logging.level == "DEBUG"
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    sub = tmp_path / "conf"
+    sub.mkdir()
+    cfg = sub / "c.toml"
+    cfg.write_text('[paths]\ndata_dir = "../mydata"\n')
+    s = load_settings(cfg, {"SKIMD_DB_PASSPHRASE": "x"})
+    assert s.paths.data_dir == (tmp_path / "mydata").resolve()
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "expected"),
+    [
+        ("[nope]\nx = 1\n", {}, "unknown section [nope]"),
+        ("[logging]\nlevle = 'INFO'\n", {}, "unknown key [logging] levle"),
+        ("[supervisor]\nmisfire_grace_s = 'soon'\n", {}, "[supervisor] misfire_grace_s"),
+        ("[market]\ntimezone = 'Mars/Olympus'\n", {}, "[market] timezone"),
+        ("[market]\nopen_time = '25:00'\n", {}, "[market] open_time"),
+        ("[broker]\nkind = 'demo'\n", {"SKIMD__BROKER__KIDN": "x"}, "SKIMD__BROKER__KIDN"),
+        ("", {"SKIMD__SUPERVISOR__MISFIRE_GRACE_S": "-3"}, "SKIMD__SUPERVISOR__MISFIRE_GRACE_S"),
+        ("[database]\npassphrase = 'inline'\n", {}, "[database] passphrase: secrets are not allowed"),
+        ("[database]\nencryption = 'sqlcipher'\n", {"SKIMD_DB_PASSPHRASE": ""}, "[database] passphrase: missing"),
+        ("[broker]\nkind = 'ibkr'\n", {}, "[ibkr] consumer_key: missing"),
+        ("not toml = = =", {}, "not valid TOML"),
+    ],
+)
+def test_every_error_names_the_key_and_exits_78(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, env: dict[str, str], expected: str,
+    monkeypatch: pytest.MonkeyPatch, clean_env: None,
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    base_env = {"SKIMD_DB_PASSPHRASE": "pw"}
+    base_env.update(env)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(cfg, base_env)
+    assert expected in str(info.value)
+    origin = next((k for k in env if k.startswith("SKIMD__")), str(cfg))
+    assert origin in str(info.value)
+
+    for key, value in base_env.items():
+        monkeypatch.setenv(key, value)
+    code = main(["--config", str(cfg), "config", "check"])
+    err = capsys.readouterr().err
+    assert code == EX_CONFIG
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="config file not found"):
+        load_settings(tmp_path / "absent.toml", {})
+
+
+def test_secret_file_must_be_private(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret-value")
+    pw.chmod(0o644)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npassphrase_file = "{pw}"\n')
+    with pytest.raises(ConfigurationError, match="0644") as info:
+        load_settings(cfg, {})
+    assert str(pw) in str(info.value)
+    assert "s3cret-value" not in str(info.value)
+
+
+def test_empty_and_missing_secret_files(tmp_path: Path) -> None:
+    empty = write_private(tmp_path / "pw", "")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npassphrase_file = "{empty}"\n')
+    with pytest.raises(ConfigurationError, match="empty"):
+        load_settings(cfg, {})
+    cfg.write_text(f'[database]\npassphrase_file = "{tmp_path / "nope"}"\n')
+    with pytest.raises(ConfigurationError, match="not found"):
+        load_settings(cfg, {})
+
+
+def test_secrets_masked_in_repr_and_config_check(
+    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clean_env: None
+) -> None:
+    cfg = make_config(passphrase="Tr0ub4dor&3-very-secret")
+    hook = "https://discord.com/api/webhooks/123/abcDEFsecretTOKEN"
+    monkeypatch.setenv("SKIMD__NOTIFICATIONS__DISCORD_WEBHOOK_URL", hook)
+    settings = load_settings(cfg, dict(os.environ))
+    assert "Tr0ub4dor" not in repr(settings)
+    assert "abcDEFsecretTOKEN" not in repr(settings)
+    assert sorted(settings.secret_values()) == sorted(["Tr0ub4dor&3-very-secret", hook])
+    for args in (["config", "check"], ["config", "check", "--json"]):
+        assert main(["--config", str(cfg), *args]) == 0
+        out = capsys.readouterr().out
+        assert "Tr0ub4dor" not in out and "abcDEFsecretTOKEN" not in out
+        assert "**********" in out
+
+
+def test_production_refuses_plaintext_and_demo_passphrase(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[broker]\nkind = 'ibkr'\n[database]\nencryption = 'off'\n")
+    with pytest.raises(ConfigurationError, match="encryption"):
+        load_settings(cfg, {})
+
+
+def test_secret_registry_has_unique_credentials() -> None:
+    names = [s.credential for s in SECRETS]
+    assert len(names) == len(set(names))

@@ -1,0 +1,122 @@
+"""Pacing classes, the 429 penalty box and retries, on a SimulatedClock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from skimd.clock import SimulatedClock
+from skimd.errors import BrokerUnavailableError, RateLimitedError
+from skimd.infrastructure.brokers.events import RecordingBrokerEvents
+from skimd.infrastructure.brokers.ibkr.auth import IbkrOAuth
+from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
+from skimd.infrastructure.brokers.ibkr.pacing import (
+    IBKR_LIMITS,
+    Pacer,
+    RateLimit,
+    endpoint_class,
+    pacing_floor,
+)
+from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
+from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
+
+
+def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient,
+          events: RecordingBrokerEvents) -> IbkrHttp:
+    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
+    auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
+    return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock, events=events)
+
+
+def test_endpoint_classes() -> None:
+    assert endpoint_class("/iserver/marketdata/snapshot") == "snapshot"
+    assert endpoint_class("iserver/account/orders") == "orders"
+    assert endpoint_class("/iserver/account/DU1/orders") is None  # placement: global only
+    assert endpoint_class("/portfolio/accounts") == "accounts"
+
+
+def test_pacing_floor_spaces_calls_evenly() -> None:
+    assert pacing_floor(20, IBKR_LIMITS["snapshot"]) == pytest.approx(1.9, abs=1e-3)
+    assert pacing_floor(1, IBKR_LIMITS["orders"]) == 0
+    assert pacing_floor(3, IBKR_LIMITS["orders"]) == pytest.approx(10.0, abs=1e-3)
+
+
+async def test_pacer_never_allows_more_than_limit_in_any_window(clock: SimulatedClock) -> None:
+    pacer = Pacer("burst", RateLimit(10, 1.0, burst=10), clock)
+    stamps: list[float] = []
+
+    async def call() -> None:
+        await pacer.acquire()
+        stamps.append(clock.monotonic())
+
+    async with autojump(clock):
+        await asyncio.gather(*(call() for _ in range(95)))
+    assert len(stamps) == 95
+    assert max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps) == 10
+
+
+async def test_a_429_pauses_that_class_for_ten_minutes(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    events = RecordingBrokerEvents()
+    fake.authenticated = True
+    params = {"conids": "1", "fields": "31"}
+    async with httpx.AsyncClient(transport=fake.transport()) as client, autojump(clock):
+        http = _http(fake, tmp_path, client, events)
+        fake.fail(SNAPSHOT_PATH, 429)
+        started = clock.now()
+        with pytest.raises(RateLimitedError) as first:
+            await http.get(SNAPSHOT_PATH, params)
+        assert first.value.retry_after == 600
+        assert [(e.kind, e.detail, e.until) for e in events.events] == [
+            ("rate_limited", "snapshot", started + timedelta(seconds=600))]
+        assert str(http.pacing_budget()["snapshot"]).startswith("penalty until")
+        reached = len(fake.calls_to(SNAPSHOT_PATH))
+        clock.advance(599)
+        with pytest.raises(RateLimitedError) as during:
+            await http.get(SNAPSHOT_PATH, params)
+        assert 0 < during.value.retry_after <= 1
+        assert len(fake.calls_to(SNAPSHOT_PATH)) == reached  # never reached IBKR
+        assert await http.post("/tickle", idempotent=True)  # other classes still work
+        clock.advance(1)
+        assert await http.get(SNAPSHOT_PATH, params) is not None
+    assert len(fake.calls_to(SNAPSHOT_PATH)) == reached + 1
+
+
+async def test_gets_are_retried_on_5xx_but_posts_are_not(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    fake.authenticated = True
+    async with httpx.AsyncClient(transport=fake.transport()) as client, autojump(clock):
+        http = _http(fake, tmp_path, client, RecordingBrokerEvents())
+        fake.fail("/iserver/auth/status", 503, times=2)
+        assert (await http.get("/iserver/auth/status"))["authenticated"] is True
+        assert len(fake.calls_to("/iserver/auth/status")) == 3
+        fake.fail("/iserver/auth/status", 503, times=5)
+        with pytest.raises(BrokerUnavailableError, match="HTTP 503") as err:
+            await http.get("/iserver/auth/status")
+        assert isinstance(err.value.__cause__, httpx.HTTPStatusError)
+        assert len(fake.calls_to("/iserver/auth/status")) == 6  # bounded: 3 attempts
+        fake.fail("/iserver/auth/ssodh/init", 500)
+        with pytest.raises(BrokerUnavailableError):
+            await http.post("/iserver/auth/ssodh/init", {"publish": True})
+    assert len(fake.calls_to("/iserver/auth/ssodh/init")) == 1
+
+
+async def test_timeouts_become_broker_unavailable(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tickle"):
+            raise httpx.ReadTimeout("slow", request=request)
+        return fake.handle(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client, autojump(clock):
+        http = _http(fake, tmp_path, client, RecordingBrokerEvents())
+        with pytest.raises(BrokerUnavailableError, match="timed out") as err:
+            await http.post("/tickle", idempotent=True)
+    assert isinstance(err.value.__cause__, httpx.ReadTimeout)

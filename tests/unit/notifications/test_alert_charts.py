@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from skimd.domain.alerts import ExitReason, PositionExited, PricePoint, TradeableCandidate
+from skimd.infrastructure.notifications.charts import (
+    chart_filename,
+    chart_for,
+    png_size,
+    render_chart,
+)
+
+SYD = ZoneInfo("Australia/Sydney")
+T = datetime(2024, 6, 3, 0, 0, tzinfo=UTC)
+PATH = tuple(
+    PricePoint(at=T + timedelta(minutes=i), price=Decimal("1.20") + Decimal(i % 5) / 100)
+    for i in range(30)
+)
+
+
+def test_candidate_chart_is_a_png_with_the_levels_drawn() -> None:
+    alert = TradeableCandidate(occurred_at=T, symbol="XYZ", prev_close=Decimal("1.10"),
+                               orh=Decimal("1.24"), orl=Decimal("1.20"), entry=Decimal("1.245"),
+                               stop=Decimal("1.195"), path=PATH)
+    png = chart_for(alert, SYD)
+    assert png is not None
+    assert png_size(png) == (800, 420)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = {c for _, c in image.getcolors(maxcolors=1 << 16) or []}
+    assert (87, 242, 135) in colours  # ORH line
+    assert (237, 66, 69) in colours  # ORL/stop lines
+    assert chart_filename(alert) == "tradeable_candidate-XYZ-20240603T000000.png"
+
+
+def test_trade_chart_marks_entry_and_exit() -> None:
+    alert = PositionExited(occurred_at=T, symbol="XYZ", quantity=10, entry_price=Decimal("1.22"),
+                           exit_price=Decimal("1.24"), entry_at=PATH[3].at, exit_at=PATH[20].at,
+                           reason=ExitReason.TARGET, pnl=Decimal("0.2"), path=PATH)
+    png = chart_for(alert, SYD)
+    assert png is not None
+    colours = {c for _, c in Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 16) or []}
+    assert (254, 231, 92) in colours  # entry marker (amber)
+
+
+def test_no_chart_without_a_path() -> None:
+    alert = TradeableCandidate(occurred_at=T, symbol="XYZ", prev_close=None, orh=Decimal(1),
+                               orl=Decimal(1), entry=Decimal(1), stop=Decimal(1))
+    assert chart_for(alert, SYD) is None
+    with pytest.raises(ValueError):
+        render_chart("x", PATH[:1], (), (), tz=SYD)
+
+
+def test_flat_path_still_renders() -> None:
+    flat = tuple(PricePoint(at=T + timedelta(minutes=i), price=Decimal("2")) for i in range(3))
+    assert png_size(render_chart("flat", flat, (), (), tz=SYD)) == (800, 420)
