@@ -23,9 +23,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _command_modules() -> list[object]:
-    from skimd.commands import config_cmd, run, status
+    from skimd.commands import broker, config_cmd, db, run, status
 
-    return [run, status, config_cmd]
+    return [run, status, config_cmd, db, broker]
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:

@@ -123,7 +123,9 @@ class SimulatedClock:
 
     def advance_to(self, when: datetime) -> None:
         """Move to ``when``, firing every timer due on the way at its own deadline."""
-        target = (when.astimezone(UTC) - self._epoch).total_seconds()
+        self._advance_offset((when.astimezone(UTC) - self._epoch).total_seconds())
+
+    def _advance_offset(self, target: float) -> None:
         while True:
             self._drop_cancelled()
             if not self._timers or self._timers[0].deadline > target:
@@ -140,14 +142,16 @@ class SimulatedClock:
         empty loop passes when no ``settle`` is given), so work started by one timer
         finishes before time jumps to the next one.
         """
-        target = when.astimezone(UTC)
+        # Offsets are compared as floats: a datetime keeps only microseconds, and a deadline
+        # rounded down would never count as reached.
+        target = (when.astimezone(UTC) - self._epoch).total_seconds()
         while True:
             await self._settle(settle)
-            nxt = self.next_deadline()
-            if nxt is None or nxt > target:
+            self._drop_cancelled()
+            if not self._timers or self._timers[0].deadline > target:
                 break
-            self.advance_to(nxt)
-        self.advance_to(target)
+            self._advance_offset(self._timers[0].deadline)
+        self._advance_offset(target)
         await self._settle(settle)
 
     @staticmethod

@@ -399,11 +399,7 @@ def _describe_validation_error(exc: ValidationError, path: Path, env: Mapping[st
 
 def _check_cross_field_rules(settings: Settings, path: Path) -> None:
     db = settings.database
-    if (
-        db.encryption == "sqlcipher"
-        and db.passphrase is None
-        and not db.create_passphrase
-    ):
+    if db.encryption == "sqlcipher" and db.passphrase is None and not db.create_passphrase:
         raise ConfigurationError(
             f"{path}: [database] passphrase: missing; provide the credential "
             "'skimd-db-passphrase', [database] passphrase_file or $SKIMD_DB_PASSPHRASE"

@@ -108,7 +108,7 @@ def _route_stdlib(level: str, out: TextIO, shared: list[Any], renderer: Any) -> 
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared[:-1] + [structlog.stdlib.ExtraAdder(), shared[-1]],
+            foreign_pre_chain=[*shared[:-1], structlog.stdlib.ExtraAdder(), shared[-1]],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )

@@ -24,7 +24,9 @@ def write_private(path: Path, text: str) -> Path:
 def make_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a config TOML whose data dir is inside tmp_path; ``extra`` is appended verbatim."""
 
-    def make(extra: str = "", *, name: str = "skimd.toml", passphrase: str = "correct horse") -> Path:
+    def make(
+        extra: str = "", *, name: str = "skimd.toml", passphrase: str = "correct horse"
+    ) -> Path:
         data_dir = tmp_path / "data"
         secret = write_private(tmp_path / "db.passphrase", passphrase)
         kdf = "\n".join(f"{k} = {v}" for k, v in TEST_KDF.items())
@@ -49,5 +51,9 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SKIMD_* / credential variables from the developer's shell leak into a test."""
     for name in list(os.environ):
-        if name.startswith("SKIMD") or name in {"CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC"}:
+        if name.startswith("SKIMD") or name in {
+            "CREDENTIALS_DIRECTORY",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+        }:
             monkeypatch.delenv(name, raising=False)

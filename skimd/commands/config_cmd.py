@@ -36,7 +36,7 @@ def masked(settings: Settings) -> dict[str, Any]:
             return str(value)
         return value
 
-    return clean(settings.model_dump())  # type: ignore[no-any-return]
+    return clean(settings.model_dump())
 
 
 def _check(args: argparse.Namespace) -> int:

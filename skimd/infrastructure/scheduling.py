@@ -41,7 +41,7 @@ from skimd.services.jobs import DailyAt, Every, Trigger
 _MAX_WAIT_S = 3600.0
 
 
-class ClockedExecutor(BaseExecutor):  # type: ignore[misc]
+class ClockedExecutor(BaseExecutor):
     """Runs coroutine jobs as tasks on the loop; misfires are judged on the Clock."""
 
     def __init__(self, clock: Clock) -> None:
@@ -102,7 +102,7 @@ class ClockedExecutor(BaseExecutor):  # type: ignore[misc]
         return events
 
 
-class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
+class ClockedScheduler(AsyncIOScheduler):
     def __init__(self, clock: Clock, **options: Any) -> None:
         self._clock = clock
         self._timer: TimerHandle | None = None

@@ -52,7 +52,11 @@ def collect_status(daemon: Daemon) -> dict[str, Any]:
         trigger = build_trigger(spec.trigger, daemon.calendar.zone, now)
         nxt = trigger.get_next_fire_time(None, now)
         jobs.append(
-            {"job": spec.id, "description": spec.description, "next_run": nxt.isoformat() if nxt else None}
+            {
+                "job": spec.id,
+                "description": spec.description,
+                "next_run": nxt.isoformat() if nxt else None,
+            }
         )
     return {
         "daemon": f"running (pid {pid})" if pid else "not running",

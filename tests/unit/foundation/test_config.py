@@ -71,15 +71,28 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
         ("[market]\nopen_time = '25:00'\n", {}, "[market] open_time"),
         ("[broker]\nkind = 'demo'\n", {"SKIMD__BROKER__KIDN": "x"}, "SKIMD__BROKER__KIDN"),
         ("", {"SKIMD__SUPERVISOR__MISFIRE_GRACE_S": "-3"}, "SKIMD__SUPERVISOR__MISFIRE_GRACE_S"),
-        ("[database]\npassphrase = 'inline'\n", {}, "[database] passphrase: secrets are not allowed"),
-        ("[database]\nencryption = 'sqlcipher'\n", {"SKIMD_DB_PASSPHRASE": ""}, "[database] passphrase: missing"),
+        (
+            "[database]\npassphrase = 'inline'\n",
+            {},
+            "[database] passphrase: secrets are not allowed",
+        ),
+        (
+            "[database]\nencryption = 'sqlcipher'\n",
+            {"SKIMD_DB_PASSPHRASE": ""},
+            "[database] passphrase: missing",
+        ),
         ("[broker]\nkind = 'ibkr'\n", {}, "[ibkr] consumer_key: missing"),
         ("not toml = = =", {}, "not valid TOML"),
     ],
 )
 def test_every_error_names_the_key_and_exits_78(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, env: dict[str, str], expected: str,
-    monkeypatch: pytest.MonkeyPatch, clean_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    toml: str,
+    env: dict[str, str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_env: None,
 ) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(toml)
@@ -130,7 +143,10 @@ def test_empty_and_missing_secret_files(tmp_path: Path) -> None:
 
 
 def test_secrets_masked_in_repr_and_config_check(
-    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clean_env: None
+    make_config,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    clean_env: None,
 ) -> None:
     cfg = make_config(passphrase="Tr0ub4dor&3-very-secret")
     hook = "https://discord.com/api/webhooks/123/abcDEFsecretTOKEN"
