@@ -17,6 +17,7 @@ from typing import TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
+from skimd.infrastructure.brokers.protocols import Broker
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.paths import get_data_dir
 from skimd.infrastructure.instance_lock import InstanceLock
@@ -99,4 +100,23 @@ def build_daemon(
         lock=InstanceLock(data_dir),
         data_dir=data_dir,
         sd=sd,
+    )
+
+
+def build_broker(settings: Settings, *, clock: Clock | None = None) -> Broker:
+    """The configured broker (``[broker] kind``); the only caller of BrokerFactory.
+
+    Uses an in-memory conid cache and no event sink until the daemon wiring (issue #6)
+    routes broker events into alerts and the cache into the database.
+    """
+    from skimd.infrastructure.brokers.events import NullBrokerEvents
+    from skimd.infrastructure.brokers.factory import BrokerFactory
+    from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+
+    return BrokerFactory().create(
+        settings.broker.kind,
+        settings,
+        clock=clock or SystemClock(),
+        events=NullBrokerEvents(),
+        identifier_cache=InMemoryIdentifierCache(),
     )

@@ -11,11 +11,7 @@ import asyncio
 import json
 from typing import Any
 
-from skimd.clock import SystemClock
 from skimd.config import Settings, load_settings
-from skimd.infrastructure.brokers.events import NullBrokerEvents
-from skimd.infrastructure.brokers.factory import BrokerFactory
-from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.brokers.protocols import Broker
 
 
@@ -37,14 +33,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _build(settings: Settings) -> Broker:
-    """The one place this command constructs a broker (to be routed through bootstrap)."""
-    return BrokerFactory().create(
-        settings.broker.kind,
-        settings,
-        clock=SystemClock(),
-        events=NullBrokerEvents(),
-        identifier_cache=InMemoryIdentifierCache(),
-    )
+    """Built by the composition root, like every other broker."""
+    from skimd import bootstrap
+
+    return bootstrap.build_broker(settings)
 
 
 async def collect(broker: Broker, symbol: str) -> dict[str, Any]:
