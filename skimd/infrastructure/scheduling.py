@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,7 +159,9 @@ class ClockedScheduler(AsyncIOScheduler):
             self._dispatch_event(event)
         if self.state == STATE_PAUSED or next_wakeup is None:
             return None
-        wait = (next_wakeup - self.now()).total_seconds()
+        # Subtract in UTC: two datetimes sharing one ZoneInfo subtract as wall-clock times,
+        # which is wrong by an hour across a DST fall-back.
+        wait = (next_wakeup.astimezone(UTC) - self._clock.now().astimezone(UTC)).total_seconds()
         return min(max(wait, 0.0), _MAX_WAIT_S)
 
     def _submit(self, job: Job, alias: str, run_times: list[datetime]) -> JobSubmissionEvent:

@@ -96,6 +96,7 @@ def recorder(clock: SimulatedClock, fired: list[datetime]):
     ("start", "end", "dst_change"),
     [
         (local(2026, 10, 1), local(2026, 10, 7), "AEST→AEDT on Sun 4 Oct 2026"),
+        (local(2026, 4, 1), local(2026, 4, 10), "AEDT→AEST on Sun 5 Apr 2026"),
     ],
 )
 async def test_daily_job_fires_at_ten_sydney_on_both_sides_of_dst(
@@ -256,3 +257,17 @@ async def test_watchdog_pings_only_while_the_scheduler_ticks() -> None:
     await asyncio.sleep(0)
     assert sd.messages.count("WATCHDOG=1") == pings  # stopped scheduler: no more pings
     assert sd.messages[-1] == "STOPPING=1"
+
+
+async def test_interval_job_runs_through_the_repeated_fall_back_hour() -> None:
+    """Regression: wall-clock subtraction across the fold once left no timer armed."""
+    clock = SimulatedClock(local(2026, 4, 5, 1, 0))
+    fired: list[datetime] = []
+    table = JobTable()
+    table.add(JobSpec("half_hourly", Every(1800), recorder(clock, fired), "t", market_hours=False))
+    sup, _, _ = make_supervisor(clock, table)
+    await run_span(sup, clock, local(2026, 4, 5, 4, 0))
+    utc_hours = [f.astimezone(ZoneInfo("UTC")) for f in fired]
+    assert len(fired) == 9  # 01:00 … 04:00 local is 4 real hours in 30-minute steps + 1
+    assert all(b - a == utc_hours[1] - utc_hours[0] for a, b in zip(utc_hours, utc_hours[1:]))
+    assert [f.fold for f in fired].count(1) == 2  # 02:00 and 02:30 happen twice
