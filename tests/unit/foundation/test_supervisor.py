@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -269,5 +270,5 @@ async def test_interval_job_runs_through_the_repeated_fall_back_hour() -> None:
     await run_span(sup, clock, local(2026, 4, 5, 4, 0))
     utc_hours = [f.astimezone(ZoneInfo("UTC")) for f in fired]
     assert len(fired) == 9  # 01:00 … 04:00 local is 4 real hours in 30-minute steps + 1
-    assert all(b - a == utc_hours[1] - utc_hours[0] for a, b in zip(utc_hours, utc_hours[1:]))
+    assert all(b - a == utc_hours[1] - utc_hours[0] for a, b in itertools.pairwise(utc_hours))
     assert [f.fold for f in fired].count(1) == 2  # 02:00 and 02:30 happen twice

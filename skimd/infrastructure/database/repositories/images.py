@@ -12,13 +12,15 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 from sqlalchemy import select
 from sqlmodel import col
 
 from skimd.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 from ..tables import Image
 from ._base import Repository
@@ -41,6 +43,9 @@ class ProcessedImage:
 
 def process_image(data: bytes, max_size: tuple[int, int]) -> ProcessedImage:
     """Validate ``data`` as an image and make its WebP thumbnail."""
+    from PIL import Image as PILImage  # lazy: only journal reports need Pillow
+    from PIL import UnidentifiedImageError
+
     if not data:
         raise InvalidInputError("image: empty input; expected PNG, JPEG, WebP or GIF bytes")
     if len(data) > MAX_IMAGE_BYTES:
