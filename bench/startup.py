@@ -38,6 +38,14 @@ def main() -> None:
             "WATCHDOG_USEC": "10000000",
             "SKIMD__PATHS__DATA_DIR": os.path.join(tmp, "data"),
         }
+        config = str(ROOT / "config" / "skimd.toml")
+        subprocess.run(
+            [sys.executable, "-m", "skimd", "--config", config, "db", "init"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         began = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "skimd", "--config", str(ROOT / "config" / "skimd.toml"), "run"],

@@ -73,33 +73,43 @@ def build_daemon(
     jobs: JobTable | None = None,
     hooks: SupervisorHooks | None = None,
     stdout: TextIO | None = None,
+    with_database: bool = False,
+    create_database: bool = False,
 ) -> Daemon:
+    """Wire the daemon. ``with_database`` opens the encrypted DB (refusing an unmigrated
+    one unless ``create_database``) and routes supervisor news through the alert outbox."""
     env = os.environ if environ is None else environ
     clock = clock or SystemClock()
     calendar = build_calendar(settings)
     data_dir = get_data_dir(settings)
     sd = SdNotifier(env.get("NOTIFY_SOCKET"))
     scheduler = SchedulerAdapter(clock, calendar.zone, settings.supervisor.misfire_grace_s)
+    table = jobs if jobs is not None else JobTable()
+    closers: list[object] = []
+    lock = InstanceLock(data_dir)
+    if with_database:
+        lock.acquire()  # before touching the DB: a second daemon stops here, naming the first
+        hooks = _wire_alerts(settings, clock, table, closers, stdout, create_database)
     supervisor = Supervisor(
         clock=clock,
         scheduler=scheduler,
         calendar=calendar,
-        jobs=jobs if jobs is not None else JobTable(),
+        jobs=table,
         sd=sd,
         hooks=hooks or LoggingHooks(),
         shutdown_timeout_s=settings.supervisor.shutdown_timeout_s,
         watchdog_interval_s=watchdog_interval_s(env.get("WATCHDOG_USEC")),
         status_interval_s=settings.supervisor.status_interval_s,
     )
-    _ = stdout or sys.stdout
     return Daemon(
         settings=settings,
         clock=clock,
         calendar=calendar,
         supervisor=supervisor,
-        lock=InstanceLock(data_dir),
+        lock=lock,
         data_dir=data_dir,
         sd=sd,
+        closers=closers,
     )
 
 
@@ -119,4 +129,55 @@ def build_broker(settings: Settings, *, clock: Clock | None = None) -> Broker:
         clock=clock or SystemClock(),
         events=NullBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+    )
+
+
+def _wire_alerts(
+    settings: Settings,
+    clock: Clock,
+    table: JobTable,
+    closers: list[object],
+    stdout: TextIO | None,
+    create_database: bool,
+) -> SupervisorHooks:
+    """DB + notifiers + outbox sender; returns hooks that turn supervisor news into alerts."""
+    import httpx
+
+    from skimd.infrastructure.database import check_schema, open_trading_database
+    from skimd.infrastructure.notifications.factory import build_notifier, build_outbox_sender
+    from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
+    from skimd.services.alerts import enqueue
+    from skimd.services.daemon_alerts import AlertingHooks
+    from skimd.services.jobs import Every, JobSpec
+
+    db = open_trading_database(settings, create=create_database)
+    closers.append(db.close)
+    check_schema(db)
+    http = httpx.AsyncClient(timeout=settings.notifications.discord_timeout_s)
+    closers.append(http.aclose)
+    notifier = build_notifier(settings, clock=clock, http_client=http, stdout=stdout or sys.stdout)
+    sender = build_outbox_sender(settings, SqlOutboxStore(db.unit_of_work), notifier, clock=clock)
+    closers.append(sender.aclose)
+    closers.append(sender.run_once)  # closed in reverse: flush the "stopping" alert first
+    table.add(
+        JobSpec(
+            id="outbox",
+            trigger=Every(settings.notifications.outbox_poll_interval_s),
+            handler=sender.run_once,
+            description="deliver pending alerts",
+            market_hours=False,
+            internal=True,
+        )
+    )
+
+    def store(alert: object) -> None:
+        with db.unit_of_work() as uow:
+            enqueue(uow, alert)  # type: ignore[arg-type]
+        sender.wake()
+
+    return AlertingHooks(
+        store,
+        clock,
+        broker=settings.broker.kind,
+        live_trading=settings.broker.live_trading,
     )

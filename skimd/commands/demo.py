@@ -59,7 +59,9 @@ def _demo(args: argparse.Namespace) -> int:
     start = combine(day, DAY_START, calendar.zone)
     end = combine(day, DAY_END, calendar.zone)
     clock = SimulatedClock(start)
-    daemon = bootstrap.build_daemon(settings, clock=clock, environ={})
+    daemon = bootstrap.build_daemon(
+        settings, clock=clock, environ={}, with_database=True, create_database=True
+    )
     print(f"skimd demo: replaying {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key}")
     began = wallclock.perf_counter()
     code = asyncio.run(run_daemon(daemon, simulate_until=end, install_signals=False))

@@ -23,5 +23,5 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     bootstrap.setup_logging(settings)
-    daemon = bootstrap.build_daemon(settings)
+    daemon = bootstrap.build_daemon(settings, with_database=True)
     return asyncio.run(run_daemon(daemon))

@@ -21,6 +21,9 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock; a no-op when this object already holds it."""
+        if self._fd is not None:
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -28,7 +28,7 @@ import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
-from skimd.errors import DatabaseError, DatabaseKeyError
+from skimd.errors import DatabaseError, DatabaseKeyError, SchemaVersionError
 
 from .crypto import DatabaseKey
 
@@ -55,7 +55,7 @@ class BaseDatabase:
         self._key = key
         self._busy_timeout_ms = busy_timeout_ms
         if not create and not self.path.exists():
-            raise DatabaseError(f"database {self.path} does not exist; run `skimd db init`")
+            raise SchemaVersionError(f"database {self.path} does not exist; run `skimd db init`")
         self.engine: Engine = create_engine(
             f"sqlite:///{self.path}",
             creator=self.connect_raw,

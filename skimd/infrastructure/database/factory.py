@@ -20,7 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from skimd.config import Settings
-from skimd.errors import DatabaseError, DatabaseKeyError
+from skimd.errors import DatabaseKeyError, SchemaVersionError
 
 from .base import BaseDatabase
 from .crypto import (
@@ -77,7 +77,7 @@ def load_or_create_salt_key(
         if db_path.exists():
             read_salt_file(salt_file)  # raises: the salt of an existing database is missing
         if not create:
-            raise DatabaseError(f"database {db_path} does not exist; run `skimd db init`")
+            raise SchemaVersionError(f"database {db_path} does not exist; run `skimd db init`")
         write_salt_file(salt_file, new_salt_record(params), exclusive=True)
     record = read_salt_file(salt_file)
     return derive_key(passphrase, record.salt, record.params)

@@ -34,6 +34,12 @@ def base_env() -> dict[str, str]:
     }
 
 
+def init_db(config: Path) -> None:
+    from skimd.cli import main
+
+    assert main(["--config", str(config), "db", "init"]) == 0
+
+
 def recv(sock: socket.socket) -> str:
     return sock.recv(4096).decode()
 
@@ -42,6 +48,7 @@ def test_notify_ready_watchdog_stopping_in_order_and_sigterm_stops(
     make_config, tmp_path: Path
 ) -> None:
     cfg = make_config("[supervisor]\nshutdown_timeout_s = 2.0\n")
+    init_db(cfg)
     path = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
@@ -89,3 +96,17 @@ def test_second_instance_is_refused_naming_the_pid(make_config, tmp_path: Path) 
     again = InstanceLock(tmp_path / "data")
     again.acquire()
     again.release()
+
+
+def test_run_refuses_an_unmigrated_database(make_config, tmp_path: Path) -> None:
+    cfg = make_config()
+    result = subprocess.run(
+        [sys.executable, "-m", "skimd", "--config", str(cfg), "run"],
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 78, result.stderr
+    assert "skimd db init" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
