@@ -144,7 +144,11 @@ def _wire_alerts(
     import httpx
 
     from skimd.infrastructure.database import check_schema, open_trading_database
-    from skimd.infrastructure.notifications.factory import build_notifier, build_outbox_sender
+    from skimd.infrastructure.notifications.factory import (
+        build_heartbeat,
+        build_notifier,
+        build_outbox_sender,
+    )
     from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
     from skimd.services.alerts import enqueue
     from skimd.services.daemon_alerts import AlertingHooks
@@ -169,6 +173,21 @@ def _wire_alerts(
             internal=True,
         )
     )
+
+    # The heartbeat is a scheduled job like the watchdog: it pings only while the scheduler
+    # ticks, so a wedged daemon falls silent and the dead-man's switch fires elsewhere.
+    beat = build_heartbeat(settings, clock=clock, http_client=http, is_healthy=lambda: True)
+    if beat is not None:
+        table.add(
+            JobSpec(
+                id="heartbeat",
+                trigger=Every(max(60, int(settings.notifications.heartbeat_interval_min) * 60)),
+                handler=beat.beat_once,
+                description="dead-man's-switch ping",
+                market_hours=False,
+                internal=True,
+            )
+        )
 
     def store(alert: object) -> None:
         with db.unit_of_work() as uow:
