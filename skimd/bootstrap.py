@@ -143,6 +143,7 @@ def _wire_alerts(
     """DB + notifiers + outbox sender; returns hooks that turn supervisor news into alerts."""
     import httpx
 
+    from skimd.domain.alerts import Alert
     from skimd.infrastructure.database import check_schema, open_trading_database
     from skimd.infrastructure.notifications.factory import (
         build_heartbeat,
@@ -189,9 +190,9 @@ def _wire_alerts(
             )
         )
 
-    def store(alert: object) -> None:
+    def store(alert: Alert) -> None:
         with db.unit_of_work() as uow:
-            enqueue(uow, alert)  # type: ignore[arg-type]
+            enqueue(uow, alert)
         sender.wake()
 
     return AlertingHooks(

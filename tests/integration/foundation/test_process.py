@@ -34,6 +34,17 @@ def base_env() -> dict[str, str]:
     }
 
 
+def run_to_exit(config: Path) -> subprocess.CompletedProcess[str]:
+    """`skimd run` expected to exit on its own (refused start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "skimd", "--config", str(config), "run"],
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def init_db(config: Path) -> None:
     from skimd.cli import main
 
@@ -79,13 +90,7 @@ def test_second_instance_is_refused_naming_the_pid(make_config, tmp_path: Path) 
     (tmp_path / "data").mkdir(exist_ok=True)
     lock.acquire()
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "skimd", "--config", str(cfg), "run"],
-            env=base_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_to_exit(cfg)
         assert result.returncode != 0
         assert f"pid {os.getpid()}" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -100,13 +105,7 @@ def test_second_instance_is_refused_naming_the_pid(make_config, tmp_path: Path) 
 
 def test_run_refuses_an_unmigrated_database(make_config, tmp_path: Path) -> None:
     cfg = make_config()
-    result = subprocess.run(
-        [sys.executable, "-m", "skimd", "--config", str(cfg), "run"],
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_exit(cfg)
     assert result.returncode == 78, result.stderr
     assert "skimd db init" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
