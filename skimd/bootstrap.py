@@ -13,11 +13,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
-from skimd.infrastructure.brokers.protocols import Broker
+from skimd.infrastructure.brokers.protocols import AnnouncementFeed, Broker
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.paths import get_data_dir
 from skimd.infrastructure.instance_lock import InstanceLock
@@ -26,6 +26,14 @@ from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
 from skimd.logs import SecretRedactor, configure_logging
 from skimd.services.jobs import JobTable
 from skimd.services.supervisor import LoggingHooks, Supervisor, SupervisorHooks
+from skimd.services.trading.params import StrategyParams
+
+if TYPE_CHECKING:
+    import httpx
+
+    from skimd.infrastructure.database import TradingDatabase
+    from skimd.services.alerts import OutboxSender
+    from skimd.services.trading.day import TradingDay
 
 
 def settings_from(config_path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +71,7 @@ class Daemon:
     data_dir: Path
     sd: SdNotifier
     closers: list[object] = field(default_factory=list)
+    trading: TradingDay | None = None
 
 
 def build_daemon(
@@ -75,9 +84,11 @@ def build_daemon(
     stdout: TextIO | None = None,
     with_database: bool = False,
     create_database: bool = False,
+    with_trading: bool | None = None,
 ) -> Daemon:
     """Wire the daemon. ``with_database`` opens the encrypted DB (refusing an unmigrated
-    one unless ``create_database``) and routes supervisor news through the alert outbox."""
+    one unless ``create_database``) and routes supervisor news through the alert outbox;
+    ``with_trading`` (default: with the database) adds the trading day's jobs."""
     env = os.environ if environ is None else environ
     clock = clock or SystemClock()
     calendar = build_calendar(settings)
@@ -87,9 +98,13 @@ def build_daemon(
     table = jobs if jobs is not None else JobTable()
     closers: list[object] = []
     lock = InstanceLock(data_dir)
+    trading: TradingDay | None = None
     if with_database:
         lock.acquire()  # before touching the DB: a second daemon stops here, naming the first
-        hooks = _wire_alerts(settings, clock, table, closers, stdout, create_database)
+        wired = _wire_alerts(settings, clock, table, closers, stdout, create_database)
+        hooks = wired.hooks
+        if with_trading is None or with_trading:
+            trading = _wire_trading(settings, clock, calendar, wired, table, closers)
     supervisor = Supervisor(
         clock=clock,
         scheduler=scheduler,
@@ -110,7 +125,93 @@ def build_daemon(
         data_dir=data_dir,
         sd=sd,
         closers=closers,
+        trading=trading,
     )
+
+
+def strategy_params(settings: Settings) -> StrategyParams:
+    """``[strategy]`` as the services' plain parameters."""
+    from datetime import time
+
+    s = settings.strategy
+
+    def at(text: str) -> time:
+        return time(*parse_hhmm(text))
+
+    return StrategyParams(
+        warmup_at=at(s.warmup_at),
+        purge_at=at(s.purge_at),
+        end_of_day_at=at(s.end_of_day_at),
+        news_from=at(s.news_from),
+        scan_until=at(s.scan_until),
+        poll_interval_s=s.poll_interval_s,
+        scan_interval_s=s.scan_interval_s,
+        news_interval_s=s.news_interval_s,
+        min_gap_pct=s.min_gap_pct,
+        min_price=s.min_price,
+        min_volume=s.min_volume,
+        universe=s.universe,
+        require_news=s.require_news,
+        range_minutes=s.range_minutes,
+        breakout_buffer_ticks=s.breakout_buffer_ticks,
+        entry_slippage_ticks=s.entry_slippage_ticks,
+        entry_timeout_s=s.entry_timeout_s,
+        risk_per_trade=s.risk_per_trade,
+        max_position_value=s.max_position_value,
+        max_open_positions=s.max_open_positions,
+        max_orders_per_day=s.max_orders_per_day,
+        daily_loss_cap=s.daily_loss_cap,
+        price_band_pct=s.price_band_pct,
+        closing_auction_minutes=s.closing_auction_minutes,
+        resting_stop=s.resting_stop,
+        partial_exit_day=s.partial_exit_day,
+        trail_ma_days=s.trail_ma_days,
+        flatten_at_close=s.flatten_at_close,
+        flatten_minutes_before_close=s.flatten_minutes_before_close,
+        candidate_max_age_days=s.candidate_max_age_days,
+    )
+
+
+@dataclass
+class _Wired:
+    """What the database wiring hands on to the trading wiring."""
+
+    hooks: SupervisorHooks
+    db: TradingDatabase
+    sender: OutboxSender
+    http: httpx.AsyncClient
+
+
+def _wire_trading(
+    settings: Settings,
+    clock: Clock,
+    calendar: AsxCalendar,
+    wired: _Wired,
+    table: JobTable,
+    closers: list[object],
+) -> TradingDay:
+    """The broker, the trading store and the day's jobs (added to ``table``)."""
+    from skimd.infrastructure.database.trading_store import SqlTradingStore
+    from skimd.services.trading.context import TradingContext
+    from skimd.services.trading.day import TradingDay
+
+    broker = build_broker(settings, clock=clock)
+    closers.append(broker.close)
+    news: AnnouncementFeed | None = None
+    if isinstance(broker, AnnouncementFeed):
+        news = broker  # the demo market publishes its own announcements
+    ctx = TradingContext(
+        broker=broker,
+        store=SqlTradingStore(wired.db.unit_of_work, after_commit=wired.sender.wake),
+        clock=clock,
+        calendar=calendar,
+        params=strategy_params(settings),
+        news=news,
+    )
+    day = TradingDay(ctx)
+    for spec in day.jobs():
+        table.add(spec)
+    return day
 
 
 def build_broker(settings: Settings, *, clock: Clock | None = None) -> Broker:
@@ -139,8 +240,8 @@ def _wire_alerts(
     closers: list[object],
     stdout: TextIO | None,
     create_database: bool,
-) -> SupervisorHooks:
-    """DB + notifiers + outbox sender; returns hooks that turn supervisor news into alerts."""
+) -> _Wired:
+    """DB + notifiers + outbox sender, and hooks that turn supervisor news into alerts."""
     import httpx
 
     from skimd.domain.alerts import Alert
@@ -195,9 +296,10 @@ def _wire_alerts(
             enqueue(uow, alert)
         sender.wake()
 
-    return AlertingHooks(
+    hooks = AlertingHooks(
         store,
         clock,
         broker=settings.broker.kind,
         live_trading=settings.broker.live_trading,
     )
+    return _Wired(hooks=hooks, db=db, sender=sender, http=http)

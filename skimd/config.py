@@ -26,6 +26,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +134,57 @@ class IbkrSettings(_Section):
     scanner_type: str = "HIGH_OPEN_GAP"
 
 
+class StrategySettings(_Section):
+    """The opening-gap strategy (see skimd.services.trading). Times are Sydney wall time."""
+
+    warmup_at: str = "09:45"
+    purge_at: str = "09:55"
+    news_from: str = "07:30"
+    scan_until: str = "10:15"
+    end_of_day_at: str = "16:15"
+    poll_interval_s: int = Field(default=5, ge=1, le=60)
+    scan_interval_s: int = Field(default=15, ge=1, le=60)
+    news_interval_s: int = Field(default=300, ge=60, le=3600)
+    news_url: str = "https://www.asx.com.au/asx/v2/statistics/todayAnns.do"
+    min_gap_pct: Decimal = Field(default=Decimal("4"), gt=0)
+    min_price: Decimal = Field(default=Decimal("0.20"), gt=0)
+    min_volume: int = Field(default=20_000, ge=0)
+    universe: tuple[str, ...] = ()
+    require_news: bool = True
+    range_minutes: int = Field(default=15, ge=1, le=120)
+    breakout_buffer_ticks: int = Field(default=1, ge=0, le=50)
+    entry_slippage_ticks: int = Field(default=2, ge=0, le=50)
+    entry_timeout_s: int = Field(default=60, ge=5)
+    risk_per_trade: Decimal = Field(default=Decimal("500"), gt=0)
+    max_position_value: Decimal = Field(default=Decimal("20000"), gt=0)
+    max_open_positions: int = Field(default=3, ge=1)
+    max_orders_per_day: int = Field(default=20, ge=1)
+    daily_loss_cap: Decimal = Field(default=Decimal("1500"), gt=0)
+    price_band_pct: Decimal = Field(default=Decimal("3"), gt=0, le=50)
+    closing_auction_minutes: int = Field(default=10, ge=0, le=60)
+    resting_stop: bool = True
+    partial_exit_day: int = Field(default=3, ge=1, le=60)
+    trail_ma_days: int = Field(default=10, ge=2, le=200)
+    flatten_at_close: bool = False
+    flatten_minutes_before_close: int = Field(default=15, ge=11, le=120)
+    candidate_max_age_days: int = Field(default=30, ge=1)
+
+    @field_validator("warmup_at", "purge_at", "news_from", "scan_until", "end_of_day_at")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value
+
+    @field_validator("universe")
+    @classmethod
+    def _tickers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(t.strip().upper() for t in value)
+        for ticker in cleaned:
+            if not ticker.isalnum() or not 1 <= len(ticker) <= 6:
+                raise ValueError(f"ticker {ticker!r} is not an ASX code")
+        return cleaned
+
+
 class DemoSettings(_Section):
     seed: int = 7
     universe_size: int = Field(default=300, ge=10, le=5000)
@@ -175,6 +227,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     broker: BrokerSettings = BrokerSettings()
     ibkr: IbkrSettings = IbkrSettings()
+    strategy: StrategySettings = StrategySettings()
     demo: DemoSettings = DemoSettings()
     notifications: NotificationSettings = NotificationSettings()
 

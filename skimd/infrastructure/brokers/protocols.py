@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from skimd.domain.account import AccountSummary, Position, SessionHealth
 from skimd.domain.market import Announcement, Bar, Contract, GapCandidate, Quote
@@ -163,6 +163,7 @@ class PacingReporter(Protocol):
         """Remaining request budget per endpoint class (see :data:`PacingBudget`)."""
 
 
+@runtime_checkable
 class AnnouncementFeed(Protocol):
     """Company announcements for a Sydney session date (the demo market implements it;
     the real ASX source lives in ``infrastructure/news``)."""

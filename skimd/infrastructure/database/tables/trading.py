@@ -42,6 +42,7 @@ class Candidate(SQLModel, table=True):
     price_sensitive: bool = False
     orh: Decimal | None = money(default=None)
     orl: Decimal | None = money(default=None)
+    range_start_at: dt.datetime | None = utc(default=None)  # first seen open (revision 0002)
     status: str = Field(default=CandidateStatus.NEW, index=True)
     created_at: dt.datetime = utc()
     updated_at: dt.datetime = utc()
@@ -98,6 +99,7 @@ class OrderIntent(SQLModel, table=True):
     filled_qty: int = 0
     avg_fill_price: Decimal | None = money(default=None)
     reason: str | None = None
+    purpose: str = "entry"  # entry | stop | stop_exit | partial | trail | flatten (0002)
     created_at: dt.datetime = utc(index=True)
     updated_at: dt.datetime = utc()
     submitted_at: dt.datetime | None = utc(default=None)

@@ -1,0 +1,340 @@
+"""The trading services' store (:mod:`skimd.services.trading.ports`) on the encrypted DB.
+
+Each :meth:`SqlTradingStore.transaction` is one unit of work; rows are mapped to and from
+the domain records here so no SQLModel object ever leaves this module. ``after_commit`` (the
+outbox sender's ``wake``) runs only once a write transaction has committed, so an alert is
+never announced for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from skimd.domain.alerts import Alert
+from skimd.domain.market import Bar
+from skimd.domain.trading import (
+    CandidateRecord,
+    CandidateState,
+    GuardState,
+    IntentPurpose,
+    IntentRecord,
+    IntentStatus,
+    PositionRecord,
+)
+from skimd.errors import IntegrityError
+
+from .session import UnitOfWork
+from .tables import AlertOutbox, Candidate, HistoricalPrice, OrderIntent, Position
+
+UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
+
+
+class SqlTradingStore:
+    """:class:`~skimd.services.trading.ports.TradingStore` over ``unit_of_work``."""
+
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, after_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._uow = unit_of_work
+        self._after_commit = after_commit
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTradingTx]:
+        with self._uow() as uow:
+            yield SqlTradingTx(uow)
+        if self._after_commit is not None:
+            self._after_commit()
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTradingTx]:
+        with self._uow(read_only=True) as uow:
+            yield SqlTradingTx(uow)
+
+
+class SqlTradingTx:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._session = uow.session
+
+    # -- candidates ------------------------------------------------------------------------
+
+    def candidate(self, day: dt.date, ticker: str) -> CandidateRecord | None:
+        row = self._uow.candidates.get_by_key(day, ticker, "orh_breakout")
+        return None if row is None else _candidate(row)
+
+    def candidate_by_id(self, candidate_id: int) -> CandidateRecord | None:
+        row = self._session.get(Candidate, candidate_id)
+        return None if row is None else _candidate(row)
+
+    def candidates(
+        self, day: dt.date, states: Iterable[CandidateState] | None = None
+    ) -> list[CandidateRecord]:
+        wanted = None if states is None else [s.value for s in states]
+        return [_candidate(r) for r in self._uow.candidates.list_for_date(day, wanted)]
+
+    def save_candidate(self, candidate: CandidateRecord, now: dt.datetime) -> CandidateRecord:
+        row = Candidate(
+            scan_date=candidate.scan_date,
+            ticker=candidate.ticker,
+            gap_pct=candidate.gap_pct,
+            prev_close=candidate.prev_close,
+            open_price=candidate.open_price,
+            volume=candidate.volume,
+            conid=candidate.conid,
+            news_headline=candidate.news_headline,
+            news_time=candidate.news_time,
+            price_sensitive=candidate.price_sensitive,
+            orh=candidate.orh,
+            orl=candidate.orl,
+            range_start_at=candidate.range_start_at,
+            status=candidate.status.value,
+            created_at=now,
+            updated_at=now,
+        )
+        return _candidate(self._uow.candidates.upsert(row, now))
+
+    def expire_candidates(self, before: dt.date, now: dt.datetime) -> int:
+        stmt = (
+            update(Candidate)
+            .where(
+                col(Candidate.scan_date) < before,
+                col(Candidate.status).in_(
+                    [CandidateState.RANGING.value, CandidateState.TRADEABLE.value]
+                ),
+            )
+            .values(status=CandidateState.EXPIRED.value, updated_at=now)
+        )
+        result = self._session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def purge_candidates(self, today: dt.date, max_age_days: int) -> int:
+        return self._uow.candidates.purge_older_than(today, max_age_days)
+
+    # -- positions -------------------------------------------------------------------------
+
+    def open_positions(self) -> list[PositionRecord]:
+        return [_position(r) for r in self._uow.positions.list_open()]
+
+    def position(self, position_id: int) -> PositionRecord | None:
+        row = self._session.get(Position, position_id)
+        return None if row is None else _position(row)
+
+    def open_position_for(self, ticker: str) -> PositionRecord | None:
+        row = self._uow.positions.get_open_by_ticker(ticker)
+        return None if row is None else _position(row)
+
+    def save_position(self, position: PositionRecord) -> PositionRecord:
+        row = (
+            Position(
+                ticker=position.ticker,
+                qty=position.qty,
+                avg_price=position.avg_price,
+                entry_date=position.entry_date,
+                opened_at=position.opened_at,
+            )
+            if position.id is None
+            else self._session.get(Position, position.id)
+        )
+        if row is None:
+            raise IntegrityError(f"position {position.id} does not exist")
+        row.ticker = position.ticker
+        row.conid = position.conid
+        row.qty = position.qty
+        row.avg_price = position.avg_price
+        row.stop = position.stop
+        row.opened_at = position.opened_at
+        row.closed_at = position.closed_at
+        row.status = position.status
+        row.entry_date = position.entry_date
+        row.partial_exit_done = position.partial_exit_done
+        row.paused = position.paused
+        row.candidate_id = position.candidate_id
+        return _position(self._uow.positions.add(row))
+
+    # -- intents ---------------------------------------------------------------------------
+
+    def intent(self, client_order_id: str) -> IntentRecord | None:
+        row = self._uow.orders.get_by_client_order_id(client_order_id)
+        return None if row is None else _intent(row)
+
+    def add_intent(self, intent: IntentRecord) -> IntentRecord:
+        if self._uow.orders.get_by_client_order_id(intent.client_order_id) is not None:
+            raise IntegrityError(f"order intent {intent.client_order_id} already exists")
+        row = OrderIntent(
+            client_order_id=intent.client_order_id,
+            ticker=intent.ticker,
+            conid=intent.conid,
+            side=intent.side,
+            qty=intent.qty,
+            order_type=intent.order_type,
+            limit_price=intent.limit_price,
+            stop_price=intent.stop_price,
+            tif=intent.tif,
+            status=intent.status.value,
+            broker_order_id=intent.broker_order_id,
+            filled_qty=intent.filled_qty,
+            avg_fill_price=intent.avg_fill_price,
+            reason=intent.reason,
+            purpose=intent.purpose.value,
+            created_at=intent.created_at,
+            updated_at=intent.created_at,
+            candidate_id=intent.candidate_id,
+            position_id=intent.position_id,
+        )
+        return _intent(self._uow.orders.add(row))
+
+    def save_intent(self, intent: IntentRecord, now: dt.datetime) -> IntentRecord:
+        row = self._uow.orders.update_status(
+            intent.client_order_id,
+            intent.status.value,
+            now,
+            broker_order_id=intent.broker_order_id,
+            reason=intent.reason,
+            filled_qty=intent.filled_qty,
+            avg_fill_price=intent.avg_fill_price,
+        )
+        row.position_id = intent.position_id
+        return _intent(self._uow.orders.add(row))
+
+    def open_intents(self) -> list[IntentRecord]:
+        return [_intent(r) for r in self._uow.orders.list_open()]
+
+    def intents_between(self, start: dt.datetime, end: dt.datetime) -> list[IntentRecord]:
+        return [_intent(r) for r in self._uow.orders.list_created_between(start, end)]
+
+    def intents_for_position(self, position_id: int) -> list[IntentRecord]:
+        stmt = (
+            select(OrderIntent)
+            .where(col(OrderIntent.position_id) == position_id)
+            .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
+        )
+        return [_intent(r) for r in self._session.scalars(stmt).all()]
+
+    # -- guard -----------------------------------------------------------------------------
+
+    def guard(self) -> GuardState:
+        row = self._uow.guard.current()
+        return GuardState(locked=row.locked, reason=row.reason, changed_at=row.changed_at)
+
+    def lock_guard(self, reason: str, now: dt.datetime) -> GuardState:
+        self._uow.guard.lock(reason, now)
+        return self.guard()
+
+    def unlock_guard(self, now: dt.datetime) -> GuardState:
+        self._uow.guard.unlock(now)
+        return self.guard()
+
+    # -- alerts and prices -----------------------------------------------------------------
+
+    def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:
+        if dedup_key is not None:
+            stmt = select(col(AlertOutbox.id)).where(col(AlertOutbox.dedup_key) == dedup_key)
+            if self._session.scalars(stmt).first() is not None:
+                return False
+        self._uow.outbox.enqueue(
+            alert.kind,
+            alert.to_payload(),
+            alert.occurred_at,
+            severity=alert.severity.value,
+            dedup_key=dedup_key,
+        )
+        return True
+
+    def closes(self, ticker: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
+        return self._uow.prices.closes(ticker, start, end)
+
+    def daily_bars(self, ticker: str, start: dt.date, end: dt.date) -> list[Bar]:
+        return [
+            Bar(
+                symbol=r.ticker,
+                day=r.date,
+                open=r.open,
+                high=r.high,
+                low=r.low,
+                close=r.close,
+                volume=r.volume,
+            )
+            for r in self._uow.prices.bars(ticker, start, end)
+        ]
+
+    def save_bars(self, bars: Sequence[Bar]) -> int:
+        return self._uow.prices.upsert_bars(
+            HistoricalPrice(
+                ticker=b.symbol,
+                date=b.day,
+                open=b.open,
+                high=b.high,
+                low=b.low,
+                close=b.close,
+                volume=b.volume,
+            )
+            for b in bars
+        )
+
+
+def _candidate(row: Candidate) -> CandidateRecord:
+    return CandidateRecord(
+        id=row.id,
+        scan_date=row.scan_date,
+        ticker=row.ticker,
+        status=CandidateState(row.status) if row.status != "new" else CandidateState.RANGING,
+        conid=row.conid,
+        gap_pct=row.gap_pct,
+        prev_close=row.prev_close,
+        open_price=row.open_price,
+        volume=row.volume,
+        news_headline=row.news_headline,
+        news_time=row.news_time,
+        price_sensitive=row.price_sensitive,
+        orh=row.orh,
+        orl=row.orl,
+        range_start_at=row.range_start_at,
+    )
+
+
+def _position(row: Position) -> PositionRecord:
+    assert row.id is not None
+    return PositionRecord(
+        id=row.id,
+        ticker=row.ticker,
+        conid=row.conid,
+        qty=row.qty,
+        avg_price=row.avg_price,
+        stop=row.stop,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        status=row.status,
+        entry_date=row.entry_date,
+        partial_exit_done=row.partial_exit_done,
+        paused=row.paused,
+        candidate_id=row.candidate_id,
+    )
+
+
+def _intent(row: OrderIntent) -> IntentRecord:
+    return IntentRecord(
+        client_order_id=row.client_order_id,
+        ticker=row.ticker,
+        conid=row.conid or 0,
+        side=row.side,
+        qty=row.qty,
+        order_type=row.order_type,
+        purpose=IntentPurpose(row.purpose),
+        created_at=row.created_at,
+        status=IntentStatus(row.status),
+        limit_price=row.limit_price,
+        stop_price=row.stop_price,
+        tif=row.tif,
+        broker_order_id=row.broker_order_id,
+        filled_qty=row.filled_qty,
+        avg_fill_price=row.avg_fill_price,
+        reason=row.reason,
+        candidate_id=row.candidate_id,
+        position_id=row.position_id,
+    )

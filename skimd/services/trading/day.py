@@ -1,0 +1,193 @@
+"""The trading day as scheduled jobs (DESIGN §3), all in the one job table.
+
+| job        | when (Sydney)                        | what                                      |
+|------------|--------------------------------------|-------------------------------------------|
+| warmup     | ``warmup_at`` (09:45)                | broker session up, reconcile orders,      |
+|            |                                      | daily bars of held tickers, news pre-flight|
+| purge      | ``purge_at`` (09:55)                 | delete old candidates (not live ones)     |
+| news       | every ``news_interval_s``            | price-sensitive announcements             |
+| scan       | every ``scan_interval_s`` in session | gap scan until ``scan_until``             |
+| watch      | every ``poll_interval_s`` in session | ranges, entries, stops and exits          |
+| end_of_day | ``end_of_day_at`` (16:15)            | expire candidates, store bars, summary    |
+
+Every job is gated by the ASX calendar (nothing runs on a holiday; early closes move the
+session's end). Before anything can enter, open order intents are reconciled with the broker
+by client order id (once per process, at the first job that could place an order).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+
+from skimd.domain.alerts import DailySummary
+from skimd.domain.trading import CandidateState, IntentPurpose
+from skimd.services.jobs import DailyAt, Every, JobSpec, Window
+from skimd.services.trading.context import TradingContext
+from skimd.services.trading.guards import realised_pnl_today
+from skimd.services.trading.intraday import IntradayWatch
+from skimd.services.trading.orders import OrderDesk
+from skimd.services.trading.scans import Scanner
+
+log = structlog.get_logger(__name__)
+
+
+class TradingDay:
+    def __init__(self, ctx: TradingContext) -> None:
+        self.ctx = ctx
+        self.desk = OrderDesk(ctx)
+        self.scanner = Scanner(ctx)
+        self.watch = IntradayWatch(ctx, self.desk)
+        self._reconciled = False
+
+    # -- start-up --------------------------------------------------------------------------
+
+    async def ensure_ready(self) -> None:
+        """Connect and reconcile open intents once per process, before any order."""
+        if self._reconciled:
+            return
+        await self.ctx.broker.connect()
+        session = self.ctx.session()
+        now = self.ctx.now()
+        allow = (
+            session is not None
+            and session.is_open(now)
+            and now < self.ctx.entries_close_at(session)
+        )
+        placed = await self.desk.reconcile(allow_entries=allow)
+        await self.desk.refresh()
+        self._reconciled = True
+        log.info("orders reconciled", re_placed=placed)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def warmup(self) -> str:
+        await self.ensure_ready()
+        health = await self.ctx.broker.health()
+        await self.store_history()
+        likely: list[str] = []
+        if self.ctx.news is not None:
+            likely = [a.symbol for a in await self.scanner.scan_news()]
+        with self.ctx.store.read() as tx:
+            likely += [p.ticker for p in tx.open_positions()]
+        if likely:
+            contracts = await self.ctx.broker.resolve(sorted(set(likely)))
+            await self.ctx.broker.snapshots([c.conid for c in contracts.values()])  # pre-flight
+        return f"broker {'ok' if health.ok else health.message}; pre-flighted {len(set(likely))}"
+
+    async def purge(self) -> str:
+        with self.ctx.store.transaction() as tx:
+            count = tx.purge_candidates(self.ctx.today(), self.ctx.params.candidate_max_age_days)
+        return f"purged {count} old candidates"
+
+    async def news(self) -> str:
+        now = self.ctx.now().astimezone(self.ctx.calendar.zone)
+        session = self.ctx.session()
+        if session is None or now.time() < self.ctx.params.news_from or now >= session.close_at:
+            return "outside news hours"
+        found = await self.scanner.scan_news()
+        return f"{len(found)} price-sensitive announcements"
+
+    async def scan(self) -> str:
+        now = self.ctx.now().astimezone(self.ctx.calendar.zone)
+        if now.time() > self.ctx.params.scan_until:
+            return "after scan_until"
+        await self.ensure_ready()
+        return (await self.scanner.scan_gaps()).summary()
+
+    async def poll(self) -> str:
+        await self.ensure_ready()
+        return (await self.watch.poll()).summary()
+
+    async def end_of_day(self) -> str:
+        ctx = self.ctx
+        day = ctx.today()
+        now = ctx.now()
+        await self.desk.refresh()
+        stored = await self.store_history()
+        with ctx.store.transaction() as tx:
+            expired = tx.expire_candidates(day + timedelta(days=1), now)
+            start, end = ctx.day_bounds(day)
+            intents = tx.intents_between(start, end)
+            exits = [i for i in intents if i.purpose.is_exit and i.filled_qty > 0]
+            wins = sum(
+                1
+                for i in exits
+                if i.position_id is not None
+                and (pos := tx.position(i.position_id)) is not None
+                and i.avg_fill_price is not None
+                and i.avg_fill_price > pos.avg_price
+            )
+            entries = [i for i in intents if i.purpose is IntentPurpose.ENTRY and i.filled_qty]
+            tx.alert(
+                DailySummary(
+                    occurred_at=now,
+                    trading_day=day,
+                    trades=len(entries) + len(exits),
+                    wins=wins,
+                    losses=len(exits) - wins,
+                    realised_pnl=realised_pnl_today(tx, ctx, day),
+                    fees=Decimal(0),
+                    open_positions=len(tx.open_positions()),
+                    notes=(f"{len(tx.candidates(day))} candidates",),
+                ),
+                dedup_key=f"daily_summary:{day}",
+            )
+        return f"expired {expired} candidates; stored {stored} bars"
+
+    async def store_history(self) -> int:
+        """Daily bars of held tickers and today's candidates (the MA trail and the stop
+        ratchet read them)."""
+        ctx = self.ctx
+        with ctx.store.read() as tx:
+            held = {p.ticker: p.conid for p in tx.open_positions() if p.conid is not None}
+            held.update(
+                {
+                    c.ticker: c.conid
+                    for c in tx.candidates(ctx.today())
+                    if c.conid is not None and c.status is not CandidateState.SKIPPED
+                }
+            )
+        bars = []
+        for conid in held.values():
+            bars.extend(await ctx.broker.daily_bars(conid, ctx.params.trail_ma_days + 5))
+        if not bars:
+            return 0
+        with ctx.store.transaction() as tx:
+            return tx.save_bars(bars)
+
+    # -- the table -------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobSpec]:
+        p = self.ctx.params
+        return [
+            JobSpec("warmup", DailyAt(p.warmup_at), self.warmup, "broker session up, pre-flight"),
+            JobSpec("purge", DailyAt(p.purge_at), self.purge, "delete old candidates"),
+            JobSpec(
+                "news",
+                Every(p.news_interval_s, Window.ANYTIME),
+                self.news,
+                "ASX price-sensitive announcements",
+            ),
+            JobSpec(
+                "scan",
+                Every(p.scan_interval_s, Window.SESSION),
+                self.scan,
+                f"gap scan (until {p.scan_until:%H:%M})",
+            ),
+            JobSpec(
+                "watch",
+                Every(p.poll_interval_s, Window.SESSION),
+                self.poll,
+                "opening ranges, breakout entries, stops and exits",
+                misfire_grace_s=max(1, p.poll_interval_s),
+            ),
+            JobSpec(
+                "end_of_day",
+                DailyAt(p.end_of_day_at),
+                self.end_of_day,
+                "expire candidates, store daily bars, daily summary",
+            ),
+        ]

@@ -1,0 +1,153 @@
+"""The checks every new entry must pass, in this order: the kill switch, the closing
+auction, max orders per day, max open positions, the daily loss cap, the price band.
+
+Exits are never blocked here: a guard exists to stop new risk, and refusing a stop-loss
+exit would add risk. A tripped guard is alerted once (per day, or per kill-switch lock),
+not on every poll, through the outbox's dedup key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from skimd.domain.alerts import GuardKind, GuardTripped
+from skimd.domain.trading import (
+    IntentPurpose,
+    IntentStatus,
+    unrealised_pnl,
+    within_price_band,
+)
+from skimd.services.trading.context import TradingContext
+from skimd.services.trading.ports import TradingTx
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    allowed: bool
+    kind: GuardKind | None = None
+    detail: str = ""
+    value: Decimal | None = None
+    limit: Decimal | None = None
+    dedup_key: str | None = None
+
+    @classmethod
+    def ok(cls) -> GuardVerdict:
+        return cls(True)
+
+
+def realised_pnl_today(tx: TradingTx, ctx: TradingContext, day: date) -> Decimal:
+    """P&L of today's filled exit quantities against their positions' average price."""
+    start, end = ctx.day_bounds(day)
+    total = Decimal(0)
+    for intent in tx.intents_between(start, end):
+        if not intent.purpose.is_exit or intent.filled_qty == 0:
+            continue
+        if intent.avg_fill_price is None or intent.position_id is None:
+            continue
+        position = tx.position(intent.position_id)
+        if position is not None:
+            total += (intent.avg_fill_price - position.avg_price) * intent.filled_qty
+    return total
+
+
+def day_pnl(
+    tx: TradingTx, ctx: TradingContext, day: date, last_prices: Mapping[str, Decimal]
+) -> Decimal:
+    """Realised today plus unrealised on every open position at ``last_prices``."""
+    unrealised = sum(
+        (unrealised_pnl(p, last_prices.get(p.ticker)) for p in tx.open_positions()), Decimal(0)
+    )
+    return realised_pnl_today(tx, ctx, day) + unrealised
+
+
+def check_entry(
+    tx: TradingTx,
+    ctx: TradingContext,
+    *,
+    ticker: str,
+    limit_price: Decimal,
+    last: Decimal,
+    now: datetime,
+    entries_close_at: datetime,
+    last_prices: Mapping[str, Decimal],
+) -> GuardVerdict:
+    p = ctx.params
+    day = now.astimezone(ctx.calendar.zone).date()
+    guard = tx.guard()
+    if guard.locked:
+        stamp = guard.changed_at.isoformat() if guard.changed_at else "unknown"
+        return GuardVerdict(
+            False,
+            GuardKind.KILL_SWITCH,
+            f"kill switch locked ({guard.reason or 'no reason given'}); no new entries",
+            dedup_key=f"guard:kill_switch:{stamp}",
+        )
+    if now >= entries_close_at:
+        return GuardVerdict(
+            False,
+            GuardKind.CLOSING_AUCTION,
+            f"closing auction from {entries_close_at.astimezone(ctx.calendar.zone):%H:%M}; "
+            "no new entries",
+            dedup_key=f"guard:closing_auction:{day}",
+        )
+    start, end = ctx.day_bounds(day)
+    placed_today = [i for i in tx.intents_between(start, end) if i.status != IntentStatus.REJECTED]
+    if len(placed_today) >= p.max_orders_per_day:
+        return GuardVerdict(
+            False,
+            GuardKind.MAX_ORDERS_PER_DAY,
+            f"{len(placed_today)} orders today; entry in {ticker} refused",
+            value=Decimal(len(placed_today)),
+            limit=Decimal(p.max_orders_per_day),
+            dedup_key=f"guard:max_orders:{day}",
+        )
+    open_count = len(tx.open_positions()) + sum(
+        1 for i in tx.open_intents() if i.purpose is IntentPurpose.ENTRY and i.filled_qty == 0
+    )
+    if open_count >= p.max_open_positions:
+        return GuardVerdict(
+            False,
+            GuardKind.MAX_POSITIONS,
+            f"{open_count} positions open or entering; entry in {ticker} refused",
+            value=Decimal(open_count),
+            limit=Decimal(p.max_open_positions),
+            dedup_key=f"guard:max_positions:{day}:{open_count}",
+        )
+    pnl = day_pnl(tx, ctx, day, last_prices)
+    if pnl <= -p.daily_loss_cap:
+        return GuardVerdict(
+            False,
+            GuardKind.DAILY_LOSS_CAP,
+            f"today's P&L {pnl:.2f} reached the loss cap; no new entries today",
+            value=pnl,
+            limit=-p.daily_loss_cap,
+            dedup_key=f"guard:daily_loss:{day}",
+        )
+    if not within_price_band(limit_price, last, p.price_band_pct):
+        return GuardVerdict(
+            False,
+            GuardKind.PRICE_BAND,
+            f"{ticker} limit {limit_price} is more than {p.price_band_pct}% from last {last}",
+            value=limit_price,
+            limit=last,
+            dedup_key=f"guard:price_band:{day}:{ticker}",
+        )
+    return GuardVerdict.ok()
+
+
+def alert_trip(tx: TradingTx, verdict: GuardVerdict, now: datetime) -> bool:
+    """Queue the GuardTripped alert unless this trip was alerted already; True if queued."""
+    assert verdict.kind is not None
+    return tx.alert(
+        GuardTripped(
+            occurred_at=now,
+            guard=verdict.kind,
+            detail=verdict.detail,
+            value=verdict.value,
+            limit=verdict.limit,
+        ),
+        dedup_key=verdict.dedup_key,
+    )

@@ -1,0 +1,406 @@
+"""One poll of the market while it is open: opening ranges, breakout entries, managing
+positions. A single job does all three so each poll costs one snapshot request for every
+instrument of interest (pacing) and one read of the database.
+
+Per poll, in order:
+
+1. follow open orders (fills become positions; see :class:`OrderDesk`);
+2. snapshot every ranging/tradeable candidate and every open position;
+3. ranges: a ranging candidate's ORH/ORL grow with each snapshot until ``range_minutes``
+   after it was first seen open; then it becomes ``tradeable`` (or ``skipped`` without the
+   required news) and the trader is alerted with its range;
+4. entries: a tradeable candidate whose last price is above ORH + buffer gets ONE entry
+   intent (deterministic client order id, written before it is placed), sized by risk,
+   after every guard passes;
+5. manage: stops ratchet up only; the resting stop order follows the stop and the quantity;
+   day-N half exit; the moving-average trail; the optional end-of-day flatten; without a
+   resting stop, a last price at or below the stop exits at market.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+
+from skimd.domain.alerts import TradeableCandidate
+from skimd.domain.calendar import MarketSession
+from skimd.domain.market import Quote
+from skimd.domain.orders import OrderType, Side, TimeInForce
+from skimd.domain.trading import (
+    CandidateRecord,
+    CandidateState,
+    IntentPurpose,
+    IntentRecord,
+    IntentStatus,
+    PositionRecord,
+    breakout_trigger,
+    client_order_id,
+    entry_limit,
+    half_quantity,
+    initial_stop,
+    is_breakout,
+    position_size,
+    ratchet_stop,
+    trading_day_number,
+    trail_exit_due,
+)
+from skimd.services.trading.context import TradingContext
+from skimd.services.trading.guards import alert_trip, check_entry
+from skimd.services.trading.orders import OrderDesk
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class PollOutcome:
+    ranged: list[str] = field(default_factory=list)
+    entered: list[str] = field(default_factory=list)
+    exits: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"ranges set {len(self.ranged)}, entries {len(self.entered)}, "
+            f"exits {len(self.exits)}, blocked {len(self.blocked)}"
+        )
+
+
+class IntradayWatch:
+    def __init__(self, ctx: TradingContext, desk: OrderDesk) -> None:
+        self.ctx = ctx
+        self.desk = desk
+
+    async def poll(self) -> PollOutcome:
+        ctx = self.ctx
+        outcome = PollOutcome()
+        session = ctx.session()
+        now = ctx.now()
+        if session is None or not session.is_open(now):
+            return outcome
+        await self.desk.refresh()
+        day = session.day
+        with ctx.store.read() as tx:
+            candidates = tx.candidates(day, [CandidateState.RANGING, CandidateState.TRADEABLE])
+            positions = tx.open_positions()
+        conids = sorted(
+            {c.conid for c in candidates if c.conid is not None}
+            | {p.conid for p in positions if p.conid is not None}
+        )
+        if not conids:
+            return outcome
+        quotes = {q.conid: q for q in await ctx.broker.snapshots(conids)}
+        now = ctx.now()
+        self._ranges(candidates, quotes, now, outcome)
+        last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
+        for candidate in candidates:  # in the closing auction the guard refuses (once)
+            await self._maybe_enter(candidate, quotes, last_prices, session, outcome)
+        await self._manage(positions, quotes, session, outcome)
+        return outcome
+
+    # -- ranges ----------------------------------------------------------------------------
+
+    def _ranges(
+        self,
+        candidates: list[CandidateRecord],
+        quotes: Mapping[int, Quote],
+        now: datetime,
+        outcome: PollOutcome,
+    ) -> None:
+        length = self.ctx.params.range_length
+        updates: list[CandidateRecord] = []
+        for c in candidates:
+            if c.status is not CandidateState.RANGING or c.conid is None or c.conid not in quotes:
+                continue
+            quote = quotes[c.conid]
+            if not quote.is_open:
+                continue
+            start = c.range_start_at or quote.at
+            if quote.at < start + length or c.orh is None or c.orl is None:
+                high = quote.high if quote.high is not None else quote.last
+                low = quote.low if quote.low is not None else quote.last
+                assert high is not None and low is not None
+                updates.append(
+                    c.with_(
+                        range_start_at=start,
+                        orh=high if c.orh is None else max(c.orh, high),
+                        orl=low if c.orl is None else min(c.orl, low),
+                    )
+                )
+                continue
+            wants_news = self.ctx.params.require_news and not c.price_sensitive
+            final = (
+                CandidateState.SKIPPED
+                if wants_news or c.orh <= c.orl
+                else (CandidateState.TRADEABLE)
+            )
+            updates.append(c.with_(status=final))
+            outcome.ranged.append(c.ticker)
+        if not updates:
+            return
+        with self.ctx.store.transaction() as tx:
+            for record in updates:
+                saved = tx.save_candidate(record, now)
+                if saved.status is CandidateState.TRADEABLE:
+                    assert saved.orh is not None and saved.orl is not None
+                    tx.alert(
+                        TradeableCandidate(
+                            occurred_at=now,
+                            symbol=saved.ticker,
+                            prev_close=saved.prev_close,
+                            orh=saved.orh,
+                            orl=saved.orl,
+                            entry=breakout_trigger(
+                                saved.orh, self.ctx.params.breakout_buffer_ticks
+                            ),
+                            stop=initial_stop(saved.orl, None),
+                            range_end=now,
+                        ),
+                        dedup_key=f"tradeable:{saved.scan_date}:{saved.ticker}",
+                    )
+                elif saved.status is CandidateState.SKIPPED:
+                    log.info("candidate skipped: no price-sensitive news", ticker=saved.ticker)
+        # the in-memory list must reflect the new states for the entry step of this poll
+        by_ticker = {u.ticker: u for u in updates}
+        for i, c in enumerate(candidates):
+            if c.ticker in by_ticker:
+                candidates[i] = by_ticker[c.ticker]
+
+    # -- entries ---------------------------------------------------------------------------
+
+    async def _maybe_enter(
+        self,
+        c: CandidateRecord,
+        quotes: Mapping[int, Quote],
+        last_prices: Mapping[str, Decimal],
+        session: MarketSession,
+        outcome: PollOutcome,
+    ) -> None:
+        p = self.ctx.params
+        if c.status is not CandidateState.TRADEABLE or c.conid not in quotes:
+            return
+        assert c.orh is not None and c.orl is not None and c.conid is not None
+        quote = quotes[c.conid]
+        if not is_breakout(quote.last, c.orh, p.breakout_buffer_ticks):
+            return
+        assert quote.last is not None
+        now = self.ctx.now()
+        limit = entry_limit(quote.last, p.entry_slippage_ticks)
+        stop = initial_stop(c.orl, None)
+        qty = position_size(limit, stop, p.sizing)
+        coid = client_order_id(session.day, c.ticker, IntentPurpose.ENTRY)
+        with self.ctx.store.transaction() as tx:
+            current = tx.candidate(c.scan_date, c.ticker)
+            if current is None or current.status is not CandidateState.TRADEABLE:
+                return
+            if tx.intent(coid) is not None:  # placed already (e.g. before a restart)
+                tx.save_candidate(current.with_(status=CandidateState.ENTERED), now)
+                return
+            verdict = check_entry(
+                tx,
+                self.ctx,
+                ticker=c.ticker,
+                limit_price=limit,
+                last=quote.last,
+                now=now,
+                entries_close_at=self.ctx.entries_close_at(session),
+                last_prices=last_prices,
+            )
+            if not verdict.allowed:
+                if alert_trip(tx, verdict, now):
+                    log.warning("guard tripped", guard=verdict.kind, detail=verdict.detail)
+                outcome.blocked.append(c.ticker)
+                return
+            if qty <= 0:
+                tx.save_candidate(current.with_(status=CandidateState.SKIPPED), now)
+                log.info("breakout too small to size", ticker=c.ticker, limit=limit, stop=stop)
+                return
+            intent = tx.add_intent(
+                IntentRecord(
+                    client_order_id=coid,
+                    ticker=c.ticker,
+                    conid=c.conid,
+                    side=Side.BUY.value,
+                    qty=qty,
+                    order_type=OrderType.LMT.value,
+                    limit_price=limit,
+                    purpose=IntentPurpose.ENTRY,
+                    created_at=now,
+                    candidate_id=current.id,
+                )
+            )
+            tx.save_candidate(current.with_(status=CandidateState.ENTERED), now)
+        log.info("breakout entry", ticker=c.ticker, last=quote.last, orh=c.orh, qty=qty)
+        await self.desk.place(intent)
+        outcome.entered.append(c.ticker)
+
+    # -- managing positions ----------------------------------------------------------------
+
+    async def _manage(
+        self,
+        positions: Sequence[PositionRecord],
+        quotes: Mapping[int, Quote],
+        session: MarketSession,
+        outcome: PollOutcome,
+    ) -> None:
+        for position in positions:
+            if position.paused or position.conid is None:
+                continue
+            with self.ctx.store.read() as tx:
+                fresh = tx.position(position.id) if position.id is not None else None
+                intents = tx.intents_for_position(position.id) if position.id else []
+            if fresh is None or fresh.status != "open":
+                continue
+            quote = quotes.get(position.conid)
+            await self._manage_one(fresh, intents, quote, session, outcome)
+
+    async def _manage_one(
+        self,
+        position: PositionRecord,
+        intents: Sequence[IntentRecord],
+        quote: Quote | None,
+        session: MarketSession,
+        outcome: PollOutcome,
+    ) -> None:
+        p = self.ctx.params
+        now = self.ctx.now()
+        open_exits = [
+            i for i in intents if i.status.is_open and i.purpose is not IntentPurpose.STOP
+        ]
+        if open_exits:
+            return  # an exit is working; wait for it
+        resting = [i for i in intents if i.status.is_open and i.purpose is IntentPurpose.STOP]
+        day_n = trading_day_number(
+            position.entry_date,
+            session.day,
+            self.ctx.sessions_between(position.entry_date, session.day),
+        )
+        exit_purpose, exit_qty = self._exit_due(position, day_n, session, now)
+        if exit_purpose is not None:
+            for stop_order in resting:
+                await self.desk.cancel(stop_order, f"replaced by {exit_purpose.value} exit")
+            await self._exit(position, exit_purpose, exit_qty, session)
+            outcome.exits.append(f"{position.ticker}:{exit_purpose.value}")
+            return
+        # stop ratchet: from day 2 the stop may rise to the previous session's low
+        proposed = None
+        if day_n >= 2:
+            proposed = self._previous_low(position, session)
+        new_stop = ratchet_stop(position.stop, proposed)
+        if new_stop != position.stop:
+            with self.ctx.store.transaction() as tx:
+                current = tx.position(position.id) if position.id is not None else None
+                if current is not None:
+                    position = tx.save_position(replace(current, stop=new_stop))
+            log.info("stop raised", ticker=position.ticker, stop=new_stop)
+        if p.resting_stop:
+            await self._follow_resting_stop(position, resting, session)
+            return
+        last = None if quote is None else quote.last
+        if position.stop is not None and last is not None and last <= position.stop:
+            await self._exit(position, IntentPurpose.STOP_EXIT, position.qty, session)
+            outcome.exits.append(f"{position.ticker}:stop")
+
+    def _exit_due(
+        self, position: PositionRecord, day_n: int, session: MarketSession, now: datetime
+    ) -> tuple[IntentPurpose | None, int]:
+        p = self.ctx.params
+        flatten_from = session.close_at - timedelta(minutes=p.flatten_minutes_before_close)
+        if p.flatten_at_close and now >= flatten_from:
+            return IntentPurpose.FLATTEN, position.qty
+        if not position.partial_exit_done and day_n >= p.partial_exit_day:
+            half = half_quantity(position.qty)
+            if half > 0:
+                return IntentPurpose.PARTIAL, half
+        if position.partial_exit_done and day_n >= 2:
+            with self.ctx.store.read() as tx:
+                start = session.day - timedelta(days=p.trail_ma_days * 3)
+                closes = [
+                    c for d, c in tx.closes(position.ticker, start, session.day) if d < session.day
+                ]
+            if trail_exit_due(closes, p.trail_ma_days):
+                return IntentPurpose.TRAIL, position.qty
+        return None, 0
+
+    def _previous_low(self, position: PositionRecord, session: MarketSession) -> Decimal | None:
+        with self.ctx.store.read() as tx:
+            bars = tx.daily_bars(position.ticker, position.entry_date, session.day)
+        prior = [b for b in bars if b.day < session.day]
+        return prior[-1].low if prior else None
+
+    async def _exit(
+        self, position: PositionRecord, purpose: IntentPurpose, qty: int, session: MarketSession
+    ) -> None:
+        assert position.id is not None and position.conid is not None
+        now = self.ctx.now()
+        seq = 1
+        with self.ctx.store.transaction() as tx:
+            existing = tx.intents_for_position(position.id)
+            seq = 1 + sum(1 for i in existing if i.purpose is purpose)
+            intent = tx.add_intent(
+                IntentRecord(
+                    client_order_id=client_order_id(
+                        session.day, position.ticker, purpose, position_id=position.id, seq=seq
+                    ),
+                    ticker=position.ticker,
+                    conid=position.conid,
+                    side=Side.SELL.value,
+                    qty=qty,
+                    order_type=OrderType.MKT.value,
+                    purpose=purpose,
+                    created_at=now,
+                    candidate_id=position.candidate_id,
+                    position_id=position.id,
+                )
+            )
+        log.info("exit", ticker=position.ticker, purpose=purpose.value, qty=qty)
+        await self.desk.place(intent)
+
+    async def _follow_resting_stop(
+        self, position: PositionRecord, resting: Sequence[IntentRecord], session: MarketSession
+    ) -> None:
+        """Keep exactly one resting stop at the broker matching the position's stop and
+        quantity: cancel a stale one, then place its successor (the next sequence number)."""
+        if position.stop is None or position.id is None or position.conid is None:
+            return
+        current = [i for i in resting if i.stop_price == position.stop and i.qty == position.qty]
+        stale = [i for i in resting if i not in current]
+        for order in stale:
+            await self.desk.cancel(order, "stop moved or quantity changed")
+        if current:
+            return
+        now = self.ctx.now()
+        with self.ctx.store.transaction() as tx:
+            seq = 1 + sum(
+                1 for i in tx.intents_for_position(position.id) if i.purpose is IntentPurpose.STOP
+            )
+            intent = tx.add_intent(
+                IntentRecord(
+                    client_order_id=client_order_id(
+                        session.day,
+                        position.ticker,
+                        IntentPurpose.STOP,
+                        position_id=position.id,
+                        seq=seq,
+                    ),
+                    ticker=position.ticker,
+                    conid=position.conid,
+                    side=Side.SELL.value,
+                    qty=position.qty,
+                    order_type=OrderType.STP.value,
+                    stop_price=position.stop,
+                    tif=TimeInForce.GTC.value,
+                    purpose=IntentPurpose.STOP,
+                    created_at=now,
+                    candidate_id=position.candidate_id,
+                    position_id=position.id,
+                )
+            )
+        log.info("resting stop placed", ticker=position.ticker, stop=position.stop)
+        await self.desk.place(intent)
+
+
+__all__ = ["IntentStatus", "IntradayWatch", "PollOutcome"]

@@ -1,0 +1,404 @@
+"""The order desk: exactly-once placement, reconciliation by client order id, and fills
+turned into positions.
+
+Exactly once, in three steps:
+
+1. The caller writes the intent (status ``pending``, a deterministic client order id) in a
+   unit of work and commits. Nothing has been sent yet.
+2. :meth:`OrderDesk.place` sends it with that client order id. The broker never creates a
+   second order for an id it already has.
+3. The outcome is written in a second unit of work. A crash between 1 and 2 leaves a
+   ``pending`` intent; between 2 and 3 an order the database does not know about yet.
+   :meth:`OrderDesk.reconcile` (at start-up, before any entry job) asks the broker for each
+   open intent by client order id and adopts what it finds; a ``pending`` intent the broker
+   has never seen is placed again under the SAME id, so the worst case is still one order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+
+from skimd.domain.alerts import ExitReason, OrderFilled, OrderPlaced, OrderRejected, PositionExited
+from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from skimd.domain.trading import (
+    CandidateState,
+    IntentPurpose,
+    IntentRecord,
+    IntentStatus,
+    PositionRecord,
+    initial_stop,
+)
+from skimd.errors import (
+    BrokerUnavailableError,
+    InvalidInputError,
+    OrderRejectedError,
+    RateLimitedError,
+)
+from skimd.services.trading.context import TradingContext
+from skimd.services.trading.ports import TradingTx
+
+log = structlog.get_logger(__name__)
+
+_STATUS = {
+    OrderStatus.PENDING_SUBMIT: IntentStatus.SUBMITTED,
+    OrderStatus.SUBMITTED: IntentStatus.SUBMITTED,
+    OrderStatus.PARTIALLY_FILLED: IntentStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED: IntentStatus.FILLED,
+    OrderStatus.CANCELLED: IntentStatus.CANCELLED,
+    OrderStatus.REJECTED: IntentStatus.REJECTED,
+    OrderStatus.INACTIVE: IntentStatus.CANCELLED,
+}
+_EXIT_REASONS = {
+    IntentPurpose.STOP: ExitReason.STOP,
+    IntentPurpose.STOP_EXIT: ExitReason.STOP,
+    IntentPurpose.PARTIAL: ExitReason.PARTIAL,
+    IntentPurpose.TRAIL: ExitReason.TRAIL,
+    IntentPurpose.FLATTEN: ExitReason.END_OF_DAY,
+}
+
+
+def request_for(intent: IntentRecord) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=intent.client_order_id,
+        symbol=intent.ticker,
+        conid=intent.conid,
+        side=Side(intent.side),
+        qty=intent.qty,
+        order_type=OrderType(intent.order_type),
+        limit_price=intent.limit_price,
+        stop_price=intent.stop_price,
+        tif=TimeInForce(intent.tif),
+    )
+
+
+class OrderDesk:
+    def __init__(self, ctx: TradingContext) -> None:
+        self.ctx = ctx
+
+    # -- placing ---------------------------------------------------------------------------
+
+    async def place(self, intent: IntentRecord) -> IntentRecord:
+        """Send a committed ``pending`` intent and record the outcome (see module doc).
+
+        A rejection is final and alerted; a timeout leaves the intent ``unknown`` for
+        :meth:`reconcile`; a lost session propagates (the job fails and alerts) with the
+        intent still ``pending``.
+        """
+        try:
+            state = await self.ctx.broker.place_order(request_for(intent))
+        except OrderRejectedError as exc:
+            return self._rejected(intent, str(exc))
+        except (BrokerUnavailableError, RateLimitedError) as exc:
+            with self.ctx.store.transaction() as tx:
+                current = tx.intent(intent.client_order_id) or intent
+                marked = replace(current, status=IntentStatus.UNKNOWN, reason=str(exc)[:200])
+                saved = tx.save_intent(marked, self.ctx.now())
+            log.warning("order outcome unknown", coid=intent.client_order_id, error=str(exc))
+            return saved
+        with self.ctx.store.transaction() as tx:
+            tx.alert(
+                OrderPlaced(
+                    occurred_at=self.ctx.now(),
+                    symbol=intent.ticker,
+                    side=intent.side,
+                    quantity=intent.qty,
+                    client_order_id=intent.client_order_id,
+                    order_type=intent.order_type,
+                    limit_price=intent.limit_price,
+                    stop_price=intent.stop_price,
+                    broker_order_id=state.broker_order_id,
+                ),
+                dedup_key=f"placed:{intent.client_order_id}",
+            )
+            saved = self._apply(tx, intent.client_order_id, state)
+        log.info(
+            "order placed",
+            coid=intent.client_order_id,
+            broker_id=state.broker_order_id,
+            status=saved.status.value,
+        )
+        return saved
+
+    def _rejected(self, intent: IntentRecord, reason: str) -> IntentRecord:
+        now = self.ctx.now()
+        with self.ctx.store.transaction() as tx:
+            current = tx.intent(intent.client_order_id) or intent
+            saved = tx.save_intent(
+                replace(current, status=IntentStatus.REJECTED, reason=reason[:200]), now
+            )
+            if intent.purpose is IntentPurpose.ENTRY and intent.candidate_id is not None:
+                candidate = tx.candidate_by_id(intent.candidate_id)
+                if candidate is not None:
+                    tx.save_candidate(candidate.with_(status=CandidateState.SKIPPED), now)
+            tx.alert(
+                OrderRejected(
+                    occurred_at=now,
+                    symbol=intent.ticker,
+                    side=intent.side,
+                    quantity=intent.qty,
+                    client_order_id=intent.client_order_id,
+                    reason=reason,
+                ),
+                dedup_key=f"rejected:{intent.client_order_id}",
+            )
+        log.warning("order rejected", coid=intent.client_order_id, reason=reason)
+        return saved
+
+    async def cancel(self, intent: IntentRecord, reason: str) -> IntentRecord:
+        """Ask the broker to cancel and record the resulting state (a fill that raced the
+        cancel is booked like any other fill)."""
+        if intent.broker_order_id is None:
+            found = await self.ctx.broker.find_order(intent.client_order_id)
+            if found is None:
+                with self.ctx.store.transaction() as tx:
+                    return tx.save_intent(
+                        replace(intent, status=IntentStatus.CANCELLED, reason=reason),
+                        self.ctx.now(),
+                    )
+            state = await self.ctx.broker.cancel_order(found.broker_order_id)
+        else:
+            state = await self.ctx.broker.cancel_order(intent.broker_order_id)
+        with self.ctx.store.transaction() as tx:
+            saved = self._apply(tx, intent.client_order_id, state, reason=reason)
+        return saved
+
+    # -- following orders ------------------------------------------------------------------
+
+    async def refresh(self, intents: list[IntentRecord] | None = None) -> None:
+        """Bring every open intent up to date with the broker (fills → positions)."""
+        if intents is None:
+            with self.ctx.store.read() as tx:
+                intents = tx.open_intents()
+        for intent in intents:
+            if not intent.status.is_open:
+                continue
+            if intent.broker_order_id is None:
+                continue  # pending/unknown: reconcile() handles these
+            try:
+                state = await self.ctx.broker.order_status(intent.broker_order_id)
+            except InvalidInputError:
+                state = await self.ctx.broker.find_order(intent.client_order_id)  # type: ignore[assignment]
+                if state is None:
+                    continue
+            if _changed(intent, state):
+                with self.ctx.store.transaction() as tx:
+                    self._apply(tx, intent.client_order_id, state)
+            await self._expire_stale_entry(intent, state)
+
+    async def _expire_stale_entry(self, intent: IntentRecord, state: OrderState) -> None:
+        timeout = timedelta(seconds=self.ctx.params.entry_timeout_s)
+        if (
+            intent.purpose is IntentPurpose.ENTRY
+            and state.status.is_working
+            and state.filled_qty == 0
+            and self.ctx.now() - intent.created_at >= timeout
+        ):
+            with self.ctx.store.read() as tx:
+                current = tx.intent(intent.client_order_id)
+            if current is not None and current.status.is_open:
+                await self.cancel(current, "entry not filled in time")
+
+    async def reconcile(self, *, allow_entries: bool) -> int:
+        """Settle every open intent by client order id; returns how many were placed now.
+
+        Found at the broker → adopted. ``pending`` and never seen → placed under the same
+        id (entries only while ``allow_entries``; otherwise cancelled as not placed).
+        ``unknown`` and never seen → the order did not reach the broker: placed again the
+        same way.
+        """
+        with self.ctx.store.read() as tx:
+            intents = tx.open_intents()
+        placed = 0
+        today = self.ctx.today()
+        for intent in intents:
+            state = await self.ctx.broker.find_order(intent.client_order_id)
+            if state is not None:
+                with self.ctx.store.transaction() as tx:
+                    self._apply(tx, intent.client_order_id, state)
+                log.info("reconciled order", coid=intent.client_order_id, status=state.status)
+                continue
+            if intent.status not in (IntentStatus.PENDING, IntentStatus.UNKNOWN):
+                # the broker forgot a submitted order (e.g. a DAY order of a past session)
+                with self.ctx.store.transaction() as tx:
+                    tx.save_intent(
+                        replace(
+                            intent,
+                            status=IntentStatus.CANCELLED,
+                            reason="no longer known to the broker",
+                        ),
+                        self.ctx.now(),
+                    )
+                continue
+            created_day = intent.created_at.astimezone(self.ctx.calendar.zone).date()
+            stale = created_day != today and intent.tif == TimeInForce.DAY.value
+            if stale or (intent.purpose is IntentPurpose.ENTRY and not allow_entries):
+                with self.ctx.store.transaction() as tx:
+                    tx.save_intent(
+                        replace(
+                            intent,
+                            status=IntentStatus.CANCELLED,
+                            reason="not placed before a restart; dropped",
+                        ),
+                        self.ctx.now(),
+                    )
+                    if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
+                        candidate = tx.candidate_by_id(intent.candidate_id)
+                        if candidate is not None and candidate.status is CandidateState.ENTERED:
+                            tx.save_candidate(
+                                candidate.with_(status=CandidateState.EXPIRED), self.ctx.now()
+                            )
+                log.warning("dropped unplaced order after restart", coid=intent.client_order_id)
+                continue
+            log.warning("placing order left unplaced by a restart", coid=intent.client_order_id)
+            await self.place(intent)
+            placed += 1
+        return placed
+
+    # -- applying broker state -------------------------------------------------------------
+
+    def _apply(
+        self, tx: TradingTx, client_order_id: str, state: OrderState, *, reason: str | None = None
+    ) -> IntentRecord:
+        """Record ``state`` on the intent and book any new fill quantity into positions."""
+        intent = tx.intent(client_order_id)
+        if intent is None:
+            raise InvalidInputError(f"order {client_order_id}: no such intent")
+        now = self.ctx.now()
+        new_filled = state.filled_qty
+        delta = new_filled - intent.filled_qty
+        status = _STATUS[state.status]
+        if intent.status in (IntentStatus.FILLED, IntentStatus.CANCELLED, IntentStatus.REJECTED):
+            return intent  # final already; a late duplicate report changes nothing
+        updated = replace(
+            intent,
+            status=status,
+            broker_order_id=state.broker_order_id,
+            filled_qty=new_filled,
+            avg_fill_price=state.avg_fill_price,
+            reason=state.message or reason or intent.reason,
+        )
+        if delta > 0 and state.avg_fill_price is not None:
+            fill_price = _delta_price(intent, state, delta)
+            position = self._book(tx, updated, delta, fill_price, now)
+            updated = replace(updated, position_id=position.id)
+        saved = tx.save_intent(updated, now)
+        unfilled_entry_ended = (
+            status is IntentStatus.CANCELLED
+            and intent.purpose is IntentPurpose.ENTRY
+            and new_filled == 0
+            and intent.candidate_id is not None
+        )
+        if unfilled_entry_ended and intent.candidate_id is not None:
+            candidate = tx.candidate_by_id(intent.candidate_id)
+            if candidate is not None and candidate.status is CandidateState.ENTERED:
+                tx.save_candidate(candidate.with_(status=CandidateState.EXPIRED), now)
+        return saved
+
+    def _book(
+        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
+    ) -> PositionRecord:
+        tx.alert(
+            OrderFilled(
+                occurred_at=now,
+                symbol=intent.ticker,
+                side=intent.side,
+                quantity=qty,
+                client_order_id=intent.client_order_id,
+                price=price,
+            ),
+            dedup_key=f"filled:{intent.client_order_id}:{intent.filled_qty}",
+        )
+        if intent.side == Side.BUY.value:
+            return self._book_buy(tx, intent, qty, price, now)
+        return self._book_sell(tx, intent, qty, price, now)
+
+    def _book_buy(
+        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
+    ) -> PositionRecord:
+        position = tx.open_position_for(intent.ticker)
+        if position is None:
+            stop = None
+            if intent.candidate_id is not None:
+                candidate = tx.candidate_by_id(intent.candidate_id)
+                if candidate is not None and candidate.orl is not None:
+                    stop = initial_stop(candidate.orl, None)
+            position = PositionRecord(
+                ticker=intent.ticker,
+                conid=intent.conid,
+                qty=qty,
+                avg_price=price,
+                entry_date=now.astimezone(self.ctx.calendar.zone).date(),
+                opened_at=now,
+                stop=stop,
+                candidate_id=intent.candidate_id,
+            )
+        else:
+            total = position.avg_price * position.qty + price * qty
+            new_qty = position.qty + qty
+            position = replace(position, qty=new_qty, avg_price=(total / new_qty).quantize(_AVG))
+        return tx.save_position(position)
+
+    def _book_sell(
+        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
+    ) -> PositionRecord:
+        position = (
+            tx.position(intent.position_id) if intent.position_id is not None else None
+        ) or tx.open_position_for(intent.ticker)
+        if position is None:
+            raise InvalidInputError(
+                f"order {intent.client_order_id}: sold {qty} {intent.ticker} with no position"
+            )
+        remaining = max(position.qty - qty, 0)
+        closed = remaining == 0
+        position = replace(
+            position,
+            qty=remaining,
+            status="closed" if closed else "open",
+            closed_at=now if closed else None,
+            partial_exit_done=position.partial_exit_done or intent.purpose is IntentPurpose.PARTIAL,
+        )
+        saved = tx.save_position(position)
+        candidate = None
+        if position.candidate_id is not None:
+            candidate = tx.candidate_by_id(position.candidate_id)
+            if closed and candidate is not None:
+                tx.save_candidate(candidate.with_(status=CandidateState.CLOSED), now)
+        tx.alert(
+            PositionExited(
+                occurred_at=now,
+                symbol=intent.ticker,
+                quantity=qty,
+                entry_price=position.avg_price,
+                exit_price=price,
+                entry_at=position.opened_at,
+                exit_at=now,
+                reason=_EXIT_REASONS.get(intent.purpose, ExitReason.MANUAL),
+                pnl=(price - position.avg_price) * qty,
+                stop=position.stop,
+                orh=None if candidate is None else candidate.orh,
+                orl=None if candidate is None else candidate.orl,
+                prev_close=None if candidate is None else candidate.prev_close,
+            ),
+            dedup_key=f"exited:{intent.client_order_id}:{intent.filled_qty}",
+        )
+        return saved
+
+
+_AVG = Decimal("0.0001")
+
+
+def _changed(intent: IntentRecord, state: OrderState) -> bool:
+    return _STATUS[state.status] is not intent.status or state.filled_qty != intent.filled_qty
+
+
+def _delta_price(intent: IntentRecord, state: OrderState, delta: int) -> Decimal:
+    """The average price of the newly filled ``delta`` shares."""
+    assert state.avg_fill_price is not None
+    if intent.filled_qty == 0 or intent.avg_fill_price is None:
+        return state.avg_fill_price
+    total = state.avg_fill_price * state.filled_qty - intent.avg_fill_price * intent.filled_qty
+    return (total / delta).quantize(_AVG)
