@@ -100,20 +100,7 @@ class OrderDesk:
             log.warning("order outcome unknown", coid=intent.client_order_id, error=str(exc))
             return saved
         with self.ctx.store.transaction() as tx:
-            tx.alert(
-                OrderPlaced(
-                    occurred_at=self.ctx.now(),
-                    symbol=intent.ticker,
-                    side=intent.side,
-                    quantity=intent.qty,
-                    client_order_id=intent.client_order_id,
-                    order_type=intent.order_type,
-                    limit_price=intent.limit_price,
-                    stop_price=intent.stop_price,
-                    broker_order_id=state.broker_order_id,
-                ),
-                dedup_key=f"placed:{intent.client_order_id}",
-            )
+            self._alert_placed(tx, intent, state)
             saved = self._apply(tx, intent.client_order_id, state)
         log.info(
             "order placed",
@@ -122,6 +109,23 @@ class OrderDesk:
             status=saved.status.value,
         )
         return saved
+
+    def _alert_placed(self, tx: TradingTx, intent: IntentRecord, state: OrderState) -> None:
+        """Tell the trader the order is at the broker (once, whoever finds out first)."""
+        tx.alert(
+            OrderPlaced(
+                occurred_at=self.ctx.now(),
+                symbol=intent.ticker,
+                side=intent.side,
+                quantity=intent.qty,
+                client_order_id=intent.client_order_id,
+                order_type=intent.order_type,
+                limit_price=intent.limit_price,
+                stop_price=intent.stop_price,
+                broker_order_id=state.broker_order_id,
+            ),
+            dedup_key=f"placed:{intent.client_order_id}",
+        )
 
     def _rejected(self, intent: IntentRecord, reason: str) -> IntentRecord:
         now = self.ctx.now()
@@ -218,6 +222,7 @@ class OrderDesk:
             state = await self.ctx.broker.find_order(intent.client_order_id)
             if state is not None:
                 with self.ctx.store.transaction() as tx:
+                    self._alert_placed(tx, intent, state)
                     self._apply(tx, intent.client_order_id, state)
                 log.info("reconciled order", coid=intent.client_order_id, status=state.status)
                 continue

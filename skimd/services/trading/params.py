@@ -41,7 +41,7 @@ class StrategyParams:
     price_band_pct: Decimal = Decimal("3")
     closing_auction_minutes: int = 10
     # managing positions
-    resting_stop: bool = False
+    resting_stop: bool = True
     partial_exit_day: int = 3
     trail_ma_days: int = 10
     flatten_at_close: bool = False

@@ -43,7 +43,7 @@ async def test_one_breakout_places_exactly_one_entry(desk: Desk) -> None:
         position = tx.open_position_for(ticker)
     assert position is not None and position.qty == entries[0].qty
     assert position.stop is not None
-    assert [a["client_order_id"] for a in desk.alerts("order_placed")][0] == coid
+    assert desk.alerts("order_placed")[0]["client_order_id"] == coid
 
 
 async def test_size_respects_risk_and_position_value(desk: Desk) -> None:
