@@ -1,24 +1,36 @@
-"""The demo broker's fill engine, money, idempotency, session faults and restore."""
+"""The demo broker's fill engine, money, idempotency, session faults, restore and book file."""
 
 from __future__ import annotations
 
+import json
+import stat
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from skimd.clock import SimulatedClock
+from skimd.domain.account import AccountSummary, Position
 from skimd.domain.market import asx_tick_size
 from skimd.domain.orders import (
     Fill,
     OrderRequest,
+    OrderState,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
 )
-from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
+from skimd.errors import (
+    BrokerSessionError,
+    ConfigurationError,
+    FatalError,
+    InvalidInputError,
+    OrderRejectedError,
+)
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
@@ -234,3 +246,178 @@ async def test_restore_rebuilds_cash_positions_and_executions() -> None:
     assert await fresh.executions(syd(10, 0)) == fills
     assert (await fresh.account_summary()).cash == cash
     assert [p.qty for p in await fresh.positions()] == [100]
+
+
+# -- the book file: the demo broker outlives the daemon, like a remote broker ---------------
+
+
+async def reopen(path: Path, now: datetime) -> tuple[DemoBroker, SimulatedClock]:
+    """A broker as a restarted daemon builds it: new process, new clock, same book file."""
+    clock = SimulatedClock(now)
+    broker = DemoBroker(MARKET, clock, events=RecordingBrokerEvents(),
+                        identifier_cache=InMemoryIdentifierCache(), commission_per_order=D("6"),
+                        snapshot_preflight=False, book_path=path)  # fmt: skip
+    await broker.connect()
+    return broker, clock
+
+
+def extreme(symbol: str, start: datetime, minutes: int, *, low: bool) -> Decimal:
+    """The lowest (highest) minute price of ``symbol`` in the window: a level the path
+    touches there and nowhere before within it."""
+    prices = [p for t, p in MARKET.minute_prices(symbol, DAY)
+              if start < t <= start + timedelta(minutes=minutes)]  # fmt: skip
+    return min(prices) if low else max(prices)
+
+
+def day_script() -> list[tuple[datetime, OrderRequest]]:
+    """A day with pre-open MKT, stop, resting GTC limit, an immediate MKT, a limit sell and
+    a DAY limit that can never fill (it expires at the close)."""
+    return [
+        (syd(9, 50), req("pre-mkt", Side.BUY, 100)),
+        (syd(10, 30), req("bhp-stop", Side.SELL, 100, OrderType.STP,
+                          stop=extreme("BHP", syd(10, 30), 180, low=True))),
+        (syd(10, 30), req("cba-lmt", Side.BUY, 50, OrderType.LMT, symbol="CBA",
+                          limit=extreme("CBA", syd(10, 30), 120, low=True),
+                          tif=TimeInForce.GTC)),
+        (syd(11, 0), req("csl-never", Side.BUY, 10, OrderType.LMT, symbol="CSL",
+                         limit=D("0.001"))),
+        (syd(12, 0), req("cba-mkt", Side.BUY, 20, symbol="CBA")),
+        (syd(12, 5), req("cba-tp", Side.SELL, 20, OrderType.LMT, symbol="CBA",
+                         limit=extreme("CBA", syd(12, 5), 150, low=False))),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DayResult:
+    fills: list[Fill]
+    orders: list[OrderState | None]
+    open: list[OrderState]
+    positions: list[Position]
+    account: AccountSummary
+
+
+async def run_day(book: Path | None, restarts: set[datetime]) -> tuple[DayResult, int]:
+    """Poll every 45 simulated seconds from 09:45 to 16:30, placing the script's orders on
+    time; with a book, start a new broker from the file at each ``restarts`` instant.
+    Returns the day's outcome and how many working orders had a saved ``eval_from`` behind
+    the clock when a restart read the file."""
+    clock = SimulatedClock(syd(9, 45))
+    broker = DemoBroker(MARKET, clock, events=RecordingBrokerEvents(),
+                        identifier_cache=InMemoryIdentifierCache(), commission_per_order=D("6"),
+                        snapshot_preflight=False, book_path=book)  # fmt: skip
+    await broker.connect()
+    script = day_script()
+    lagging = 0
+    while clock.now() < syd(16, 30):
+        clock.advance(45)
+        now = clock.now()
+        if book is not None and now in restarts:
+            saved = json.loads(book.read_text(encoding="utf-8"))["orders"]
+            lagging += sum(1 for o in saved if o["status"] == "submitted"
+                           and datetime.fromisoformat(o["eval_from"]) < now)  # fmt: skip
+            broker, clock = await reopen(book, now)
+        while script and script[0][0] <= now:
+            await broker.place_order(script.pop(0)[1])
+        broker.sync()
+    coids = [r.client_order_id for _, r in day_script()]
+    result = DayResult(
+        fills=await broker.executions(syd(0, 0)),
+        orders=[await broker.find_order(c) for c in coids],
+        open=await broker.open_orders(),
+        positions=await broker.positions(),
+        account=await broker.account_summary(),
+    )
+    return result, lagging
+
+
+async def test_a_broker_restarted_from_its_book_trades_the_day_exactly_like_one_that_never_stopped(
+    tmp_path: Path,
+) -> None:
+    continuous, _ = await run_day(None, set())
+    restarted, lagging = await run_day(tmp_path / "demo-broker.json", {syd(11, 15), syd(13, 45)})
+    # the restarts came while orders were working, with their saved eval_from behind the clock
+    assert lagging >= 2
+    assert restarted == continuous
+    assert len(continuous.fills) == 5 and continuous.open == []
+    states = {o.client_order_id: o.status for o in continuous.orders if o is not None}
+    assert len(states) == 6 and states["csl-never"] is OrderStatus.CANCELLED
+    assert all(s is OrderStatus.FILLED for c, s in states.items() if c != "csl-never")
+
+
+async def test_working_orders_and_client_order_ids_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "demo-broker.json"
+    broker, _ = await reopen(path, syd(11, 0))
+    bought = await broker.place_order(req("buy", Side.BUY, 100))
+    resting = await broker.place_order(req("rest", Side.BUY, 10, OrderType.LMT, limit=D("0.001")))
+    cash = (await broker.account_summary()).cash
+
+    again, _ = await reopen(path, syd(11, 5))
+    assert await again.open_orders() == [resting]
+    assert await again.place_order(req("buy", Side.BUY, 100)) == bought  # no second order
+    assert await again.find_order("rest") == resting
+    assert len(await again.executions(syd(10, 0))) == 1
+    assert (await again.account_summary()).cash == cash
+    assert [p.qty for p in await again.positions()] == [100]
+    more = await again.place_order(req("more", Side.BUY, 10, OrderType.LMT, limit=D("0.001")))
+    assert more.broker_order_id not in {bought.broker_order_id, resting.broker_order_id}
+    await again.cancel_order(resting.broker_order_id)
+
+    third, _ = await reopen(path, syd(11, 10))
+    assert [o.client_order_id for o in await third.open_orders()] == ["more"]
+    cancelled = await third.find_order("rest")
+    assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+
+
+async def test_the_book_is_written_only_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "demo-broker.json"
+
+    def saved_as_of() -> datetime:  # every save stamps the clock time into the file
+        return datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["as_of"])
+
+    broker, clock = await reopen(path, syd(11, 0))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # created at once
+    when, low = future_low(clock.now(), 120)
+    clock.advance(1)
+    await broker.place_order(req("b", Side.BUY, 100, OrderType.LMT, limit=low))
+    placed_at = clock.now()
+    while clock.now() < when - timedelta(seconds=90):  # polls and queries, no fill yet
+        clock.advance(5)
+        broker.sync()
+        await broker.open_orders()
+        await broker.positions()
+    broker.restore(await broker.executions(syd(10, 0)))  # nothing new: no write either
+    assert saved_as_of() == placed_at == broker.book_as_of
+    clock.advance_to(when + timedelta(seconds=5))
+    broker.sync()
+    assert saved_as_of() == clock.now()  # the fill was saved at once
+    assert json.loads(path.read_text(encoding="utf-8"))["orders"][0]["status"] == "filled"
+
+
+async def test_restore_still_works_without_a_book_and_is_a_no_op_with_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "demo-broker.json"
+    broker, _ = await reopen(path, syd(11, 0))
+    await broker.place_order(req("b", Side.BUY, 100))
+    fills = await broker.executions(syd(10, 0))
+    again, _ = await reopen(path, syd(11, 1))
+    again.restore(fills)
+    assert await again.executions(syd(10, 0)) == fills
+    assert [p.qty for p in await again.positions()] == [100]
+
+
+async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "demo-broker.json"
+    await reopen(path, syd(11, 0))
+    clock = SimulatedClock(syd(11, 0))
+    with pytest.raises(ConfigurationError, match="written for market"):
+        DemoBroker(DemoMarket(seed=4, universe_size=40), clock, events=RecordingBrokerEvents(),
+                   identifier_cache=InMemoryIdentifierCache(), book_path=path)  # fmt: skip
+    path.write_text(path.read_text(encoding="utf-8")[:-7], encoding="utf-8")  # torn by hand
+    with pytest.raises(ConfigurationError, match=f"{path}: not valid JSON"):
+        await reopen(path, syd(11, 0))
+
+
+async def test_an_unwritable_book_location_fails_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(FatalError, match="cannot be written"):
+        await reopen(tmp_path / "no-such-dir" / "demo-broker.json", syd(11, 0))

@@ -19,19 +19,24 @@ Fill rules (one fill per order, no partials):
 - Each fill costs ``commission_per_order``. Cash account: buys need cash, sells need shares
   (no shorting); a fill that would break either makes the order ``inactive``.
 
-Orders are idempotent on ``client_order_id``. State lives in memory only: after a restart,
-:meth:`DemoBroker.restore` replays the journal's fills into cash, positions and executions;
-working orders are not restored (reconciliation sees them missing and re-places or forgets
-them).
+Orders are idempotent on ``client_order_id``.
+
+Restarts: with a ``book_path`` the broker behaves like a remote broker across crashes of the
+daemon. Its whole book (orders including working ones, fills, cash, holdings, the order
+sequence, market-data subscriptions) is saved after every change and loaded on construction
+(see :mod:`book_store`), so a restarted daemon finds its orders where it left them and
+reconciles them by client order id; a restored broker asked the same questions at the same
+simulated times gives the same fills as one that never stopped. Without a ``book_path`` the
+book lives in memory only and :meth:`DemoBroker.restore` can replay journaled fills.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from skimd.clock import Clock
 from skimd.domain.account import AccountSummary, Position, SessionHealth
@@ -54,6 +59,7 @@ from skimd.domain.orders import (
     TimeInForce,
 )
 from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
+from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookStore, Holding
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.protocols import BrokerEvents, IdentifierCache, PacingBudget
 
@@ -61,58 +67,23 @@ _AVG_PLACES = Decimal("0.0001")
 CONID_CACHE_TTL = timedelta(days=7)
 
 
-@dataclass
-class _Order:
-    seq: int
-    broker_order_id: str
-    request: OrderRequest
-    placed_at: datetime
-    eval_from: datetime
-    expires_at: datetime | None
-    status: OrderStatus = OrderStatus.SUBMITTED
-    filled_qty: int = 0
-    avg_fill_price: Decimal | None = None
-    message: str | None = None
-
-    def state(self) -> OrderState:
-        r = self.request
-        return OrderState(
-            broker_order_id=self.broker_order_id,
-            client_order_id=r.client_order_id,
-            status=self.status,
-            symbol=r.symbol,
-            conid=r.conid,
-            side=r.side,
-            qty=r.qty,
-            filled_qty=self.filled_qty,
-            avg_fill_price=self.avg_fill_price,
-            remaining=0 if self.status.is_terminal else r.qty - self.filled_qty,
-            order_type=r.order_type,
-            limit_price=r.limit_price,
-            stop_price=r.stop_price,
-            tif=r.tif,
-            message=self.message,
-        )
-
-
-@dataclass
-class _Holding:
-    symbol: str
-    conid: int
-    qty: int
-    avg_cost: Decimal
-
-
 @dataclass(frozen=True)
 class _Event:
     at: datetime
     seq: int
-    order: _Order
+    order: BookOrder
     price: Decimal | None  # None: the order expires
 
 
 class DemoBroker:
-    """A paper account on the simulated ASX (``kind == "demo"``, ``is_paper`` True)."""
+    """A paper account on the simulated ASX (``kind == "demo"``, ``is_paper`` True).
+
+    ``book_path``: keep the book in this JSON file (see the module docs). An existing file is
+    loaded and wins over ``starting_cash``; a missing one is created at once with the fresh
+    book, so an unwritable location fails at construction (FatalError). A file that cannot be
+    read, or that belongs to another market seed/universe or account, raises
+    ConfigurationError naming it.
+    """
 
     def __init__(
         self,
@@ -125,26 +96,44 @@ class DemoBroker:
         commission_per_order: Decimal = Decimal("6"),
         account_id: str = "DU-DEMO",
         snapshot_preflight: bool = True,
+        book_path: Path | None = None,
     ) -> None:
         self.market = market
         self._clock = clock
         self._events = events
         self._cache = identifier_cache
-        self._cash = starting_cash
         self._commission = commission_per_order
         self.account_id = account_id
         self._preflight = snapshot_preflight
-        self._subscribed: set[int] = set()
         self._connected = False
         self._authenticated = False
         self._competing = False
         self._message = "not connected"
-        self._orders: dict[str, _Order] = {}
-        self._by_coid: dict[str, _Order] = {}
-        self._holdings: dict[int, _Holding] = {}
-        self._fills: list[Fill] = []
-        self._exec_ids: set[str] = set()
-        self._seq = itertools.count(1)
+        self._store: BookStore | None = None
+        self._dirty = False
+        self._synced_at: datetime | None = None
+        book: Book | None = None
+        if book_path is not None:
+            self._store = BookStore(
+                book_path,
+                account_id=account_id,
+                market_seed=market.seed,
+                universe_size=len(market.tickers),
+            )
+            book = self._store.load()
+        self._book = book if book is not None else Book(cash=starting_cash)
+        self._by_coid = {o.request.client_order_id: o for o in self._book.orders.values()}
+        self._exec_ids = {f.exec_id for f in self._book.fills}
+        if book is None:
+            self._changed()
+            self._persist()
+
+    @property
+    def book_as_of(self) -> datetime | None:
+        """Clock time of the last saved change to the book (None if never saved). A daemon
+        resuming a simulated day should not start its clock before it: the book would hold
+        fills from its future, and working orders would wait until the clock catches up."""
+        return self._book.as_of
 
     @property
     def kind(self) -> str:
@@ -207,9 +196,9 @@ class DemoBroker:
             account_id=self.account_id,
             is_paper=True,
             currency="AUD",
-            cash=self._cash,
-            net_liquidation=self._cash + value,
-            buying_power=self._cash,
+            cash=self._book.cash,
+            net_liquidation=self._book.cash + value,
+            buying_power=self._book.cash,
         )
 
     async def positions(self) -> list[Position]:
@@ -227,13 +216,13 @@ class DemoBroker:
                 avg_cost=h.avg_cost,
                 market_price=self.market.last_price(h.symbol, now),
             )
-            for h in sorted(self._holdings.values(), key=lambda h: h.symbol)
+            for h in sorted(self._book.holdings.values(), key=lambda h: h.symbol)
             if h.qty != 0
         ]
 
     async def executions(self, since: datetime) -> list[Fill]:
         self._ready()
-        return [f for f in self._fills if f.executed_at >= since]
+        return [f for f in self._book.fills if f.executed_at >= since]
 
     # -- contracts and market data ---------------------------------------------------------
 
@@ -266,11 +255,13 @@ class DemoBroker:
             ticker = self.market.by_conid(conid)
             if ticker is None:
                 raise InvalidInputError(f"demo broker: unknown conid {conid}")
-            if self._preflight and conid not in self._subscribed:
-                self._subscribed.add(conid)
+            if self._preflight and conid not in self._book.subscribed:
+                self._book.subscribed.add(conid)
+                self._changed()
                 quotes.append(Quote(conid=conid, symbol=ticker.symbol, at=now))
                 continue
             quotes.append(self.market.quote(ticker.symbol, now))
+        self._persist()
         return quotes
 
     async def daily_bars(self, conid: int, days: int) -> list[Bar]:
@@ -325,8 +316,9 @@ class DemoBroker:
         now = self._clock.now()
         self._check_request(request, now)
         day = self.market.session_date(now)
-        seq = next(self._seq)
-        order = _Order(
+        seq = self._book.next_seq
+        self._book.next_seq += 1
+        order = BookOrder(
             seq=seq,
             broker_order_id=f"{int(now.timestamp())}{seq:04d}",
             request=request,
@@ -334,11 +326,13 @@ class DemoBroker:
             eval_from=now,
             expires_at=self.market.close_at(day) if request.tif is TimeInForce.DAY else None,
         )
-        self._orders[order.broker_order_id] = order
+        self._book.orders[order.broker_order_id] = order
         self._by_coid[request.client_order_id] = order
         event = self._next_event(order, now)
         if event is not None and event.price is not None and event.at <= now:
             self._apply(event)
+        self._changed()
+        self._persist()
         return order.state()
 
     async def cancel_order(self, broker_order_id: str) -> OrderState:
@@ -347,6 +341,8 @@ class DemoBroker:
         if not order.status.is_terminal:
             order.status = OrderStatus.CANCELLED
             order.message = "cancelled by request"
+            self._changed()
+            self._persist()
         return order.state()
 
     async def order_status(self, broker_order_id: str) -> OrderState:
@@ -362,14 +358,14 @@ class DemoBroker:
         self._ready()
         return [o.state() for o in self._working()]
 
-    def _order(self, broker_order_id: str) -> _Order:
-        order = self._orders.get(broker_order_id)
+    def _order(self, broker_order_id: str) -> BookOrder:
+        order = self._book.orders.get(broker_order_id)
         if order is None:
             raise InvalidInputError(f"demo broker: unknown order id {broker_order_id!r}")
         return order
 
-    def _working(self) -> list[_Order]:
-        return [o for o in self._orders.values() if o.status.is_working]
+    def _working(self) -> list[BookOrder]:
+        return [o for o in self._book.orders.values() if o.status.is_working]
 
     def _check_request(self, request: OrderRequest, now: datetime) -> None:
         where = f"demo broker: order {request.client_order_id!r} {request.side} {request.symbol}"
@@ -383,7 +379,7 @@ class DemoBroker:
         closed = not self.market.is_trading_day(day) or now >= self.market.close_at(day)
         if closed and (request.tif is TimeInForce.DAY or request.order_type is OrderType.MKT):
             raise OrderRejectedError(f"{where}: the ASX is closed")
-        held = self._holdings.get(request.conid)
+        held = self._book.holdings.get(request.conid)
         if request.side is Side.SELL and (held is None or held.qty < request.qty):
             have = 0 if held is None else held.qty
             raise OrderRejectedError(f"{where}: sell {request.qty} exceeds position {have}")
@@ -393,27 +389,43 @@ class DemoBroker:
                 last = self.market.last_price(ticker.symbol, now)
                 ref = last + asx_tick_size(last)
             cost = ref * request.qty + self._commission
-            if cost > self._cash:
+            if cost > self._book.cash:
                 raise OrderRejectedError(
-                    f"{where}: needs {cost:.2f} AUD, cash is {self._cash:.2f} AUD"
+                    f"{where}: needs {cost:.2f} AUD, cash is {self._book.cash:.2f} AUD"
                 )
 
     # -- fill engine -----------------------------------------------------------------------
 
     def sync(self) -> None:
         """Settle every working order against the market up to ``clock.now()``: fills and
-        expiries happen at their own simulated instants, in time order."""
+        expiries happen at their own simulated instants, in time order; then save the book
+        if anything changed.
+
+        Cheap when nothing happens, as it runs on every call: a second sync at the same
+        instant does nothing (every event up to the last sync is already applied, and orders
+        placed since were settled up to now when placed), and only fills and expiries mark
+        the book changed. Moving ``eval_from`` forward does not: it only says "no crossing
+        before here", so a book saved with an older one re-checks a stretch of path that has
+        no crossing and finds the same fills.
+        """
         now = self._clock.now()
+        if now != self._synced_at:
+            self._settle(now)
+            self._synced_at = now
+        self._persist()
+
+    def _settle(self, now: datetime) -> None:
         working = self._working()
         events = [e for o in working if (e := self._next_event(o, now)) is not None]
         for event in sorted(events, key=lambda e: (e.at, e.seq)):
             if event.order.status.is_working:
                 self._apply(event)
+                self._changed()
         for order in working:
             if order.status.is_working:
                 order.eval_from = max(order.eval_from, now)
 
-    def _next_event(self, order: _Order, now: datetime) -> _Event | None:
+    def _next_event(self, order: BookOrder, now: datetime) -> _Event | None:
         end = now if order.expires_at is None else min(now, order.expires_at)
         hit: tuple[datetime, Decimal] | None = None
         if order.eval_from <= end:
@@ -425,7 +437,7 @@ class DemoBroker:
         return None
 
     def _cross(
-        self, order: _Order, start: datetime, end: datetime
+        self, order: BookOrder, start: datetime, end: datetime
     ) -> tuple[datetime, Decimal] | None:
         req = order.request
         market = self.market
@@ -440,7 +452,7 @@ class DemoBroker:
         below = req.side is Side.SELL
         return market.first_cross(req.symbol, start, end, req.stop_price, below=below)
 
-    def _fill_price(self, order: _Order, at: datetime, price: Decimal) -> Decimal:
+    def _fill_price(self, order: BookOrder, at: datetime, price: Decimal) -> Decimal:
         req = order.request
         tick = asx_tick_size(price)
         day = self.market.session_date(at)
@@ -464,13 +476,13 @@ class DemoBroker:
             order.status = OrderStatus.CANCELLED
             order.message = "DAY order expired at the close"
             return
-        held = self._holdings.get(req.conid)
+        held = self._book.holdings.get(req.conid)
         gross = event.price * req.qty
         if req.side is Side.SELL and (held is None or held.qty < req.qty):
             order.status = OrderStatus.INACTIVE
             order.message = "no shares left to sell"
             return
-        if req.side is Side.BUY and gross + self._commission > self._cash:
+        if req.side is Side.BUY and gross + self._commission > self._book.cash:
             order.status = OrderStatus.INACTIVE
             order.message = "insufficient cash at fill time"
             return
@@ -487,19 +499,20 @@ class DemoBroker:
             executed_at=event.at,
             account=self.account_id,
         )
-        self._book(fill)
+        self._book_fill(fill)
         order.status = OrderStatus.FILLED
         order.filled_qty = req.qty
         order.avg_fill_price = event.price
 
-    def _book(self, fill: Fill) -> None:
+    def _book_fill(self, fill: Fill) -> bool:
+        """Book ``fill`` into cash, holdings and executions; False if already booked."""
         if fill.exec_id in self._exec_ids:
-            return
+            return False
         self._exec_ids.add(fill.exec_id)
-        self._fills.append(fill)
-        self._cash += fill.cash_delta
-        held = self._holdings.setdefault(
-            fill.conid, _Holding(fill.symbol, fill.conid, 0, Decimal(0))
+        self._book.fills.append(fill)
+        self._book.cash += fill.cash_delta
+        held = self._book.holdings.setdefault(
+            fill.conid, Holding(fill.symbol, fill.conid, 0, Decimal(0))
         )
         if fill.side is Side.BUY:
             total = held.avg_cost * held.qty + fill.gross + fill.commission
@@ -509,13 +522,34 @@ class DemoBroker:
             held.qty -= fill.qty
             if held.qty == 0:
                 held.avg_cost = Decimal(0)
+        return True
 
     # -- restart ---------------------------------------------------------------------------
 
     def restore(self, fills: Iterable[Fill]) -> None:
         """Replay previously journaled fills (oldest first) into cash, positions and
         executions, e.g. after a restart. Fills already known (same exec_id) are skipped.
-        Working orders are not restored."""
-        for fill in sorted(fills, key=lambda f: f.executed_at):
-            self._book(fill)
-        self._fills.sort(key=lambda f: f.executed_at)
+        Working orders are not restored.
+
+        Unnecessary with a ``book_path``: the book already holds every fill, so replaying
+        the journal's fills then changes nothing (and saves nothing)."""
+        booked = [f for f in sorted(fills, key=lambda f: f.executed_at) if self._book_fill(f)]
+        if booked:
+            self._book.fills.sort(key=lambda f: f.executed_at)
+            self._changed()
+            self._persist()
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self._dirty = True
+
+    def _persist(self) -> None:
+        """Save the book if it changed since the last save. A failed save (FatalError)
+        leaves it marked changed, so the next call tries again."""
+        if not self._dirty:
+            return
+        if self._store is not None:
+            self._book.as_of = self._clock.now()
+            self._store.save(self._book)
+        self._dirty = False
