@@ -7,19 +7,40 @@ build what they need through :mod:`skimd.bootstrap` and nothing else.
 Exit codes: 0 ok; 78 (EX_CONFIG) for any configuration problem; the exception class's
 ``exit_code`` for other failures. Failures print one line on stderr; ``--debug`` adds the
 traceback.
+
+Everything printed for a failure (the line and the traceback) is scrubbed first with the
+same :class:`~skimd.logs.SecretRedactor` logging uses: the one logging was configured with
+(it also knows secrets added at run time, such as a broker session token), plus one built
+from the settings' secrets, plus ``key=value`` / ``Authorization:`` text and Discord
+webhook URLs by shape. Secrets are looked up only after a failure, so a command that
+succeeds pays nothing for it.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from skimd import __version__
 from skimd.errors import EX_SOFTWARE, SkimdError
 
+if TYPE_CHECKING:
+    from skimd.logs import SecretRedactor
+
 Handler = Callable[[argparse.Namespace], int]
+Scrub = Callable[[str], str]
+
+_SECRET_WORDS = "|".join(
+    ("passphrase", "password", "passwd", "secret", "token", "api_?key", "private_key",
+     "webhook", "credential", "consumer_key", "signature")
+)
+# ``token=abc`` (query strings, key=value dumps) and ``Authorization: Bearer abc``.
+_KEY_VALUE = re.compile(rf"(?i)\b([\w.-]*(?:{_SECRET_WORDS})[\w.-]*=)[^\s&;,'\"]+")
+_AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oauth)\s+)?\S+")
 
 
 def _command_modules() -> list[object]:
@@ -71,20 +92,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
+    return dispatch(handler, args)
+
+
+def dispatch(handler: Handler, args: argparse.Namespace, stderr: TextIO | None = None) -> int:
+    """Run ``handler``; map a failure to its exit code and one redacted line on stderr."""
+    err = sys.stderr if stderr is None else stderr
     try:
         return handler(args)
-    except SkimdError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"skimd: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one line, never a secret-laden repr
-        if args.debug:
-            traceback.print_exc()
-        print(f"skimd: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        scrub = error_scrubber(getattr(args, "config", None))
+        if getattr(args, "debug", False):
+            print(scrub(traceback.format_exc()), end="", file=err)
+        if isinstance(exc, SkimdError):
+            print(scrub(f"skimd: {exc}"), file=err)
+            return exc.exit_code
+        print(scrub(f"skimd: unexpected {type(exc).__name__}: {exc}"), file=err)
         return EX_SOFTWARE
+
+
+def error_scrubber(config_path: str | None) -> Scrub:
+    """A text scrubber for failure output (see the module docstring).
+
+    Never raises: settings that cannot be loaded (often the very failure being reported)
+    leave the shape-based rules and the logging redactor, if any, in force.
+    """
+    from skimd.logs import MASK, SecretRedactor
+
+    redactors: list[SecretRedactor] = []
+    active = _logging_redactor()
+    if active is not None:
+        redactors.append(active)
+    known: list[str] = []
+    try:
+        from skimd.config import load_settings
+
+        known = load_settings(config_path).secret_values()
+    except Exception:  # noqa: S110 - best effort: the shape rules below still apply
+        pass
+    redactors.append(SecretRedactor(known))
+
+    def scrub(text: str) -> str:
+        for redactor in redactors:
+            text = redactor.scrub(text)
+        text = _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
+        return _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+
+    return scrub
+
+
+def _logging_redactor() -> SecretRedactor | None:
+    """The SecretRedactor structlog is configured with in this process, if any."""
+    import structlog
+
+    from skimd.logs import SecretRedactor
+
+    for processor in structlog.get_config().get("processors", ()):
+        if isinstance(processor, SecretRedactor):
+            return processor
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,6 +62,8 @@ class GuardKind(StrEnum):
     DAILY_LOSS_CAP = "daily_loss_cap"
     MAX_POSITIONS = "max_positions"
     PRICE_BAND = "price_band"
+    MAX_ORDERS_PER_DAY = "max_orders_per_day"
+    CLOSING_AUCTION = "closing_auction"
     OTHER = "other"
 
 
@@ -537,6 +539,34 @@ class BrokerSessionLost(Alert):
             ("Broker", self.broker),
             ("Competing login", "yes" if self.taken_by_other_login else "no"),
             ("Reason", self.reason),
+        )
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class BrokerRateLimited(Alert):
+    """The broker put an endpoint class in its penalty box (e.g. IBKR after a 429): calls of
+    that class fail until ``until``; scans or orders may be late or skipped meanwhile."""
+
+    kind: ClassVar[str] = "broker_rate_limited"
+    default_severity: ClassVar[Severity] = Severity.WARNING
+
+    broker: str
+    endpoint_class: str
+    until: datetime
+
+    @property
+    def title(self) -> str:
+        return f"Broker rate limit: {self.endpoint_class} ({self.broker})"
+
+    def summary(self) -> str:
+        return f"{self.broker} {self.endpoint_class} calls blocked until {self.until.isoformat()}"
+
+    def details(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("Broker", self.broker),
+            ("Endpoint class", self.endpoint_class),
+            ("Blocked until", self.until.isoformat()),
         )
 
 

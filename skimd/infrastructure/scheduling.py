@@ -257,7 +257,7 @@ class SchedulerAdapter:
                 JobEvent(
                     kind=_EVENT_KINDS[event.code],
                     job_id=event.job_id,
-                    scheduled_at=getattr(event, "scheduled_run_time", None),
+                    scheduled_at=_scheduled_at(event),
                     error=getattr(event, "exception", None),
                 )
             )
@@ -266,3 +266,14 @@ class SchedulerAdapter:
         for code in _EVENT_KINDS:
             mask |= code
         self._scheduler.add_listener(listener, mask)
+
+
+def _scheduled_at(event: Any) -> datetime | None:
+    """The run's scheduled time (aware, market zone): an execution event (executed, error,
+    missed) carries one; a submission event (max_instances) carries the coalesced list,
+    whose last entry is the run that was turned away."""
+    at = getattr(event, "scheduled_run_time", None)
+    if at is None:
+        times = getattr(event, "scheduled_run_times", None) or ()
+        at = times[-1] if times else None
+    return at if isinstance(at, datetime) else None

@@ -78,7 +78,12 @@ class SupervisorHooks(Protocol):
 
     def job_finished(self, result: JobResult) -> None: ...
 
-    def job_problem(self, kind: str, job_id: str, detail: str) -> None: ...
+    def job_problem(
+        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+    ) -> None:
+        """``kind`` is failed / missed / overrun. ``scheduled_at`` is the run's scheduled
+        time (aware) when the scheduler reported it: always for a missed run, so the alert
+        names the run that was missed rather than the moment we noticed."""
 
 
 class LoggingHooks:
@@ -93,8 +98,16 @@ class LoggingHooks:
     def job_finished(self, result: JobResult) -> None:
         log.debug("job finished", job=result.job_id, outcome=result.outcome)
 
-    def job_problem(self, kind: str, job_id: str, detail: str) -> None:
-        log.error("job problem", kind=kind, job=job_id, detail=detail)
+    def job_problem(
+        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+    ) -> None:
+        log.error(
+            "job problem",
+            kind=kind,
+            job=job_id,
+            detail=detail,
+            scheduled_at=scheduled_at.isoformat() if scheduled_at else None,
+        )
 
 
 class Supervisor:
@@ -296,17 +309,22 @@ class Supervisor:
         self._hooks.job_finished(result)
 
     def _on_event(self, event: JobEvent) -> None:
+        at = event.scheduled_at
         if event.kind == "error":
             detail = f"{type(event.error).__name__}: {event.error}" if event.error else "error"
-            self._hooks.job_problem("failed", event.job_id, detail)
+            self._hooks.job_problem("failed", event.job_id, detail, scheduled_at=at)
         elif event.kind == "missed":
-            when = f"{event.scheduled_at:%H:%M:%S %Z}" if event.scheduled_at else "?"
+            when = f"{at.astimezone(self._calendar.zone):%H:%M:%S %Z}" if at else "?"
+            detail = f"run due at {when} was missed"
             self.results[event.job_id].outcome = "missed"
-            self.results[event.job_id].message = f"run due at {when} was missed"
-            self._hooks.job_problem("missed", event.job_id, f"run due at {when} was missed")
+            self.results[event.job_id].message = detail
+            self._hooks.job_problem("missed", event.job_id, detail, scheduled_at=at)
         elif event.kind == "max_instances":
             self._hooks.job_problem(
-                "overrun", event.job_id, "previous run still going; this run was skipped"
+                "overrun",
+                event.job_id,
+                "previous run still going; this run was skipped",
+                scheduled_at=at,
             )
 
 

@@ -6,6 +6,7 @@ connection comes from the keyed engine, so migrations work on an encrypted file.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,23 +57,60 @@ def upgrade(db: BaseDatabase, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def check_schema(db: BaseDatabase) -> None:
-    """Refuse to run on a database that is not exactly at this code's head revision."""
-    from alembic.script import ScriptDirectory
+def packaged_revisions() -> dict[str, str | None]:
+    """``revision -> down_revision`` of every packaged migration, read from the files'
+    module-level assignments with :mod:`ast` (alembic is not imported: ~10 MB resident)."""
+    found: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                values[target.id] = ast.literal_eval(value)
+        revision, down = values.get("revision"), values.get("down_revision")
+        if isinstance(revision, str):
+            found[revision] = down if isinstance(down, str) else None
+    return found
 
-    current = current_revision(db)
-    head = head_revision()
+
+def _stored_revision(db: BaseDatabase) -> str | None:
+    """``alembic_version.version_num`` read with plain SQL (None: never migrated)."""
+    from sqlalchemy import text
+
+    with db.read_only_engine().connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'alembic_version'")
+        ).first()
+        if exists is None:
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+
+def check_schema(db: BaseDatabase) -> None:
+    """Refuse to run on a database that is not exactly at this code's head revision.
+
+    Runs at every daemon start, so it does without alembic: the packaged revisions are read
+    from the migration files and the stored one with plain SQL."""
+    revisions = packaged_revisions()
+    heads = set(revisions) - {down for down in revisions.values() if down is not None}
+    if len(heads) != 1:  # pragma: no cover - the package ships one linear history
+        raise SchemaVersionError(f"packaged migrations have {len(heads)} heads, expected 1")
+    (head,) = heads
+    current = _stored_revision(db)
     if current == head:
         return
     if current is None:
         raise SchemaVersionError(f"database {db.path} is not migrated; run `skimd db init`")
-    script = ScriptDirectory.from_config(_config())
-    try:
-        script.get_revision(current)
-    except Exception:  # alembic raises CommandError/ResolutionError for unknown ids
+    if current not in revisions:
         raise SchemaVersionError(
             f"database {db.path} is at revision {current}, newer than this code ({head})"
-        ) from None
+        )
     raise SchemaVersionError(
         f"database {db.path} is at revision {current}, older than this code ({head}); "
         "run `skimd db init`"

@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from discord_webhook import DiscordEmbed, DiscordWebhook
 from pydantic import SecretStr
 
 from skimd.clock import Clock
@@ -57,6 +56,10 @@ _BAD_REQUEST = {400, 413}
 def build_payload(message: MessageSpec, *, username: str | None) -> tuple[dict[str, Any],
                                                                            list[tuple[str, bytes]]]:
     """The JSON body and attachments of one request, built with discord-webhook."""
+    # Imported on first use: discord-webhook pulls in ``requests`` (urllib3,
+    # charset_normalizer; ~4 MB resident) that a daemon without a webhook never needs.
+    from discord_webhook import DiscordEmbed, DiscordWebhook
+
     webhook = DiscordWebhook(
         url=_PLACEHOLDER_URL,
         content=message.content,

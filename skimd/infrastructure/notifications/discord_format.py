@@ -42,6 +42,7 @@ ICONS = {
     "job_failed": "💥",
     "job_missed": "⏰",
     "broker_session_lost": "🔌",
+    "broker_rate_limited": "🐢",
     "guard_tripped": "🚧",
     "daemon_started": "▶️",
     "daemon_stopping": "⏹️",

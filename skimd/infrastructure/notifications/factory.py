@@ -1,4 +1,8 @@
-"""Builds the notifiers from settings; bootstrap calls these and owns the HTTP client."""
+"""Builds the notifiers from settings; bootstrap calls these and owns the HTTP client.
+
+The Discord notifier is imported only when a webhook is configured, so a daemon without one
+never loads it (or discord-webhook/requests behind it).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from skimd.config import NotificationSettings, Settings
 from skimd.domain.alerts import Severity
 from skimd.infrastructure.notifications.base import NotificationService
 from skimd.infrastructure.notifications.console import ConsoleNotifier
-from skimd.infrastructure.notifications.discord import DiscordNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
 from skimd.infrastructure.notifications.heartbeat import Heartbeat
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
@@ -58,6 +61,8 @@ def build_notifier(
         "max_inline_wait_s": cfg.discord_max_inline_wait_s,
         "timeout_s": cfg.discord_timeout_s,
     }
+    if cfg.discord_webhook_url is not None or cfg.discord_critical_webhook_url is not None:
+        from skimd.infrastructure.notifications.discord import DiscordNotifier
     if cfg.discord_webhook_url is not None:
         members.append(
             DiscordNotifier(

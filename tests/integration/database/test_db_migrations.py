@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -48,3 +50,38 @@ def test_newer_database_is_refused(db: TradingDatabase) -> None:
     assert str(caught.value) == (
         f"database {db.path} is at revision ffff_future, newer than this code ({head_revision()})"
     )
+
+
+def test_packaged_revisions_read_without_alembic_match_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from skimd.infrastructure.database.migrate import MIGRATIONS_DIR, packaged_revisions
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    assert packaged_revisions() == {r.revision: r.down_revision for r in script.walk_revisions()}
+
+
+def test_older_database_is_refused(db: TradingDatabase) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001_initial'"))
+    with pytest.raises(SchemaVersionError, match=r"older than this code .*run `skimd db init`"):
+        check_schema(db)
+
+
+def test_check_schema_does_not_import_alembic(db: TradingDatabase) -> None:
+    """The daemon checks the schema at every start; alembic + mako cost ~10 MB resident."""
+    key = f"DatabaseKey(bytes.fromhex({db.key.raw.hex()!r}))" if db.key is not None else "None"
+    script = (
+        "import sys\n"
+        "from skimd.infrastructure.database.base import BaseDatabase\n"
+        "from skimd.infrastructure.database.crypto import DatabaseKey\n"
+        "from skimd.infrastructure.database.migrate import check_schema\n"
+        f"check_schema(BaseDatabase({str(db.path)!r}, {key}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

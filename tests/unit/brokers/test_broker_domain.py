@@ -92,7 +92,10 @@ def test_order_request_validation(kwargs: dict[str, object], message: str) -> No
 def test_order_status_terminality() -> None:
     terminal = {s for s in OrderStatus if s.is_terminal}
     assert terminal == {
-        OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.INACTIVE
+        OrderStatus.FILLED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.INACTIVE,
     }
     assert OrderStatus.PARTIALLY_FILLED.is_working
 

@@ -42,6 +42,7 @@ class RecordingSd:
 class RecordingHooks:
     def __init__(self) -> None:
         self.problems: list[tuple[str, str, str]] = []
+        self.scheduled: list[datetime | None] = []
         self.finished: list[JobResult] = []
         self.lifecycle: list[str] = []
 
@@ -54,8 +55,11 @@ class RecordingHooks:
     def job_finished(self, result: JobResult) -> None:
         self.finished.append(result)
 
-    def job_problem(self, kind: str, job_id: str, detail: str) -> None:
+    def job_problem(
+        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+    ) -> None:
         self.problems.append((kind, job_id, detail))
+        self.scheduled.append(scheduled_at)
 
 
 def make_supervisor(
@@ -204,6 +208,9 @@ async def test_missed_run_is_reported() -> None:
     assert fired == []
     assert hooks.problems and hooks.problems[0][0:2] == ("missed", "late")
     assert sup.results["late"].outcome == "missed"
+    # The hooks learn the run's own time (09:30), not the time the miss was noticed (09:45).
+    assert hooks.scheduled[0] == local(2026, 11, 24, 9, 30)
+    assert hooks.problems[0][2] == "run due at 09:30:00 AEDT was missed"
 
 
 async def test_overlapping_run_is_reported_as_overrun() -> None:
@@ -222,6 +229,9 @@ async def test_overlapping_run_is_reported_as_overrun() -> None:
     await clock.run_until(local(2026, 11, 24, 9, 3), settle=sup.idle)
     await sup.stop()
     assert ("overrun", "slow") in [(k, j) for k, j, _ in hooks.problems]
+    overrun_at = hooks.scheduled[[k for k, _, _ in hooks.problems].index("overrun")]
+    assert overrun_at is not None and overrun_at.second == 0  # the turned-away run's time
+    assert local(2026, 11, 24, 9, 1) <= overrun_at <= local(2026, 11, 24, 9, 3)
 
 
 async def test_stop_cancels_a_hung_job_at_the_deadline() -> None:

@@ -38,11 +38,20 @@ def _credentials(keys: FakeIbkrKeys, tmp_path: Path) -> OAuthCredentials:
     return load_credentials(keys.settings(tmp_path, TEST_BASE_URL))
 
 
-def _auth(keys: FakeIbkrKeys, tmp_path: Path, clock: SimulatedClock,
-          tokens: list[str] | None = None, margin: float = 600.0) -> IbkrOAuth:
-    return IbkrOAuth(_credentials(keys, tmp_path), clock=clock, lst_url=LST_URL,
-                     refresh_margin_s=margin,
-                     on_token=tokens.append if tokens is not None else None)
+def _auth(
+    keys: FakeIbkrKeys,
+    tmp_path: Path,
+    clock: SimulatedClock,
+    tokens: list[str] | None = None,
+    margin: float = 600.0,
+) -> IbkrOAuth:
+    return IbkrOAuth(
+        _credentials(keys, tmp_path),
+        clock=clock,
+        lst_url=LST_URL,
+        refresh_margin_s=margin,
+        on_token=tokens.append if tokens is not None else None,
+    )
 
 
 async def _tickle(client: httpx.AsyncClient, auth: IbkrOAuth) -> httpx.Response:
@@ -59,7 +68,8 @@ def test_java_bytes_adds_a_sign_byte_exactly_when_the_top_bit_is_set() -> None:
 
 def test_base_string_sorts_params_and_percent_encodes_url_and_pairs() -> None:
     text = base_string(
-        "post", "https://api.ibkr.com/v1/api/oauth/live_session_token",
+        "post",
+        "https://api.ibkr.com/v1/api/oauth/live_session_token",
         {"oauth_token": "t", "diffie_hellman_challenge": "ab", "oauth_consumer_key": "K"},
         prepend="00ff",
     )
@@ -168,13 +178,18 @@ async def test_token_is_refreshed_before_it_expires(
     assert fake.rejected_signatures == 0
 
 
-def test_secrets_never_show_in_repr(ibkr_keys: FakeIbkrKeys, clock: SimulatedClock,
-                                    tmp_path: Path) -> None:
+def test_secrets_never_show_in_repr(
+    ibkr_keys: FakeIbkrKeys, clock: SimulatedClock, tmp_path: Path
+) -> None:
     creds = _credentials(ibkr_keys, tmp_path)
     auth = IbkrOAuth(creds, clock=clock, lst_url=LST_URL)
     text = repr(creds) + repr(auth)
-    for secret in (ibkr_keys.consumer_key, ibkr_keys.access_token,
-                   ibkr_keys.access_token_secret_b64[:20], format(ibkr_keys.dh_prime, "x")[:20]):
+    for secret in (
+        ibkr_keys.consumer_key,
+        ibkr_keys.access_token,
+        ibkr_keys.access_token_secret_b64[:20],
+        format(ibkr_keys.dh_prime, "x")[:20],
+    ):
         assert secret not in text
 
 
@@ -221,8 +236,11 @@ def test_dh_prime_accepts_hex_forms_and_a_pem() -> None:
     body = _der_int(RFC3526_2048) + _der_int(2)
     der = b"\x30" + _der_len(len(body)) + body
     b64 = base64.b64encode(der).decode()
-    pem = "-----BEGIN DH PARAMETERS-----\n" + "\n".join(
-        b64[i : i + 64] for i in range(0, len(b64), 64)) + "\n-----END DH PARAMETERS-----\n"
+    pem = (
+        "-----BEGIN DH PARAMETERS-----\n"
+        + "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+        + "\n-----END DH PARAMETERS-----\n"
+    )
     assert parse_dh_prime(pem) == RFC3526_2048
 
 

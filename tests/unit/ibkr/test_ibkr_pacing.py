@@ -25,8 +25,9 @@ from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
 from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
 
 
-def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient,
-          events: RecordingBrokerEvents) -> IbkrHttp:
+def _http(
+    fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient, events: RecordingBrokerEvents
+) -> IbkrHttp:
     creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
     auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
     return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock, events=events)
@@ -73,7 +74,8 @@ async def test_a_429_pauses_that_class_for_ten_minutes(
             await http.get(SNAPSHOT_PATH, params)
         assert first.value.retry_after == 600
         assert [(e.kind, e.detail, e.until) for e in events.events] == [
-            ("rate_limited", "snapshot", started + timedelta(seconds=600))]
+            ("rate_limited", "snapshot", started + timedelta(seconds=600))
+        ]
         assert str(http.pacing_budget()["snapshot"]).startswith("penalty until")
         reached = len(fake.calls_to(SNAPSHOT_PATH))
         clock.advance(599)

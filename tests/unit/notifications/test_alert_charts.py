@@ -25,9 +25,16 @@ PATH = tuple(
 
 
 def test_candidate_chart_is_a_png_with_the_levels_drawn() -> None:
-    alert = TradeableCandidate(occurred_at=T, symbol="XYZ", prev_close=Decimal("1.10"),
-                               orh=Decimal("1.24"), orl=Decimal("1.20"), entry=Decimal("1.245"),
-                               stop=Decimal("1.195"), path=PATH)
+    alert = TradeableCandidate(
+        occurred_at=T,
+        symbol="XYZ",
+        prev_close=Decimal("1.10"),
+        orh=Decimal("1.24"),
+        orl=Decimal("1.20"),
+        entry=Decimal("1.245"),
+        stop=Decimal("1.195"),
+        path=PATH,
+    )
     png = chart_for(alert, SYD)
     assert png is not None
     assert png_size(png) == (800, 420)
@@ -39,9 +46,18 @@ def test_candidate_chart_is_a_png_with_the_levels_drawn() -> None:
 
 
 def test_trade_chart_marks_entry_and_exit() -> None:
-    alert = PositionExited(occurred_at=T, symbol="XYZ", quantity=10, entry_price=Decimal("1.22"),
-                           exit_price=Decimal("1.24"), entry_at=PATH[3].at, exit_at=PATH[20].at,
-                           reason=ExitReason.TARGET, pnl=Decimal("0.2"), path=PATH)
+    alert = PositionExited(
+        occurred_at=T,
+        symbol="XYZ",
+        quantity=10,
+        entry_price=Decimal("1.22"),
+        exit_price=Decimal("1.24"),
+        entry_at=PATH[3].at,
+        exit_at=PATH[20].at,
+        reason=ExitReason.TARGET,
+        pnl=Decimal("0.2"),
+        path=PATH,
+    )
     png = chart_for(alert, SYD)
     assert png is not None
     colours = {c for _, c in Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 16) or []}
@@ -49,8 +65,15 @@ def test_trade_chart_marks_entry_and_exit() -> None:
 
 
 def test_no_chart_without_a_path() -> None:
-    alert = TradeableCandidate(occurred_at=T, symbol="XYZ", prev_close=None, orh=Decimal(1),
-                               orl=Decimal(1), entry=Decimal(1), stop=Decimal(1))
+    alert = TradeableCandidate(
+        occurred_at=T,
+        symbol="XYZ",
+        prev_close=None,
+        orh=Decimal(1),
+        orl=Decimal(1),
+        entry=Decimal(1),
+        stop=Decimal(1),
+    )
     assert chart_for(alert, SYD) is None
     with pytest.raises(ValueError):
         render_chart("x", PATH[:1], (), (), tz=SYD)

@@ -25,8 +25,9 @@ async def test_pings_every_interval_while_healthy_and_stays_silent_when_not() ->
     healthy = {"ok": True}
     clock = SimulatedClock(T0)
     async with client(seen) as http:
-        beat = Heartbeat(URL, interval_s=300, http_client=http, clock=clock,
-                         is_healthy=lambda: healthy["ok"])
+        beat = Heartbeat(
+            URL, interval_s=300, http_client=http, clock=clock, is_healthy=lambda: healthy["ok"]
+        )
         task = asyncio.create_task(beat.run())
         await clock.run_until(T0 + timedelta(minutes=11))  # pings at 0, 5, 10 min
         healthy["ok"] = False
@@ -42,16 +43,18 @@ async def test_pings_every_interval_while_healthy_and_stays_silent_when_not() ->
 async def test_failures_are_counted_not_raised() -> None:
     seen: list[httpx.Request] = []
     async with client(seen, status=500) as http:
-        beat = Heartbeat(URL, interval_s=60, http_client=http, clock=SimulatedClock(T0),
-                         is_healthy=lambda: True)
+        beat = Heartbeat(
+            URL, interval_s=60, http_client=http, clock=SimulatedClock(T0), is_healthy=lambda: True
+        )
         assert await beat.beat_once() is False
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
-        beat2 = Heartbeat(URL, interval_s=60, http_client=http, clock=SimulatedClock(T0),
-                          is_healthy=lambda: True)
+        beat2 = Heartbeat(
+            URL, interval_s=60, http_client=http, clock=SimulatedClock(T0), is_healthy=lambda: True
+        )
         assert await beat2.beat_once() is False
     assert beat.failed == 1 and beat2.failed == 1
 
@@ -63,7 +66,8 @@ async def test_a_raising_health_probe_counts_as_unhealthy() -> None:
         raise RuntimeError("db gone")
 
     async with client(seen) as http:
-        beat = Heartbeat(URL, interval_s=60, http_client=http, clock=SimulatedClock(T0),
-                         is_healthy=probe)
+        beat = Heartbeat(
+            URL, interval_s=60, http_client=http, clock=SimulatedClock(T0), is_healthy=probe
+        )
         assert await beat.beat_once() is False
     assert seen == []

@@ -40,8 +40,9 @@ async def test_builds_console_and_jsonl_members_in_market_time(tmp_path: Path) -
 
 async def test_discord_members_hide_their_urls() -> None:
     url = "https://discord.com/api/webhooks/1/very-secret-token"
-    settings = NotificationSettings(console=False, discord_webhook_url=SecretStr(url),
-                                    discord_min_severity="warning")
+    settings = NotificationSettings(
+        console=False, discord_webhook_url=SecretStr(url), discord_min_severity="warning"
+    )
     async with httpx.AsyncClient() as http:
         fan = build_notifier(settings, clock=SimulatedClock(T), http_client=http, stdout=None)
         (member,) = leaf_notifiers(fan)
@@ -53,12 +54,19 @@ async def test_discord_members_hide_their_urls() -> None:
 async def test_heartbeat_is_optional() -> None:
     async with httpx.AsyncClient() as http:
         clock = SimulatedClock(T)
-        assert build_heartbeat(NotificationSettings(), clock=clock, http_client=http,
-                               is_healthy=lambda: True) is None
+        assert (
+            build_heartbeat(
+                NotificationSettings(), clock=clock, http_client=http, is_healthy=lambda: True
+            )
+            is None
+        )
         beat = build_heartbeat(
-            NotificationSettings(heartbeat_url=SecretStr("https://hc.example/x"),
-                                 heartbeat_interval_min=2),
-            clock=clock, http_client=http, is_healthy=lambda: True,
+            NotificationSettings(
+                heartbeat_url=SecretStr("https://hc.example/x"), heartbeat_interval_min=2
+            ),
+            clock=clock,
+            http_client=http,
+            is_healthy=lambda: True,
         )
         assert beat is not None and beat.interval_s == 120
 
@@ -66,8 +74,9 @@ async def test_heartbeat_is_optional() -> None:
 async def test_outbox_sender_from_settings_tracks_each_member() -> None:
     outbox = InMemoryOutbox()
     a, b = RecordingNotifier("a"), RecordingNotifier("b")
-    sender = build_outbox_sender(NotificationSettings(), outbox, FanOutNotifier([a, b]),
-                                 clock=SimulatedClock(T))
+    sender = build_outbox_sender(
+        NotificationSettings(), outbox, FanOutNotifier([a, b]), clock=SimulatedClock(T)
+    )
     assert isinstance(sender, OutboxSender) and sender.notifier_names == ["a", "b"]
 
 

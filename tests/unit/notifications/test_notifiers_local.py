@@ -23,8 +23,9 @@ from skimd.infrastructure.notifications.jsonl import JsonlNotifier
 from tests.fakes.notifiers import RecordingNotifier
 
 T = datetime(2024, 6, 3, 0, 5, 9, tzinfo=UTC)  # 10:05:09 in Sydney
-FAILED = JobFailed(occurred_at=T, job_id="gap_scan", error_type="DataSourceError",
-                   message="timeout\nafter 10 s")
+FAILED = JobFailed(
+    occurred_at=T, job_id="gap_scan", error_type="DataSourceError", message="timeout\nafter 10 s"
+)
 
 
 async def test_console_prints_one_readable_line_in_market_time() -> None:

@@ -31,13 +31,20 @@ T0 = datetime(2024, 6, 3, 0, 0, tzinfo=UTC)
 
 
 def fill(clock: SimulatedClock, n: int) -> OrderFilled:
-    return OrderFilled(occurred_at=clock.now(), symbol="BHP", side="BUY", quantity=n,
-                       client_order_id=f"c-{n}", price=Decimal("45.10"))
+    return OrderFilled(
+        occurred_at=clock.now(),
+        symbol="BHP",
+        side="BUY",
+        quantity=n,
+        client_order_id=f"c-{n}",
+        price=Decimal("45.10"),
+    )
 
 
 def candidate(clock: SimulatedClock, symbol: str) -> CandidateFound:
-    return CandidateFound(occurred_at=clock.now(), symbol=symbol, source=CandidateSource.GAP,
-                          gap_pct=Decimal("4.5"))
+    return CandidateFound(
+        occurred_at=clock.now(), symbol=symbol, source=CandidateSource.GAP, gap_pct=Decimal("4.5")
+    )
 
 
 @pytest.fixture
@@ -70,8 +77,13 @@ async def test_one_failing_notifier_does_not_hold_back_the_other(clock: Simulate
     outbox = InMemoryOutbox()
     console, discord = RecordingNotifier("console"), RecordingNotifier("discord")
     discord.failure = NotificationDeliveryError("discord webhook discord: HTTP 503")
-    sender = OutboxSender(outbox, FanOutNotifier([console, discord]), clock=clock,
-                          backoff_initial_s=2, backoff_max_s=60)
+    sender = OutboxSender(
+        outbox,
+        FanOutNotifier([console, discord]),
+        clock=clock,
+        backoff_initial_s=2,
+        backoff_max_s=60,
+    )
     with outbox.unit_of_work() as uow:
         enqueue(uow, fill(clock, 1))
         enqueue(uow, fill(clock, 2))
