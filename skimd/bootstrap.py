@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
-from skimd.infrastructure.brokers.protocols import AnnouncementFeed, Broker
+from skimd.infrastructure.brokers.protocols import (
+    AnnouncementFeed,
+    Broker,
+    BrokerEvents,
+    IdentifierCache,
+)
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.paths import get_data_dir
 from skimd.infrastructure.instance_lock import InstanceLock
@@ -31,6 +36,7 @@ from skimd.services.trading.params import StrategyParams
 if TYPE_CHECKING:
     import httpx
 
+    from skimd.domain.alerts import Alert
     from skimd.infrastructure.database import TradingDatabase
     from skimd.services.alerts import OutboxSender
     from skimd.services.trading.day import TradingDay
@@ -85,6 +91,7 @@ def build_daemon(
     with_database: bool = False,
     create_database: bool = False,
     with_trading: bool | None = None,
+    redactor: SecretRedactor | None = None,
 ) -> Daemon:
     """Wire the daemon. ``with_database`` opens the encrypted DB (refusing an unmigrated
     one unless ``create_database``) and routes supervisor news through the alert outbox;
@@ -104,7 +111,9 @@ def build_daemon(
         wired = _wire_alerts(settings, clock, table, closers, stdout, create_database)
         hooks = wired.hooks
         if with_trading is None or with_trading:
-            trading = _wire_trading(settings, clock, calendar, wired, table, closers)
+            trading = _wire_trading(
+                settings, clock, calendar, wired, table, closers, data_dir, redactor
+            )
     supervisor = Supervisor(
         clock=clock,
         scheduler=scheduler,
@@ -180,6 +189,25 @@ class _Wired:
     db: TradingDatabase
     sender: OutboxSender
     http: httpx.AsyncClient
+    store: Callable[[Alert], None]
+
+
+def _asx_feed(
+    settings: Settings, clock: Clock, calendar: AsxCalendar, closers: list[object]
+) -> AnnouncementFeed:
+    """Today's ASX announcements page, over its own HTTP client (the site wants a browser's
+    headers and redirects followed)."""
+    import httpx
+
+    from skimd.infrastructure.news import AsxAnnouncementFeed
+
+    http = httpx.AsyncClient(
+        timeout=settings.ibkr.request_timeout_s,
+        follow_redirects=True,
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) skimd", "Accept": "text/html"},
+    )
+    closers.append(http.aclose)
+    return AsxAnnouncementFeed(http, settings.strategy.news_url, clock, calendar.zone)
 
 
 def _wire_trading(
@@ -189,17 +217,30 @@ def _wire_trading(
     wired: _Wired,
     table: JobTable,
     closers: list[object],
+    data_dir: Path,
+    redactor: SecretRedactor | None,
 ) -> TradingDay:
     """The broker, the trading store and the day's jobs (added to ``table``)."""
+    from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
     from skimd.infrastructure.database.trading_store import SqlTradingStore
+    from skimd.services.daemon_alerts import AlertingBrokerEvents
     from skimd.services.trading.context import TradingContext
     from skimd.services.trading.day import TradingDay
 
-    broker = build_broker(settings, clock=clock)
+    broker = build_broker(
+        settings,
+        clock=clock,
+        events=AlertingBrokerEvents(wired.store, clock, broker=settings.broker.kind),
+        identifier_cache=SqlIdentifierCache(wired.db.unit_of_work, clock),
+        on_secret=None if redactor is None else redactor.add,
+        state_dir=data_dir,
+    )
     closers.append(broker.close)
-    news: AnnouncementFeed | None = None
+    news: AnnouncementFeed
     if isinstance(broker, AnnouncementFeed):
         news = broker  # the demo market publishes its own announcements
+    else:
+        news = _asx_feed(settings, clock, calendar, closers)
     ctx = TradingContext(
         broker=broker,
         store=SqlTradingStore(wired.db.unit_of_work, after_commit=wired.sender.wake),
@@ -214,11 +255,21 @@ def _wire_trading(
     return day
 
 
-def build_broker(settings: Settings, *, clock: Clock | None = None) -> Broker:
+def build_broker(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    events: BrokerEvents | None = None,
+    identifier_cache: IdentifierCache | None = None,
+    on_secret: Callable[[str], None] | None = None,
+    state_dir: Path | None = None,
+) -> Broker:
     """The configured broker (``[broker] kind``); the only caller of BrokerFactory.
 
-    Uses an in-memory conid cache and no event sink until the daemon wiring (issue #6)
-    routes broker events into alerts and the cache into the database.
+    Without ``events``/``identifier_cache`` (``skimd broker check``) events are dropped and
+    conids cached in memory; the daemon passes alerting events and the database cache.
+    ``state_dir`` is only for the daemon (it holds the data-dir lock): the demo account's
+    book is kept there.
     """
     from skimd.infrastructure.brokers.events import NullBrokerEvents
     from skimd.infrastructure.brokers.factory import BrokerFactory
@@ -228,8 +279,10 @@ def build_broker(settings: Settings, *, clock: Clock | None = None) -> Broker:
         settings.broker.kind,
         settings,
         clock=clock or SystemClock(),
-        events=NullBrokerEvents(),
-        identifier_cache=InMemoryIdentifierCache(),
+        events=events or NullBrokerEvents(),
+        identifier_cache=identifier_cache or InMemoryIdentifierCache(),
+        on_secret=on_secret,
+        state_dir=state_dir,
     )
 
 
@@ -244,7 +297,6 @@ def _wire_alerts(
     """DB + notifiers + outbox sender, and hooks that turn supervisor news into alerts."""
     import httpx
 
-    from skimd.domain.alerts import Alert
     from skimd.infrastructure.database import check_schema, open_trading_database
     from skimd.infrastructure.notifications.factory import (
         build_heartbeat,
@@ -302,4 +354,4 @@ def _wire_alerts(
         broker=settings.broker.kind,
         live_trading=settings.broker.live_trading,
     )
-    return _Wired(hooks=hooks, db=db, sender=sender, http=http)
+    return _Wired(hooks=hooks, db=db, sender=sender, http=http, store=store)

@@ -67,6 +67,9 @@ class _Timer:
         self.cancelled = True
 
 
+_THREAD_YIELD_S = 0.0002
+
+
 class SimulatedClock:
     """A clock that moves only when told to.
 
@@ -156,11 +159,16 @@ class SimulatedClock:
 
     @staticmethod
     async def _settle(settle: Callable[[], bool] | None) -> None:
-        for _ in range(10_000):
+        for attempt in range(10_000):
             for _ in range(5):
                 await asyncio.sleep(0)
             if settle is None or settle():
                 return
+            if attempt >= 2:
+                # Work is waiting on a worker thread (asyncio.to_thread: the DB). Block in
+                # the selector briefly instead of spinning, so that thread gets the GIL.
+                # This paces the driver, not the simulated time.
+                await asyncio.sleep(_THREAD_YIELD_S)
 
     def _drop_cancelled(self) -> None:
         while self._timers and self._timers[0].cancelled:

@@ -210,7 +210,7 @@ class NotificationSettings(_Section):
     discord_charts: bool = True
     discord_timeout_s: float = Field(default=10.0, gt=0, le=120)
     discord_max_inline_wait_s: float = Field(default=5.0, ge=0, le=60)
-    outbox_poll_interval_s: int = Field(default=5, ge=1, le=60)
+    outbox_poll_interval_s: int = Field(default=30, ge=1, le=60)  # catch-up; commits wake it
     outbox_coalesce_threshold: int = Field(default=5, ge=2)
     outbox_backoff_initial_s: float = Field(default=2.0, gt=0)
     outbox_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)

@@ -46,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"demo": settings.demo.model_copy(update={"seed": args.seed})}
         )
-    bootstrap.setup_logging(settings)
+    redactor = bootstrap.setup_logging(settings)
     calendar = bootstrap.build_calendar(settings)
     if args.date:
         day = _parse_date(args.date)
@@ -60,7 +60,12 @@ def _demo(args: argparse.Namespace) -> int:
     end = combine(day, DAY_END, calendar.zone)
     clock = SimulatedClock(start)
     daemon = bootstrap.build_daemon(
-        settings, clock=clock, environ={}, with_database=True, create_database=True
+        settings,
+        clock=clock,
+        environ={},
+        with_database=True,
+        create_database=True,
+        redactor=redactor,
     )
     print(f"skimd demo: replaying {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key}")
     began = wallclock.perf_counter()

@@ -22,6 +22,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
-    bootstrap.setup_logging(settings)
-    daemon = bootstrap.build_daemon(settings, with_database=True)
+    redactor = bootstrap.setup_logging(settings)
+    daemon = bootstrap.build_daemon(settings, with_database=True, redactor=redactor)
     return asyncio.run(run_daemon(daemon))

@@ -3,12 +3,16 @@
 Builders are looked up by kind. ``ibkr`` is imported lazily from
 ``skimd.infrastructure.brokers.ibkr.facade.build_ibkr_broker`` so the demo never loads the
 IBKR adapter (or fails because of it). Tests may pass extra builders, e.g. a fake kind.
+
+``on_secret`` receives every secret the broker creates at run time (IBKR's live session
+token) so the caller can add it to the log redactor; brokers without such secrets ignore it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -17,6 +21,8 @@ from skimd.clock import Clock
 from skimd.config import Settings
 from skimd.errors import ConfigurationError
 from skimd.infrastructure.brokers.protocols import Broker, BrokerEvents, IdentifierCache
+
+SecretSink = Callable[[str], None]
 
 
 class BrokerBuilder(Protocol):
@@ -28,6 +34,8 @@ class BrokerBuilder(Protocol):
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
         http_client: httpx.AsyncClient | None,
+        on_secret: SecretSink | None,
+        state_dir: Path | None,
     ) -> Broker: ...
 
 
@@ -38,8 +46,15 @@ def build_demo_broker(
     events: BrokerEvents,
     identifier_cache: IdentifierCache,
     http_client: httpx.AsyncClient | None = None,
+    on_secret: SecretSink | None = None,
+    state_dir: Path | None = None,
 ) -> Broker:
-    """The in-process simulated ASX, seeded from ``[demo]``; ``http_client`` is unused."""
+    """The in-process simulated ASX, seeded from ``[demo]``; ``http_client`` and
+    ``on_secret`` are unused (it makes no network calls and no secrets).
+
+    With ``state_dir`` (the daemon's data dir, lock held) the paper account's book lives in
+    ``demo-broker-<seed>.json`` there, so orders survive a daemon restart as they would at a
+    real broker. Without it (``skimd broker check``) the book is in memory only."""
     from skimd.infrastructure.brokers.demo.broker import DemoBroker
     from skimd.infrastructure.brokers.demo.market import DemoMarket
 
@@ -53,6 +68,7 @@ def build_demo_broker(
         identifier_cache=identifier_cache,
         starting_cash=Decimal(str(demo.starting_cash)).quantize(cents),
         commission_per_order=Decimal(str(demo.commission_per_order)).quantize(cents),
+        book_path=None if state_dir is None else state_dir / f"demo-broker-{demo.seed}.json",
     )
 
 
@@ -63,8 +79,11 @@ def build_ibkr_broker(
     events: BrokerEvents,
     identifier_cache: IdentifierCache,
     http_client: httpx.AsyncClient | None = None,
+    on_secret: SecretSink | None = None,
+    state_dir: Path | None = None,
 ) -> Broker:
-    """Delegates to the IBKR adapter, imported only when this kind is asked for."""
+    """Delegates to the IBKR adapter, imported only when this kind is asked for;
+    ``on_secret`` gets each new live session token."""
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker as build
 
     broker: Broker = build(
@@ -73,6 +92,7 @@ def build_ibkr_broker(
         events=events,
         identifier_cache=identifier_cache,
         http_client=http_client,
+        on_token=on_secret,
     )
     return broker
 
@@ -113,8 +133,13 @@ class BrokerFactory:
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
         http_client: httpx.AsyncClient | None = None,
+        on_secret: SecretSink | None = None,
+        state_dir: Path | None = None,
     ) -> Broker:
-        """Build a broker of ``kind``; an unknown kind is a ConfigurationError (exit 78)."""
+        """Build a broker of ``kind``; an unknown kind is a ConfigurationError (exit 78).
+
+        ``on_secret`` (e.g. ``redactor.add``) receives run-time secrets such as IBKR's live
+        session token, each time a new one is made."""
         builder = self._builders.get(kind.strip().lower())
         if builder is None:
             raise ConfigurationError(
@@ -126,4 +151,6 @@ class BrokerFactory:
             events=events,
             identifier_cache=identifier_cache,
             http_client=http_client,
+            on_secret=on_secret,
+            state_dir=state_dir,
         )

@@ -43,11 +43,17 @@ class SqlTradingStore:
     ) -> None:
         self._uow = unit_of_work
         self._after_commit = after_commit
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTradingTx]:
         with self._uow() as uow:
             yield SqlTradingTx(uow)
+        self._generation += 1
         if self._after_commit is not None:
             self._after_commit()
 

@@ -40,9 +40,14 @@ class SqlOutboxStore:
         self._uow = unit_of_work
         self._delivered: dict[int, set[str]] = {}
         self._rejected: dict[int, str] = {}
+        # A read must not overlap completing rows: a read whose snapshot predates the
+        # commit, checked against the in-memory record after its cleanup, would see a
+        # delivered row as new and send it again.
+        self._handover = asyncio.Lock()
 
     async def pending(self, notifier: str, limit: int) -> list[PendingAlert]:
-        return await asyncio.to_thread(self._pending, notifier, limit)
+        async with self._handover:
+            return await asyncio.to_thread(self._pending, notifier, limit)
 
     def _pending(self, notifier: str, limit: int) -> list[PendingAlert]:
         found: list[PendingAlert] = []
@@ -91,10 +96,11 @@ class SqlOutboxStore:
         if not done:
             return 0
         rejected = {i: self._rejected[i] for i in done if i in self._rejected}
-        await asyncio.to_thread(self._complete, done, rejected, at)
-        for row_id in done:
-            self._delivered.pop(row_id, None)
-            self._rejected.pop(row_id, None)
+        async with self._handover:
+            await asyncio.to_thread(self._complete, done, rejected, at)
+            for row_id in done:
+                self._delivered.pop(row_id, None)
+                self._rejected.pop(row_id, None)
         return len(done)
 
     def _complete(self, ids: list[int], rejected: dict[int, str], at: datetime) -> None:

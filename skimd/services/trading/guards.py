@@ -74,6 +74,25 @@ def check_entry(
     entries_close_at: datetime,
     last_prices: Mapping[str, Decimal],
 ) -> GuardVerdict:
+    """Every guard for one entry: the account-wide gates, then the price band."""
+    verdict = check_gates(
+        tx, ctx, now=now, entries_close_at=entries_close_at, last_prices=last_prices
+    )
+    if not verdict.allowed:
+        return verdict
+    return check_price_band(ctx, ticker=ticker, limit_price=limit_price, last=last, now=now)
+
+
+def check_gates(
+    tx: TradingTx,
+    ctx: TradingContext,
+    *,
+    now: datetime,
+    entries_close_at: datetime,
+    last_prices: Mapping[str, Decimal],
+) -> GuardVerdict:
+    """The guards that do not depend on the ticker (kill switch, closing auction, max
+    orders per day, max open positions, daily loss cap), in that order."""
     p = ctx.params
     day = now.astimezone(ctx.calendar.zone).date()
     guard = tx.guard()
@@ -99,7 +118,7 @@ def check_entry(
         return GuardVerdict(
             False,
             GuardKind.MAX_ORDERS_PER_DAY,
-            f"{len(placed_today)} orders today; entry in {ticker} refused",
+            f"{len(placed_today)} orders today; no new entries",
             value=Decimal(len(placed_today)),
             limit=Decimal(p.max_orders_per_day),
             dedup_key=f"guard:max_orders:{day}",
@@ -111,7 +130,7 @@ def check_entry(
         return GuardVerdict(
             False,
             GuardKind.MAX_POSITIONS,
-            f"{open_count} positions open or entering; entry in {ticker} refused",
+            f"{open_count} positions open or entering; no new entries",
             value=Decimal(open_count),
             limit=Decimal(p.max_open_positions),
             dedup_key=f"guard:max_positions:{day}:{open_count}",
@@ -126,16 +145,25 @@ def check_entry(
             limit=-p.daily_loss_cap,
             dedup_key=f"guard:daily_loss:{day}",
         )
-    if not within_price_band(limit_price, last, p.price_band_pct):
-        return GuardVerdict(
-            False,
-            GuardKind.PRICE_BAND,
-            f"{ticker} limit {limit_price} is more than {p.price_band_pct}% from last {last}",
-            value=limit_price,
-            limit=last,
-            dedup_key=f"guard:price_band:{day}:{ticker}",
-        )
     return GuardVerdict.ok()
+
+
+def check_price_band(
+    ctx: TradingContext, *, ticker: str, limit_price: Decimal, last: Decimal, now: datetime
+) -> GuardVerdict:
+    """The fat-finger check: the order's limit against the last trade."""
+    day = now.astimezone(ctx.calendar.zone).date()
+    band = ctx.params.price_band_pct
+    if within_price_band(limit_price, last, band):
+        return GuardVerdict.ok()
+    return GuardVerdict(
+        False,
+        GuardKind.PRICE_BAND,
+        f"{ticker} limit {limit_price} is more than {band}% from last {last}",
+        value=limit_price,
+        limit=last,
+        dedup_key=f"guard:price_band:{day}:{ticker}",
+    )
 
 
 def alert_trip(tx: TradingTx, verdict: GuardVerdict, now: datetime) -> bool:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import structlog
 
-from skimd.domain.alerts import TradeableCandidate
+from skimd.domain.alerts import GuardKind, TradeableCandidate
 from skimd.domain.calendar import MarketSession
-from skimd.domain.market import Quote
+from skimd.domain.market import Bar, Quote
 from skimd.domain.orders import OrderType, Side, TimeInForce
 from skimd.domain.trading import (
     CandidateRecord,
@@ -49,7 +49,13 @@ from skimd.domain.trading import (
     trail_exit_due,
 )
 from skimd.services.trading.context import TradingContext
-from skimd.services.trading.guards import alert_trip, check_entry
+from skimd.services.trading.guards import (
+    GuardVerdict,
+    alert_trip,
+    check_entry,
+    check_gates,
+    check_price_band,
+)
 from skimd.services.trading.orders import OrderDesk
 
 log = structlog.get_logger(__name__)
@@ -73,6 +79,13 @@ class IntradayWatch:
     def __init__(self, ctx: TradingContext, desk: OrderDesk) -> None:
         self.ctx = ctx
         self.desk = desk
+        self._alerted: set[str] = set()  # guard trips already queued (the outbox dedups too)
+        self._history: dict[tuple[str, date], list[Bar]] = {}
+        self._cached: (
+            tuple[tuple[int, date], list[CandidateRecord], list[PositionRecord], list[IntentRecord]]
+            | None
+        ) = None
+        self._gate_cache: tuple[tuple[int, date], GuardVerdict] | None = None
 
     async def poll(self) -> PollOutcome:
         ctx = self.ctx
@@ -81,11 +94,9 @@ class IntradayWatch:
         now = ctx.now()
         if session is None or not session.is_open(now):
             return outcome
-        await self.desk.refresh()
-        day = session.day
-        with ctx.store.read() as tx:
-            candidates = tx.candidates(day, [CandidateState.RANGING, CandidateState.TRADEABLE])
-            positions = tx.open_positions()
+        candidates, positions, open_intents = self._working_set(session.day)
+        if await self.desk.refresh(open_intents):
+            candidates, positions, open_intents = self._working_set(session.day)
         conids = sorted(
             {c.conid for c in candidates if c.conid is not None}
             | {p.conid for p in positions if p.conid is not None}
@@ -96,10 +107,62 @@ class IntradayWatch:
         now = ctx.now()
         self._ranges(candidates, quotes, now, outcome)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
-        for candidate in candidates:  # in the closing auction the guard refuses (once)
-            await self._maybe_enter(candidate, quotes, last_prices, session, outcome)
-        await self._manage(positions, quotes, session, outcome)
+        await self._entries(candidates, quotes, last_prices, session, outcome)
+        by_position: dict[int, list[IntentRecord]] = {}
+        for intent in open_intents:
+            if intent.position_id is not None:
+                by_position.setdefault(intent.position_id, []).append(intent)
+        await self._manage(positions, by_position, quotes, session, outcome)
         return outcome
+
+    def _working_set(
+        self, day: date
+    ) -> tuple[list[CandidateRecord], list[PositionRecord], list[IntentRecord]]:
+        """Today's live candidates, open positions and open intents: read in one go, and
+        read again only after this process wrote something (most polls change nothing)."""
+        generation = self.ctx.store.generation
+        if self._cached is None or self._cached[0] != (generation, day):
+            with self.ctx.store.read() as tx:
+                self._cached = (
+                    (generation, day),
+                    tx.candidates(day, [CandidateState.RANGING, CandidateState.TRADEABLE]),
+                    tx.open_positions(),
+                    tx.open_intents(),
+                )
+        _, candidates, positions, intents = self._cached
+        return list(candidates), list(positions), list(intents)
+
+    def _gates(
+        self, now: datetime, session: MarketSession, last_prices: Mapping[str, Decimal]
+    ) -> GuardVerdict:
+        """The account-wide guards. A refusal by max orders or max positions depends only
+        on this process's own writes, so it is reused until the next write; the others
+        (kill switch set from the CLI, loss cap moving with prices) are read every time.
+        Whatever this says, the entry's own unit of work checks every guard again."""
+        key = (self.ctx.store.generation, session.day)
+        if self._gate_cache is not None and self._gate_cache[0] == key:
+            return self._gate_cache[1]
+        with self.ctx.store.read() as tx:
+            verdict = check_gates(
+                tx,
+                self.ctx,
+                now=now,
+                entries_close_at=self.ctx.entries_close_at(session),
+                last_prices=last_prices,
+            )
+        cacheable = (GuardKind.MAX_ORDERS_PER_DAY, GuardKind.MAX_POSITIONS)
+        self._gate_cache = (key, verdict) if verdict.kind in cacheable else None
+        return verdict
+
+    def _trip(self, verdict: GuardVerdict, now: datetime) -> None:
+        """Alert a tripped guard once (the in-memory set saves a write per poll)."""
+        key = verdict.dedup_key or verdict.detail
+        if key in self._alerted:
+            return
+        with self.ctx.store.transaction() as tx:
+            if alert_trip(tx, verdict, now):
+                log.warning("guard tripped", guard=verdict.kind, detail=verdict.detail)
+        self._alerted.add(key)
 
     # -- ranges ----------------------------------------------------------------------------
 
@@ -123,13 +186,13 @@ class IntradayWatch:
                 high = quote.high if quote.high is not None else quote.last
                 low = quote.low if quote.low is not None else quote.last
                 assert high is not None and low is not None
-                updates.append(
-                    c.with_(
-                        range_start_at=start,
-                        orh=high if c.orh is None else max(c.orh, high),
-                        orl=low if c.orl is None else min(c.orl, low),
-                    )
+                grown = c.with_(
+                    range_start_at=start,
+                    orh=high if c.orh is None else max(c.orh, high),
+                    orl=low if c.orl is None else min(c.orl, low),
                 )
+                if grown != c:
+                    updates.append(grown)
                 continue
             wants_news = self.ctx.params.require_news and not c.price_sensitive
             final = (
@@ -171,27 +234,62 @@ class IntradayWatch:
 
     # -- entries ---------------------------------------------------------------------------
 
-    async def _maybe_enter(
+    async def _entries(
         self,
-        c: CandidateRecord,
+        candidates: Sequence[CandidateRecord],
         quotes: Mapping[int, Quote],
         last_prices: Mapping[str, Decimal],
         session: MarketSession,
         outcome: PollOutcome,
     ) -> None:
         p = self.ctx.params
-        if c.status is not CandidateState.TRADEABLE or c.conid not in quotes:
+        breaking = [
+            c
+            for c in candidates
+            if c.status is CandidateState.TRADEABLE
+            and c.conid is not None
+            and c.conid in quotes
+            and c.orh is not None
+            and is_breakout(quotes[c.conid].last, c.orh, p.breakout_buffer_ticks)
+        ]
+        if not breaking:
             return
+        now = self.ctx.now()
+        gates = self._gates(now, session, last_prices)
+        if not gates.allowed:
+            self._trip(gates, now)
+            outcome.blocked.extend(c.ticker for c in breaking)
+            return
+        for candidate in breaking:
+            assert candidate.conid is not None
+            await self._enter(candidate, quotes[candidate.conid], last_prices, session, outcome)
+
+    async def _enter(
+        self,
+        c: CandidateRecord,
+        quote: Quote,
+        last_prices: Mapping[str, Decimal],
+        session: MarketSession,
+        outcome: PollOutcome,
+    ) -> None:
+        """Write one entry intent (every guard re-checked inside the unit of work), then
+        place it."""
+        p = self.ctx.params
         assert c.orh is not None and c.orl is not None and c.conid is not None
-        quote = quotes[c.conid]
-        if not is_breakout(quote.last, c.orh, p.breakout_buffer_ticks):
-            return
         assert quote.last is not None
         now = self.ctx.now()
         limit = entry_limit(quote.last, p.entry_slippage_ticks)
         stop = initial_stop(c.orl, None)
         qty = position_size(limit, stop, p.sizing)
         coid = client_order_id(session.day, c.ticker, IntentPurpose.ENTRY)
+        band = check_price_band(
+            self.ctx, ticker=c.ticker, limit_price=limit, last=quote.last, now=now
+        )
+        if not band.allowed:
+            self._trip(band, now)
+            outcome.blocked.append(c.ticker)
+            return
+        blocked: GuardVerdict | None = None
         with self.ctx.store.transaction() as tx:
             current = tx.candidate(c.scan_date, c.ticker)
             if current is None or current.status is not CandidateState.TRADEABLE:
@@ -210,29 +308,31 @@ class IntradayWatch:
                 last_prices=last_prices,
             )
             if not verdict.allowed:
-                if alert_trip(tx, verdict, now):
-                    log.warning("guard tripped", guard=verdict.kind, detail=verdict.detail)
-                outcome.blocked.append(c.ticker)
-                return
-            if qty <= 0:
+                blocked = verdict
+            elif qty <= 0:
                 tx.save_candidate(current.with_(status=CandidateState.SKIPPED), now)
                 log.info("breakout too small to size", ticker=c.ticker, limit=limit, stop=stop)
                 return
-            intent = tx.add_intent(
-                IntentRecord(
-                    client_order_id=coid,
-                    ticker=c.ticker,
-                    conid=c.conid,
-                    side=Side.BUY.value,
-                    qty=qty,
-                    order_type=OrderType.LMT.value,
-                    limit_price=limit,
-                    purpose=IntentPurpose.ENTRY,
-                    created_at=now,
-                    candidate_id=current.id,
+            else:
+                intent = tx.add_intent(
+                    IntentRecord(
+                        client_order_id=coid,
+                        ticker=c.ticker,
+                        conid=c.conid,
+                        side=Side.BUY.value,
+                        qty=qty,
+                        order_type=OrderType.LMT.value,
+                        limit_price=limit,
+                        purpose=IntentPurpose.ENTRY,
+                        created_at=now,
+                        candidate_id=current.id,
+                    )
                 )
-            )
-            tx.save_candidate(current.with_(status=CandidateState.ENTERED), now)
+                tx.save_candidate(current.with_(status=CandidateState.ENTERED), now)
+        if blocked is not None:  # an earlier entry of this same poll filled the last slot
+            self._trip(blocked, now)
+            outcome.blocked.append(c.ticker)
+            return
         log.info("breakout entry", ticker=c.ticker, last=quote.last, orh=c.orh, qty=qty)
         await self.desk.place(intent)
         outcome.entered.append(c.ticker)
@@ -242,20 +342,17 @@ class IntradayWatch:
     async def _manage(
         self,
         positions: Sequence[PositionRecord],
+        open_by_position: Mapping[int, list[IntentRecord]],
         quotes: Mapping[int, Quote],
         session: MarketSession,
         outcome: PollOutcome,
     ) -> None:
         for position in positions:
-            if position.paused or position.conid is None:
-                continue
-            with self.ctx.store.read() as tx:
-                fresh = tx.position(position.id) if position.id is not None else None
-                intents = tx.intents_for_position(position.id) if position.id else []
-            if fresh is None or fresh.status != "open":
+            if position.paused or position.conid is None or position.id is None:
                 continue
             quote = quotes.get(position.conid)
-            await self._manage_one(fresh, intents, quote, session, outcome)
+            intents = open_by_position.get(position.id, [])
+            await self._manage_one(position, intents, quote, session, outcome)
 
     async def _manage_one(
         self,
@@ -316,20 +413,30 @@ class IntradayWatch:
             if half > 0:
                 return IntentPurpose.PARTIAL, half
         if position.partial_exit_done and day_n >= 2:
-            with self.ctx.store.read() as tx:
-                start = session.day - timedelta(days=p.trail_ma_days * 3)
-                closes = [
-                    c for d, c in tx.closes(position.ticker, start, session.day) if d < session.day
-                ]
+            closes = [b.close for b in self._bars_before(position.ticker, session.day)]
             if trail_exit_due(closes, p.trail_ma_days):
                 return IntentPurpose.TRAIL, position.qty
         return None, 0
 
     def _previous_low(self, position: PositionRecord, session: MarketSession) -> Decimal | None:
-        with self.ctx.store.read() as tx:
-            bars = tx.daily_bars(position.ticker, position.entry_date, session.day)
-        prior = [b for b in bars if b.day < session.day]
+        prior = [
+            b
+            for b in self._bars_before(position.ticker, session.day)
+            if b.day >= position.entry_date
+        ]
         return prior[-1].low if prior else None
+
+    def _bars_before(self, ticker: str, day: date) -> list[Bar]:
+        """Stored daily bars before ``day`` (read once per ticker and day: they are written
+        by the warm-up and end-of-day jobs, never during the session)."""
+        key = (ticker, day)
+        if key not in self._history:
+            start = day - timedelta(days=self.ctx.params.trail_ma_days * 3 + 10)
+            with self.ctx.store.read() as tx:
+                bars = tx.daily_bars(ticker, start, day)
+            self._history = {k: v for k, v in self._history.items() if k[1] == day}
+            self._history[key] = [b for b in bars if b.day < day]
+        return self._history[key]
 
     async def _exit(
         self, position: PositionRecord, purpose: IntentPurpose, qty: int, session: MarketSession

@@ -172,28 +172,32 @@ class OrderDesk:
 
     # -- following orders ------------------------------------------------------------------
 
-    async def refresh(self, intents: list[IntentRecord] | None = None) -> None:
-        """Bring every open intent up to date with the broker (fills → positions)."""
+    async def refresh(self, intents: list[IntentRecord] | None = None) -> bool:
+        """Bring every open intent up to date with the broker (fills → positions);
+        True when anything changed."""
         if intents is None:
             with self.ctx.store.read() as tx:
                 intents = tx.open_intents()
+        changed = False
         for intent in intents:
-            if not intent.status.is_open:
-                continue
-            if intent.broker_order_id is None:
+            if not intent.status.is_open or intent.broker_order_id is None:
                 continue  # pending/unknown: reconcile() handles these
             try:
-                state = await self.ctx.broker.order_status(intent.broker_order_id)
+                state: OrderState | None = await self.ctx.broker.order_status(
+                    intent.broker_order_id
+                )
             except InvalidInputError:
-                state = await self.ctx.broker.find_order(intent.client_order_id)  # type: ignore[assignment]
-                if state is None:
-                    continue
+                state = await self.ctx.broker.find_order(intent.client_order_id)
+            if state is None:
+                continue
             if _changed(intent, state):
                 with self.ctx.store.transaction() as tx:
                     self._apply(tx, intent.client_order_id, state)
-            await self._expire_stale_entry(intent, state)
+                changed = True
+            changed = await self._expire_stale_entry(intent, state) or changed
+        return changed
 
-    async def _expire_stale_entry(self, intent: IntentRecord, state: OrderState) -> None:
+    async def _expire_stale_entry(self, intent: IntentRecord, state: OrderState) -> bool:
         timeout = timedelta(seconds=self.ctx.params.entry_timeout_s)
         if (
             intent.purpose is IntentPurpose.ENTRY
@@ -205,6 +209,8 @@ class OrderDesk:
                 current = tx.intent(intent.client_order_id)
             if current is not None and current.status.is_open:
                 await self.cancel(current, "entry not filled in time")
+                return True
+        return False
 
     async def reconcile(self, *, allow_entries: bool) -> int:
         """Settle every open intent by client order id; returns how many were placed now.

@@ -106,6 +106,13 @@ class TradingTx(Protocol):
 
 
 class TradingStore(Protocol):
+    @property
+    def generation(self) -> int:
+        """Changes whenever this process commits a write: readers may reuse what they read
+        while it is unchanged (another process's writes are not counted; nothing may rely
+        on this for a safety check)."""
+        ...
+
     def transaction(self) -> AbstractContextManager[TradingTx]:
         """A write unit of work: commits on success, rolls back on any exception."""
         ...

@@ -62,6 +62,8 @@ def test_extra_builders_add_kinds() -> None:
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
         http_client: httpx.AsyncClient | None,
+        on_secret: Callable[[str], None] | None,
+        state_dir: Path | None,
     ) -> Broker:
         made.append(settings.source)
         return create(BrokerFactory(), "demo")
