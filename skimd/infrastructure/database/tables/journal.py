@@ -74,6 +74,9 @@ class TradeReport(SQLModel, table=True):
     account: str | None = None
     title: str
     body: str = ""  # markdown
+    round_trip_id: int | None = Field(  # revision 0003: one report per closed round trip
+        default=None, foreign_key="round_trips.id", ondelete="SET NULL", index=True
+    )
     created_at: dt.datetime = utc()
 
 
@@ -252,6 +255,7 @@ class MistakeEntry(SQLModel, table=True):
     )
     category: str
     note: str | None = None
+    cost: Decimal | None = money(default=None)  # what the mistake cost (revision 0003)
     created_at: dt.datetime = utc()
 
 
@@ -276,6 +280,18 @@ class BankImportConfig(SQLModel, table=True):
     description_column: str
     date_format: str = "%d/%m/%Y"
     delimiter: str = ","
+    # revision 0003: statements with debit/credit columns, preambles, decimal commas
+    debit_column: str | None = None
+    credit_column: str | None = None
+    reference_column: str | None = None
+    balance_column: str | None = None
+    skip_rows: int = 0
+    has_header: bool = True
+    amount_sign: str = "credit_positive"
+    decimal_separator: str = "."
+    thousands_separator: str = ","
+    encoding: str = "utf-8-sig"
+    currency: str | None = None
     created_at: dt.datetime = utc()
 
 
@@ -292,6 +308,8 @@ class BankTransaction(SQLModel, table=True):
     amount: Decimal = money()
     currency: str = "AUD"
     description: str = ""
+    reference: str | None = None  # revision 0003
+    balance: Decimal | None = money(default=None)  # revision 0003
     imported_at: dt.datetime = utc()
     import_config_id: int | None = Field(
         default=None, foreign_key="bank_import_configs.id", ondelete="SET NULL"
