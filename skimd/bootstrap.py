@@ -38,8 +38,12 @@ if TYPE_CHECKING:
 
     from skimd.domain.alerts import Alert
     from skimd.infrastructure.database import TradingDatabase
+    from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.services.alerts import OutboxSender
+    from skimd.services.journal.end_of_day import JournalDay
+    from skimd.services.trading.context import TradingContext
     from skimd.services.trading.day import TradingDay
+    from skimd.services.trading.orders import OrderDesk
 
 
 def settings_from(config_path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +160,7 @@ def strategy_params(settings: Settings) -> StrategyParams:
         poll_interval_s=s.poll_interval_s,
         scan_interval_s=s.scan_interval_s,
         news_interval_s=s.news_interval_s,
+        sync_interval_s=s.sync_interval_s,
         min_gap_pct=s.min_gap_pct,
         min_price=s.min_price,
         min_volume=s.min_volume,
@@ -222,7 +227,6 @@ def _wire_trading(
 ) -> TradingDay:
     """The broker, the trading store and the day's jobs (added to ``table``)."""
     from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
-    from skimd.infrastructure.database.trading_store import SqlTradingStore
     from skimd.services.daemon_alerts import AlertingBrokerEvents
     from skimd.services.trading.context import TradingContext
     from skimd.services.trading.day import TradingDay
@@ -235,24 +239,62 @@ def _wire_trading(
         on_secret=None if redactor is None else redactor.add,
         state_dir=data_dir,
     )
+    from skimd.infrastructure.database.journal_store import SqlJournalStore
+
     closers.append(broker.close)
     news: AnnouncementFeed
     if isinstance(broker, AnnouncementFeed):
         news = broker  # the demo market publishes its own announcements
     else:
         news = _asx_feed(settings, clock, calendar, closers)
+    store = SqlJournalStore(wired.db.unit_of_work, after_commit=wired.sender.wake)
     ctx = TradingContext(
         broker=broker,
-        store=SqlTradingStore(wired.db.unit_of_work, after_commit=wired.sender.wake),
+        store=store,
         clock=clock,
         calendar=calendar,
         params=strategy_params(settings),
         news=news,
     )
     day = TradingDay(ctx)
+    day.attach_journal(lambda desk: _journal_day(settings, ctx, store, desk))
     for spec in day.jobs():
         table.add(spec)
     return day
+
+
+def _journal_day(
+    settings: Settings, ctx: TradingContext, store: SqlJournalStore, desk: OrderDesk
+) -> JournalDay:
+    from skimd.domain.mistakes import MistakeThresholds
+    from skimd.services.journal.end_of_day import JournalDay
+    from skimd.services.journal.sync import BrokerTerms, PositionSync
+
+    s = settings.strategy
+    m = settings.market
+    terms = BrokerTerms(
+        settlement_days=2,
+        commission=(
+            {"per_order": str(settings.demo.commission_per_order), "currency": "AUD"}
+            if settings.broker.kind == "demo"
+            else {"schedule": "IBKR tiered/fixed, as charged (executions carry it)"}
+        ),
+        trading_hours={
+            "open": m.open_time,
+            "close": m.close_time,
+            "early_close": m.early_close_time,
+        },
+    )
+    return JournalDay(
+        ctx,
+        store,
+        PositionSync(ctx, store, desk, terms),
+        MistakeThresholds(
+            stop_tolerance=s.mistake_stop_tolerance,
+            risk_tolerance=s.mistake_risk_tolerance,
+            chase_pct=s.mistake_chase_pct,
+        ),
+    )
 
 
 def build_broker(

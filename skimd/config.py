@@ -145,6 +145,7 @@ class StrategySettings(_Section):
     poll_interval_s: int = Field(default=5, ge=1, le=60)
     scan_interval_s: int = Field(default=15, ge=1, le=60)
     news_interval_s: int = Field(default=300, ge=60, le=3600)
+    sync_interval_s: int = Field(default=300, ge=60, le=3600)
     news_url: str = "https://www.asx.com.au/asx/v2/statistics/todayAnns.do"
     min_gap_pct: Decimal = Field(default=Decimal("4"), gt=0)
     min_price: Decimal = Field(default=Decimal("0.20"), gt=0)
@@ -168,6 +169,10 @@ class StrategySettings(_Section):
     flatten_at_close: bool = False
     flatten_minutes_before_close: int = Field(default=15, ge=11, le=120)
     candidate_max_age_days: int = Field(default=30, ge=1)
+    # what the journal calls a mistake
+    mistake_stop_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    mistake_risk_tolerance: Decimal = Field(default=Decimal("0"), ge=0)
+    mistake_chase_pct: Decimal = Field(default=Decimal("2"), ge=0)
 
     @field_validator("warmup_at", "purge_at", "news_from", "scan_until", "end_of_day_at")
     @classmethod

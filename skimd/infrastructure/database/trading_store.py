@@ -49,10 +49,13 @@ class SqlTradingStore:
     def generation(self) -> int:
         return self._generation
 
+    def _tx(self, uow: UnitOfWork) -> SqlTradingTx:
+        return SqlTradingTx(uow)
+
     @contextmanager
     def transaction(self) -> Iterator[SqlTradingTx]:
         with self._uow() as uow:
-            yield SqlTradingTx(uow)
+            yield self._tx(uow)
         self._generation += 1
         if self._after_commit is not None:
             self._after_commit()
@@ -60,7 +63,7 @@ class SqlTradingStore:
     @contextmanager
     def read(self) -> Iterator[SqlTradingTx]:
         with self._uow(read_only=True) as uow:
-            yield SqlTradingTx(uow)
+            yield self._tx(uow)
 
 
 class SqlTradingTx:
@@ -218,6 +221,14 @@ class SqlTradingTx:
         stmt = (
             select(OrderIntent)
             .where(col(OrderIntent.position_id) == position_id)
+            .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
+        )
+        return [_intent(r) for r in self._session.scalars(stmt).all()]
+
+    def intents_for_candidate(self, candidate_id: int) -> list[IntentRecord]:
+        stmt = (
+            select(OrderIntent)
+            .where(col(OrderIntent.candidate_id) == candidate_id)
             .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
         )
         return [_intent(r) for r in self._session.scalars(stmt).all()]

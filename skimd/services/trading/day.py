@@ -17,8 +17,11 @@ by client order id (once per process, at the first job that could place an order
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -29,18 +32,35 @@ from skimd.services.trading.context import TradingContext
 from skimd.services.trading.guards import realised_pnl_today
 from skimd.services.trading.intraday import IntradayWatch
 from skimd.services.trading.orders import OrderDesk
+from skimd.services.trading.ports import TradingTx
 from skimd.services.trading.scans import Scanner
+
+if TYPE_CHECKING:
+    from skimd.services.journal.end_of_day import JournalDay
 
 log = structlog.get_logger(__name__)
 
 
 class TradingDay:
-    def __init__(self, ctx: TradingContext) -> None:
+    """The day's jobs. ``journal`` (the journal's sync and end of day) is optional so the
+    trading jobs can be tested alone; the daemon always has one.
+
+    Jobs that touch orders or positions take one lock, so a sync never compares positions
+    half-way through a poll that is booking a fill."""
+
+    def __init__(self, ctx: TradingContext, journal: JournalDay | None = None) -> None:
         self.ctx = ctx
         self.desk = OrderDesk(ctx)
         self.scanner = Scanner(ctx)
         self.watch = IntradayWatch(ctx, self.desk)
+        self.journal = journal
         self._reconciled = False
+        self._lock = asyncio.Lock()
+
+    def attach_journal(self, factory: Callable[[OrderDesk], JournalDay]) -> JournalDay:
+        """Give the day its journal (built around this day's order desk)."""
+        self.journal = factory(self.desk)
+        return self.journal
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -58,6 +78,8 @@ class TradingDay:
         )
         placed = await self.desk.reconcile(allow_entries=allow)
         await self.desk.refresh()
+        if self.journal is not None:
+            await self.journal.sync.run()  # positions agree with the broker before any entry
         self._reconciled = True
         log.info("orders reconciled", re_placed=placed)
 
@@ -94,48 +116,68 @@ class TradingDay:
         now = self.ctx.now().astimezone(self.ctx.calendar.zone)
         if now.time() > self.ctx.params.scan_until:
             return "after scan_until"
-        await self.ensure_ready()
-        return (await self.scanner.scan_gaps()).summary()
+        async with self._lock:
+            await self.ensure_ready()
+            return (await self.scanner.scan_gaps()).summary()
 
     async def poll(self) -> str:
-        await self.ensure_ready()
-        return (await self.watch.poll()).summary()
+        async with self._lock:
+            await self.ensure_ready()
+            return (await self.watch.poll()).summary()
+
+    async def sync(self) -> str:
+        if self.journal is None:
+            return "no journal"
+        async with self._lock:
+            await self.ensure_ready()
+            return (await self.journal.sync.run()).summary()
 
     async def end_of_day(self) -> str:
         ctx = self.ctx
         day = ctx.today()
         now = ctx.now()
-        await self.desk.refresh()
-        stored = await self.store_history()
-        with ctx.store.transaction() as tx:
-            expired = tx.expire_candidates(day + timedelta(days=1), now)
-            start, end = ctx.day_bounds(day)
-            intents = tx.intents_between(start, end)
-            exits = [i for i in intents if i.purpose.is_exit and i.filled_qty > 0]
-            wins = sum(
-                1
-                for i in exits
-                if i.position_id is not None
-                and (pos := tx.position(i.position_id)) is not None
-                and i.avg_fill_price is not None
-                and i.avg_fill_price > pos.avg_price
-            )
-            entries = [i for i in intents if i.purpose is IntentPurpose.ENTRY and i.filled_qty]
-            tx.alert(
-                DailySummary(
-                    occurred_at=now,
-                    trading_day=day,
-                    trades=len(entries) + len(exits),
-                    wins=wins,
-                    losses=len(exits) - wins,
-                    realised_pnl=realised_pnl_today(tx, ctx, day),
-                    fees=Decimal(0),
-                    open_positions=len(tx.open_positions()),
-                    notes=(f"{len(tx.candidates(day))} candidates",),
-                ),
-                dedup_key=f"daily_summary:{day}",
-            )
-        return f"expired {expired} candidates; stored {stored} bars"
+        async with self._lock:
+            await self.ensure_ready()
+            await self.desk.refresh()
+            stored = await self.store_history()
+            with ctx.store.transaction() as tx:
+                expired = tx.expire_candidates(day + timedelta(days=1), now)
+            done = f"expired {expired} candidates; stored {stored} bars"
+            if self.journal is not None:
+                return f"{done}; {(await self.journal.run(day)).summary()}"
+            with ctx.store.transaction() as tx:
+                self._daily_summary(tx, day)
+            return done
+
+    def _daily_summary(self, tx: TradingTx, day: date) -> None:
+        """A summary from order intents alone (used when no journal is attached)."""
+        ctx = self.ctx
+        start, end = ctx.day_bounds(day)
+        intents = tx.intents_between(start, end)
+        exits = [i for i in intents if i.purpose.is_exit and i.filled_qty > 0]
+        wins = sum(
+            1
+            for i in exits
+            if i.position_id is not None
+            and (pos := tx.position(i.position_id)) is not None
+            and i.avg_fill_price is not None
+            and i.avg_fill_price > pos.avg_price
+        )
+        entries = [i for i in intents if i.purpose is IntentPurpose.ENTRY and i.filled_qty]
+        tx.alert(
+            DailySummary(
+                occurred_at=ctx.now(),
+                trading_day=day,
+                trades=len(entries) + len(exits),
+                wins=wins,
+                losses=len(exits) - wins,
+                realised_pnl=realised_pnl_today(tx, ctx, day),
+                fees=Decimal(0),
+                open_positions=len(tx.open_positions()),
+                notes=(f"{len(tx.candidates(day))} candidates",),
+            ),
+            dedup_key=f"daily_summary:{day}",
+        )
 
     async def store_history(self) -> int:
         """Daily bars of held tickers and today's candidates (the MA trail and the stop
@@ -183,6 +225,12 @@ class TradingDay:
                 self.poll,
                 "opening ranges, breakout entries, stops and exits",
                 misfire_grace_s=max(1, p.poll_interval_s),
+            ),
+            JobSpec(
+                "sync",
+                Every(p.sync_interval_s, Window.SESSION),
+                self.sync,
+                "position sync with the broker, executions into the journal",
             ),
             JobSpec(
                 "end_of_day",

@@ -107,7 +107,9 @@ class IntradayWatch:
         now = ctx.now()
         self._ranges(candidates, quotes, now, outcome)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
-        await self._entries(candidates, quotes, last_prices, session, outcome)
+        held = {p.ticker for p in positions}  # held (or paused after a mismatch): no entry
+        entering = [c for c in candidates if c.ticker not in held]
+        await self._entries(entering, quotes, last_prices, session, outcome)
         by_position: dict[int, list[IntentRecord]] = {}
         for intent in open_intents:
             if intent.position_id is not None:

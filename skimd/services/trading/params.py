@@ -21,6 +21,7 @@ class StrategyParams:
     poll_interval_s: int = 5
     scan_interval_s: int = 15
     news_interval_s: int = 300
+    sync_interval_s: int = 300
     # gap scan
     min_gap_pct: Decimal = Decimal("4")
     min_price: Decimal = Decimal("0.20")

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from skimd.clock import SimulatedClock
 from skimd.config import DatabaseSettings, PathSettings, Settings
+from skimd.domain.mistakes import MistakeThresholds
 from skimd.domain.trading import CandidateRecord, CandidateState
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
@@ -23,7 +24,9 @@ from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
-from skimd.infrastructure.database.trading_store import SqlTradingStore
+from skimd.infrastructure.database.journal_store import SqlJournalStore
+from skimd.services.journal.end_of_day import JournalDay
+from skimd.services.journal.sync import PositionSync
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.day import TradingDay
 from skimd.services.trading.params import StrategyParams
@@ -62,6 +65,12 @@ class Desk:
     db: TradingDatabase
     day: TradingDay
     alerts_woken: list[int]
+    store: SqlJournalStore
+
+    @property
+    def journal(self) -> JournalDay:
+        assert self.day.journal is not None
+        return self.day.journal
 
     @property
     def ctx(self) -> TradingContext:
@@ -121,15 +130,21 @@ def make_desk(
     broker = broker or DemoBroker(
         MARKET, clock, events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache()
     )
+    store = SqlJournalStore(db.unit_of_work, after_commit=lambda: woken.append(1))
     ctx = TradingContext(
         broker=broker,
-        store=SqlTradingStore(db.unit_of_work, after_commit=lambda: woken.append(1)),
+        store=store,
         clock=clock,
         calendar=calendar,
         params=params or StrategyParams(),
         news=broker,
     )
-    return Desk(clock, calendar, broker, db, TradingDay(ctx), woken)
+    day = TradingDay(ctx)
+    thresholds = MistakeThresholds(Decimal("0.01"), Decimal("0"), Decimal("2"))
+    day.attach_journal(
+        lambda desk: JournalDay(ctx, store, PositionSync(ctx, store, desk), thresholds)
+    )
+    return Desk(clock, calendar, broker, db, day, woken, store)
 
 
 @pytest.fixture

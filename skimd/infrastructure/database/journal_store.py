@@ -1,0 +1,339 @@
+"""The journal's store (:mod:`skimd.services.journal.ports`): the trading store's unit of
+work plus the journal tables, so a sync writes positions, trades, round trips and alerts in
+one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+
+from sqlalchemy import delete, insert, select
+from sqlmodel import col
+
+from skimd.domain.excursions import Excursion
+from skimd.domain.journal import RoundTripView, ledger_entries
+from skimd.domain.mistakes import MistakeFinding
+from skimd.domain.orders import Fill, Side
+from skimd.services.journal.ports import PlanRecord, StoredRoundTrip
+
+from .session import UnitOfWork
+from .tables import (
+    Account,
+    BalanceSnapshot,
+    BrokerConfig,
+    ExcursionMetric,
+    LedgerEntry,
+    MistakeEntry,
+    RoundTrip,
+    Trade,
+    TradePlan,
+    Watchlist,
+    WatchlistItem,
+)
+from .trading_store import SqlTradingStore, SqlTradingTx
+
+
+class SqlJournalStore(SqlTradingStore):
+    """Implements both TradingStore and JournalStore (one database, one unit of work)."""
+
+    def _tx(self, uow: UnitOfWork) -> SqlJournalTx:
+        return SqlJournalTx(uow)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlJournalTx]:
+        with super().transaction() as tx:
+            assert isinstance(tx, SqlJournalTx)
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[SqlJournalTx]:
+        with super().read() as tx:
+            assert isinstance(tx, SqlJournalTx)
+            yield tx
+
+
+class SqlJournalTx(SqlTradingTx):
+    # -- executions ------------------------------------------------------------------------
+
+    def known_exec_ids(self, exec_ids: Sequence[str]) -> set[str]:
+        if not exec_ids:
+            return set()
+        stmt = select(col(Trade.exec_id)).where(col(Trade.exec_id).in_(list(exec_ids)))
+        return set(self._session.scalars(stmt))
+
+    def add_fills(self, fills: Sequence[Fill], at: dt.datetime) -> list[Fill]:
+        known = self.known_exec_ids([f.exec_id for f in fills])
+        fresh: dict[str, Fill] = {}
+        for fill in fills:
+            if fill.exec_id not in known:
+                fresh.setdefault(fill.exec_id, fill)
+        if not fresh:
+            return []
+        self._session.execute(insert(Trade), [_trade_row(f) for f in fresh.values()])
+        ids = {
+            exec_id: trade_id
+            for exec_id, trade_id in self._session.execute(
+                select(col(Trade.exec_id), col(Trade.id)).where(col(Trade.exec_id).in_(list(fresh)))
+            )
+        }
+        ledger = [
+            {
+                "account": line.account,
+                "trade_id": ids.get(line.exec_id),
+                "kind": line.kind.value,
+                "amount": line.amount,
+                "currency": "AUD",
+                "occurred_at": line.occurred_at,
+                "description": line.description,
+            }
+            for fill in fresh.values()
+            for line in ledger_entries(fill)
+        ]
+        if ledger:
+            self._session.execute(insert(LedgerEntry), ledger)
+        return list(fresh.values())
+
+    def fills_for(self, ticker: str) -> list[Fill]:
+        stmt = (
+            select(Trade)
+            .where(col(Trade.ticker) == ticker)
+            .order_by(col(Trade.executed_at), col(Trade.exec_id))
+        )
+        return [_fill(t) for t in self._session.scalars(stmt)]
+
+    def fills_between(self, start: dt.datetime, end: dt.datetime) -> list[Fill]:
+        return [_fill(t) for t in self._uow.trades.list_between(start, end)]
+
+    def net_executed(self) -> dict[str, int]:
+        net: dict[str, int] = {}
+        for ticker, side, qty in self._session.execute(
+            select(col(Trade.ticker), col(Trade.side), col(Trade.qty))
+        ):
+            sign = 1 if side == Side.BUY.value else -1
+            net[ticker] = net.get(ticker, 0) + sign * int(qty)
+        return net
+
+    # -- round trips -----------------------------------------------------------------------
+
+    def save_round_trips(self, views: Sequence[RoundTripView]) -> None:
+        for view in views:
+            first = self._session.scalars(
+                select(Trade).where(col(Trade.exec_id) == view.key)
+            ).first()
+            row = None
+            if first is not None and first.round_trip_id is not None:
+                row = self._session.get(RoundTrip, first.round_trip_id)
+            if row is None:
+                row = RoundTrip(
+                    ticker=view.ticker,
+                    qty=Decimal(0),
+                    entry_avg=Decimal(0),
+                    opened_at=view.opened_at,
+                )
+            row.account = view.account
+            row.ticker = view.ticker
+            row.conid = view.conid
+            row.status = view.status.value
+            row.qty = Decimal(view.qty_bought)
+            row.entry_avg = view.avg_entry_price
+            row.exit_avg = view.avg_exit_price
+            row.gross_pnl = view.realised_gross
+            row.fees = view.commission
+            row.net_pnl = view.realised_net
+            row.opened_at = view.opened_at
+            row.closed_at = view.closed_at
+            self._session.add(row)
+            self._session.flush()
+            for trade in self._session.scalars(
+                select(Trade).where(col(Trade.exec_id).in_(list(view.exec_ids)))
+            ):
+                trade.round_trip_id = row.id
+            self._session.flush()
+
+    def round_trips_closed_between(
+        self, start: dt.datetime, end: dt.datetime
+    ) -> list[StoredRoundTrip]:
+        stmt = select(RoundTrip).where(
+            col(RoundTrip.closed_at) >= start, col(RoundTrip.closed_at) < end
+        )
+        return [self._stored(r) for r in self._session.scalars(stmt.order_by(col(RoundTrip.id)))]
+
+    def round_trips_opened_between(
+        self, start: dt.datetime, end: dt.datetime
+    ) -> list[StoredRoundTrip]:
+        stmt = select(RoundTrip).where(
+            col(RoundTrip.opened_at) >= start, col(RoundTrip.opened_at) < end
+        )
+        return [self._stored(r) for r in self._session.scalars(stmt.order_by(col(RoundTrip.id)))]
+
+    def _stored(self, row: RoundTrip) -> StoredRoundTrip:
+        assert row.id is not None
+        exec_ids = tuple(
+            self._session.scalars(
+                select(col(Trade.exec_id))
+                .where(col(Trade.round_trip_id) == row.id)
+                .order_by(col(Trade.executed_at), col(Trade.exec_id))
+            )
+        )
+        return StoredRoundTrip(
+            id=row.id,
+            ticker=row.ticker,
+            status=row.status,
+            qty=row.qty,
+            entry_avg=row.entry_avg,
+            exit_avg=row.exit_avg,
+            net_pnl=row.net_pnl,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            exec_ids=exec_ids,
+        )
+
+    # -- accounts and balances -------------------------------------------------------------
+
+    def save_balance(
+        self,
+        account: str,
+        day: dt.date,
+        cash: Decimal,
+        equity: Decimal,
+        currency: str,
+        at: dt.datetime,
+    ) -> None:
+        self._uow.balances.upsert(
+            BalanceSnapshot(
+                account=account, date=day, cash=cash, equity=equity, currency=currency, taken_at=at
+            )
+        )
+
+    def ensure_account(self, account_id: str, broker: str, currency: str, at: dt.datetime) -> None:
+        if self._uow.accounts.by_account_id(account_id) is None:
+            self._uow.accounts.add(
+                Account(account_id=account_id, broker=broker, currency=currency, created_at=at)
+            )
+
+    def ensure_broker_config(
+        self, broker: str, settlement_days: int, commission: str, hours: str, at: dt.datetime
+    ) -> None:
+        row = self._uow.broker_configs.for_broker(broker) or BrokerConfig(
+            broker=broker, updated_at=at
+        )
+        if (row.settlement_days, row.commission_schedule, row.trading_hours) != (
+            settlement_days,
+            commission,
+            hours,
+        ):
+            row.settlement_days = settlement_days
+            row.commission_schedule = commission
+            row.trading_hours = hours
+            row.updated_at = at
+            self._uow.broker_configs.add(row)
+
+    # -- end of day ------------------------------------------------------------------------
+
+    def save_excursion(self, exec_id: str, excursion: Excursion, at: dt.datetime) -> None:
+        trade = self._uow.trades.get_by_exec_id(exec_id)
+        if trade is None or trade.id is None:
+            return
+        self._uow.excursions.upsert(
+            ExcursionMetric(
+                trade_id=trade.id,
+                mfe=excursion.mfe,
+                mae=excursion.mae,
+                bso=excursion.bso,
+                computed_at=at,
+            )
+        )
+
+    def save_plan(self, plan: PlanRecord, at: dt.datetime) -> None:
+        row = None
+        if plan.candidate_id is not None:
+            row = self._session.scalars(
+                select(TradePlan).where(col(TradePlan.candidate_id) == plan.candidate_id)
+            ).first()
+        if row is None:
+            row = TradePlan(
+                ticker=plan.ticker, entry=plan.entry, stop=plan.stop, created_at=at, updated_at=at
+            )
+        trade_id = None
+        if plan.entry_exec_id is not None:
+            trade = self._uow.trades.get_by_exec_id(plan.entry_exec_id)
+            trade_id = None if trade is None else trade.id
+        row.ticker = plan.ticker
+        row.entry = plan.entry
+        row.stop = plan.stop
+        row.target = plan.target
+        row.qty = plan.qty
+        row.status = plan.status
+        row.notes = plan.notes
+        row.candidate_id = plan.candidate_id
+        row.trade_id = trade_id
+        row.updated_at = at
+        self._uow.plans.add(row)
+
+    def save_watchlist(
+        self, name: str, tickers: Sequence[tuple[str, str]], at: dt.datetime
+    ) -> None:
+        watchlist = self._uow.watchlists.by_name(name)
+        if watchlist is None:
+            watchlist = self._uow.watchlists.add(Watchlist(name=name, created_at=at))
+        assert watchlist.id is not None
+        self._session.execute(
+            delete(WatchlistItem).where(col(WatchlistItem.watchlist_id) == watchlist.id)
+        )
+        for ticker, note in tickers:
+            self._uow.watchlists.add_item(
+                WatchlistItem(watchlist_id=watchlist.id, ticker=ticker, note=note, added_at=at)
+            )
+
+    def save_mistakes(
+        self, round_trip_id: int, findings: Sequence[MistakeFinding], at: dt.datetime
+    ) -> int:
+        self._session.execute(
+            delete(MistakeEntry).where(col(MistakeEntry.round_trip_id) == round_trip_id)
+        )
+        for finding in findings:
+            self._uow.mistakes.add(
+                MistakeEntry(
+                    round_trip_id=round_trip_id,
+                    category=finding.code.value,
+                    note=finding.description,
+                    cost=finding.cost,
+                    created_at=at,
+                )
+            )
+        return len(findings)
+
+
+def _trade_row(fill: Fill) -> dict[str, object]:
+    return {
+        "exec_id": fill.exec_id,
+        "account": fill.account,
+        "ticker": fill.symbol,
+        "conid": fill.conid,
+        "side": fill.side.value,
+        "qty": Decimal(fill.qty),
+        "price": fill.price,
+        "commission": fill.commission,
+        "currency": "AUD",
+        "executed_at": fill.executed_at,
+        "order_ref": fill.broker_order_id,
+        "client_order_id": fill.client_order_id,
+    }
+
+
+def _fill(trade: Trade) -> Fill:
+    return Fill(
+        exec_id=trade.exec_id,
+        broker_order_id=trade.order_ref or "",
+        client_order_id=trade.client_order_id,
+        symbol=trade.ticker,
+        conid=trade.conid or 0,
+        side=Side(trade.side),
+        qty=int(trade.qty),
+        price=trade.price,
+        commission=trade.commission,
+        executed_at=trade.executed_at,
+        account=trade.account or "",
+    )

@@ -1,0 +1,245 @@
+"""The journal's end of day, after the closing auction: sync, then what the trader learns
+from (excursions, plans, the watchlist, mistakes, reports) and the reconciliation digest.
+
+Each step is idempotent (upserts keyed by trade, candidate, round trip or day), so running
+it twice, or after a crash half-way, leaves one set of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import structlog
+
+from skimd.domain.alerts import DailySummary
+from skimd.domain.excursions import excursions
+from skimd.domain.journal import RoundTripView, build_round_trips
+from skimd.domain.mistakes import MistakeThresholds, detect_mistakes, round_trip_facts
+from skimd.domain.orders import Side
+from skimd.domain.trading import (
+    CandidateRecord,
+    CandidateState,
+    IntentPurpose,
+    breakout_trigger,
+    initial_stop,
+)
+from skimd.services.journal.ports import JournalStore, JournalTx, PlanRecord, StoredRoundTrip
+from skimd.services.journal.sync import PositionSync, SyncOutcome
+from skimd.services.trading.context import TradingContext
+
+log = structlog.get_logger(__name__)
+
+ReportWriter = Callable[[date], Awaitable[int]]
+DigestSender = Callable[[date, SyncOutcome], None]
+
+
+@dataclass
+class EndOfDayOutcome:
+    sync: SyncOutcome
+    excursions: int = 0
+    plans: int = 0
+    mistakes: int = 0
+    reports: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.sync.summary()}; excursions {self.excursions}, plans {self.plans}, "
+            f"mistakes {self.mistakes}, reports {self.reports}"
+        )
+
+
+_PLAN_STATUS = {
+    CandidateState.RANGING: "draft",
+    CandidateState.TRADEABLE: "active",
+    CandidateState.ENTERED: "executed",
+    CandidateState.CLOSED: "executed",
+    CandidateState.SKIPPED: "cancelled",
+    CandidateState.EXPIRED: "cancelled",
+}
+
+
+class JournalDay:
+    def __init__(
+        self,
+        ctx: TradingContext,
+        store: JournalStore,
+        sync: PositionSync,
+        thresholds: MistakeThresholds,
+        reports: ReportWriter | None = None,
+        digest: DigestSender | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.sync = sync
+        self.thresholds = thresholds
+        self.reports = reports
+        self.digest = digest
+
+    async def run(self, day: date | None = None) -> EndOfDayOutcome:
+        ctx = self.ctx
+        day = day or ctx.today()
+        outcome = EndOfDayOutcome(await self.sync.run())
+        start, end = ctx.day_bounds(day)
+        with self.store.read() as tx:
+            touched = {
+                t.id: t
+                for t in tx.round_trips_opened_between(start, end)
+                + tx.round_trips_closed_between(start, end)
+            }
+            candidates = tx.candidates(day)
+        outcome.excursions = await self._excursions(day, list(touched.values()))
+        now = ctx.now()
+        with self.store.transaction() as tx:
+            outcome.plans = self._plans(tx, candidates)
+            tx.save_watchlist(
+                f"candidates {day.isoformat()}",
+                [(c.ticker, _note(c)) for c in candidates],
+                now,
+            )
+            closed = [t for t in touched.values() if t.status == "closed"]
+            outcome.mistakes = self._mistakes(tx, closed, candidates)
+            self._daily_summary(tx, day, outcome)
+        if self.reports is not None:
+            outcome.reports = await self.reports(day)
+        if self.digest is not None:
+            self.digest(day, outcome.sync)
+        log.info("journal end of day", day=day.isoformat(), summary=outcome.summary())
+        return outcome
+
+    async def _excursions(self, day: date, trips: list[StoredRoundTrip]) -> int:
+        """MFE/MAE/BSO of each entry made today, from the day's 1-minute bars."""
+        count = 0
+        for trip in trips:
+            view = self._view(trip)
+            if view is None:
+                continue
+            entry = view.entries[0]
+            if entry.executed_at.astimezone(self.ctx.calendar.zone).date() != day:
+                continue
+            bars = await self.ctx.broker.intraday_bars(entry.conid, day)
+            if not bars:
+                continue
+            last_exit = view.exits[-1] if view.is_closed and view.exits else None
+            result = excursions(
+                view.avg_entry_price,
+                view.qty_bought,
+                Side.BUY,
+                bars,
+                entry.executed_at,
+                None if last_exit is None else last_exit.executed_at,
+                view.avg_exit_price if last_exit is not None else None,
+            )
+            with self.store.transaction() as tx:
+                tx.save_excursion(entry.exec_id, result, self.ctx.now())
+            count += 1
+        return count
+
+    def _view(self, trip: StoredRoundTrip) -> RoundTripView | None:
+        with self.store.read() as tx:
+            fills = [f for f in tx.fills_for(trip.ticker) if f.exec_id in set(trip.exec_ids)]
+        views = build_round_trips(fills) if fills else []
+        return views[0] if views else None
+
+    def _plans(self, tx: JournalTx, candidates: list[CandidateRecord]) -> int:
+        p = self.ctx.params
+        count = 0
+        for c in candidates:
+            if c.orh is None or c.orl is None or c.id is None:
+                continue
+            entry_exec = None
+            qty = None
+            for intent in tx.intents_for_candidate(c.id):
+                if intent.purpose is IntentPurpose.ENTRY:
+                    qty = intent.qty
+                    entry_exec = _first_exec(tx, intent.client_order_id)
+            status = _PLAN_STATUS[c.status]
+            if status == "executed" and entry_exec is None:
+                status = "active"  # the entry order is still working
+            tx.save_plan(
+                PlanRecord(
+                    ticker=c.ticker,
+                    entry=breakout_trigger(c.orh, p.breakout_buffer_ticks),
+                    stop=initial_stop(c.orl, None),
+                    status=status,
+                    candidate_id=c.id,
+                    qty=qty,
+                    entry_exec_id=entry_exec,
+                    notes=c.news_headline,
+                ),
+                self.ctx.now(),
+            )
+            count += 1
+        return count
+
+    def _daily_summary(self, tx: JournalTx, day: date, outcome: EndOfDayOutcome) -> None:
+        start, end = self.ctx.day_bounds(day)
+        fills = tx.fills_between(start, end)
+        closed = tx.round_trips_closed_between(start, end)
+        pnl = [t.net_pnl for t in closed if t.net_pnl is not None]
+        tx.alert(
+            DailySummary(
+                occurred_at=self.ctx.now(),
+                trading_day=day,
+                trades=len(fills),
+                wins=sum(1 for v in pnl if v > 0),
+                losses=sum(1 for v in pnl if v <= 0),
+                realised_pnl=sum(pnl, Decimal(0)),
+                fees=sum((f.commission for f in fills), Decimal(0)),
+                open_positions=len(tx.open_positions()),
+                notes=(
+                    f"{len(tx.candidates(day))} candidates",
+                    f"reconciliation {'clean' if outcome.sync.clean else 'MISMATCH'}",
+                ),
+            ),
+            dedup_key=f"daily_summary:{day}",
+        )
+
+    def _mistakes(
+        self, tx: JournalTx, closed: list[StoredRoundTrip], candidates: list[CandidateRecord]
+    ) -> int:
+        by_ticker = {c.ticker: c for c in candidates}
+        count = 0
+        for trip in closed:
+            fills = [f for f in tx.fills_for(trip.ticker) if f.exec_id in set(trip.exec_ids)]
+            views = build_round_trips(fills) if fills else []
+            if not views:
+                continue
+            c = by_ticker.get(trip.ticker)
+            range_done = None
+            if c is not None and c.range_start_at is not None:
+                range_done = c.range_start_at + timedelta(minutes=self.ctx.params.range_minutes)
+            facts = round_trip_facts(
+                views[0],
+                planned_stop=None if c is None or c.orl is None else initial_stop(c.orl, None),
+                risk_budget=self.ctx.params.risk_per_trade,
+                had_price_sensitive_news=None if c is None else c.price_sensitive,
+                opening_range_high=None if c is None else c.orh,
+                opening_range_complete_at=range_done,
+            )
+            count += tx.save_mistakes(
+                trip.id, detect_mistakes(facts, self.thresholds), self.ctx.now()
+            )
+        return count
+
+
+def _first_exec(tx: JournalTx, client_order_id: str) -> str | None:
+    intent = tx.intent(client_order_id)
+    if intent is None or intent.filled_qty == 0:
+        return None
+    for ticker_fill in tx.fills_for(intent.ticker):
+        if ticker_fill.client_order_id == client_order_id:
+            return ticker_fill.exec_id
+    return None
+
+
+def _note(c: CandidateRecord) -> str:
+    parts = [c.status.value]
+    if c.gap_pct is not None:
+        parts.append(f"gap {c.gap_pct}%")
+    if c.news_headline:
+        parts.append(c.news_headline)
+    return "; ".join(parts)
