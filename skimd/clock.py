@@ -138,12 +138,18 @@ class SimulatedClock:
             timer.callback()
         self._offset = max(self._offset, target)
 
-    async def run_until(self, when: datetime, settle: Callable[[], bool] | None = None) -> None:
+    async def run_until(
+        self,
+        when: datetime,
+        settle: Callable[[], bool] | None = None,
+        pace: float | None = None,
+    ) -> None:
         """Drive the event loop and the clock together until ``when``.
 
         Between timers the loop runs until it is quiet (``settle`` returns True, or a few
         empty loop passes when no ``settle`` is given), so work started by one timer
-        finishes before time jumps to the next one.
+        finishes before time jumps to the next one. ``pace`` (optional) slows the jump to
+        ``pace`` simulated seconds per real second.
         """
         # Offsets are compared as floats: a datetime keeps only microseconds, and a deadline
         # rounded down would never count as reached.
@@ -153,7 +159,12 @@ class SimulatedClock:
             self._drop_cancelled()
             if not self._timers or self._timers[0].deadline > target:
                 break
-            self._advance_offset(self._timers[0].deadline)
+            deadline = self._timers[0].deadline
+            if pace:
+                # ``pace`` simulated seconds per real second (the demo's --speed): the
+                # driver waits in real time; the simulated clock itself never sleeps.
+                await asyncio.sleep(max(0.0, deadline - self._offset) / pace)
+            self._advance_offset(deadline)
         self._advance_offset(target)
         await self._settle(settle)
 

@@ -25,6 +25,7 @@ async def run_daemon(
     *,
     simulate_until: datetime | None = None,
     install_signals: bool = True,
+    pace: float | None = None,
 ) -> int:
     """Run until asked to stop; 0 on a clean stop, 1 when jobs had to be cancelled."""
     sup = daemon.supervisor
@@ -42,7 +43,7 @@ async def run_daemon(
             daemon.clock.call_later(run_for, lambda: sup.request_stop("run_for_s elapsed"))
         if simulate_until is not None and isinstance(daemon.clock, SimulatedClock):
             driver = asyncio.ensure_future(
-                daemon.clock.run_until(simulate_until, settle=sup.idle)
+                daemon.clock.run_until(simulate_until, settle=sup.idle, pace=pace)
             )
             driver.add_done_callback(lambda _t: sup.request_stop("simulated day finished"))
         reason = await sup.wait_for_stop_request()

@@ -1,27 +1,41 @@
 """``skimd demo``: one ASX trading day replayed through the real daemon on a simulated clock.
 
-The supervisor, job table, scheduler and calendar are the production ones; only the clock
-is simulated (and the broker is the demo market). ``--date`` picks the day (default: the
-next ASX trading day, counting today); a date the market is closed says so and runs nothing.
+The supervisor, job table, scheduler, calendar, encrypted database, outbox and notifiers
+are the production ones; only the clock is simulated and the broker is the demo market.
+``--date`` picks the day (default: the next ASX trading day, counting today); a date the
+market is closed says so and runs nothing.
+
+Each run starts a fresh demo account (``--continue`` keeps the account and journal of
+earlier demo days, for multi-day holdings). A run that was killed is resumed: the next
+``skimd demo`` with the same date and seed picks the day up at its last recorded simulated
+minute, with the database and the broker's book as the crash left them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time as wallclock
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from skimd import bootstrap
 from skimd.clock import SimulatedClock, SystemClock
+from skimd.config import Settings
 from skimd.domain.calendar import combine
-from skimd.errors import InvalidInputError
+from skimd.errors import ConfigurationError, InvalidInputError
+from skimd.infrastructure import demo_state
+from skimd.infrastructure.database.day_summary import summarise_day
+from skimd.infrastructure.database.paths import get_data_dir
 from skimd.runtime import run_daemon
+from skimd.services.jobs import Every, JobSpec, JobTable
 
 DAY_START = time(9, 30)
 DAY_END = time(17, 0)
+PROGRESS_EVERY_S = 60
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -30,6 +44,19 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     demo.add_argument("--date", help="trading day to replay, YYYY-MM-DD")
     demo.add_argument("--seed", type=int, help="demo market seed (default from config)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default: as fast as possible)",
+    )
+    demo.add_argument(
+        "--continue",
+        dest="carry_on",
+        action="store_true",
+        help="keep the demo account and journal of earlier demo days",
+    )
+    demo.add_argument("--json", action="store_true", help="print the day's summary as JSON")
     demo.set_defaults(handler=_demo)
 
 
@@ -42,10 +69,17 @@ def _parse_date(text: str) -> date:
 
 def _demo(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
+    if settings.broker.kind != "demo":
+        raise ConfigurationError(
+            f"{settings.source}: [broker] kind: is {settings.broker.kind!r}; `skimd demo` "
+            "only runs the demo broker (use a demo config)"
+        )
     if args.seed is not None:
         settings = settings.model_copy(
             update={"demo": settings.demo.model_copy(update={"seed": args.seed})}
         )
+    if args.speed is not None and args.speed <= 0:
+        raise InvalidInputError(f"--speed: must be positive, got {args.speed}")
     redactor = bootstrap.setup_logging(settings)
     calendar = bootstrap.build_calendar(settings)
     if args.date:
@@ -56,28 +90,115 @@ def _demo(args: argparse.Namespace) -> int:
     else:
         today = SystemClock().now().astimezone(calendar.zone).date()
         day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
-    start = combine(day, DAY_START, calendar.zone)
+
+    data_dir = get_data_dir(settings)
+    start = _starting_point(settings, data_dir, day, args.carry_on)
     end = combine(day, DAY_END, calendar.zone)
     clock = SimulatedClock(start)
+    seed = settings.demo.seed
+
+    async def record_progress() -> None:
+        demo_state.save(data_dir, demo_state.DemoRun(seed, day, clock.now()))
+
+    table = JobTable()
+    table.add(
+        JobSpec(
+            id="demo_progress",
+            trigger=Every(PROGRESS_EVERY_S),
+            handler=record_progress,
+            description="where the demo day has got to (for a resume after a crash)",
+            market_hours=False,
+            internal=True,
+        )
+    )
+    demo_state.save(data_dir, demo_state.DemoRun(seed, day, start))
     daemon = bootstrap.build_daemon(
         settings,
         clock=clock,
         environ={},
+        jobs=table,
         with_database=True,
         create_database=True,
         redactor=redactor,
     )
-    print(f"skimd demo: replaying {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key}")
-    began = wallclock.perf_counter()
-    code = asyncio.run(run_daemon(daemon, simulate_until=end, install_signals=False))
-    elapsed = wallclock.perf_counter() - began
-    ran = [r for r in daemon.supervisor.results.values() if r.outcome != "never run"]
+    resumed = start > combine(day, DAY_START, calendar.zone)
+    verb = f"resuming from {start.astimezone(calendar.zone):%H:%M}" if resumed else "replaying"
     print(
-        f"skimd demo: {timedelta(hours=7, minutes=30)} of market time in {elapsed:.1f}s; "
-        f"{len(ran)} job(s) ran; simulated clock ended at "
-        f"{clock.now().astimezone(calendar.zone):%H:%M %Z}",
-        file=sys.stdout,
+        f"skimd demo: {verb} {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key} "
+        f"(seed {seed}, data in {data_dir})"
     )
+    began = wallclock.perf_counter()
+    code = asyncio.run(
+        run_daemon(daemon, simulate_until=end, install_signals=False, pace=args.speed)
+    )
+    elapsed = wallclock.perf_counter() - began
+    finished = clock.now() >= end
+    demo_state.save(data_dir, demo_state.DemoRun(seed, day, clock.now(), finished=finished))
+    _print_summary(settings, day, calendar.zone, elapsed, data_dir, as_json=args.json)
     return code
 
 
+def _starting_point(settings: Settings, data_dir: Path, day: date, carry_on: bool) -> datetime:
+    """Where the simulated clock starts: the day's start, or where a killed run of the same
+    day stopped. Wipes the previous demo account unless ``carry_on``."""
+    calendar = bootstrap.build_calendar(settings)
+    day_start = combine(day, DAY_START, calendar.zone)
+    marker = demo_state.load(data_dir)
+    db_file = settings.database.filename
+    if marker is None:
+        if (data_dir / db_file).exists():
+            raise ConfigurationError(
+                f"{data_dir}: holds a database that `skimd demo` did not make; refusing to "
+                "touch it (point [paths] data_dir at a directory of its own)"
+            )
+        return day_start
+    same_run = marker.day == day and marker.seed == settings.demo.seed
+    if same_run and not marker.finished:
+        # Resume where the killed run got to; never before the broker's book, which may
+        # hold fills up to its last change.
+        book = demo_state.book_as_of(data_dir, settings.demo.seed)
+        return max(day_start, marker.sim_time, book or day_start)
+    if carry_on:
+        if day <= marker.day:
+            raise InvalidInputError(
+                f"--continue: {day} is not after the last demo day {marker.day}"
+            )
+        return day_start
+    demo_state.wipe_demo_account(data_dir, db_file)
+    return day_start
+
+
+def _print_summary(
+    settings: Settings,
+    day: date,
+    zone: Any,
+    elapsed: float,
+    data_dir: Path,
+    *,
+    as_json: bool,
+) -> None:
+    db = bootstrap.open_database(settings)
+    try:
+        summary = summarise_day(db, day, zone)
+    finally:
+        db.close()
+    if as_json:
+        data = summary.as_json()
+        data["duration_s"] = round(elapsed, 2)
+        data["data_dir"] = str(data_dir)
+        print(json.dumps(data, sort_keys=True))
+        return
+    rows = summary.journal_rows
+    lines = [
+        f"skimd demo: {day} done in {elapsed:.1f}s ({timedelta(hours=7, minutes=30)} of market "
+        "time)",
+        f"  candidates {summary.candidates} (tradeable {summary.tradeable}); entries "
+        f"{summary.entries}, exits {summary.exits}; open positions {summary.open_positions}",
+        f"  realised P&L {summary.realised_pnl:+.2f} AUD after fees {summary.fees:.2f} AUD",
+        f"  alerts {summary.alerts} ({summary.alerts_delivered} delivered, "
+        f"{summary.alerts_pending} pending)",
+        "  journal rows: " + ", ".join(f"{k} {v}" for k, v in rows.items()),
+        f"  database {data_dir / settings.database.filename} (encrypted); try "
+        "`skimd status`, `skimd journal round-trips`, `skimd db verify`",
+    ]
+    print("\n".join(lines), file=sys.stdout)

@@ -376,8 +376,13 @@ class OutboxSender:
             try:
                 await state.notifier.send(alert)
             except AlertRejectedError as exc:
-                log.error("alert rejected by notifier; skipped", notifier=name,
-                          alert_kind=alert.kind, row_ids=ids, error=str(exc))
+                log.error(
+                    "alert rejected by notifier; skipped",
+                    notifier=name,
+                    alert_kind=alert.kind,
+                    row_ids=ids,
+                    error=str(exc),
+                )
                 await self._store.record_failure(ids, name, f"rejected: {exc}", now)
                 await self._store.mark_delivered(ids, name, now)
                 continue
@@ -420,12 +425,21 @@ class OutboxSender:
             delay = max(delay, exc.retry_after)
         if isinstance(exc, SkimdError):
             state.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("alert delivery failed; will retry", notifier=state.notifier.name,
-                        error=state.last_error, failures=state.failures, retry_in_s=delay)
+            log.warning(
+                "alert delivery failed; will retry",
+                notifier=state.notifier.name,
+                error=state.last_error,
+                failures=state.failures,
+                retry_in_s=delay,
+            )
         else:
             state.last_error = f"unexpected {type(exc).__name__}"
-            log.error("alert notifier raised unexpectedly; will retry",
-                      notifier=state.notifier.name, error=repr(exc), retry_in_s=delay)
+            log.error(
+                "alert notifier raised unexpectedly; will retry",
+                notifier=state.notifier.name,
+                error=repr(exc),
+                retry_in_s=delay,
+            )
         state.next_attempt = self._clock.monotonic() + delay
         if state.timer is not None:
             state.timer.cancel()

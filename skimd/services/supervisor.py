@@ -298,8 +298,10 @@ class Supervisor:
             if not spec.internal:
                 log.info("job skipped", job=spec.id, reason=reason)
         result = self.results[spec.id]
-        if result.outcome != "ok" or result.finished_at is None or (
-            result.finished_at.astimezone(self._calendar.zone).date() != now.date()
+        if (
+            result.outcome != "ok"
+            or result.finished_at is None
+            or (result.finished_at.astimezone(self._calendar.zone).date() != now.date())
         ):
             result.outcome, result.message = "skipped", reason
 

@@ -15,6 +15,7 @@ down_revision = "0002_trading_day"
 branch_labels = None
 depends_on = None
 
+
 def _bank_config_columns() -> list[sa.Column[object]]:
     return [
         sa.Column("debit_column", sa.String(), nullable=True),

@@ -1,0 +1,90 @@
+"""What ``skimd demo`` remembers between runs in the data dir (``demo-run.json``, 0600).
+
+A demo day that was killed half-way is resumed from its last recorded simulated time
+(the database and the demo broker's book survived, as they would in production); a
+finished day, or another date or seed, starts a fresh demo account — but only in a data
+dir this marker proves belongs to the demo: a database without it is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from skimd.errors import ConfigurationError
+
+MARKER = "demo-run.json"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    seed: int
+    day: date
+    sim_time: datetime
+    finished: bool = False
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["day"] = self.day.isoformat()
+        data["sim_time"] = self.sim_time.isoformat()
+        return json.dumps(data, sort_keys=True)
+
+
+def load(data_dir: Path) -> DemoRun | None:
+    path = data_dir / MARKER
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return DemoRun(
+            seed=int(raw["seed"]),
+            day=date.fromisoformat(raw["day"]),
+            sim_time=datetime.fromisoformat(raw["sim_time"]),
+            finished=bool(raw["finished"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{path}: unreadable demo marker ({exc}); delete it to start a fresh demo"
+        ) from exc
+
+
+def save(data_dir: Path, run: DemoRun) -> None:
+    """Atomically replace the marker (temp file, fsync, rename; mode 0600)."""
+    path = data_dir / MARKER
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, run.to_json().encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def book_as_of(data_dir: Path, seed: int) -> datetime | None:
+    """When the demo broker's book last changed (a resume must not start before it: the
+    book may already hold fills up to then)."""
+    path = data_dir / f"demo-broker-{seed}.json"
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8")).get("as_of")
+        return None if raw is None else datetime.fromisoformat(raw)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"{path}: unreadable demo broker book ({exc})") from exc
+
+
+def wipe_demo_account(data_dir: Path, db_file: str) -> list[Path]:
+    """Remove the demo's database, its salt and WAL files, the broker books and the
+    marker (the passphrase file is kept); returns what was removed."""
+    names = [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}.salt", MARKER]
+    targets = [data_dir / n for n in names] + sorted(data_dir.glob("demo-broker-*.json"))
+    removed = []
+    for target in targets:
+        if target.exists():
+            target.unlink()
+            removed.append(target)
+    return removed
