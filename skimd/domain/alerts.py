@@ -686,6 +686,139 @@ class DailySummary(Alert):
         return tuple(rows)
 
 
+class ReconciliationStatus(StrEnum):
+    OK = "ok"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationRow:
+    """One ticker in the three-way reconciliation: the quantity our database holds, the
+    broker's position, and the net quantity the broker's executions add up to."""
+
+    ticker: str
+    db_qty: int
+    broker_qty: int
+    executions_qty: int
+    status: ReconciliationStatus
+
+    @classmethod
+    def compare(
+        cls, ticker: str, db_qty: int, broker_qty: int, executions_qty: int
+    ) -> ReconciliationRow:
+        """A row whose status is ``ok`` exactly when all three quantities agree."""
+        agree = db_qty == broker_qty == executions_qty
+        status = ReconciliationStatus.OK if agree else ReconciliationStatus.MISMATCH
+        return cls(ticker, db_qty, broker_qty, executions_qty, status)
+
+
+RECONCILIATION_CSV_HEADER = ("ticker", "db_qty", "broker_qty", "executions_qty", "status")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class ReconciliationDigest(Alert):
+    """The end-of-day three-way reconciliation (database vs broker positions vs broker
+    executions) as one alert; the full table travels as a CSV attachment.
+
+    ``clean`` is False when anything disagreed; it cannot be True with a mismatched row
+    (a clean digest hiding a mismatch would be worse than none). It may be False with
+    every row ok when the reason is outside the table (``notes`` say what)."""
+
+    kind: ClassVar[str] = "reconciliation_digest"
+
+    trading_day: date
+    rows: tuple[ReconciliationRow, ...] = ()
+    clean: bool
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        Alert.__post_init__(self)
+        if self.clean and self.mismatches:
+            names = ", ".join(r.ticker for r in self.mismatches)
+            raise ValueError(f"reconciliation {self.trading_day}: clean with mismatches {names}")
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.INFO if self.clean else Severity.WARNING
+
+    @property
+    def mismatches(self) -> tuple[ReconciliationRow, ...]:
+        return tuple(r for r in self.rows if r.status is ReconciliationStatus.MISMATCH)
+
+    @property
+    def title(self) -> str:
+        day = self.trading_day.isoformat()
+        if self.clean:
+            return f"Reconciliation {day}: clean"
+        count = len(self.mismatches)
+        if count == 0:
+            return f"Reconciliation {day}: needs a look"
+        return f"Reconciliation {day}: {count} mismatch{'es' if count != 1 else ''}"
+
+    def summary(self) -> str:
+        day = self.trading_day.isoformat()
+        if not self.mismatches:
+            agree = "all agree" if self.clean else "quantities agree; see notes"
+            return f"{day}: {len(self.rows)} tickers, {agree}"
+        names = ", ".join(r.ticker for r in self.mismatches)
+        return f"{day}: {len(self.rows)} tickers, {len(self.mismatches)} mismatched ({names})"
+
+    def details(self) -> tuple[tuple[str, str], ...]:
+        mismatched = ", ".join(
+            f"{r.ticker} (db {r.db_qty}, broker {r.broker_qty}, executions {r.executions_qty})"
+            for r in self.mismatches
+        )
+        rows = [
+            ("Trading day", self.trading_day.isoformat()),
+            ("Tickers", str(len(self.rows))),
+            ("Clean", "yes" if self.clean else "no"),
+            ("Mismatches", mismatched or "none"),
+        ]
+        rows.extend(("Note", note) for note in self.notes)
+        return tuple(rows)
+
+    def table_rows(self, *, mismatches_only: bool = False) -> tuple[str, ...]:
+        """Fixed-width rows (header first) for monospaced display, mismatches first."""
+        chosen = self.mismatches if mismatches_only else self.rows
+        ordered = sorted(chosen, key=lambda r: (r.status is ReconciliationStatus.OK, r.ticker))
+        out = [f"{'Ticker':<8}{'DB':>9}{'Broker':>9}{'Execs':>9}  Status"]
+        out.extend(
+            f"{r.ticker:<8}{r.db_qty:>9}{r.broker_qty:>9}{r.executions_qty:>9}  "
+            f"{r.status.value.upper() if r.status is ReconciliationStatus.MISMATCH else 'ok'}"
+            for r in ordered
+        )
+        return tuple(out)
+
+    @property
+    def csv_filename(self) -> str:
+        return f"reconciliation-{self.trading_day.isoformat()}.csv"
+
+    def csv_text(self) -> str:
+        """Every row in the alert's order under a header line; ``\n`` line ends. Tickers
+        are ASX codes and the rest numbers or ``ok``/``mismatch``, so nothing needs quoting;
+        a text cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
+        first) gets a leading apostrophe all the same."""
+        lines = [",".join(RECONCILIATION_CSV_HEADER)]
+        for r in self.rows:
+            cells = (_csv_cell(r.ticker), str(r.db_qty), str(r.broker_qty),
+                     str(r.executions_qty), r.status.value)
+            lines.append(",".join(cells))
+        return "\n".join(lines) + "\n"
+
+    def csv_attachment(self) -> tuple[str, bytes]:
+        """``(filename, UTF-8 bytes)`` of the CSV, for channels that attach files."""
+        return self.csv_filename, self.csv_text().encode("utf-8")
+
+
+def _csv_cell(text: str) -> str:
+    if text[:1] in ("=", "+", "@", "-", "\t", "\r"):
+        text = "'" + text
+    if any(ch in text for ch in ',"\n\r'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
 # -- codec -----------------------------------------------------------------------------------
 
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from broker_contract_env import FILL_PATIENCE_S, BrokerEnv
 
-from skimd.domain.market import Quote, TickDirection, round_to_tick
+from skimd.domain.market import Bar, Quote, TickDirection, round_to_tick
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side
 from skimd.errors import InvalidInputError
 from skimd.infrastructure.brokers.protocols import Broker
+
+SYDNEY = ZoneInfo("Australia/Sydney")
 
 
 async def _quote(broker: Broker, conid: int) -> Quote:
@@ -177,3 +180,46 @@ async def test_daily_bars_are_ordered_by_date(broker: Broker, broker_env: Broker
 async def test_pacing_budget_names_endpoint_classes(broker: Broker) -> None:
     budget = broker.pacing_budget()
     assert budget and all(isinstance(k, str) for k in budget)
+
+
+def _check_intraday(bars: list[Bar], day: date, now: datetime) -> None:
+    """Oldest first, one bar per start, starts aware UTC on ``day`` and not after ``now``,
+    every bar's open and close within its low..high."""
+    starts = [b.at for b in bars]
+    assert all(at is not None and at.utcoffset() == timedelta(0) for at in starts)
+    known = [at for at in starts if at is not None]
+    assert known == sorted(set(known))
+    assert all(b.day == day and at.astimezone(SYDNEY).date() == day
+               for b, at in zip(bars, known, strict=True))
+    assert all(b.low <= min(b.open, b.close) and max(b.open, b.close) <= b.high for b in bars)
+    assert known[-1] <= now
+
+
+async def test_intraday_bars_are_ordered_sane_and_never_from_the_future(
+    broker: Broker, broker_env: BrokerEnv
+) -> None:
+    symbol = broker_env.symbols[0]
+    conid = (await broker.resolve([symbol]))[symbol].conid
+    now = broker_env.clock.now()
+    today = now.astimezone(SYDNEY).date()
+    bars = await broker.intraday_bars(conid, today)
+    assert len(bars) >= 20, "the market has been open half an hour at the suite's start"
+    _check_intraday(bars, today, now)
+    assert bars[-1].at is not None and now - bars[-1].at < timedelta(minutes=2)
+
+    await broker_env.advance(600)
+    later = await broker.intraday_bars(conid, today)
+    _check_intraday(later, today, broker_env.clock.now())
+    assert len(later) >= len(bars) + 9
+    assert later[: len(bars) - 1] == bars[:-1]  # completed bars do not change
+
+    yesterday = today - timedelta(days=1)  # the suite starts on a Tuesday
+    five = await broker.intraday_bars(conid, yesterday, minutes=5)
+    assert len(five) >= 60  # a whole 10:00-16:00 session
+    _check_intraday(five, yesterday, now)
+    assert all(b.at is not None and five[0].at is not None
+               and (b.at - five[0].at) % timedelta(minutes=5) == timedelta(0) for b in five)
+
+    assert await broker.intraday_bars(conid, today + timedelta(days=1)) == []
+    with pytest.raises(InvalidInputError, match="7"):
+        await broker.intraday_bars(conid, today, minutes=7)

@@ -28,7 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,10 @@ class FakeIbkr:
         self.instruments: dict[int, FakeInstrument] = {}
         self.subscribed: set[int] = set()
         self.bars: dict[int, list[dict[str, Any]]] = {}
+        self.intraday: dict[int, list[dict[str, Any]]] = {}  # conid -> rows (see minute_bar)
+        # IBKR documents startTime both as the window's end (period reaching back) and its
+        # start (period reaching forward); True plays the second reading
+        self.history_start_is_begin = False
         self.scanner_conids: list[int] = []
         # orders
         self.orders: dict[str, FakeOrder] = {}
@@ -601,12 +605,70 @@ class FakeIbkr:
     def _history(self, query: dict[str, str]) -> tuple[int, Any]:
         conid = int(query.get("conid", "0"))
         inst = self._instrument(conid)
+        bar = query.get("bar", "1d")
+        if not bar.endswith("d"):
+            return self._intraday_history(inst, query, bar)
         period = int(query.get("period", "30d").rstrip("d") or 30)
         data = self.bars.get(conid)
         if data is None:
             data = self._made_up_bars(inst, period)
         return 200, {"symbol": inst.symbol, "text": inst.name, "barLength": 86400,
                      "data": data}
+
+    def _intraday_history(
+        self, inst: FakeInstrument, query: dict[str, str], bar: str
+    ) -> tuple[int, Any]:
+        """Bars of ``bar`` length starting in (startTime - period, startTime] (with
+        :attr:`history_start_is_begin`: (startTime, startTime + period]), never after now
+        (IBKR has no future), from :attr:`intraday` rows or made-up rows on the bar grid
+        from 10:00 Sydney. ``startTime`` is UTC ``YYYYMMDD-hh:mm:ss`` (default: now)."""
+        try:
+            length = _duration(bar)
+            period = _duration(query.get("period", "1d"))
+            start_time = query.get("startTime")
+            end = (datetime.strptime(start_time, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+                   if start_time else self.clock.now())
+        except ValueError as exc:
+            return 400, {"error": f"bad history request: {exc}"}
+        if self.history_start_is_begin and start_time:
+            begin, end = end, min(end + period, self.clock.now())
+        else:
+            end = min(end, self.clock.now())
+            begin = end - period
+        rows = self.intraday.get(inst.conid)
+        if rows is None:
+            rows = self._made_up_minutes(inst, begin, end, length)
+        end_ms, begin_ms = end.timestamp() * 1000, begin.timestamp() * 1000
+        data = [r for r in rows if begin_ms < r["t"] <= end_ms]
+        return 200, {
+            "symbol": inst.symbol, "text": inst.name, "priceFactor": 100,
+            "startTime": begin.strftime("%Y%m%d-%H:%M:%S"), "timePeriod": query.get("period"),
+            "barLength": int(length.total_seconds()), "volumeFactor": 1, "outsideRth": False,
+            "data": data, "points": len(data),
+        }
+
+    def _made_up_minutes(
+        self, inst: FakeInstrument, begin: datetime, end: datetime, length: timedelta
+    ) -> list[dict[str, Any]]:
+        """A zig-zag around the instrument's open on each weekday session (10:00-16:00
+        Sydney) between ``begin`` and ``end``, one row per ``length`` on the 10:00 grid."""
+        base = inst.open or inst.prev_close
+        tick = Decimal("0.01")
+        rows: list[dict[str, Any]] = []
+        day = begin.astimezone(SYDNEY).date()
+        while day <= end.astimezone(SYDNEY).date():
+            if day.weekday() < 5:
+                session = datetime(day.year, day.month, day.day, 10, tzinfo=SYDNEY)
+                minutes = int(length.total_seconds() // 60)
+                for k in range(0, 360, minutes):
+                    at = session + timedelta(minutes=k)
+                    o = base + tick * ((k * 7) % 11 - 5)
+                    c = base + tick * (((k + minutes) * 7) % 11 - 5)
+                    rows.append({"o": float(o), "c": float(c), "h": float(max(o, c) + tick),
+                                 "l": float(min(o, c) - tick), "v": 1000 + k,
+                                 "t": int(at.timestamp() * 1000)})
+            day += timedelta(days=1)
+        return rows
 
     def _made_up_bars(self, inst: FakeInstrument, count: int) -> list[dict[str, Any]]:
         """``count`` weekday bars up to and including today (today's is still forming)."""
@@ -863,6 +925,21 @@ def daily_bar(day: date, o: str, h: str, low: str, c: str, v: int) -> dict[str, 
     start = datetime(day.year, day.month, day.day, 10, tzinfo=SYDNEY)
     return {"o": float(o), "h": float(h), "l": float(low), "c": float(c), "v": v,
             "t": int(start.timestamp() * 1000)}
+
+
+def minute_bar(at: datetime, o: str, h: str, low: str, c: str, v: int) -> dict[str, Any]:
+    """One IBKR intraday history row; ``t`` is the ms epoch of the bar's start ``at``."""
+    return {"o": float(o), "h": float(h), "l": float(low), "c": float(c), "v": v,
+            "t": int(at.timestamp() * 1000)}
+
+
+def _duration(text: str) -> timedelta:
+    """IBKR's ``period``/``bar`` sizes: ``"1d"``, ``"2h"``, ``"5min"``."""
+    for suffix, unit in (("min", timedelta(minutes=1)), ("h", timedelta(hours=1)),
+                         ("d", timedelta(days=1))):
+        if text.endswith(suffix) and text[: -len(suffix)].isdigit():
+            return int(text[: -len(suffix)]) * unit
+    raise ValueError(f"unsupported size {text!r}")
 
 
 @contextlib.asynccontextmanager

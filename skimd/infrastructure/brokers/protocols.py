@@ -37,6 +37,10 @@ PacingBudget = dict[str, str | float | int]
 e.g. ``{"global": 48, "snapshot": 9, "orders": "penalty until 2025-03-04T00:10:00+00:00"}``."""
 
 
+INTRADAY_BAR_MINUTES: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 30, 60)
+"""Bar lengths :meth:`MarketData.intraday_bars` accepts (minutes)."""
+
+
 class UnsupportedCapabilityError(SkimdError):
     """The broker does not offer this operation (check the capability flag first)."""
 
@@ -108,6 +112,18 @@ class MarketData(Protocol):
 
     async def daily_bars(self, conid: int, days: int) -> list[Bar]:
         """Up to ``days`` completed daily bars, oldest first (strictly increasing ``day``)."""
+
+    async def intraday_bars(self, conid: int, day: date, minutes: int = 1) -> list[Bar]:
+        """The session's bars of ``minutes`` length for the Sydney date ``day`` (today: up to
+        now), oldest first, each with ``at`` set (aware UTC start).
+
+        Bars start on the ``minutes`` grid counted from 10:00 Sydney; a period without
+        trades has no bar. ``day`` is every bar's ``day``. No bar starts after the broker's
+        clock; today's last bar may still be forming (its prices are those traded so far).
+        Empty for a future date or a day without a session. ``minutes`` must be one of
+        :data:`INTRADAY_BAR_MINUTES` (the bar sizes IBKR serves), else InvalidInputError;
+        an unknown conid is InvalidInputError too.
+        """
 
 
 class GapScanner(Protocol):

@@ -1,8 +1,10 @@
 """One readable line per alert on a text stream (the demo's notifier).
 
 ``HH:MM:SS SEVERITY kind  summary`` in the market zone. A candidate digest prints its
-table below the line, indented. The stream is injected (stdout in the demo, StringIO in
-tests); a closed or broken stream is a delivery failure, never a crash.
+table below the line, indented; so does a reconciliation digest (mismatches first; over
+:data:`RECONCILIATION_ROWS_SHOWN` tickers only the mismatches and a count of the rest).
+The stream is injected (stdout in the demo, StringIO in tests); a closed or broken stream
+is a delivery failure, never a crash.
 """
 
 from __future__ import annotations
@@ -11,16 +13,28 @@ from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from skimd.domain.alerts import Alert, CandidateDigest, Severity
+from skimd.domain.alerts import Alert, CandidateDigest, ReconciliationDigest, Severity
 from skimd.errors import NotificationDeliveryError
 
 _MARK = {Severity.INFO: "INFO", Severity.WARNING: "WARN", Severity.CRITICAL: "CRIT"}
+RECONCILIATION_ROWS_SHOWN = 20
 
 
 def format_line(alert: Alert, tz: tzinfo) -> str:
     local = alert.occurred_at.astimezone(tz)
     summary = " ".join(alert.summary().split())  # one line whatever the text holds
     return f"{local:%H:%M:%S} {_MARK[alert.severity]:<4} {alert.kind:<20} {summary}"
+
+
+def reconciliation_table(alert: ReconciliationDigest) -> list[str]:
+    """The digest's rows for a terminal: all of them when few, else the mismatches and a
+    line counting the tickers that agree (the full table is the CSV other channels get)."""
+    if not alert.rows:
+        return []
+    if len(alert.rows) <= RECONCILIATION_ROWS_SHOWN:
+        return list(alert.table_rows())
+    agree = len(alert.rows) - len(alert.mismatches)
+    return [*alert.table_rows(mismatches_only=True), f"... and {agree} tickers that agree"]
 
 
 class ConsoleNotifier:
@@ -37,6 +51,8 @@ class ConsoleNotifier:
         text = format_line(alert, self._tz) + "\n"
         if isinstance(alert, CandidateDigest):
             text += "".join(f"    {row}\n" for row in alert.table_rows())
+        elif isinstance(alert, ReconciliationDigest):
+            text += "".join(f"    {row}\n" for row in reconciliation_table(alert))
         try:
             self._stream.write(text)
             self._stream.flush()

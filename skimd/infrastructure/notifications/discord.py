@@ -21,6 +21,11 @@ Behaviour per response:
   webhook is disabled as well.
 - 5xx, timeouts, connection errors: :class:`NotificationDeliveryError` (retry later).
 
+Attachments: a chart PNG shown in the embed (``charts``) and the files that carry an
+alert's data whatever ``charts`` says (the reconciliation digest's CSV), sent as one
+multipart request with the embed (``payload_json`` + ``files[n]``, each part typed by its
+extension). The plain-text fallback sends no files: its text holds the whole table.
+
 The webhook URL is a secret: it is held as a SecretStr, never logged, never put in an
 error message or repr, and library exceptions that could carry it are not chained.
 """
@@ -42,7 +47,11 @@ from skimd.clock import Clock
 from skimd.domain.alerts import Alert, Severity
 from skimd.errors import NotificationDeliveryError
 from skimd.infrastructure.notifications.charts import chart_filename, chart_for
-from skimd.infrastructure.notifications.discord_format import plain_text, render_alert
+from skimd.infrastructure.notifications.discord_format import (
+    attachments_for,
+    plain_text,
+    render_alert,
+)
 from skimd.infrastructure.notifications.discord_limits import MessageSpec, split_message
 from skimd.services.alerts import AlertRejectedError, NotifierDisabledError, NotifierRetryAfter
 
@@ -51,6 +60,7 @@ log = structlog.get_logger(__name__)
 _PLACEHOLDER_URL = "https://discord.invalid/webhook"  # discord-webhook never sees the secret
 _DISABLING = {401, 403, 404}
 _BAD_REQUEST = {400, 413}
+_CONTENT_TYPES = {"png": "image/png", "csv": "text/csv; charset=utf-8"}
 
 
 def build_payload(message: MessageSpec, *, username: str | None) -> tuple[dict[str, Any],
@@ -176,6 +186,7 @@ class DiscordNotifier:
             filename = chart_filename(alert) if png is not None else None
         content, embeds = render_alert(alert, tz=self._tz, chart_filename=filename)
         files = {filename: png} if filename and png is not None else {}
+        files.update(attachments_for(alert))
         return split_message(content, embeds, files)
 
     async def _send_plain(self, alert: Alert) -> None:
@@ -237,7 +248,8 @@ class DiscordNotifier:
                 return await self._http.post(
                     url,
                     data={"payload_json": json.dumps(body)},
-                    files=[(f"files[{i}]", (n, d, "image/png")) for i, (n, d) in enumerate(files)],
+                    files=[(f"files[{i}]", (n, d, _content_type(n)))
+                           for i, (n, d) in enumerate(files)],
                     timeout=self._timeout,
                 )
             return await self._http.post(url, json=body, timeout=self._timeout)
@@ -258,6 +270,12 @@ class DiscordNotifier:
             self._disabled = reason
             log.error("discord webhook disabled until restart; alerts stay in the outbox",
                       notifier=self._name, reason=reason)
+
+
+def _content_type(filename: str) -> str:
+    """The part's type by extension (a fixed table: the host's mime database varies)."""
+    _, dot, ext = filename.rpartition(".")
+    return _CONTENT_TYPES.get(ext.lower() if dot else "", "application/octet-stream")
 
 
 def _alert_key(alert: Alert) -> str:

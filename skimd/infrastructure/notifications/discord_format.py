@@ -14,6 +14,7 @@ from skimd.domain.alerts import (
     CandidateDigest,
     ExitReason,
     PositionExited,
+    ReconciliationDigest,
     Severity,
 )
 from skimd.infrastructure.notifications.discord_limits import (
@@ -47,6 +48,7 @@ ICONS = {
     "daemon_started": "▶️",
     "daemon_stopping": "⏹️",
     "daily_summary": "📊",
+    "reconciliation_digest": "🧮",
 }
 _LONG_FIELDS = {"Headline", "Reason", "Message", "Detail", "Note"}
 _INLINE_MAX = 40
@@ -82,7 +84,10 @@ def render_alert(
     colour = colour_for(alert)
     title = f"{icon_for(alert)} {alert.title}"
     if isinstance(alert, CandidateDigest):
-        return content, _digest_embeds(alert, title, colour, tz)
+        header, *rows = alert.table_rows()
+        return content, _table_embeds(alert, title, colour, tz, header, rows)
+    if isinstance(alert, ReconciliationDigest):
+        return content, _reconciliation_embeds(alert, title, colour, tz)
     fields = [
         EmbedField(name, value, inline=name not in _LONG_FIELDS and len(value) <= _INLINE_MAX)
         for name, value in alert.details()
@@ -99,10 +104,22 @@ def render_alert(
     return content, [embed]
 
 
-def _digest_embeds(alert: CandidateDigest, title: str, colour: int, tz: tzinfo) -> list[EmbedSpec]:
-    """The candidate table in code blocks, each block whole in one embed."""
-    header, *rows = alert.table_rows()
-    budget = DESCRIPTION_MAX - 2 * u16len(_FENCE) - 2 - u16len(header) - 1
+def _table_embeds(
+    alert: Alert,
+    title: str,
+    colour: int,
+    tz: tzinfo,
+    header: str,
+    rows: list[str],
+    *,
+    lead: str | None = None,
+    fields: list[EmbedField] | None = None,
+) -> list[EmbedSpec]:
+    """A table in code blocks, each block whole in one embed (a fence split across embeds
+    would show raw backticks). ``lead`` opens the first embed's description and
+    ``fields`` follow it there."""
+    full = DESCRIPTION_MAX - 2 * u16len(_FENCE) - 2 - u16len(header) - 1
+    budget = full - (u16len(lead) + 1 if lead else 0)
     blocks: list[list[str]] = [[]]
     used = 0
     for row in rows:
@@ -110,15 +127,20 @@ def _digest_embeds(alert: CandidateDigest, title: str, colour: int, tz: tzinfo) 
         if blocks[-1] and used + size > budget:
             blocks.append([])
             used = 0
+            budget = full
         blocks[-1].append(row)
         used += size
     embeds = []
     for i, block in enumerate(blocks):
         body = "\n".join([header, *block])
+        description = f"{_FENCE}\n{body}\n{_FENCE}"
+        if i == 0 and lead:
+            description = f"{lead}\n{description}"
         embeds.append(
             EmbedSpec(
                 title=title if i == 0 else f"{title} ({i + 1}/{len(blocks)})",
-                description=f"{_FENCE}\n{body}\n{_FENCE}",
+                description=description,
+                fields=list(fields or []) if i == 0 else [],
                 colour=colour,
                 timestamp=alert.occurred_at if i == 0 else None,
                 footer=footer_for(alert, tz) if i == len(blocks) - 1 else None,
@@ -127,11 +149,44 @@ def _digest_embeds(alert: CandidateDigest, title: str, colour: int, tz: tzinfo) 
     return embeds
 
 
+def _reconciliation_embeds(
+    alert: ReconciliationDigest, title: str, colour: int, tz: tzinfo
+) -> list[EmbedSpec]:
+    """The summary, the mismatched rows as a table (none when clean) and the notes; every
+    row, matching or not, is in the attached CSV."""
+    lead = f"{alert.summary()}\nFull table: `{alert.csv_filename}` (attached)"
+    notes = [EmbedField("Note", note) for note in alert.notes]
+    if not alert.mismatches:
+        return [
+            EmbedSpec(
+                title=title,
+                description=lead,
+                fields=notes,
+                footer=footer_for(alert, tz),
+                colour=colour,
+                timestamp=alert.occurred_at,
+            )
+        ]
+    header, *rows = alert.table_rows(mismatches_only=True)
+    return _table_embeds(alert, title, colour, tz, header, rows, lead=lead, fields=notes)
+
+
+def attachments_for(alert: Alert) -> dict[str, bytes]:
+    """Files that carry an alert's data (not its chart): filename → bytes."""
+    if isinstance(alert, ReconciliationDigest):
+        name, data = alert.csv_attachment()
+        return {name: data}
+    return {}
+
+
 def plain_text(alert: Alert, tz: tzinfo) -> str:
     """A content-only rendering, used when Discord refuses the embed version (HTTP 400)."""
     lines = [f"[{alert.severity.value.upper()}] {alert.title}", alert.summary()]
     if isinstance(alert, CandidateDigest):
         lines.extend(alert.table_rows())
+    elif isinstance(alert, ReconciliationDigest):
+        lines.extend(alert.table_rows())
+        lines.extend(f"Note: {note}" for note in alert.notes)
     else:
         lines.extend(f"{name}: {value}" for name, value in alert.details())
     lines.append(footer_for(alert, tz))

@@ -1,7 +1,9 @@
 """JSON-lines file notifier: one object per alert, appended and flushed.
 
 Each line is ``{"kind", "severity", "occurred_at", "title", "summary", "payload"}`` where
-``payload`` is the alert's own round-trippable payload, so the file can be replayed. The
+``payload`` is the alert's own round-trippable payload, so the file can be replayed. A
+reconciliation digest also carries ``rows`` (one object per ticker, as in its CSV) at the
+top level, so ``jq '.rows[]'`` needs no knowledge of the payload format. The
 file is created 0600 (alerts name positions and P&L) and written in a worker thread.
 """
 
@@ -12,12 +14,12 @@ import json
 import os
 from pathlib import Path
 
-from skimd.domain.alerts import Alert
+from skimd.domain.alerts import Alert, ReconciliationDigest
 from skimd.errors import NotificationDeliveryError
 
 
 def alert_record(alert: Alert) -> dict[str, object]:
-    return {
+    record: dict[str, object] = {
         "kind": alert.kind,
         "severity": alert.severity.value,
         "occurred_at": alert.occurred_at.isoformat(),
@@ -25,6 +27,13 @@ def alert_record(alert: Alert) -> dict[str, object]:
         "summary": alert.summary(),
         "payload": alert.to_payload(),
     }
+    if isinstance(alert, ReconciliationDigest):
+        record["rows"] = [
+            {"ticker": r.ticker, "db_qty": r.db_qty, "broker_qty": r.broker_qty,
+             "executions_qty": r.executions_qty, "status": r.status.value}
+            for r in alert.rows
+        ]
+    return record
 
 
 class JsonlNotifier:

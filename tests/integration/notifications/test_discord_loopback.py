@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -21,6 +21,8 @@ from skimd.domain.alerts import (
     OrderRejected,
     PositionExited,
     PricePoint,
+    ReconciliationDigest,
+    ReconciliationRow,
     TradeableCandidate,
 )
 from skimd.errors import NotificationDeliveryError
@@ -244,3 +246,50 @@ async def test_rejected_order_colour_and_fields(
     (embed,) = discord.requests[0].embeds
     assert embed["color"] == 0xF1C40F
     assert {"name": "Reason", "value": "price band", "inline": False} in embed["fields"]
+
+
+RECONCILIATION = ReconciliationDigest(
+    occurred_at=T,
+    trading_day=date(2024, 6, 3),
+    rows=(ReconciliationRow.compare("BHP", 100, 100, 100),
+          ReconciliationRow.compare("CBA", 50, 0, 50)),
+    clean=False,
+    notes=("CBA flat at the broker; entries paused",),
+)
+
+
+@pytest.mark.parametrize("charts", [True, False])
+async def test_reconciliation_csv_is_attached_to_the_embed(
+    discord: FakeDiscord, http: httpx.AsyncClient, clock: SleepAdvancesClock, charts: bool
+) -> None:
+    await notifier(discord, http, clock, charts=charts).send(RECONCILIATION)
+    (request,) = discord.requests
+    assert request.status == 204 and discord.violations == []
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    (upload,) = request.files
+    assert (upload.field, upload.filename) == ("files[0]", "reconciliation-2024-06-03.csv")
+    assert upload.content_type == "text/csv"
+    assert upload.data.decode("utf-8") == (
+        "ticker,db_qty,broker_qty,executions_qty,status\n"
+        "BHP,100,100,100,ok\n"
+        "CBA,50,0,50,mismatch\n"
+    )
+    assert request.payload is not None
+    assert request.payload["attachments"] == [
+        {"id": 0, "filename": "reconciliation-2024-06-03.csv"}]
+    (embed,) = request.embeds
+    assert embed["title"] == "🧮 Reconciliation 2024-06-03: 1 mismatch"
+    assert "CBA" in embed["description"] and "image" not in embed
+    assert embed["color"] == 0xF1C40F
+
+
+async def test_reconciliation_plain_fallback_keeps_the_table_in_text(
+    discord: FakeDiscord, http: httpx.AsyncClient, clock: SleepAdvancesClock
+) -> None:
+    discord.script(Canned(400, {"message": "Invalid Form Body", "code": 50035}))
+    await notifier(discord, http, clock).send(RECONCILIATION)
+    assert [r.status for r in discord.requests] == [400, 204]
+    assert len(discord.requests[0].files) == 1
+    plain = discord.requests[1]
+    assert plain.files == [] and plain.payload is not None
+    assert "CBA" in plain.payload["content"] and "BHP" in plain.payload["content"]

@@ -28,6 +28,8 @@ from skimd.domain.alerts import (
     PositionExited,
     PositionMismatch,
     PricePoint,
+    ReconciliationDigest,
+    ReconciliationRow,
     Severity,
     TradeableCandidate,
     UnknownAlertKind,
@@ -136,6 +138,16 @@ def one_of_each() -> list[Alert]:
             realised_pnl=Decimal("120.50"),
             fees=Decimal("36"),
             notes=("late fill",),
+        ),
+        ReconciliationDigest(
+            occurred_at=T,
+            trading_day=date(2024, 6, 3),
+            rows=(
+                ReconciliationRow.compare("BHP", 100, 100, 100),
+                ReconciliationRow.compare("CBA", 50, 0, 50),
+            ),
+            clean=False,
+            notes=("CBA sold outside skimd?",),
         ),
     ]
 

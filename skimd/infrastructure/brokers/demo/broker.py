@@ -32,9 +32,10 @@ book lives in memory only and :meth:`DemoBroker.restore` can replay journaled fi
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,8 +61,13 @@ from skimd.domain.orders import (
 )
 from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
 from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookStore, Holding
-from skimd.infrastructure.brokers.demo.market import DemoMarket
-from skimd.infrastructure.brokers.protocols import BrokerEvents, IdentifierCache, PacingBudget
+from skimd.infrastructure.brokers.demo.market import OPEN_TIME, SYDNEY, DemoMarket
+from skimd.infrastructure.brokers.protocols import (
+    INTRADAY_BAR_MINUTES,
+    BrokerEvents,
+    IdentifierCache,
+    PacingBudget,
+)
 
 _AVG_PLACES = Decimal("0.0001")
 CONID_CACHE_TTL = timedelta(days=7)
@@ -272,6 +278,61 @@ class DemoBroker:
         if days <= 0:
             return []
         return self.market.daily_bars(ticker.symbol, self._clock.now(), min(days, 1000))
+
+    async def intraday_bars(self, conid: int, day: date, minutes: int = 1) -> list[Bar]:
+        """OHLCV per ``minutes`` period from the market's price path, up to the clock.
+
+        The path is linear between its minute knots, so a period's extremes lie on its knots
+        or at its two ends: open = price at the period's first traded instant (the opening
+        auction for the first bar), close = price at its end (the close, or now for a
+        forming bar), high/low over those and the knots between. Volume is the path's
+        cumulative volume over the period, the opening auction counted in the first bar.
+        """
+        self._ready()
+        ticker = self.market.by_conid(conid)
+        if ticker is None:
+            raise InvalidInputError(f"demo broker: unknown conid {conid}")
+        if minutes not in INTRADAY_BAR_MINUTES:
+            raise InvalidInputError(
+                f"demo broker: intraday bar of {minutes} minutes is not one of "
+                f"{', '.join(map(str, INTRADAY_BAR_MINUTES))}"
+            )
+        now = self._clock.now()
+        if day > self.market.session_date(now) or not self.market.is_trading_day(day):
+            return []
+        plan = self.market.plan(ticker.symbol, day)
+        end = min(plan.close_at, now)
+        if end < plan.open_at:
+            return []
+        knots = self.market.minute_prices(ticker.symbol, day)
+        knot_times = [t for t, _ in knots]
+        step = timedelta(minutes=minutes)
+        start = datetime.combine(day, OPEN_TIME, SYDNEY).astimezone(UTC) - step
+        bars: list[Bar] = []
+        # the closing price (close_at is a grid point) ends the last bar; it opens none
+        while (start := start + step) <= end and start < plan.close_at:
+            lo, hi = max(start, plan.open_at), min(start + step, end)
+            if lo > hi:
+                continue
+            first = self.market.price_at(ticker.symbol, lo)
+            last = self.market.price_at(ticker.symbol, hi)
+            assert first is not None and last is not None  # both within the session
+            inside = knots[bisect.bisect_right(knot_times, lo) : bisect.bisect_left(knot_times, hi)]
+            prices = [first, last, *(p for _, p in inside)]
+            before = 0 if lo == plan.open_at else self.market.volume_at(plan, lo)
+            bars.append(
+                Bar(
+                    symbol=ticker.symbol,
+                    day=day,
+                    open=first,
+                    high=max(prices),
+                    low=min(prices),
+                    close=last,
+                    volume=self.market.volume_at(plan, hi) - before,
+                    at=start,
+                )
+            )
+        return bars
 
     async def scan_gaps(
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
@@ -553,3 +614,4 @@ class DemoBroker:
             self._book.as_of = self._clock.now()
             self._store.save(self._book)
         self._dirty = False
+

@@ -23,6 +23,9 @@ Choices worth knowing:
 - Snapshots: the first request for a conid only subscribes (IBKR's pre-flight). The facade
   subscribes every new conid, then polls (bounded by ``snapshot_poll_attempts``) until the
   fields arrive; conids still empty come back as Quotes without data.
+- History (daily and intraday bars): every request holds one of the ``history`` pacer's
+  5 concurrent slots (IBKR answers a sixth in flight with 429), and a 429 there pauses
+  history only.
 - ``close()`` stops the keep-alive but does not log out: the one brokerage session per
   username is shared with the daemon when a CLI command uses the same credentials.
 """
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -56,13 +59,19 @@ from skimd.infrastructure.brokers.ibkr.auth import LST_PATH, IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.connection import BrokerageSession, parse_status
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp, IbkrRequestError
-from skimd.infrastructure.brokers.protocols import BrokerEvents, IdentifierCache, PacingBudget
+from skimd.infrastructure.brokers.protocols import (
+    INTRADAY_BAR_MINUTES,
+    BrokerEvents,
+    IdentifierCache,
+    PacingBudget,
+)
 
 log = structlog.get_logger(__name__)
 
 SNAPSHOT_BATCH = 100
 MAX_QUESTIONS = 8
 _BARS_DONE_AT = time(16, 15)  # after the closing auction today's daily bar is complete
+_INTRADAY_DONE_AT = time(17, 0)  # a session's intraday bars all start before this
 
 
 class IbkrBroker:
@@ -251,9 +260,8 @@ class IbkrBroker:
         if days <= 0:
             return []
         period = min(1000, math.ceil(days * 1.5) + 5)
-        body = await self._http.get(
-            "/iserver/marketdata/history",
-            {"conid": str(conid), "period": f"{period}d", "bar": "1d", "outsideRth": "false"},
+        body = await self._history(
+            {"conid": str(conid), "period": f"{period}d", "bar": "1d", "outsideRth": "false"}
         )
         symbol = self._symbols.get(conid) or str((body or {}).get("symbol") or conid)
         bars = mapping.bars_from_history(body, symbol)
@@ -261,6 +269,47 @@ class IbkrBroker:
         if local.time() < _BARS_DONE_AT:
             bars = [b for b in bars if b.day < local.date()]
         return bars[-days:]
+
+    async def intraday_bars(self, conid: int, day: date, minutes: int = 1) -> list[Bar]:
+        """One history request, ``period=1d``. Today: no ``startTime``, so the period ends
+        at IBKR's now. A past session: ``startTime`` = 17:00 Sydney that day (after the
+        closing auction), the reference point IBKR's period reaches back from. Rows of
+        another date and rows starting after our clock are dropped whatever IBKR sends,
+        so neither a neighbouring session nor clock skew leaks into the result."""
+        self._acct()
+        if minutes not in INTRADAY_BAR_MINUTES:
+            raise InvalidInputError(
+                f"IBKR: intraday bar of {minutes} minutes is not one of "
+                f"{', '.join(map(str, INTRADAY_BAR_MINUTES))}"
+            )
+        now = self._clock.now()
+        today = now.astimezone(mapping.SYDNEY).date()
+        if day > today:
+            return []
+        params = {
+            "conid": str(conid),
+            "exchange": "ASX",
+            "period": "1d",
+            "bar": mapping.history_bar_size(minutes),
+            "outsideRth": "false",
+        }
+        if day < today:
+            end = datetime.combine(day, _INTRADAY_DONE_AT, mapping.SYDNEY)
+            params["startTime"] = mapping.history_time(end)
+        body = await self._history(params)
+        symbol = self._symbols.get(conid) or str((body or {}).get("symbol") or conid)
+        bars = mapping.intraday_bars_from_history(body, symbol, day)
+        return [b for b in bars if b.at is not None and b.at <= now]
+
+    async def _history(self, params: dict[str, str]) -> Any:
+        """``/iserver/marketdata/history`` inside one of its concurrent-request slots
+        (IBKR serves at most 5 at once and answers more with 429)."""
+        try:
+            pacer = self._http.pacer("history")
+        except KeyError:  # limits configured without a history class: global pacing only
+            return await self._http.get("/iserver/marketdata/history", params)
+        async with pacer.slot():
+            return await self._http.get("/iserver/marketdata/history", params)
 
     async def scan_gaps(
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int

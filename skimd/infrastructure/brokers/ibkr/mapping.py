@@ -129,6 +129,57 @@ def bars_from_history(body: Any, symbol: str) -> list[Bar]:
     return [by_day[d] for d in sorted(by_day)]
 
 
+def history_bar_size(minutes: int) -> str:
+    """IBKR's ``bar`` parameter for a bar of ``minutes``: ``"5min"``, ``"1h"``, ..."""
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}min"
+
+
+def history_time(when: datetime) -> str:
+    """IBKR's ``startTime`` format: UTC ``YYYYMMDD-hh:mm:ss``."""
+    return when.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
+
+
+def intraday_bars_from_history(body: Any, symbol: str, day: date) -> list[Bar]:
+    """Intraday bars of Sydney date ``day`` from ``/iserver/marketdata/history``.
+
+    Each ``data`` row is ``{"o", "h", "l", "c", "v", "t"}`` with ``t`` the bar's start in
+    ms since the epoch. Rows of other dates (the request window may reach into the previous
+    session) and rows missing a price are skipped; ``v`` is scaled by the body's
+    ``volumeFactor`` when IBKR sends one. Oldest first, one bar per start (the later row
+    wins). High and low are widened to cover open and close if IBKR's row does not, so every
+    bar keeps ``low <= open, close <= high``.
+    """
+    if not isinstance(body, dict):
+        return []
+    factor = parse_price(body.get("volumeFactor"))
+    if factor is None or factor <= 0:
+        factor = Decimal(1)
+    by_start: dict[datetime, Bar] = {}
+    for row in body.get("data") or []:
+        try:
+            at = datetime.fromtimestamp(int(row["t"]) / 1000, UTC)
+            values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
+            if at.astimezone(SYDNEY).date() != day or any(v is None for v in values):
+                continue
+            o, h, low, c = (v for v in values if v is not None)
+            volume = parse_volume(row.get("v")) or 0
+            by_start[at] = Bar(
+                symbol=symbol,
+                day=day,
+                open=o,
+                high=max(h, low, o, c),
+                low=min(h, low, o, c),
+                close=c,
+                volume=int(volume * factor),
+                at=at,
+            )
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
+            continue
+    return [by_start[t] for t in sorted(by_start)]
+
+
 def _first(row: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = row.get(key)

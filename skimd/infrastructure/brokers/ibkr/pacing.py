@@ -6,12 +6,18 @@ bucket of capacity ``burst``, default 1, so IBKR never sees a burst it might cou
 differently) and a sliding window of the last ``limit`` call times guarantees the window
 rule exactly even with float rounding. A 429 puts a class in the penalty box: while it
 lasts, :meth:`Pacer.acquire` raises RateLimitedError instead of waiting.
+
+Some endpoints are limited by concurrency rather than rate (IBKR's market data history:
+at most 5 requests in flight). A :class:`RateLimit` with ``concurrent`` gives its pacer
+:meth:`Pacer.slot`, held for the whole request so a sixth waits for one to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from skimd.clock import Clock
@@ -26,6 +32,7 @@ class RateLimit:
     limit: int
     period_s: float
     burst: int = 1
+    concurrent: int | None = None  # requests in flight at once (None: no cap)
 
     @property
     def spacing_s(self) -> float:
@@ -41,10 +48,14 @@ IBKR_LIMITS: dict[str, RateLimit] = {
     "trades": RateLimit(1, 5.0),
     "accounts": RateLimit(1, 5.0),
     "tickle": RateLimit(1, 1.0),
+    # history: IBKR documents no rate of its own (the global one applies) but at most 5
+    # concurrent requests; a 429 on it then pauses history only, not every call
+    "history": RateLimit(50, 1.0, burst=10, concurrent=5),
 }
 
 _CLASS_BY_PATH: dict[str, str] = {
     "/iserver/marketdata/snapshot": "snapshot",
+    "/iserver/marketdata/history": "history",
     "/iserver/scanner/run": "scanner",
     "/iserver/account/orders": "orders",
     "/iserver/account/trades": "trades",
@@ -118,6 +129,8 @@ class Pacer:
         self._state = _State(rate)
         self._lock = asyncio.Lock()
         self._penalty_until: float | None = None
+        self._slots = asyncio.Semaphore(rate.concurrent) if rate.concurrent else None
+        self._in_flight = 0
 
     @property
     def penalty_remaining(self) -> float:
@@ -144,7 +157,30 @@ class Pacer:
         now = self._clock.monotonic()
         bucket = self._state.available(now)
         in_window = sum(1 for t in self._state.window if t + self.rate.period_s > now)
-        return max(0.0, min(bucket, float(self.rate.limit - in_window)))
+        free = float(self.rate.limit - in_window)
+        if self.rate.concurrent is not None:
+            free = min(free, float(self.rate.concurrent - self._in_flight))
+        return max(0.0, min(bucket, free))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests currently holding a :meth:`slot`."""
+        return self._in_flight
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the class's concurrent-request slots for the block (waits for a free
+        one; a no-op without a ``concurrent`` cap). Take it before :meth:`acquire`, so a
+        paced start is never spent while waiting for a slot."""
+        if self._slots is None:
+            yield
+            return
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
 
     async def acquire(self) -> None:
         """Wait for this class's turn; RateLimitedError while penalised."""
