@@ -1,33 +1,123 @@
-"""``skimd status``: what the daemon is, what it will do next, and whether it is running."""
+"""``skimd status``: the daemon, the market, today's trading and the job plan.
+
+Read-only and without the instance lock, so it works while the daemon runs; it never
+opens a broker session (prices are the last stored daily closes). With no database yet it
+says so and still exits 0.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from skimd import bootstrap
-from skimd.clock import SystemClock
-from skimd.services.status import collect_status
+from skimd.services.status import NO_RECORD, collect_status
+
+Say = Callable[[str], None]
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    status = subparsers.add_parser("status", parents=parents, help="show daemon and market state")
+    status = subparsers.add_parser(
+        "status", parents=parents, help="show the daemon, market, candidates, positions, orders"
+    )
     status.add_argument("--json", action="store_true", help="print status as JSON")
     status.set_defaults(handler=_status)
 
 
 def _status(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
-    daemon = bootstrap.build_daemon(settings, clock=SystemClock(), environ={})
-    report = collect_status(daemon)
+    bootstrap.setup_logging(settings)  # to stderr: stdout is the report
+    with bootstrap.status_sources(settings) as sources:
+        report = collect_status(sources)
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
-        return 0
-    print(f"skimd: {report['daemon']}")
-    print(f"config: {report['config']}   data: {report['data_dir']}")
-    print(f"market: {report['market']}")
-    print("jobs:")
-    for job in report["jobs"]:
-        print(f"  {job['job']:<18} next {job['next_run'] or '-':<26} {job['description']}")
+        print(json.dumps(report, indent=2))
+    else:
+        render(report, sys.stdout)
     return 0
+
+
+def render(report: dict[str, Any], out: TextIO) -> None:
+    """The human-readable report."""
+
+    def say(line: str) -> None:
+        print(line, file=out)
+
+    say(f"skimd: {report['daemon']}")
+    say(f"config: {report['config']}   data: {report['data_dir']}")
+    say(f"market: {report['market']}")
+    db = report["database"]
+    if not db["exists"]:
+        say(f"database: none yet at {db['path']} (run `skimd db init`)")
+    else:
+        say(f"database: {db['path']}")
+    broker = report["broker"]
+    say(f"broker: {broker['kind']}; session {broker['session']}")
+    guard = report["guard"]
+    if guard is not None:
+        if guard["locked"]:
+            say(
+                f"guard: LOCKED since {guard['changed_at'] or '?'} "
+                f"({guard['reason'] or 'no reason given'}); no new entries"
+            )
+        else:
+            since = f" since {guard['changed_at']}" if guard["changed_at"] else ""
+            say(f"guard: unlocked{since}")
+    if db["exists"]:
+        _candidates(say, report["candidates"])
+        _positions(say, report["positions"])
+        _orders(say, report["orders"])
+    say("jobs:")
+    for job in report["jobs"]:
+        last = job["last_run"]
+        if last is None:
+            last_text = NO_RECORD
+        else:
+            when = last["finished_at"] or last["started_at"] or "?"
+            message = f": {last['message']}" if last["message"] else ""
+            last_text = f"{last['outcome']} at {when}{message}"
+        say(f"  {job['job']:<12} next {job['next_run'] or '-':<32} last {last_text}")
+        say(f"  {'':<12} {job['description']}")
+
+
+def _candidates(say: Say, rows: list[dict[str, Any]]) -> None:
+    say(f"candidates today: {len(rows)}")
+    for c in rows:
+        gap = f"{c['gap_pct']}%" if c["gap_pct"] is not None else "-"
+        news = "price-sensitive news" if c["price_sensitive"] else "no news"
+        say(
+            f"  {c['ticker']:<6} gap {gap:<8} {news:<20} ORH {c['orh'] or '-':<8} "
+            f"ORL {c['orl'] or '-':<8} {c['state']}"
+        )
+
+
+def _positions(say: Say, rows: list[dict[str, Any]]) -> None:
+    say(f"open positions: {len(rows)}")
+    for p in rows:
+        if p["last_price"] is not None:
+            price = (
+                f"last {p['last_price']} (close {p['last_price_date']}) "
+                f"unrealised {p['unrealised_pnl']}"
+            )
+        else:
+            price = "no stored price"
+        paused = " PAUSED" if p["paused"] else ""
+        say(
+            f"  {p['ticker']:<6} qty {p['qty']} @ {p['avg_price']} stop {p['stop'] or '-'} "
+            f"{price}{paused}"
+        )
+
+
+def _orders(say: Say, rows: list[dict[str, Any]]) -> None:
+    say(f"orders today: {len(rows)}")
+    for o in rows:
+        price = f" lmt {o['limit_price']}" if o["limit_price"] is not None else ""
+        price += f" stp {o['stop_price']}" if o["stop_price"] is not None else ""
+        fill = f" @ {o['avg_fill_price']}" if o["avg_fill_price"] is not None else ""
+        say(
+            f"  {o['client_order_id']} {o['side']} {o['qty']} {o['ticker']} "
+            f"{o['order_type']}{price} ({o['purpose']}) {o['status']}, "
+            f"filled {o['filled_qty']}{fill}"
+        )

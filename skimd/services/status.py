@@ -2,24 +2,68 @@
 
 Whether a daemon is running comes from the data-dir lock (its holder's pid); the job plan
 comes from the same job table and triggers the daemon uses, computed on the given clock.
+Trading state (today's candidates, open positions, today's orders, the kill switch) is read
+in one read-only unit of work, which never takes the write lock. Nothing here talks to the
+broker: a position's price is the last daily close stored in the database, if any.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from skimd.bootstrap import Daemon
+from skimd.clock import Clock
+from skimd.domain.calendar import MarketCalendar
+from skimd.domain.trading import (
+    CandidateRecord,
+    IntentRecord,
+    PositionRecord,
+    unrealised_pnl,
+)
+from skimd.services.jobs import Every, JobResult, JobSpec, Window
+from skimd.services.trading.ports import TradingStore, TradingTx
+
+# Nothing records the broker session's health where another process can read it; say so
+# rather than guess (the daemon alerts a lost session through the outbox).
+SESSION_NOT_RECORDED = "unknown (not recorded)"
+NO_RECORD = "no record"
+# How far back a position's last stored daily close may be to count as its last price.
+LAST_PRICE_LOOKBACK_DAYS = 30
+# How many days ahead to look for a job's next allowed run (covers Easter + a weekend).
+_PLAN_HORIZON_DAYS = 10
+
+LastRuns = Callable[[Sequence[str]], Mapping[str, JobResult]]
 
 
-def running_pid(daemon: Daemon) -> int | None:
-    """The pid holding the instance lock, or None when no daemon runs on this data dir."""
-    path = daemon.lock.path
-    if not path.exists():
+@dataclass
+class StatusSources:
+    """Everything status reads. ``store``/``last_runs`` are None when the database does
+    not exist yet (status then says so and shows the plan only)."""
+
+    config: str
+    data_dir: Path
+    lock_path: Path
+    database_path: Path
+    broker: str
+    clock: Clock
+    calendar: MarketCalendar
+    jobs: Sequence[JobSpec]
+    store: TradingStore | None = None
+    last_runs: LastRuns | None = None
+
+
+def running_pid(lock_path: Path) -> int | None:
+    """The pid holding the instance lock at ``lock_path``, or None when no daemon runs on
+    that data dir (-1 when it runs but its pid is unreadable)."""
+    if not lock_path.exists():
         return None
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -32,38 +76,169 @@ def running_pid(daemon: Daemon) -> int | None:
         os.close(fd)
 
 
-def collect_status(daemon: Daemon) -> dict[str, Any]:
-    from skimd.infrastructure.scheduling import build_trigger
-
-    now = daemon.clock.now().astimezone(daemon.calendar.zone)
-    session = daemon.calendar.session(now.date())
-    if session is None:
-        market = f"closed today ({daemon.calendar.holiday_name(now.date())})"
-    else:
-        market = (
-            f"{'open' if session.is_open(now) else 'closed'}; today {session.open_at:%H:%M}-"
-            f"{session.close_at:%H:%M}{' (early close)' if session.early_close else ''}"
-        )
-    pid = running_pid(daemon)
-    jobs = []
-    for spec in daemon.supervisor.jobs:  # the table the daemon would run
-        if spec.internal:
-            continue
-        trigger = build_trigger(spec.trigger, daemon.calendar.zone, now)
-        nxt = trigger.get_next_fire_time(None, now)
-        jobs.append(
-            {
-                "job": spec.id,
-                "description": spec.description,
-                "next_run": nxt.isoformat() if nxt else None,
-            }
-        )
-    return {
+def collect_status(src: StatusSources) -> dict[str, Any]:
+    """The status report as JSON-safe data (Decimals and datetimes as strings)."""
+    zone = src.calendar.zone
+    now = src.clock.now().astimezone(zone)
+    today = now.date()
+    pid = running_pid(src.lock_path)
+    report: dict[str, Any] = {
         "daemon": f"running (pid {pid})" if pid else "not running",
         "pid": pid,
-        "config": daemon.settings.source,
-        "data_dir": str(daemon.data_dir),
-        "market": market,
+        "config": src.config,
+        "data_dir": str(src.data_dir),
+        "market": market_line(src.calendar, now),
         "now": now.isoformat(),
-        "jobs": jobs,
+        "database": {"path": str(src.database_path), "exists": src.store is not None},
+        "broker": {"kind": src.broker, "session": SESSION_NOT_RECORDED},
+        "guard": None,
+        "candidates": [],
+        "positions": [],
+        "orders": [],
     }
+    if src.store is not None:
+        start = datetime.combine(today, time.min, zone)
+        with src.store.read() as tx:
+            guard = tx.guard()
+            report["guard"] = {
+                "locked": guard.locked,
+                "reason": guard.reason,
+                "changed_at": _iso(guard.changed_at, zone),
+            }
+            report["candidates"] = [_candidate(c) for c in tx.candidates(today)]
+            report["positions"] = [_position(tx, p, today) for p in tx.open_positions()]
+            report["orders"] = [
+                _order(i, zone) for i in tx.intents_between(start, start + timedelta(days=1))
+            ]
+    runs = src.last_runs([s.id for s in src.jobs]) if src.last_runs is not None else {}
+    report["jobs"] = [
+        {
+            "job": spec.id,
+            "description": spec.description,
+            "next_run": _iso(next_run(spec, src.calendar, now)),
+            "last_run": _last_run(runs.get(spec.id), zone),
+        }
+        for spec in src.jobs
+        if not spec.internal
+    ]
+    return report
+
+
+def next_run(spec: JobSpec, calendar: MarketCalendar, now: datetime) -> datetime | None:
+    """When ``spec`` next does real work: its trigger's next fire time that the supervisor
+    would not skip (market-hours jobs only on trading days, windowed jobs inside their
+    window), looking up to ``_PLAN_HORIZON_DAYS`` ahead."""
+    from skimd.infrastructure.scheduling import build_trigger
+
+    zone = calendar.zone
+    now = now.astimezone(zone)
+    trigger = build_trigger(spec.trigger, zone, now)
+    at = now
+    horizon = now + timedelta(days=_PLAN_HORIZON_DAYS)
+    while at < horizon:
+        fire = trigger.get_next_fire_time(None, at)
+        if fire is None:
+            return None
+        fire = fire.astimezone(zone)
+        if not spec.market_hours:
+            return fire
+        session = calendar.session(fire.date())
+        tomorrow = datetime.combine(fire.date() + timedelta(days=1), time.min, zone)
+        if session is None:
+            at = tomorrow
+            continue
+        if isinstance(spec.trigger, Every) and spec.trigger.window is not Window.ANYTIME:
+            if fire < session.open_at:
+                at = session.open_at
+                continue
+            if not session.is_open(fire):
+                at = tomorrow
+                continue
+        return fire
+    return None
+
+
+# -- presentation helpers -------------------------------------------------------------------
+
+
+def market_line(calendar: MarketCalendar, now: datetime) -> str:
+    """The market today, in one phrase (closed for a holiday, open or closed with hours)."""
+    session = calendar.session(now.date())
+    if session is None:
+        return f"closed today ({calendar.holiday_name(now.date()) or 'weekend'})"
+    return (
+        f"{'open' if session.is_open(now) else 'closed'}; today {session.open_at:%H:%M}-"
+        f"{session.close_at:%H:%M}{' (early close)' if session.early_close else ''}"
+    )
+
+
+def _candidate(c: CandidateRecord) -> dict[str, Any]:
+    return {
+        "ticker": c.ticker,
+        "state": c.status.value,
+        "gap_pct": _s(c.gap_pct),
+        "open": _s(c.open_price),
+        "prev_close": _s(c.prev_close),
+        "volume": c.volume,
+        "price_sensitive": c.price_sensitive,
+        "news_headline": c.news_headline,
+        "orh": _s(c.orh),
+        "orl": _s(c.orl),
+    }
+
+
+def _position(tx: TradingTx, p: PositionRecord, today: date) -> dict[str, Any]:
+    bars = tx.daily_bars(p.ticker, today - timedelta(days=LAST_PRICE_LOOKBACK_DAYS), today)
+    last = bars[-1] if bars else None
+    return {
+        "ticker": p.ticker,
+        "qty": p.qty,
+        "avg_price": _s(p.avg_price),
+        "stop": _s(p.stop),
+        "entry_date": p.entry_date.isoformat(),
+        "paused": p.paused,
+        "partial_exit_done": p.partial_exit_done,
+        # The last price known without the broker: the latest stored daily close.
+        "last_price": None if last is None else str(last.close),
+        "last_price_date": None if last is None else last.day.isoformat(),
+        "unrealised_pnl": None if last is None else str(unrealised_pnl(p, last.close)),
+    }
+
+
+def _order(i: IntentRecord, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "client_order_id": i.client_order_id,
+        "ticker": i.ticker,
+        "side": i.side,
+        "qty": i.qty,
+        "order_type": i.order_type,
+        "purpose": i.purpose.value,
+        "limit_price": _s(i.limit_price),
+        "stop_price": _s(i.stop_price),
+        "status": i.status.value,
+        "filled_qty": i.filled_qty,
+        "avg_fill_price": _s(i.avg_fill_price),
+        "created_at": _iso(i.created_at, zone),
+    }
+
+
+def _last_run(result: JobResult | None, zone: tzinfo) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "outcome": result.outcome,
+        "message": result.message,
+        "started_at": _iso(result.started_at, zone),
+        "finished_at": _iso(result.finished_at, zone),
+    }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _iso(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """ISO-8601 with offset; in ``zone`` (the market's) when given, for reading."""
+    if value is None:
+        return None
+    return (value if zone is None else value.astimezone(zone)).isoformat()

@@ -1,0 +1,72 @@
+"""The trader's one-off commands (guard, scan, status) against real database files.
+
+Each test gets its own config (``make_config``) and a copy of one migrated data dir made
+once per session (the salt and passphrase match because make_config always writes the same
+passphrase). The commands configure logging to stderr as the CLI does; the structlog and
+stdlib logging set-up is restored after every test so no later test writes to a closed
+capture stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from skimd.cli import main
+from skimd.config import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def migrated_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir initialised by ``skimd db init`` under make_config's passphrase."""
+    from tests.conftest import TEST_KDF, write_private
+
+    base = tmp_path_factory.mktemp("cli-template")
+    secret = write_private(base / "db.passphrase", "correct horse")
+    kdf = "\n".join(f"{k} = {v}" for k, v in TEST_KDF.items())
+    cfg = base / "skimd.toml"
+    cfg.write_text(
+        f'[paths]\ndata_dir = "{base / "data"}"\n\n'
+        f'[database]\npassphrase_file = "{secret}"\n{kdf}\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(cfg), "db", "init"]) == 0
+    return base / "data"
+
+
+@pytest.fixture
+def config(make_config, clean_env: None) -> Path:  # type: ignore[no-untyped-def]
+    """A config whose data dir does not exist yet (no database)."""
+    path: Path = make_config()
+    return path
+
+
+@pytest.fixture
+def initialised(config: Path, migrated_data_dir: Path, tmp_path: Path) -> Path:
+    """``config`` with a migrated database in its data dir."""
+    shutil.copytree(migrated_data_dir, tmp_path / "data")
+    return config
+
+
+def settings_of(config: Path) -> Settings:
+    return load_settings(config, {})
+
+
+def cli(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
