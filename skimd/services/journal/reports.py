@@ -26,9 +26,9 @@ import asyncio
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -220,10 +220,9 @@ class ChartSpec:
     profitable: bool = True
 
 
-class ChartRenderer(Protocol):
-    def __call__(self, spec: ChartSpec) -> bytes:
-        """PNG bytes for ``spec`` (``spec.path`` has at least two points). CPU-bound."""
-        ...
+ChartRenderer = Callable[[ChartSpec], bytes]
+"""PNG bytes for a :class:`ChartSpec` (whose path has at least two points); CPU-bound, so
+it runs in a worker thread."""
 
 
 # -- the use case ------------------------------------------------------------------------------
@@ -233,7 +232,7 @@ class ChartRenderer(Protocol):
 class _Work:
     trip: ReportTrip
     setup: TripSetup | None
-    mistakes: tuple[MistakeNote, ...] = field(default_factory=tuple)
+    mistakes: tuple[MistakeNote, ...]
 
 
 class TradeReports:
@@ -281,7 +280,7 @@ class TradeReports:
         drafts: list[ReportDraft] = []
         for item in work:
             path = await self._path(item.trip, day)
-            spec = self.chart_spec(item, day, path)
+            spec = self._chart_spec(item, day, path)
             chart = await asyncio.to_thread(self._render, spec)
             drafts.append(
                 ReportDraft(
@@ -316,9 +315,17 @@ class TradeReports:
         path = tuple(sorted(points, key=lambda p: p.at))
         if len(path) >= 2:
             return path
-        return tuple(PricePoint(at=f.executed_at, price=f.price) for f in trip.fills)
+        fills = tuple(PricePoint(at=f.executed_at, price=f.price) for f in trip.fills)
+        if len(fills) >= 2:
+            return fills
+        # executions not linked (yet): the round trip's own averages still make a chart
+        exit_price = trip.exit_avg if trip.exit_avg is not None else trip.entry_avg
+        return (
+            PricePoint(at=trip.opened_at, price=trip.entry_avg),
+            PricePoint(at=trip.closed_at, price=exit_price),
+        )
 
-    def chart_spec(self, item: _Work, day: date, path: Sequence[PricePoint]) -> ChartSpec:
+    def _chart_spec(self, item: _Work, day: date, path: Sequence[PricePoint]) -> ChartSpec:
         """Levels from the setup; a marker per execution on the chart's day or inside the
         path's time span. An entry made on an earlier day (a trade held overnight) shows as
         an average-entry line instead, so the time axis stays on the chart's day."""
@@ -342,8 +349,14 @@ class TradeReports:
                 ("Stop", setup.stop, "stop"),
                 ("Target", setup.target, "target"),
             ):
-                if price is not None:
+                if price is None:
+                    continue
+                same = next((i for i, lv in enumerate(levels) if lv.price == price), None)
+                if same is None:
                     levels.append(ChartLevel(label, price, kind))
+                else:  # one line, one label: "ORL/Stop 44.50" rather than two on top
+                    merged = levels[same]
+                    levels[same] = ChartLevel(f"{merged.label}/{label}", price, merged.kind)
         if not any(m.side == "BUY" for m in marks):
             levels.append(ChartLevel("Avg entry", trip.entry_avg, "avg_entry"))
         net = trip.net_pnl if trip.net_pnl is not None else Decimal(0)
@@ -421,7 +434,7 @@ class TradeReports:
         target.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         parts = [f"# Trade report {day.isoformat()}", ""]
-        parts.append(f"{len(reports)} round trip(s) closed.")
+        parts += [f"- {_line(r.title)}" for r in reports]
         for report in reports:
             parts += ["", "---", "", report.body.rstrip()]
             for n, chart in enumerate(report.charts, start=1):

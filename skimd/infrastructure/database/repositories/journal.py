@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import col
 
 from skimd.errors import IntegrityError
+from skimd.infrastructure.bank_import import BankTxnRecord, txn_hash
 
 from ..tables import (
     Account,
@@ -30,6 +30,8 @@ from ..tables import (
     WatchlistItem,
 )
 from ._base import Repository
+
+_IN_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 
 
 class TradeRepository(Repository[Trade]):
@@ -170,14 +172,25 @@ class TradePlanRepository(Repository[TradePlan]):
 
 
 class BankTransactionRepository(Repository[BankTransaction]):
-    """Bank statement lines, deduplicated by ``hash`` across overlapping imports."""
+    """Bank statement lines, deduplicated by ``hash`` across overlapping imports.
+
+    The hash is the statement parser's own (:func:`skimd.infrastructure.bank_import.txn_hash`,
+    carried on every :class:`BankTxnRecord` as ``.hash``): storing and checking exactly that
+    value is what makes a re-import of the same or an overlapping statement recognisable.
+    """
 
     model = BankTransaction
 
     @staticmethod
-    def line_hash(account: str, posted_on: dt.date, amount: Decimal, description: str) -> str:
-        text = "\x1f".join([account, posted_on.isoformat(), str(amount), description.strip()])
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def line_hash(
+        account: str,
+        posted_on: dt.date,
+        amount: Decimal,
+        description: str,
+        reference: str | None = None,
+    ) -> str:
+        """The parser's hash of a line (the same value ``BankTxnRecord.hash`` carries)."""
+        return txn_hash(account, posted_on, amount, description, reference)
 
     def add_new(self, tx: BankTransaction) -> bool:
         """Insert unless a line with the same hash exists; returns whether it was new."""
@@ -186,6 +199,55 @@ class BankTransactionRepository(Repository[BankTransaction]):
             return False
         self.add(tx)
         return True
+
+    def known_hashes(self, hashes: Iterable[str]) -> set[str]:
+        """Those of ``hashes`` already stored."""
+        wanted = list(dict.fromkeys(hashes))
+        known: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            stmt = select(col(BankTransaction.hash)).where(col(BankTransaction.hash).in_(chunk))
+            known.update(self._session.scalars(stmt))
+        return known
+
+    def add_records(
+        self,
+        records: Sequence[BankTxnRecord],
+        now: dt.datetime,
+        *,
+        import_config_id: int | None = None,
+        currency: str = "AUD",
+    ) -> tuple[int, int]:
+        """Store parsed statement lines under their own ``.hash``; returns (added, skipped).
+
+        A line is skipped when its hash is stored already or appeared earlier in
+        ``records`` (statements cannot tell two identical lines apart either). ``currency``
+        is used for lines whose statement states none. Only flushes: the caller's unit of
+        work decides whether the whole file commits.
+        """
+        known = self.known_hashes(r.hash for r in records)
+        rows: list[dict[str, object]] = []
+        for rec in records:
+            if rec.hash in known:
+                continue
+            known.add(rec.hash)
+            rows.append(
+                {
+                    "hash": rec.hash,
+                    "account": rec.account,
+                    "posted_on": rec.posted_on,
+                    "amount": rec.amount,
+                    "currency": rec.currency or currency,
+                    "description": rec.description,
+                    "reference": rec.reference,
+                    "balance": rec.balance,
+                    "imported_at": now,
+                    "import_config_id": import_config_id,
+                }
+            )
+        if rows:
+            self._session.execute(insert(BankTransaction), rows)
+        return len(rows), len(records) - len(rows)
 
 
 class LedgerRepository(Repository[LedgerEntry]):

@@ -1,0 +1,401 @@
+"""``skimd journal``: list, report, export and import into the trade journal.
+
+- ``trades [--from DATE] [--to DATE] [--json]``: executions (dates in the market zone,
+  both ends inclusive).
+- ``round-trips [--open | --closed] [--json]``.
+- ``report [DATE] [--out DIR]``: the day's trade reports and charts as
+  ``DIR/DATE/report.md`` + PNGs (default DATE: the last day a round trip closed; default DIR:
+  ``<data_dir>/reports``). Round trips of that day without a stored report get one first,
+  charted from their executions (the CLI has no broker session; the daemon's end of day
+  draws the full intraday path).
+- ``import-bank FILE --bank ID [--account NAME]``: a CSV statement read with bank import
+  config ID, or an OFX statement (no config needed). Lines already stored, or repeated in
+  the file, are skipped by hash. The whole file is one unit of work: a bad line fails the
+  import with the file and line number and nothing is written.
+- ``bank-config add NAME ...`` / ``bank-config list``: bank import configs for CSV.
+- ``export --what trades|round-trips [--out FILE]``: CSV (stdout without ``--out``).
+
+Listings use a read-only unit of work: they never take the write lock, so they are safe
+while the daemon runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from skimd.clock import SystemClock
+from skimd.config import Settings, load_settings
+from skimd.errors import InvalidInputError
+from skimd.infrastructure.database import TradingDatabase, check_schema, open_trading_database
+from skimd.infrastructure.database.paths import get_data_dir
+
+TRADE_COLUMNS = (
+    "id",
+    "exec_id",
+    "account",
+    "ticker",
+    "conid",
+    "side",
+    "qty",
+    "price",
+    "commission",
+    "currency",
+    "executed_at",
+    "round_trip_id",
+    "client_order_id",
+)
+ROUND_TRIP_COLUMNS = (
+    "id",
+    "account",
+    "ticker",
+    "conid",
+    "status",
+    "qty",
+    "entry_avg",
+    "exit_avg",
+    "gross_pnl",
+    "fees",
+    "net_pnl",
+    "opened_at",
+    "closed_at",
+    "holding_seconds",
+    "trades",
+)
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    journal = subparsers.add_parser(
+        "journal", parents=parents, help="trades, round trips, reports, bank import, export"
+    )
+    sub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("trades", parents=parents, help="list executions")
+    p.add_argument("--from", dest="date_from", type=_date, metavar="DATE", help="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=_date, metavar="DATE", help="YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_trades)
+
+    p = sub.add_parser("round-trips", parents=parents, help="list round trips")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--open", dest="status", action="store_const", const="open")
+    which.add_argument("--closed", dest="status", action="store_const", const="closed")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_round_trips)
+
+    p = sub.add_parser("report", parents=parents, help="write a day's trade report and charts")
+    p.add_argument("date", nargs="?", type=_date, metavar="DATE", help="default: last close")
+    p.add_argument("--out", type=Path, metavar="DIR", help="default: <data_dir>/reports")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("import-bank", parents=parents, help="import a CSV or OFX statement")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--bank", required=True, metavar="ID", help="bank import config (CSV)")
+    p.add_argument("--account", metavar="NAME", help="account to file lines under (default ID)")
+    p.set_defaults(handler=cmd_import_bank)
+
+    p = sub.add_parser("export", parents=parents, help="CSV of trades or round trips")
+    p.add_argument("--what", required=True, choices=("trades", "round-trips"))
+    p.add_argument("--out", type=Path, metavar="FILE", help="default: stdout")
+    p.set_defaults(handler=cmd_export)
+
+    cfg = sub.add_parser("bank-config", parents=parents, help="bank import configs for CSV")
+    cfg_sub = cfg.add_subparsers(dest="bank_config_command", metavar="ACTION", required=True)
+    p = cfg_sub.add_parser("add", parents=parents, help="add (or --replace) a config")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--date-column", required=True)
+    p.add_argument("--description-column", required=True)
+    p.add_argument("--amount-column", help="one signed amount column ...")
+    p.add_argument("--debit-column", help="... or debit and/or credit columns")
+    p.add_argument("--credit-column")
+    p.add_argument("--reference-column")
+    p.add_argument("--balance-column")
+    p.add_argument("--date-format", default="%d/%m/%Y", help="strptime format (%(default)s)")
+    p.add_argument("--delimiter", default=",", help="one character, or 'tab'")
+    p.add_argument("--skip-rows", type=int, default=0, help="preamble lines before the header")
+    p.add_argument("--no-header", dest="has_header", action="store_false",
+                   help="no header row: columns are 0-based numbers")
+    p.add_argument("--amount-sign", choices=("credit_positive", "debit_positive"),
+                   default="credit_positive")
+    p.add_argument("--decimal-separator", default=".")
+    p.add_argument("--thousands-separator", default=",", help="(%(default)s); '' for none")
+    p.add_argument("--encoding", default="utf-8-sig")
+    p.add_argument("--currency", help="e.g. AUD (default: the statement's, else AUD)")
+    p.add_argument("--replace", action="store_true", help="overwrite a config of that name")
+    p.set_defaults(handler=cmd_bank_config_add)
+    p = cfg_sub.add_parser("list", parents=parents, help="list configs")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_bank_config_list)
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-07-31") from exc
+
+
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[tuple[Settings, TradingDatabase]]:
+    """The configured database, opened like ``skimd db`` does and refused when not at this
+    code's schema revision."""
+    settings = load_settings(getattr(args, "config", None))
+    db = open_trading_database(settings, create=False)
+    try:
+        check_schema(db)
+        yield settings, db
+    finally:
+        db.close()
+
+
+def _zone(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.market.timezone)
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+def _print_json(rows: Sequence[dict[str, Any]]) -> None:
+    print(json.dumps(list(rows), indent=2))
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- listings ------------------------------------------------------------------------------------
+
+
+def cmd_trades(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.database.report_store import list_trades
+
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise InvalidInputError(f"--from {args.date_from} is after --to {args.date_to}")
+    with _database(args) as (settings, db):
+        zone = _zone(settings)
+        start = None if args.date_from is None else _local_start(args.date_from, zone)
+        end = None if args.date_to is None else _local_start(args.date_to + timedelta(1), zone)
+        with db.unit_of_work(read_only=True) as uow:
+            rows = [t.as_dict() for t in list_trades(uow, start, end)]
+    if args.json:
+        _print_json(rows)
+    elif rows:
+        _print_table(
+            rows, ("executed_at", "ticker", "side", "qty", "price", "commission", "exec_id")
+        )
+    else:
+        print("no trades")
+    return 0
+
+
+def cmd_round_trips(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.database.report_store import list_round_trips
+
+    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
+        rows = [r.as_dict() for r in list_round_trips(uow, args.status)]
+    if args.json:
+        _print_json(rows)
+    elif rows:
+        _print_table(
+            rows,
+            ("id", "ticker", "status", "qty", "entry_avg", "exit_avg", "net_pnl", "opened_at",
+             "closed_at"),
+        )
+    else:
+        print("no round trips")
+    return 0
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from skimd.bootstrap import build_trade_reports
+
+    with _database(args) as (settings, db):
+        reports = build_trade_reports(settings, db, clock=SystemClock())
+        day: date | None = args.date or reports.last_report_day()
+        if day is None:
+            print("no closed round trips in the journal: nothing to report")
+            return 0
+        made = asyncio.run(reports.write_reports(day, replace=False))
+        folder = args.out if args.out is not None else get_data_dir(settings) / "reports"
+        try:
+            paths = reports.export_report(day, folder)
+        except OSError as exc:
+            raise InvalidInputError(f"{folder}: cannot write the report ({exc.strerror})") from exc
+    if not paths:
+        print(f"no round trips closed on {day.isoformat()}: nothing written")
+        return 0
+    charts = len(paths) - 1
+    note = f" ({made} new report(s) charted from executions)" if made else ""
+    print(f"wrote {paths[0]} and {charts} chart(s) in {paths[0].parent}{note}")
+    return 0
+
+
+# -- bank import ---------------------------------------------------------------------------------
+
+
+def cmd_import_bank(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.bank_import import CsvImportConfig, parse_statement
+    from skimd.infrastructure.bank_import.ofx_format import looks_like_ofx
+
+    path: Path = args.file
+    try:
+        is_ofx = looks_like_ofx(path.read_bytes())
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the statement ({exc.strerror})") from exc
+    account = args.account or args.bank
+    with _database(args) as (_settings, db):
+        with db.unit_of_work(read_only=True) as uow:
+            row = uow.bank_import_configs.by_name(args.bank)
+            config = None if row is None else CsvImportConfig.from_row(row)
+            config_id = None if row is None else row.id
+        if config is None and not is_ofx:
+            raise InvalidInputError(
+                f"{path}: a CSV statement needs a bank import config and there is none named "
+                f"{args.bank!r}; add one with `skimd journal bank-config add {args.bank} ...`"
+            )
+        records = parse_statement(path, account, None if is_ofx else config)
+        currency = (config.currency if config is not None else None) or "AUD"
+        with db.unit_of_work() as uow:  # one unit of work: the whole file or nothing
+            added, skipped = uow.bank.add_records(
+                records, SystemClock().now(), import_config_id=config_id, currency=currency
+            )
+    print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account})")
+    return 0
+
+
+def cmd_bank_config_add(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.bank_import import AmountSign, CsvImportConfig
+    from skimd.infrastructure.database.tables import BankImportConfig
+
+    delimiter = "\t" if args.delimiter.lower() in ("tab", "\\t") else args.delimiter
+    thousands = args.thousands_separator
+    if not thousands:
+        # A stored "" reads back as "unset" (the default ","); the other separator means the
+        # same here, since a file with no thousands separator never contains it in a number.
+        thousands = "." if args.decimal_separator == "," else ","
+    config = CsvImportConfig(  # validates the combination before anything is stored
+        name=args.name,
+        date_column=args.date_column,
+        description_column=args.description_column,
+        amount_column=args.amount_column,
+        debit_column=args.debit_column,
+        credit_column=args.credit_column,
+        reference_column=args.reference_column,
+        balance_column=args.balance_column,
+        date_format=args.date_format,
+        delimiter=delimiter,
+        skip_rows=args.skip_rows,
+        has_header=args.has_header,
+        amount_sign=AmountSign(args.amount_sign),
+        decimal_separator=args.decimal_separator,
+        thousands_separator=thousands,
+        encoding=args.encoding,
+        currency=args.currency.upper() if args.currency else None,
+    )
+    try:
+        "".encode(config.encoding)
+    except LookupError as exc:
+        raise InvalidInputError(f"--encoding: unknown text encoding {config.encoding!r}") from exc
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    values["amount_column"] = config.amount_column or ""  # the column is NOT NULL: "" = unused
+    values["amount_sign"] = str(config.amount_sign)
+    with _database(args) as (_settings, db), db.unit_of_work() as uow:
+        existing = uow.bank_import_configs.by_name(args.name)
+        if existing is not None and not args.replace:
+            raise InvalidInputError(
+                f"bank import config {args.name!r} exists; use --replace to overwrite it"
+            )
+        if existing is None:
+            uow.bank_import_configs.add(BankImportConfig(**values, created_at=SystemClock().now()))
+        else:
+            for key, value in values.items():
+                setattr(existing, key, value)
+            uow.bank_import_configs.add(existing)
+    print(f"bank import config {args.name!r} {'replaced' if existing else 'added'}")
+    return 0
+
+
+def cmd_bank_config_list(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.bank_import import CsvImportConfig
+
+    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
+        configs = [CsvImportConfig.from_row(r) for r in uow.bank_import_configs.list_all()]
+    rows = [
+        {**{f.name: getattr(c, f.name) for f in fields(c)}, "amount_sign": str(c.amount_sign)}
+        for c in configs
+    ]
+    if args.json:
+        _print_json(rows)
+    elif rows:
+        for c in configs:
+            amount = c.amount_column or f"debit {c.debit_column} / credit {c.credit_column}"
+            print(
+                f"{c.name}: date {c.date_column!r} ({c.date_format}), amount {amount!r}, "
+                f"description {c.description_column!r}, delimiter {c.delimiter!r}, "
+                f"skip {c.skip_rows}"
+            )
+    else:
+        print("no bank import configs")
+    return 0
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from skimd.infrastructure.database.report_store import list_round_trips, list_trades
+
+    columns: Sequence[str]
+    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
+        if args.what == "trades":
+            rows, columns = [t.as_dict() for t in list_trades(uow)], TRADE_COLUMNS
+        else:
+            rows, columns = [r.as_dict() for r in list_round_trips(uow)], ROUND_TRIP_COLUMNS
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    if args.out is None:
+        sys.stdout.write(buffer.getvalue())
+        return 0
+    _write_atomic(args.out, buffer.getvalue().encode("utf-8"))
+    print(f"wrote {len(rows)} {args.what} to {args.out}")
+    return 0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot write ({exc.strerror})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
