@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -82,6 +83,7 @@ class Daemon:
     sd: SdNotifier
     closers: list[object] = field(default_factory=list)
     trading: TradingDay | None = None
+    database: TradingDatabase | None = None  # open until the closers run
 
 
 def build_daemon(
@@ -110,10 +112,12 @@ def build_daemon(
     closers: list[object] = []
     lock = InstanceLock(data_dir)
     trading: TradingDay | None = None
+    database: TradingDatabase | None = None
     if with_database:
         lock.acquire()  # before touching the DB: a second daemon stops here, naming the first
         wired = _wire_alerts(settings, clock, table, closers, stdout, create_database)
         hooks = wired.hooks
+        database = wired.db
         if with_trading is None or with_trading:
             trading = _wire_trading(
                 settings, clock, calendar, wired, table, closers, data_dir, redactor
@@ -139,6 +143,7 @@ def build_daemon(
         sd=sd,
         closers=closers,
         trading=trading,
+        database=database,
     )
 
 
@@ -227,7 +232,9 @@ def _wire_trading(
 ) -> TradingDay:
     """The broker, the trading store and the day's jobs (added to ``table``)."""
     from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
+    from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.services.daemon_alerts import AlertingBrokerEvents
+    from skimd.services.journal.prices import BrokerPricePath
     from skimd.services.trading.context import TradingContext
     from skimd.services.trading.day import TradingDay
 
@@ -239,7 +246,6 @@ def _wire_trading(
         on_secret=None if redactor is None else redactor.add,
         state_dir=data_dir,
     )
-    from skimd.infrastructure.database.journal_store import SqlJournalStore
 
     closers.append(broker.close)
     news: AnnouncementFeed
@@ -257,14 +263,21 @@ def _wire_trading(
         news=news,
     )
     day = TradingDay(ctx)
-    day.attach_journal(lambda desk: _journal_day(settings, ctx, store, desk))
+    reports = build_trade_reports(
+        settings, wired.db, prices=BrokerPricePath(broker), clock=clock
+    ).write_reports
+    day.attach_journal(lambda desk: _journal_day(settings, ctx, store, desk, reports))
     for spec in day.jobs():
         table.add(spec)
     return day
 
 
 def _journal_day(
-    settings: Settings, ctx: TradingContext, store: SqlJournalStore, desk: OrderDesk
+    settings: Settings,
+    ctx: TradingContext,
+    store: SqlJournalStore,
+    desk: OrderDesk,
+    reports: Callable[[date], Awaitable[int]] | None = None,
 ) -> JournalDay:
     from skimd.domain.mistakes import MistakeThresholds
     from skimd.services.journal.end_of_day import JournalDay
@@ -294,6 +307,7 @@ def _journal_day(
             risk_tolerance=s.mistake_risk_tolerance,
             chase_pct=s.mistake_chase_pct,
         ),
+        reports,
     )
 
 
@@ -397,3 +411,238 @@ def _wire_alerts(
         live_trading=settings.broker.live_trading,
     )
     return _Wired(hooks=hooks, db=db, sender=sender, http=http, store=store)
+
+
+# -- trade reports (appended: the journal report writer and its chart renderer) --------------
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from skimd.services.journal.reports import ChartSpec, PricePath, TradeReports
+
+
+def build_trade_reports(
+    settings: Settings,
+    db: TradingDatabase,
+    *,
+    prices: PricePath | None = None,
+    clock: Clock | None = None,
+) -> TradeReports:
+    """The per-round-trip report writer over ``db``, charts drawn with Pillow in the market
+    zone. Without ``prices`` (the CLI has no broker session) charts show the executions'
+    own prices; the daemon passes the broker's intraday path."""
+    from skimd.infrastructure.database.report_store import SqlReportStore
+    from skimd.services.journal.reports import NoPricePath, TradeReports
+
+    zone = build_calendar(settings).zone
+    return TradeReports(
+        SqlReportStore(db.unit_of_work),
+        prices if prices is not None else NoPricePath(),
+        report_chart_renderer(zone),
+        clock or SystemClock(),
+        zone,
+    )
+
+
+def report_chart_renderer(zone: tzinfo) -> Callable[[ChartSpec], bytes]:
+    """A :class:`~skimd.services.journal.reports.ChartRenderer` on the alert charts' Pillow
+    drawing (same look as the charts sent with alerts)."""
+    from skimd.infrastructure.notifications import charts
+
+    colours = {
+        "orh": (charts.GREEN, False),
+        "orl": (charts.RED, False),
+        "stop": (charts.RED, True),
+        "target": (charts.GREEN, True),
+        "entry": (charts.AMBER, True),
+        "avg_entry": (charts.AMBER, True),
+    }
+
+    def render(spec: ChartSpec) -> bytes:
+        lines = [
+            charts.ChartLine(lv.label, lv.price, *colours.get(lv.kind, (charts.GREY, True)))
+            for lv in spec.levels
+        ]
+        exit_colour = charts.GREEN if spec.profitable else charts.RED
+        markers = [
+            charts.ChartMarker(
+                m.label,
+                m.at,
+                m.price,
+                charts.AMBER if m.side == "BUY" else exit_colour,
+                up=m.side == "BUY",
+            )
+            for m in spec.marks
+        ]
+        return charts.render_chart(spec.title, spec.path, lines, markers, tz=zone)
+
+    return render
+
+
+# -- one-off commands: skimd guard, skimd scan, skimd status --------------------------------
+
+# (Imported here rather than at the top so this section can be added without touching the
+# wiring above.)
+from contextlib import asynccontextmanager, contextmanager  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Sequence
+
+    from skimd.infrastructure.database.trading_store import SqlTradingStore
+    from skimd.services.jobs import JobSpec
+    from skimd.services.status import StatusSources
+
+
+def open_trading_store(settings: Settings) -> tuple[SqlTradingStore, Callable[[], None]]:
+    """The trading store on the existing database, and its closer (``skimd guard``).
+
+    Safe while the daemon runs (no instance lock; the daemon re-reads the guard before every
+    entry). Alerts written through it stay in the outbox until a running daemon's outbox
+    job (or the next start) delivers them: this process sends nothing."""
+    from skimd.infrastructure.database.trading_store import SqlTradingStore
+
+    db = open_database(settings)
+    return SqlTradingStore(db.unit_of_work), db.close
+
+
+def daemon_pid(settings: Settings) -> int | None:
+    """The pid of the daemon holding this data dir's instance lock, or None."""
+    from skimd.services.status import running_pid
+
+    return running_pid(InstanceLock(get_data_dir(settings)).path)
+
+
+@asynccontextmanager
+async def open_trading_day(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    alerts_to: TextIO | None = None,
+    redactor: SecretRedactor | None = None,
+) -> AsyncIterator[TradingDay]:
+    """The daemon's own trading wiring (broker, store, news feed, alert outbox) for a
+    one-off command such as ``skimd scan``, without the scheduler.
+
+    Holds the instance lock for its whole life (one broker session per data dir; raises
+    InstanceLockedError naming the daemon's pid otherwise) and refuses an unmigrated
+    database. Alerts are delivered as they are committed, to the configured channels
+    (console lines to ``alerts_to``, none if None); on exit everything is closed in reverse
+    order (pending alerts flushed first) and the lock released. ``clock`` defaults to the
+    system clock; tests pass a SimulatedClock.
+    """
+    from skimd.runtime import _close_all
+
+    clock = clock or SystemClock()
+    calendar = build_calendar(settings)
+    data_dir = get_data_dir(settings)
+    lock = InstanceLock(data_dir)
+    lock.acquire()
+    closers: list[object] = []
+    try:
+        table = JobTable()  # the jobs are not scheduled: the command calls what it needs
+        wired = _wire_alerts(settings, clock, table, closers, alerts_to, False)
+        yield _wire_trading(settings, clock, calendar, wired, table, closers, data_dir, redactor)
+    finally:
+        try:
+            await _close_all(closers)
+        finally:
+            lock.release()
+
+
+class _NotWired:
+    """Stands in for the broker and the store of a plan-only trading context: any use is a
+    programming error, reported as such instead of reaching a half-built object."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(f"{self._what}.{name}: the job plan has no {self._what}")
+
+
+def trading_job_plan(settings: Settings, clock: Clock | None = None) -> list[JobSpec]:
+    """The trading day's jobs (ids, triggers, descriptions) exactly as ``_wire_trading``
+    adds them, built without a broker or a database, for ``skimd status`` to show next and
+    last runs. The specs' handlers must never run (their broker and store refuse use)."""
+    from typing import cast
+
+    from skimd.services.trading.context import TradingContext
+    from skimd.services.trading.day import TradingDay
+    from skimd.services.trading.ports import TradingStore
+
+    ctx = TradingContext(
+        broker=cast(Broker, _NotWired("broker")),
+        store=cast(TradingStore, _NotWired("store")),
+        clock=clock or SystemClock(),
+        calendar=build_calendar(settings),
+        params=strategy_params(settings),
+    )
+    return TradingDay(ctx).jobs()
+
+
+@contextmanager
+def status_sources(settings: Settings, *, clock: Clock | None = None) -> Iterator[StatusSources]:
+    """What ``skimd status`` reads, read-only and without the instance lock (it works
+    while the daemon runs). With no database file yet, ``store`` and ``last_runs`` are
+    None; an existing database must be at the head revision. Closed on exit."""
+    from skimd.services.jobs import JobResult
+    from skimd.services.status import StatusSources
+
+    clock = clock or SystemClock()
+    plumbing = build_daemon(settings, clock=clock, environ={})  # no DB, no lock: the plan
+    jobs = [s for s in plumbing.supervisor.jobs if not s.internal]
+    shown = {j.id for j in jobs}
+    jobs += [s for s in trading_job_plan(settings, clock) if s.id not in shown]
+    db_path = plumbing.data_dir / settings.database.filename
+    sources = StatusSources(
+        config=settings.source,
+        data_dir=plumbing.data_dir,
+        lock_path=plumbing.lock.path,
+        database_path=db_path,
+        broker=settings.broker.kind,
+        clock=clock,
+        calendar=plumbing.calendar,
+        jobs=jobs,
+    )
+    if not db_path.exists():
+        yield sources
+        return
+    from skimd.infrastructure.database.trading_store import SqlTradingStore
+
+    db = open_database(settings)
+
+    def last_runs(job_ids: Sequence[str]) -> dict[str, JobResult]:
+        found: dict[str, JobResult] = {}
+        with db.unit_of_work(read_only=True) as uow:
+            for job_id in job_ids:
+                row = uow.job_runs.last(job_id)
+                if row is not None:
+                    found[job_id] = JobResult(
+                        job_id=job_id,
+                        started_at=row.started_at,
+                        finished_at=row.finished_at,
+                        outcome=row.outcome or "unfinished",
+                        message=row.message or "",
+                    )
+        return found
+
+    try:
+        sources.store = SqlTradingStore(db.unit_of_work)
+        sources.last_runs = last_runs
+        yield sources
+    finally:
+        db.close()
+
+
+def open_database(settings: Settings) -> TradingDatabase:
+    """The existing trading database for a one-off reader (demo summary, reports); refuses
+    an unmigrated one. The caller closes it."""
+    from skimd.infrastructure.database import check_schema, open_trading_database
+
+    db = open_trading_database(settings, create=False)
+    try:
+        check_schema(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

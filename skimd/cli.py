@@ -44,9 +44,9 @@ _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oa
 
 
 def _command_modules() -> list[object]:
-    from skimd.commands import broker, config_cmd, db, run, status
+    from skimd.commands import broker, config_cmd, db, guard, journal, run, scan, status
 
-    return [run, status, config_cmd, db, broker]
+    return [run, status, scan, guard, config_cmd, db, broker, journal]
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:

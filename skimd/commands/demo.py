@@ -28,7 +28,7 @@ from skimd.config import Settings
 from skimd.domain.calendar import combine
 from skimd.errors import ConfigurationError, InvalidInputError
 from skimd.infrastructure import demo_state
-from skimd.infrastructure.database.day_summary import summarise_day
+from skimd.infrastructure.database.day_summary import DaySummary, summarise_day
 from skimd.infrastructure.database.paths import get_data_dir
 from skimd.runtime import run_daemon
 from skimd.services.jobs import Every, JobSpec, JobTable
@@ -127,6 +127,19 @@ def _demo(args: argparse.Namespace) -> int:
         f"skimd demo: {verb} {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key} "
         f"(seed {seed}, data in {data_dir})"
     )
+    summaries: list[DaySummary] = []
+    written: list[Path] = []
+    database = daemon.database
+    assert database is not None
+
+    def summarise() -> None:
+        summaries.append(summarise_day(database, day, calendar.zone))
+        reports = bootstrap.build_trade_reports(settings, database, clock=clock)
+        written.extend(reports.export_report(day, data_dir / "reports"))
+
+    # Closers run in reverse: this one runs after the last alerts are flushed and just
+    # before the database closes (reading it again would derive the key a second time).
+    daemon.closers.insert(daemon.closers.index(database.close) + 1, summarise)
     began = wallclock.perf_counter()
     code = asyncio.run(
         run_daemon(daemon, simulate_until=end, install_signals=False, pace=args.speed)
@@ -134,7 +147,8 @@ def _demo(args: argparse.Namespace) -> int:
     elapsed = wallclock.perf_counter() - began
     finished = clock.now() >= end
     demo_state.save(data_dir, demo_state.DemoRun(seed, day, clock.now(), finished=finished))
-    _print_summary(settings, day, calendar.zone, elapsed, data_dir, as_json=args.json)
+    if summaries:
+        _print_summary(settings, summaries[0], elapsed, data_dir, written, as_json=args.json)
     return code
 
 
@@ -170,22 +184,19 @@ def _starting_point(settings: Settings, data_dir: Path, day: date, carry_on: boo
 
 def _print_summary(
     settings: Settings,
-    day: date,
-    zone: Any,
+    summary: DaySummary,
     elapsed: float,
     data_dir: Path,
+    written: list[Path],
     *,
     as_json: bool,
 ) -> None:
-    db = bootstrap.open_database(settings)
-    try:
-        summary = summarise_day(db, day, zone)
-    finally:
-        db.close()
+    day = summary.day
     if as_json:
         data = summary.as_json()
         data["duration_s"] = round(elapsed, 2)
         data["data_dir"] = str(data_dir)
+        data["report_files"] = [str(p) for p in written]
         print(json.dumps(data, sort_keys=True))
         return
     rows = summary.journal_rows
@@ -201,4 +212,9 @@ def _print_summary(
         f"  database {data_dir / settings.database.filename} (encrypted); try "
         "`skimd status`, `skimd journal round-trips`, `skimd db verify`",
     ]
+    if written:
+        charts = sum(1 for p in written if p.suffix == ".png")
+        lines.append(f"  report {written[0]} with {charts} chart(s) beside it")
+    else:
+        lines.append("  no round trip closed today, so no report was written")
     print("\n".join(lines), file=sys.stdout)

@@ -121,10 +121,10 @@ def open_trading_database(settings: Settings, *, create: bool) -> TradingDatabas
         passphrase = ensure_passphrase(settings, data_dir)
         db = _open_encrypted(path, passphrase, params, db_settings.busy_timeout_ms, create)
     if create:
-        from .migrate import upgrade
+        from .migrate import bring_to_head
 
         try:
-            upgrade(db)
+            bring_to_head(db)
         except BaseException:
             db.close()
             raise

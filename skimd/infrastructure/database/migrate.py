@@ -57,6 +57,59 @@ def upgrade(db: BaseDatabase, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def bring_to_head(db: BaseDatabase) -> str:
+    """Make ``db`` current; returns what was done (``"current"``, ``"created"``,
+    ``"migrated"``).
+
+    A database already at head is left alone and a brand-new (empty) one is created from
+    the models and stamped at head, both without importing alembic (~12 MB resident, which
+    the daemon would keep for its whole life); only an older schema runs the migrations.
+    The models and the migrations are kept identical by a test.
+    """
+    head = _packaged_head()
+    stored = _stored_revision(db)
+    if stored == head:
+        return "current"
+    if stored is None and _is_empty(db):
+        create_fresh(db, head)
+        return "created"
+    upgrade(db)
+    return "migrated"
+
+
+def create_fresh(db: BaseDatabase, head: str) -> None:
+    """Tables and indexes from the models plus the alembic stamp, in one transaction."""
+    from sqlalchemy import text
+
+    from .tables import metadata
+
+    with db.engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+
+
+def _is_empty(db: BaseDatabase) -> bool:
+    from sqlalchemy import text
+
+    with db.read_only_engine().connect() as conn:
+        return conn.execute(text("SELECT 1 FROM sqlite_schema LIMIT 1")).first() is None
+
+
+def _packaged_head() -> str:
+    revisions = packaged_revisions()
+    parents = {down for down in revisions.values() if down is not None}
+    heads = [r for r in revisions if r not in parents]
+    if len(heads) != 1:
+        raise SchemaVersionError(f"packaged migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
 def packaged_revisions() -> dict[str, str | None]:
     """``revision -> down_revision`` of every packaged migration, read from the files'
     module-level assignments with :mod:`ast` (alembic is not imported: ~10 MB resident)."""

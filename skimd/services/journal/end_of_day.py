@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import structlog
 
-from skimd.domain.alerts import DailySummary
+from skimd.domain.alerts import DailySummary, ReconciliationDigest, ReconciliationRow
 from skimd.domain.excursions import excursions
 from skimd.domain.journal import RoundTripView, build_round_trips
 from skimd.domain.mistakes import MistakeThresholds, detect_mistakes, round_trip_facts
@@ -33,7 +33,6 @@ from skimd.services.trading.context import TradingContext
 log = structlog.get_logger(__name__)
 
 ReportWriter = Callable[[date], Awaitable[int]]
-DigestSender = Callable[[date, SyncOutcome], None]
 
 
 @dataclass
@@ -70,14 +69,12 @@ class JournalDay:
         sync: PositionSync,
         thresholds: MistakeThresholds,
         reports: ReportWriter | None = None,
-        digest: DigestSender | None = None,
     ) -> None:
         self.ctx = ctx
         self.store = store
         self.sync = sync
         self.thresholds = thresholds
         self.reports = reports
-        self.digest = digest
 
     async def run(self, day: date | None = None) -> EndOfDayOutcome:
         ctx = self.ctx
@@ -105,8 +102,8 @@ class JournalDay:
             self._daily_summary(tx, day, outcome)
         if self.reports is not None:
             outcome.reports = await self.reports(day)
-        if self.digest is not None:
-            self.digest(day, outcome.sync)
+        with self.store.transaction() as tx:
+            tx.alert(_digest(day, outcome.sync, now), dedup_key=f"reconciliation:{day}")
         log.info("journal end of day", day=day.isoformat(), summary=outcome.summary())
         return outcome
 
@@ -224,6 +221,26 @@ class JournalDay:
                 trip.id, detect_mistakes(facts, self.thresholds), self.ctx.now()
             )
         return count
+
+
+def _digest(day: date, sync: SyncOutcome, now: datetime) -> ReconciliationDigest:
+    """The three-way reconciliation as one alert (its CSV travels as an attachment)."""
+    rows = tuple(
+        ReconciliationRow.compare(r.ticker, r.db_qty, r.broker_qty, r.executed_qty)
+        for r in sync.rows
+    )
+    notes: list[str] = []
+    if sync.adopted:
+        notes.append(f"adopted from the broker: {', '.join(sync.adopted)}")
+    if sync.closed:
+        notes.append(f"closed outside skimd: {', '.join(sync.closed)}")
+    return ReconciliationDigest(
+        occurred_at=now,
+        trading_day=day,
+        rows=rows,
+        clean=sync.clean,
+        notes=tuple(notes),
+    )
 
 
 def _first_exec(tx: JournalTx, client_order_id: str) -> str | None:

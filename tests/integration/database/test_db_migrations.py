@@ -85,3 +85,55 @@ def test_check_schema_does_not_import_alembic(db: TradingDatabase) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _schema(db: BaseDatabase) -> dict[str, object]:
+    """Tables with their columns (name, type, nullability), indexes and foreign keys."""
+    from sqlalchemy import inspect
+
+    with db.engine.connect() as conn:
+        insp = inspect(conn)
+        return {
+            table: (
+                sorted((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)),
+                sorted(
+                    (i["name"], tuple(i["column_names"]), i["unique"])
+                    for i in insp.get_indexes(table)
+                ),
+                sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"])
+                    for f in insp.get_foreign_keys(table)
+                ),
+                sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            )
+            for table in insp.get_table_names()
+        }
+
+
+def test_a_fresh_database_is_the_migrated_schema(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from skimd.infrastructure.database.migrate import bring_to_head
+
+    folder = tmp_path_factory.mktemp("fresh")
+    fresh = BaseDatabase(folder / "fresh.db", None, create=True)
+    migrated = BaseDatabase(folder / "migrated.db", None, create=True)
+    try:
+        assert bring_to_head(fresh) == "created"
+        upgrade(migrated)
+        assert bring_to_head(migrated) == "current"
+        check_schema(fresh)
+        assert _schema(fresh) == _schema(migrated)
+    finally:
+        fresh.close()
+        migrated.close()
+
+
+def test_an_older_database_is_migrated(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from skimd.infrastructure.database.migrate import bring_to_head
+
+    db = BaseDatabase(tmp_path_factory.mktemp("old") / "old.db", None, create=True)
+    try:
+        upgrade(db, "0001_initial")
+        assert bring_to_head(db) == "migrated"
+        check_schema(db)
+    finally:
+        db.close()
