@@ -362,7 +362,7 @@ def _wire_alerts(
     from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
     from skimd.services.alerts import enqueue
     from skimd.services.daemon_alerts import AlertingHooks
-    from skimd.services.jobs import Every, JobSpec
+    from skimd.services.jobs import DailyAt, Every, JobResult, JobSpec
 
     db = open_trading_database(settings, create=create_database)
     closers.append(db.close)
@@ -404,11 +404,26 @@ def _wire_alerts(
             enqueue(uow, alert)
         sender.wake()
 
+    def record_run(result: JobResult) -> None:
+        spec = next((j for j in table if j.id == result.job_id), None)
+        if spec is None or spec.internal or result.started_at is None:
+            return
+        with db.unit_of_work() as uow:
+            uow.job_runs.record(
+                result.job_id,
+                result.started_at,
+                result.finished_at,
+                result.outcome,
+                result.message or None,
+                keep_history=isinstance(spec.trigger, DailyAt),
+            )
+
     hooks = AlertingHooks(
         store,
         clock,
         broker=settings.broker.kind,
         live_trading=settings.broker.live_trading,
+        record_run=record_run,
     )
     return _Wired(hooks=hooks, db=db, sender=sender, http=http, store=store)
 

@@ -4,14 +4,19 @@ Exactly-once placement rests on ``client_order_id``: the caller chooses it (and 
 intent first), brokers attach it to the order (IBKR ``cOID``), and ``find_order`` looks an
 order up by it after a crash or a timeout. A broker never creates a second order for a client
 order id it has already accepted.
+
+Executions are of shares unless they say otherwise: :class:`Fill` carries ``sec_type``
+(``"STK"`` by default) and, for an option (``"OPT"``), the contract as an :class:`OptionLeg`
+when the broker's description of it could be read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from skimd.errors import InvalidInputError
@@ -130,9 +135,86 @@ class OrderState:
         return self.status.is_terminal
 
 
+STOCK = "STK"
+OPTION = "OPT"
+
+_CODE = re.compile(
+    r"^(?P<underlying>\S+) (?P<expiry>\d{4}-\d{2}-\d{2}) (?P<strike>\d+(?:\.\d+)?) "
+    r"(?P<right>[CP]) x(?P<multiplier>\d+)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLeg:
+    """The option contract one execution traded.
+
+    ``underlying`` is the ASX code of the underlying (``"BHP"``), ``right`` is ``"C"`` (call)
+    or ``"P"`` (put), ``multiplier`` the shares per contract (100 for ASX equity options).
+    Validated on construction (raises InvalidInputError), so a leg is always usable.
+    """
+
+    underlying: str
+    right: str
+    strike: Decimal
+    expiry: date
+    multiplier: int = 100
+
+    def __post_init__(self) -> None:
+        where = f"option {self.underlying!r} {self.expiry} {self.strike} {self.right}"
+        if not self.underlying or any(c.isspace() for c in self.underlying):
+            raise InvalidInputError(f"{where}: underlying must be a code without spaces")
+        if self.right not in ("C", "P"):
+            raise InvalidInputError(f"{where}: right must be 'C' or 'P'")
+        if not self.strike.is_finite() or self.strike <= 0:
+            raise InvalidInputError(f"{where}: strike must be positive")
+        if self.multiplier <= 0:
+            raise InvalidInputError(f"{where}: multiplier must be positive, got {self.multiplier}")
+
+    @property
+    def code(self) -> str:
+        """One-line identity of the contract, e.g. ``"BHP 2026-12-24 45 C x100"``.
+
+        Stable (the strike without trailing zeros) and read back by :meth:`from_code`, so it
+        can stand for the contract where only a text fits (a stored trade's ticker).
+        """
+        return (
+            f"{self.underlying} {self.expiry.isoformat()} {_plain(self.strike)} "
+            f"{self.right} x{self.multiplier}"
+        )
+
+    @classmethod
+    def from_code(cls, text: str) -> OptionLeg | None:
+        """The leg a :attr:`code` names; None for any other text (a share ticker)."""
+        match = _CODE.match(text)
+        if match is None:
+            return None
+        try:
+            return cls(
+                underlying=match["underlying"],
+                right=match["right"],
+                strike=Decimal(match["strike"]),
+                expiry=date.fromisoformat(match["expiry"]),
+                multiplier=int(match["multiplier"]),
+            )
+        except (ValueError, InvalidOperation, InvalidInputError):
+            return None
+
+
+def _plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent: 45.500 → 45.5, 4.5E+1 → 45."""
+    return format(value.normalize(), "f")
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution. ``exec_id`` is unique per broker and is the journal's idempotency key."""
+    """One execution. ``exec_id`` is unique per broker and is the journal's idempotency key.
+
+    ``sec_type`` is the broker's security type (``"STK"`` shares, ``"OPT"`` options, ...).
+    An option fill's ``symbol`` is its underlying's code and ``option`` its contract, or None
+    when the broker's description could not be read (still ``"OPT"``, so it is never taken
+    for shares). ``qty`` counts contracts for options, shares otherwise; ``price`` is per
+    share (IBKR quotes option premiums per share).
+    """
 
     exec_id: str
     broker_order_id: str
@@ -145,15 +227,24 @@ class Fill:
     commission: Decimal
     executed_at: datetime
     account: str
+    sec_type: str = STOCK
+    option: OptionLeg | None = None
 
     def __post_init__(self) -> None:
         if self.executed_at.utcoffset() is None:
             raise ValueError("Fill.executed_at must be a timezone-aware datetime")
+        if self.option is not None and self.sec_type != OPTION:
+            raise ValueError(f"Fill {self.exec_id}: an option leg needs sec_type {OPTION!r}")
+
+    @property
+    def is_option(self) -> bool:
+        return self.sec_type == OPTION
 
     @property
     def gross(self) -> Decimal:
-        """qty x price, without commission."""
-        return self.price * self.qty
+        """qty x price (x the contract multiplier for an option), without commission."""
+        multiplier = 1 if self.option is None else self.option.multiplier
+        return self.price * self.qty * multiplier
 
     @property
     def cash_delta(self) -> Decimal:

@@ -46,8 +46,10 @@ class AlertingHooks(LoggingHooks):
         broker: str,
         live_trading: bool,
         repeat_every: int = 10,
+        record_run: Callable[[JobResult], None] | None = None,
     ) -> None:
         self._sink = sink
+        self._record_run = record_run
         self._clock = clock
         self._broker = broker
         self._live = live_trading
@@ -73,6 +75,11 @@ class AlertingHooks(LoggingHooks):
         super().job_finished(result)
         if result.outcome == "ok":
             self._failures.pop(result.job_id, None)
+        if self._record_run is not None:
+            try:  # status reads these rows; a failed write must not stop the supervisor
+                self._record_run(result)
+            except Exception as exc:
+                log.warning("job run not recorded", job=result.job_id, error=str(exc))
 
     def job_problem(
         self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None

@@ -29,8 +29,8 @@ from skimd.domain.trading import (
 from skimd.services.jobs import Every, JobResult, JobSpec, Window
 from skimd.services.trading.ports import TradingStore, TradingTx
 
-# Nothing records the broker session's health where another process can read it; say so
-# rather than guess (the daemon alerts a lost session through the outbox).
+# Shown until the daemon has recorded the session's state (it does at start, at the warm-up
+# and when a poll finds the session gone); status never opens a broker session itself.
 SESSION_NOT_RECORDED = "unknown (not recorded)"
 NO_RECORD = "no record"
 # How far back a position's last stored daily close may be to count as its last price.
@@ -100,6 +100,14 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         start = datetime.combine(today, time.min, zone)
         with src.store.read() as tx:
             guard = tx.guard()
+            recorded = tx.last_session()
+            if recorded is not None:
+                health, at = recorded
+                report["broker"]["session"] = (
+                    f"{'ok' if health.ok else 'NOT OK'}"
+                    f"{': ' + health.message if health.message else ''} "
+                    f"(as of {at.astimezone(zone):%Y-%m-%d %H:%M})"
+                )
             report["guard"] = {
                 "locked": guard.locked,
                 "reason": guard.reason,

@@ -8,9 +8,19 @@ import json
 import random
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.e2e.demo_runs import demo_config, final_state, open_demo_db, run_demo, start_demo
+from tests.e2e.demo_runs import (
+    ROOT,
+    demo_config,
+    env,
+    final_state,
+    open_demo_db,
+    run_demo,
+    start_demo,
+)
 
 ALERT_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d) (INFO|WARN|CRIT) ")
 
@@ -37,6 +47,17 @@ def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     assert {"candidate_found", "tradeable_candidate", "order_placed", "order_filled"} <= kinds
     assert {"position_exited", "daily_summary", "daemon_started", "daemon_stopping"} <= kinds
     assert notes and "reconciliation clean" in notes[0]
+    assert "reconciliation_digest" in kinds
+    reports = [Path(p) for p in summary["report_files"]]
+    assert reports and reports[0].name == "report.md" and all(p.exists() for p in reports)
+    assert any(p.suffix == ".png" for p in reports)
+    status = run_cli(config, "status", "--json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    report = json.loads(status.stdout)
+    assert report["broker"]["session"].startswith("ok")
+    last = {j["job"]: j["last_run"] for j in report["jobs"]}
+    assert last["warmup"]["outcome"] == "ok" and last["end_of_day"]["outcome"] == "ok"
+    assert "reconciliation clean" in last["end_of_day"]["message"]
     # a second run of the same day starts a fresh demo account and ends the same way
     again = run_demo(config, "--json")
     assert again.returncode == 0
@@ -73,6 +94,17 @@ def test_a_killed_demo_day_resumes_to_the_same_end(tmp_path: Path) -> None:
     assert "resuming from" in finish.stdout
     assert final_state(tmp_path / "crashed") == expected
     assert run_demo_verify(crashed) == 0
+
+
+def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "skimd", "--config", str(config), *args],
+        env=env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def run_demo_verify(config: Path) -> int:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
@@ -32,6 +33,7 @@ from skimd.errors import IntegrityError
 from .session import UnitOfWork
 from .tables import AlertOutbox, Candidate, HistoricalPrice, OrderIntent, Position
 
+_SESSION_KEY = "daemon.broker_session"
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
 
 
@@ -246,6 +248,33 @@ class SqlTradingTx:
     def unlock_guard(self, now: dt.datetime) -> GuardState:
         self._uow.guard.unlock(now)
         return self.guard()
+
+    # -- broker session --------------------------------------------------------------------
+
+    def record_session(self, health: SessionHealth, at: dt.datetime) -> None:
+        self._uow.settings.set_user(
+            _SESSION_KEY,
+            {
+                "connected": health.connected,
+                "authenticated": health.authenticated,
+                "competing": health.competing,
+                "message": health.message,
+                "at": at.isoformat(),
+            },
+            at,
+        )
+
+    def last_session(self) -> tuple[SessionHealth, dt.datetime] | None:
+        raw = self._uow.settings.resolve(_SESSION_KEY)
+        if not isinstance(raw, dict):
+            return None
+        health = SessionHealth(
+            authenticated=bool(raw.get("authenticated")),
+            competing=bool(raw.get("competing")),
+            connected=bool(raw.get("connected")),
+            message=str(raw.get("message", "")),
+        )
+        return health, dt.datetime.fromisoformat(str(raw["at"]))
 
     # -- alerts and prices -----------------------------------------------------------------
 

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import DailySummary
 from skimd.domain.trading import CandidateState, IntentPurpose
+from skimd.errors import BrokerSessionError
 from skimd.services.jobs import DailyAt, Every, JobSpec, Window
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.guards import realised_pnl_today
@@ -56,6 +58,7 @@ class TradingDay:
         self.journal = journal
         self._reconciled = False
         self._lock = asyncio.Lock()
+        self._last_health: SessionHealth | None = None
 
     def attach_journal(self, factory: Callable[[OrderDesk], JournalDay]) -> JournalDay:
         """Give the day its journal (built around this day's order desk)."""
@@ -68,7 +71,7 @@ class TradingDay:
         """Connect and reconcile open intents once per process, before any order."""
         if self._reconciled:
             return
-        await self.ctx.broker.connect()
+        self._record_session(await self.ctx.broker.connect())
         session = self.ctx.session()
         now = self.ctx.now()
         allow = (
@@ -88,6 +91,7 @@ class TradingDay:
     async def warmup(self) -> str:
         await self.ensure_ready()
         health = await self.ctx.broker.health()
+        self._record_session(health)
         await self.store_history()
         likely: list[str] = []
         if self.ctx.news is not None:
@@ -122,8 +126,21 @@ class TradingDay:
 
     async def poll(self) -> str:
         async with self._lock:
-            await self.ensure_ready()
-            return (await self.watch.poll()).summary()
+            try:
+                await self.ensure_ready()
+                return (await self.watch.poll()).summary()
+            except BrokerSessionError as exc:
+                self._record_session(SessionHealth(False, False, True, str(exc)[:200]))
+                raise
+
+    def _record_session(self, health: SessionHealth) -> None:
+        """Keep the session's state where ``skimd status`` (another process) can read it;
+        written only when it changes."""
+        if health == self._last_health:
+            return
+        with self.ctx.store.transaction() as tx:
+            tx.record_session(health, self.ctx.now())
+        self._last_health = health
 
     async def sync(self) -> str:
         if self.journal is None:

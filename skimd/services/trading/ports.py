@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
@@ -90,6 +91,13 @@ class TradingTx(Protocol):
     def lock_guard(self, reason: str, now: datetime) -> GuardState: ...
 
     def unlock_guard(self, now: datetime) -> GuardState: ...
+
+    # broker session -----------------------------------------------------------------------
+    def record_session(self, health: SessionHealth, at: datetime) -> None:
+        """Remember the broker session's last known state (``skimd status`` shows it)."""
+        ...
+
+    def last_session(self) -> tuple[SessionHealth, datetime] | None: ...
 
     # alerts and prices --------------------------------------------------------------------
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:

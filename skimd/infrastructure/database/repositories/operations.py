@@ -105,6 +105,27 @@ class JobRunRepository(Repository[JobRun]):
         run.message = message
         return self.add(run)
 
+    def record(
+        self,
+        job_id: str,
+        started_at: dt.datetime,
+        finished_at: dt.datetime | None,
+        outcome: str,
+        message: str | None,
+        *,
+        keep_history: bool,
+    ) -> JobRun:
+        """Store one finished run. ``keep_history`` False (jobs that run every few seconds)
+        overwrites the job's previous row, so the table holds its last run, not thousands."""
+        row = None if keep_history else self.last(job_id)
+        if row is None:
+            row = JobRun(job_id=job_id, started_at=started_at)
+        row.started_at = started_at
+        row.finished_at = finished_at
+        row.outcome = outcome
+        row.message = None if message is None else message[:MAX_ERROR_CHARS]
+        return self.add(row)
+
     def last(self, job_id: str) -> JobRun | None:
         stmt = (
             select(JobRun)
