@@ -57,6 +57,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="keep the demo account and journal of earlier demo days",
     )
     demo.add_argument("--json", action="store_true", help="print the day's summary as JSON")
+    demo.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the daemon's own log (by default only alerts and warnings)",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -80,6 +85,11 @@ def _demo(args: argparse.Namespace) -> int:
         )
     if args.speed is not None and args.speed <= 0:
         raise InvalidInputError(f"--speed: must be positive, got {args.speed}")
+    if not args.verbose and settings.logging.level in ("DEBUG", "INFO"):
+        # the alerts are the demo's story; the job log is there with --verbose
+        settings = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"level": "WARNING"})}
+        )
     redactor = bootstrap.setup_logging(settings)
     calendar = bootstrap.build_calendar(settings)
     if args.date:

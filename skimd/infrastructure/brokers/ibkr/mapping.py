@@ -5,20 +5,44 @@ IBKR formats numbers as strings with decorations: snapshot prices may carry a ``
 volumes such as ``"1.23M"``. Order endpoints disagree on key names (``orderId`` /
 ``order_id``, ``status`` / ``order_status``, ``side`` ``"BUY"`` / ``"B"``); each parser
 accepts both.
+
+Executions (``/iserver/account/trades``) carry ``sec_type``; an option's row (``"OPT"``) names
+its underlying in ``contract_description_1`` (IBKR: "the underlying symbol of the contract")
+and the contract in ``contract_description_2`` ("a full description of the derivative", e.g.
+``"(EX2) OCT23 4300 Put Fut. Option"`` in a captured futures-option row), and reports
+``net_amount`` including the contract multiplier. :func:`option_leg_from_trade` reads the
+contract from those (see there); a description it cannot read leaves the fill an ``OPT`` fill
+without its contract, logged, never an error.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
+
 from skimd.domain.account import AccountSummary, Position
 from skimd.domain.market import Bar, Quote
-from skimd.domain.orders import Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from skimd.domain.orders import (
+    OPTION,
+    STOCK,
+    Fill,
+    OptionLeg,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from skimd.errors import InvalidInputError
+
+log = structlog.get_logger(__name__)
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
@@ -240,11 +264,27 @@ def order_state_from(
 
 
 def fill_from_trade(row: Mapping[str, Any], broker_order_id: str) -> Fill:
+    """One execution of ``/iserver/account/trades``. Raises KeyError/ValueError/TypeError for
+    a row that is not an execution of ours to book (no id or time, an unknown side such as
+    ``"X"``, an option expiry); the caller skips it."""
+    sec_type = str(_first(row, "sec_type", "secType", "assetClass") or STOCK).strip().upper()
+    symbol = str(_first(row, "symbol", "contract_description_1") or "")
+    option = None
+    if sec_type == OPTION:
+        option = option_leg_from_trade(row)
+        if option is None:
+            log.warning(
+                "option execution's contract not understood; kept without it",
+                execution_id=str(row.get("execution_id")),
+                description=str(_first(row, "contract_description_2", "contract_description_1")),
+            )
+        else:
+            symbol = option.underlying
     return Fill(
         exec_id=str(row["execution_id"]),
         broker_order_id=str(_first(row, "order_id", "orderId") or broker_order_id),
         client_order_id=_first(row, "order_ref"),
-        symbol=str(_first(row, "symbol", "contract_description_1") or ""),
+        symbol=symbol,
         conid=int(_first(row, "conid") or 0),
         side=parse_side(row.get("side")),
         qty=int(parse_price(row.get("size")) or 0),
@@ -252,7 +292,171 @@ def fill_from_trade(row: Mapping[str, Any], broker_order_id: str) -> Fill:
         commission=abs(parse_price(row.get("commission")) or Decimal(0)),
         executed_at=datetime.fromtimestamp(int(row["trade_time_r"]) / 1000, UTC),
         account=str(_first(row, "account", "accountCode") or ""),
+        sec_type=sec_type,
+        option=option,
     )
+
+
+# -- option contracts from execution descriptions --------------------------------------------
+
+_MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
+_MON = "(?P<mon>JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+# [BHP 261224C00045000 100]: root, YYMMDD, right, strike x 1000, multiplier (OCC style, as in
+# IBKR's position descriptions "NVDA JAN2027 180 P [NVDA  270115P00180000 100]")
+_OCC = re.compile(
+    r"\[\s*(?P<root>[A-Z0-9.]+)\s+(?P<ymd>\d{6})(?P<right>[CP])(?P<strike>\d{8})"
+    r"(?:\s+(?P<mult>\d+))?\s*\]"
+)
+_BRACKETS = re.compile(r"\[[^\]]*\]")
+_CLASS = re.compile(r"^\([^)]*\)\s*")
+_EXPIRIES = (  # most specific first; each names its day, month and year groups
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"),
+    re.compile(r"\b(?P<y>20\d{2})(?P<m>\d{2})(?P<d>\d{2})\b"),
+    re.compile(rf"\b(?P<d>\d{{1,2}})\s?{_MON}\s?'?(?P<y>\d{{4}}|\d{{2}})\b"),
+    re.compile(rf"\b{_MON}\s?(?P<d>\d{{1,2}})\s?'(?P<y>\d{{2}})\b"),
+    re.compile(rf"\b{_MON}\s?'?(?P<y>\d{{4}}|\d{{2}})\b"),  # month only
+)
+_RIGHT = {"C": "C", "CALL": "C", "P": "P", "PUT": "P"}
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def option_leg_from_trade(row: Mapping[str, Any]) -> OptionLeg | None:
+    """The option contract of one ``/iserver/account/trades`` row, or None when it cannot be
+    read with confidence.
+
+    - underlying: ``contract_description_1`` (IBKR's "underlying symbol"), else ``symbol``,
+      else the root inside an OCC-style bracket;
+    - structured fields when a row has them (``strike``, ``right``/``putOrCall``,
+      ``expiry``/``maturityDate``, ``multiplier``);
+    - else the description (``contract_description_2``, or a longer
+      ``contract_description_1``): an OCC-style bracket ``[BHP 261224C00045000 100]`` wins;
+      otherwise the readable part, after any ``(CLASS)`` prefix, gives the expiry (ISO,
+      ``YYYYMMDD``, ``24DEC26``, ``DEC 24 '26``, or a month alone: ``DEC26``/``DEC2026``),
+      the strike (the first plain number left) and the right (``C``/``P``/``Call``/``Put``).
+      A month alone means the ASX monthly expiry: the Thursday before the month's last Friday;
+    - multiplier: the bracket's, else ``net_amount / (size x price)`` when that is a whole
+      number (IBKR's ``net_amount`` includes the multiplier), else 100 (ASX equity options).
+    """
+    underlying = _underlying(row)
+    texts = [str(t) for t in (row.get("contract_description_2"), row.get("contract_description_1"))
+             if t]
+    description = next((t for t in texts if len(t.split()) > 1), "").upper()
+    occ = _OCC.search(description)
+    right = _RIGHT.get(str(_first(row, "right", "putOrCall") or "").strip().upper())
+    strike = parse_price(row.get("strike"))
+    expiry = _date_field(_first(row, "expiry", "maturityDate", "lastTradingDay"))
+    multiplier = _int(row.get("multiplier"))
+    if occ is not None:
+        underlying = underlying or occ["root"]
+        right = right or occ["right"]
+        strike = strike or Decimal(occ["strike"]) / 1000
+        expiry = expiry or _yymmdd(occ["ymd"])
+        multiplier = multiplier or _int(occ["mult"])
+    if right is None or strike is None or expiry is None:
+        r, k, e = _readable(description, underlying)
+        right, strike, expiry = right or r, strike or k, expiry or e
+    if not underlying or right is None or strike is None or expiry is None:
+        return None
+    try:
+        return OptionLeg(
+            underlying=underlying,
+            right=right,
+            strike=_trim(strike),
+            expiry=expiry,
+            multiplier=multiplier or _implied_multiplier(row) or 100,
+        )
+    except InvalidInputError:
+        return None
+
+
+def _trim(value: Decimal) -> Decimal:
+    """45.00 → 45, 45.50 → 45.5, without exponent form (4300 stays 4300)."""
+    trimmed = value.normalize()
+    exponent = trimmed.as_tuple().exponent
+    return trimmed.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else trimmed
+
+
+def _underlying(row: Mapping[str, Any]) -> str | None:
+    for key in ("contract_description_1", "symbol", "underlying", "undSym"):
+        words = str(row.get(key) or "").split()
+        if words and re.fullmatch(r"[A-Z0-9.]+", words[0].upper()):
+            return words[0].upper()
+    return None
+
+
+def _readable(text: str, underlying: str | None) -> tuple[str | None, Decimal | None, date | None]:
+    rest = _CLASS.sub("", _BRACKETS.sub(" ", text)).strip()
+    if underlying and rest.split()[:1] == [underlying]:
+        rest = rest[len(underlying):]
+    expiry = None
+    for pattern in _EXPIRIES:
+        match = pattern.search(rest)
+        if match is not None:
+            expiry = _expiry(match)
+            rest = rest[: match.start()] + " " + rest[match.end():]
+            break
+    words = rest.replace(",", " ").split()
+    rights = [_RIGHT[w] for w in words if w in _RIGHT]
+    numbers = [w for w in words if _NUMBER.match(w)]
+    strike = Decimal(numbers[0]) if numbers else None
+    return (rights[-1] if rights else None), strike, expiry
+
+
+def _expiry(match: re.Match[str]) -> date | None:
+    groups = match.groupdict()
+    month = _MONTHS[groups["mon"]] if groups.get("mon") else int(groups["m"])
+    year = int(groups["y"])
+    year = year + 2000 if year < 100 else year
+    try:
+        if groups.get("d") is None:
+            return _asx_monthly_expiry(year, month)
+        return date(year, month, int(groups["d"]))
+    except ValueError:
+        return None
+
+
+def _asx_monthly_expiry(year: int, month: int) -> date:
+    """ASX equity options' standard expiry: the Thursday before the month's last Friday."""
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    last_friday = last - timedelta(days=(last.weekday() - calendar.FRIDAY) % 7)
+    return last_friday - timedelta(days=1)
+
+
+def _yymmdd(text: str) -> date | None:
+    try:
+        return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
+    except ValueError:
+        return None
+
+
+def _date_field(value: Any) -> date | None:
+    text = str(value or "").strip()
+    for fmt in ("%Y%m%d", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _int(value: Any) -> int | None:
+    number = parse_price(value)
+    if number is None or number <= 0 or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def _implied_multiplier(row: Mapping[str, Any]) -> int | None:
+    net = parse_price(row.get("net_amount"))
+    size = parse_price(row.get("size"))
+    price = parse_price(row.get("price"))
+    if net is None or size is None or price is None or size <= 0 or price <= 0:
+        return None
+    ratio = abs(net) / (size * price)
+    whole = ratio.to_integral_value()
+    if whole < 1 or abs(ratio - whole) > whole / 100:  # within 1%: net may be rounded
+        return None
+    return int(whole)
 
 
 def position_from(row: Mapping[str, Any], account: str) -> Position:
