@@ -1,8 +1,9 @@
-"""The ASX calendar: weekends, exchange holidays (``holidays.financial_holidays("XASX")``)
+"""The ASX calendar: weekends, exchange holidays (:mod:`skimd.domain.asx_holidays`)
 and the two early closes (Christmas Eve and New Year's Eve close at 14:10 when they trade).
 
-``holidays`` is chosen over ``exchange-calendars`` for memory: the latter pulls in pandas
-(about +55 MB RSS) and the daemon's budget is 80 MB. ``holidays`` knows no early closes, so
+The holiday rules are computed in-house rather than loaded from ``exchange-calendars``
+(pandas: about +55 MB RSS) or ``holidays`` (~20 MB: it loads every country and exchange);
+a test checks them against ``holidays``' XASX calendar. Neither knows our early closes, so
 the two ASX ones are encoded here.
 """
 
@@ -12,8 +13,7 @@ from datetime import date, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
+from skimd.domain.asx_holidays import asx_holidays
 from skimd.domain.calendar import MarketSession, combine
 
 _EARLY_CLOSE_DAYS = ((12, 24), (12, 31))
@@ -60,4 +60,4 @@ class AsxCalendar:
 
 @lru_cache(maxsize=8)
 def _holidays_for(year: int) -> dict[date, str]:
-    return dict(holidays.financial_holidays("XASX", years=year).items())
+    return asx_holidays(year)

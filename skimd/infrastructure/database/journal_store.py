@@ -1,10 +1,20 @@
 """The journal's store (:mod:`skimd.services.journal.ports`): the trading store's unit of
 work plus the journal tables, so a sync writes positions, trades, round trips and alerts in
-one transaction."""
+one transaction.
+
+A trade's ``ticker`` column names what was traded: the share code for shares; for an option
+its contract's :attr:`~skimd.domain.orders.OptionLeg.code` (``"BHP 2026-12-24 45 C x100"``);
+for an option whose contract is unknown, or any other security type, ``"BHP OPT#<conid>"``.
+So options never mix with the shares of their underlying (``fills_for("BHP")`` and the
+round trips built from it stay shares only), and a stored fill reads back with its
+``sec_type`` and contract.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -15,7 +25,8 @@ from sqlmodel import col
 from skimd.domain.excursions import Excursion
 from skimd.domain.journal import RoundTripView, ledger_entries
 from skimd.domain.mistakes import MistakeFinding
-from skimd.domain.orders import Fill, Side
+from skimd.domain.options import OptionsStrategyView, StrategyLeg
+from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
 from skimd.services.journal.ports import PlanRecord, StoredRoundTrip
 
 from .session import UnitOfWork
@@ -26,6 +37,7 @@ from .tables import (
     ExcursionMetric,
     LedgerEntry,
     MistakeEntry,
+    OptionsStrategy,
     RoundTrip,
     Trade,
     TradePlan,
@@ -102,6 +114,15 @@ class SqlJournalTx(SqlTradingTx):
             .order_by(col(Trade.executed_at), col(Trade.exec_id))
         )
         return [_fill(t) for t in self._session.scalars(stmt)]
+
+    def option_fills_for(self, underlying: str) -> list[Fill]:
+        stmt = (
+            select(Trade)
+            .where(col(Trade.ticker).startswith(f"{underlying} ", autoescape=True))
+            .order_by(col(Trade.executed_at), col(Trade.exec_id))
+        )
+        fills = (_fill(t) for t in self._session.scalars(stmt))
+        return [f for f in fills if f.option is not None and f.option.underlying == underlying]
 
     def fills_between(self, start: dt.datetime, end: dt.datetime) -> list[Fill]:
         return [_fill(t) for t in self._uow.trades.list_between(start, end)]
@@ -189,6 +210,41 @@ class SqlJournalTx(SqlTradingTx):
             closed_at=row.closed_at,
             exec_ids=exec_ids,
         )
+
+    # -- options strategies ----------------------------------------------------------------
+
+    def save_options_strategies(
+        self, views: Sequence[OptionsStrategyView], at: dt.datetime
+    ) -> None:
+        """Upsert keyed by underlying, ``opened_at`` and the legs' contracts (right, strike,
+        expiry, side, multiplier). A stored row of the same underlying and ``opened_at`` whose
+        contracts are a subset of the view's is the same strategy seen before the rest of its
+        opening ticket filled: it is updated, not duplicated (quantities and prices too).
+        ``notes`` (the trader's) are kept. The table has no write timestamp, so ``at`` is not
+        stored."""
+        for view in views:
+            legs = _legs_json(view.legs)
+            identity = _legs_identity(legs) or []
+            stmt = select(OptionsStrategy).where(
+                col(OptionsStrategy.underlying) == view.underlying,
+                col(OptionsStrategy.opened_at) == view.opened_at,
+            )
+            rows = list(self._session.scalars(stmt))
+            stored = [(r, _legs_identity(r.legs)) for r in rows]
+            row = next((r for r, ident in stored if ident == identity), None)
+            if row is None:
+                row = next(
+                    (r for r, ident in stored if ident and set(ident) <= set(identity)), None
+                )
+            if row is None:
+                row = OptionsStrategy(
+                    name=view.name, underlying=view.underlying, opened_at=view.opened_at
+                )
+            row.name = view.name
+            row.legs = legs
+            row.status = view.status.value
+            row.closed_at = view.closed_at
+            self._uow.options.add(row)
 
     # -- accounts and balances -------------------------------------------------------------
 
@@ -306,11 +362,70 @@ class SqlJournalTx(SqlTradingTx):
         return len(findings)
 
 
+_OTHER = re.compile(r"^(?P<symbol>\S+) (?P<sec_type>[A-Z]+)#(?P<conid>\d+)$")
+
+
+def _ticker(fill: Fill) -> str:
+    """The ``ticker`` column of a fill (see the module docs)."""
+    if fill.option is not None:
+        return fill.option.code
+    if fill.sec_type == STOCK:
+        return fill.symbol
+    return f"{fill.symbol} {fill.sec_type}#{fill.conid}"
+
+
+def _security(ticker: str) -> tuple[str, str, OptionLeg | None]:
+    """symbol, sec_type and contract of a ``ticker`` column (the inverse of :func:`_ticker`)."""
+    leg = OptionLeg.from_code(ticker)
+    if leg is not None:
+        return leg.underlying, OPTION, leg
+    other = _OTHER.match(ticker)
+    if other is not None:
+        return other["symbol"], other["sec_type"], None
+    return ticker, STOCK, None
+
+
+def _legs_json(legs: Sequence[StrategyLeg]) -> str:
+    return json.dumps(
+        [
+            {
+                "right": leg.right,
+                "strike": str(leg.strike),
+                "expiry": leg.expiry.isoformat(),
+                "side": leg.side.value,
+                "qty": leg.qty,
+                "price": str(leg.price),
+                "multiplier": leg.multiplier,
+            }
+            for leg in legs
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def _legs_identity(legs_json: str) -> list[tuple[str, Decimal, str, str, int]] | None:
+    """The contracts of stored legs, to recognise a strategy whose quantities grew."""
+    try:
+        return [
+            (
+                str(g["right"]),
+                Decimal(str(g["strike"])),
+                str(g["expiry"]),
+                str(g["side"]),
+                int(g.get("multiplier", 100)),
+            )
+            for g in json.loads(legs_json)
+        ]
+    except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError):
+        return None
+
+
 def _trade_row(fill: Fill) -> dict[str, object]:
     return {
         "exec_id": fill.exec_id,
         "account": fill.account,
-        "ticker": fill.symbol,
+        "ticker": _ticker(fill),
         "conid": fill.conid,
         "side": fill.side.value,
         "qty": Decimal(fill.qty),
@@ -324,11 +439,12 @@ def _trade_row(fill: Fill) -> dict[str, object]:
 
 
 def _fill(trade: Trade) -> Fill:
+    symbol, sec_type, option = _security(trade.ticker)
     return Fill(
         exec_id=trade.exec_id,
         broker_order_id=trade.order_ref or "",
         client_order_id=trade.client_order_id,
-        symbol=trade.ticker,
+        symbol=symbol,
         conid=trade.conid or 0,
         side=Side(trade.side),
         qty=int(trade.qty),
@@ -336,4 +452,6 @@ def _fill(trade: Trade) -> Fill:
         commission=trade.commission,
         executed_at=trade.executed_at,
         account=trade.account or "",
+        sec_type=sec_type,
+        option=option,
     )

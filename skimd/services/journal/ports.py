@@ -14,6 +14,7 @@ from typing import Protocol
 from skimd.domain.excursions import Excursion
 from skimd.domain.journal import RoundTripView
 from skimd.domain.mistakes import MistakeFinding
+from skimd.domain.options import OptionsStrategyView
 from skimd.domain.orders import Fill
 from skimd.services.trading.ports import TradingTx
 
@@ -59,6 +60,18 @@ class JournalTx(TradingTx, Protocol):
 
     def fills_for(self, ticker: str) -> list[Fill]:
         """Every stored execution of ``ticker``, oldest first."""
+        ...
+
+    def option_fills_for(self, underlying: str) -> list[Fill]:
+        """Every stored option execution whose contract is known and on ``underlying``,
+        oldest first (never the underlying's shares)."""
+        ...
+
+    def save_options_strategies(
+        self, views: Sequence[OptionsStrategyView], at: datetime
+    ) -> None:
+        """Insert or update options strategies, matched by underlying, ``opened_at`` and the
+        legs' contracts."""
         ...
 
     def fills_between(self, start: datetime, end: datetime) -> list[Fill]:

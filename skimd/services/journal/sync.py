@@ -5,7 +5,9 @@ One run, in one order that matters:
 1. follow our own open orders first (:meth:`OrderDesk.refresh`), so a fill of ours is
    booked as ours before positions are compared;
 2. executions since ``since`` become trades (``exec_id`` unique: a re-sync adds nothing),
-   their commissions ledger lines, and the touched tickers' round trips are rebuilt;
+   their commissions ledger lines, and the touched tickers' round trips are rebuilt from
+   share executions only; when a new execution is an option, the options strategies of its
+   underlying are regrouped from every stored option execution of that underlying;
 3. positions: one the broker has and we do not (a manual trade) is adopted; one we have
    and the broker does not is closed; a quantity that differs pauses that ticker (no
    entries, no management) and alerts with both numbers; a paused ticker whose numbers
@@ -25,6 +27,8 @@ import structlog
 
 from skimd.domain.alerts import PositionMismatch
 from skimd.domain.journal import UnmatchedSellError, build_round_trips
+from skimd.domain.options import group_strategies
+from skimd.domain.orders import STOCK
 from skimd.domain.trading import PositionRecord
 from skimd.services.journal.ports import JournalStore
 from skimd.services.trading.context import TradingContext
@@ -109,9 +113,14 @@ class PositionSync:
         with self.store.transaction() as tx:
             fresh = tx.add_fills(fills, now)
             outcome.new_fills = len(fresh)
-            for ticker in sorted({f.symbol for f in fresh}):
+            underlyings = sorted({f.option.underlying for f in fresh if f.option is not None})
+            if underlyings:
+                option_fills = [f for u in underlyings for f in tx.option_fills_for(u)]
+                tx.save_options_strategies(group_strategies(option_fills), now)
+            for ticker in sorted({f.symbol for f in fresh if f.sec_type == STOCK}):
+                shares = [f for f in tx.fills_for(ticker) if f.sec_type == STOCK]
                 try:
-                    tx.save_round_trips(build_round_trips(tx.fills_for(ticker)))
+                    tx.save_round_trips(build_round_trips(shares))
                 except UnmatchedSellError as exc:  # history starts mid-position
                     log.warning("round trips incomplete", ticker=ticker, error=str(exc))
 

@@ -18,7 +18,7 @@ Price model (no recursion over history, so any date can be asked directly):
 
 The opening auction of each ticker ends at 10:00:00-10:02:00 Sydney (its own, seeded per
 day); before that there is no price. Trading ends at 16:00 (14:10 on Christmas Eve and New
-Year's Eve). Weekends and ASX holidays (``holidays`` XASX) have no session.
+Year's Eve). Weekends and ASX holidays (:mod:`skimd.domain.asx_holidays`) have no session.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-import holidays
-
+from skimd.domain.asx_holidays import holiday_name
 from skimd.domain.market import (
     Announcement,
     Bar,
@@ -165,7 +164,6 @@ class DemoMarket:
         self.tickers: list[Ticker] = generate_universe(seed, universe_size)
         self._by_symbol = {t.symbol: t for t in self.tickers}
         self._by_conid = {t.conid: t for t in self.tickers}
-        self._holidays = holidays.financial_holidays("XASX")
         self._draws: dict[tuple[str, date], _Draws] = {}
         self._plans: dict[tuple[str, date], DayPlan] = {}
         self._paths: dict[tuple[str, date], _Path] = {}
@@ -187,7 +185,7 @@ class DemoMarket:
         return when.astimezone(SYDNEY).date()
 
     def is_trading_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._holidays
+        return day.weekday() < 5 and holiday_name(day) is None
 
     def previous_trading_day(self, day: date) -> date:
         d = day - timedelta(days=1)
