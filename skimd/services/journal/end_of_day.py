@@ -15,8 +15,9 @@ from decimal import Decimal
 import structlog
 
 from skimd.domain.alerts import DailySummary, ReconciliationDigest, ReconciliationRow
-from skimd.domain.excursions import excursions
+from skimd.domain.excursions import Excursion, excursions
 from skimd.domain.journal import RoundTripView, build_round_trips
+from skimd.domain.market import Bar
 from skimd.domain.mistakes import MistakeThresholds, detect_mistakes, round_trip_facts
 from skimd.domain.orders import Side
 from skimd.domain.trading import (
@@ -110,6 +111,8 @@ class JournalDay:
     async def _excursions(self, day: date, trips: list[StoredRoundTrip]) -> int:
         """MFE/MAE/BSO of each entry made today, from the day's 1-minute bars."""
         count = 0
+        bars_by_conid: dict[int, list[Bar]] = {}  # one fetch per ticker, however many trips
+        results: list[tuple[str, Excursion]] = []
         for trip in trips:
             view = self._view(trip)
             if view is None:
@@ -117,7 +120,9 @@ class JournalDay:
             entry = view.entries[0]
             if entry.executed_at.astimezone(self.ctx.calendar.zone).date() != day:
                 continue
-            bars = await self.ctx.broker.intraday_bars(entry.conid, day)
+            if entry.conid not in bars_by_conid:
+                bars_by_conid[entry.conid] = await self.ctx.broker.intraday_bars(entry.conid, day)
+            bars = bars_by_conid[entry.conid]
             if not bars:
                 continue
             last_exit = view.exits[-1] if view.is_closed and view.exits else None
@@ -130,9 +135,12 @@ class JournalDay:
                 None if last_exit is None else last_exit.executed_at,
                 view.avg_exit_price if last_exit is not None else None,
             )
-            with self.store.transaction() as tx:
-                tx.save_excursion(entry.exec_id, result, self.ctx.now())
+            results.append((entry.exec_id, result))
             count += 1
+        if results:
+            with self.store.transaction() as tx:  # one commit for the day's excursions
+                for exec_id, result in results:
+                    tx.save_excursion(exec_id, result, self.ctx.now())
         return count
 
     def _view(self, trip: StoredRoundTrip) -> RoundTripView | None:

@@ -67,9 +67,7 @@ class JournalTx(TradingTx, Protocol):
         oldest first (never the underlying's shares)."""
         ...
 
-    def save_options_strategies(
-        self, views: Sequence[OptionsStrategyView], at: datetime
-    ) -> None:
+    def save_options_strategies(self, views: Sequence[OptionsStrategyView], at: datetime) -> None:
         """Insert or update options strategies, matched by underlying, ``opened_at`` and the
         legs' contracts."""
         ...
