@@ -18,10 +18,8 @@ Money rules:
 - Average prices are for display and storage (``round_trips.entry_avg/exit_avg``), rounded
   to :data:`AVG_PRICE_PLACES`; no P&L is computed from them.
 
-Options: :class:`~skimd.domain.orders.Fill` carries no security type, right, strike, expiry
-or underlying, so multi-leg option executions cannot be recognised from it. Grouping into
-options strategies (``options_strategies`` table) needs those fields on Fill first; nothing
-here guesses them.
+Round trips are for shares: option fills (``Fill.sec_type == "OPT"``) are grouped into
+options strategies by :mod:`skimd.domain.options` instead.
 """
 
 from __future__ import annotations

@@ -243,6 +243,8 @@ class FakeIbkr:
         # orders
         self.orders: dict[str, FakeOrder] = {}
         self.executions: list[FakeExecution] = []
+        self.trade_rows: list[dict[str, Any]] = []  # raw extra /iserver/account/trades rows
+        self.extra_position_rows: list[dict[str, Any]] = []  # raw extra portfolio rows
         self.questions: list[tuple[str, str]] = []
         self.replies: list[tuple[str, bool]] = []
         self.order_posts = 0
@@ -298,6 +300,58 @@ class FakeIbkr:
         )
         self.executions.append(execution)
         return execution
+
+    def add_option_execution(
+        self,
+        *,
+        underlying: str,
+        description: str,
+        side: str,
+        size: int,
+        price: Decimal,
+        conid: int,
+        order_id: int,
+        execution_id: str | None = None,
+        multiplier: int = 100,
+        account: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """An option execution as ``/iserver/account/trades`` reports it: ``symbol`` and
+        ``contract_description_1`` the underlying, ``contract_description_2`` the contract,
+        ``net_amount`` including the multiplier (the shape of IBKR's documented fields and of
+        a captured futures-option row). Not linked to an order, positions or cash: it only
+        shows up in the trades list. ``extra`` overrides or adds fields."""
+        at = self.clock.now()
+        account = account or self.accounts[0].account_id
+        row: dict[str, Any] = {
+            "execution_id": execution_id or f"0000e0d5.{len(self.trade_rows) + 1:08x}.02.01",
+            "symbol": underlying,
+            "supports_tax_opt": "1",
+            "side": side,
+            "order_description": f"{'Bot' if side == 'B' else 'Sold'} {size} @ {price} on ASX",
+            "trade_time": at.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S"),
+            "trade_time_r": int(at.timestamp() * 1000),
+            "size": float(size),
+            "price": str(price),
+            "order_id": order_id,
+            "exchange": "ASX",
+            "commission": "3.50",
+            "net_amount": float(size * price * multiplier),
+            "account": account,
+            "accountCode": account,
+            "company_name": "",
+            "contract_description_1": underlying,
+            "contract_description_2": description,
+            "sec_type": "OPT",
+            "conid": conid,
+            "conidEx": f"{conid}@ASX",
+            "open_close": "???",
+            "liquidation_trade": "0",
+            "is_event_trading": "0",
+            **extra,
+        }
+        self.trade_rows.append(row)
+        return row
 
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]
@@ -462,7 +516,7 @@ class FakeIbkr:
             return 200, {"orders": [self._order_json(o) for o in self.orders.values()],
                          "snapshot": True}
         if (method, path) == ("GET", "/iserver/account/trades"):
-            return 200, [self._execution_json(e) for e in self.executions]
+            return 200, [self._execution_json(e) for e in self.executions] + self.trade_rows
         if method == "GET" and path.startswith("/iserver/account/order/status/"):
             return self._order_status(parts[-1])
         if method == "POST" and len(parts) == 4 and parts[:2] == ["iserver", "account"] and (
@@ -873,6 +927,7 @@ class FakeIbkr:
                 "currency": "AUD",
                 "assetClass": "STK",
             })
+        rows.extend(self.extra_position_rows)
         return 200, rows
 
     def _summary(self, account_id: str) -> tuple[int, Any]:

@@ -128,10 +128,13 @@ class SqlJournalTx(SqlTradingTx):
         return [_fill(t) for t in self._uow.trades.list_between(start, end)]
 
     def net_executed(self) -> dict[str, int]:
+        """Shares only (option contracts are not positions the reconciliation compares)."""
         net: dict[str, int] = {}
         for ticker, side, qty in self._session.execute(
             select(col(Trade.ticker), col(Trade.side), col(Trade.qty))
         ):
+            if " " in ticker:  # an option contract's code (see the module docstring)
+                continue
             sign = 1 if side == Side.BUY.value else -1
             net[ticker] = net.get(ticker, 0) + sign * int(qty)
         return net

@@ -515,7 +515,10 @@ class IbkrBroker:
     async def positions(self) -> list[Position]:
         account = self._acct()
         rows = await self._http.get(f"/portfolio/{account}/positions/0") or []
-        out = [mapping.position_from(row, account) for row in rows]
+        # Share positions only: an option position is keyed by its underlying and would
+        # otherwise be adopted as shares (options are journaled from their executions).
+        shares = [r for r in rows if str(r.get("assetClass") or "STK").upper() == "STK"]
+        out = [mapping.position_from(row, account) for row in shares]
         return [p for p in out if p.qty != 0]
 
     async def executions(self, since: datetime) -> list[Fill]:
