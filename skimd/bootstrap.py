@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from skimd.services.trading.orders import OrderDesk
 
 
+RUN_RECORD_EVERY_S = 60  # how stale a frequent job's "last run" row may get in skimd status
+
+
 def settings_from(config_path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
     return load_settings(config_path, os.environ if environ is None else environ)
 
@@ -351,6 +354,8 @@ def _wire_alerts(
     create_database: bool,
 ) -> _Wired:
     """DB + notifiers + outbox sender, and hooks that turn supervisor news into alerts."""
+    from datetime import datetime, timedelta
+
     import httpx
 
     from skimd.infrastructure.database import check_schema, open_trading_database
@@ -404,10 +409,22 @@ def _wire_alerts(
             enqueue(uow, alert)
         sender.wake()
 
+    last_written: dict[str, tuple[datetime, str]] = {}
+
     def record_run(result: JobResult) -> None:
         spec = next((j for j in table if j.id == result.job_id), None)
         if spec is None or spec.internal or result.started_at is None:
             return
+        daily = isinstance(spec.trigger, DailyAt)
+        previous = last_written.get(result.job_id)
+        if (
+            not daily
+            and previous is not None
+            and previous[1] == result.outcome
+            and result.started_at - previous[0] < timedelta(seconds=RUN_RECORD_EVERY_S)
+        ):
+            return  # a job that runs every few seconds: its row is refreshed once a minute
+        last_written[result.job_id] = (result.started_at, result.outcome)
         with db.unit_of_work() as uow:
             uow.job_runs.record(
                 result.job_id,
@@ -415,7 +432,7 @@ def _wire_alerts(
                 result.finished_at,
                 result.outcome,
                 result.message or None,
-                keep_history=isinstance(spec.trigger, DailyAt),
+                keep_history=daily,
             )
 
     hooks = AlertingHooks(
