@@ -22,12 +22,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2.low_level import Type, hash_secret_raw
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from skimd.config import DatabaseSettings
@@ -35,6 +32,9 @@ from skimd.errors import DatabaseError
 
 KEY_BYTES = 32
 SALT_BYTES = 16
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 _FERNET_INFO = b"skimd/provider-api-keys/fernet/v1"
 _SALT_FORMAT = 1
 
@@ -107,10 +107,31 @@ def derive_key(passphrase: SecretStr | str, salt: bytes, params: KdfParams) -> D
 
 def fernet_for(key: DatabaseKey) -> Fernet:
     """A Fernet keyed by HKDF-SHA256(database key, info=provider label)."""
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_FERNET_INFO).derive(
         key.raw
     )
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+class LazyFernet:
+    """The provider-key Fernet, made on first use: ``cryptography`` costs the daemon ~6 MB
+    resident, and only a stored provider API key ever needs it."""
+
+    def __init__(self, key: DatabaseKey) -> None:
+        self._key = key
+        self._fernet: Fernet | None = None
+
+    def get(self) -> Fernet:
+        if self._fernet is None:
+            self._fernet = fernet_for(self._key)
+        return self._fernet
+
+    def __repr__(self) -> str:
+        return "LazyFernet(<key hidden>)"
 
 
 # -- the salt file --------------------------------------------------------------------------

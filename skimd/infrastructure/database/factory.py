@@ -26,8 +26,8 @@ from .base import BaseDatabase
 from .crypto import (
     DatabaseKey,
     KdfParams,
+    LazyFernet,
     derive_key,
-    fernet_for,
     new_salt_record,
     read_salt_file,
     salt_path,
@@ -54,7 +54,7 @@ class TradingDatabase(BaseDatabase):
     ) -> None:
         super().__init__(path, key, create=create, busy_timeout_ms=busy_timeout_ms)
         source = key if key is not None else fernet_key
-        self.fernet = fernet_for(source) if source is not None else None
+        self.fernet = LazyFernet(source) if source is not None else None
         self.session_manager = SessionManager(self.engine, self.read_only_engine(), self.fernet)
 
     def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:

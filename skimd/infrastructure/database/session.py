@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
 from skimd.errors import DatabaseError, IntegrityError, TransientError
 
+from .crypto import LazyFernet
 from .repositories import (
     AccountRepository,
     AlertOutboxRepository,
@@ -56,7 +56,7 @@ from .repositories import (
 class UnitOfWork:
     """One transaction's session and every repository bound to it."""
 
-    def __init__(self, session: Session, fernet: Fernet | None) -> None:
+    def __init__(self, session: Session, fernet: LazyFernet | None) -> None:
         self.session = session
         # trading
         self.candidates = CandidateRepository(session)
@@ -89,7 +89,7 @@ class UnitOfWork:
 
 class SessionManager:
     def __init__(
-        self, engine: Engine, read_only_engine: Engine, fernet: Fernet | None = None
+        self, engine: Engine, read_only_engine: Engine, fernet: LazyFernet | None = None
     ) -> None:
         self._engine = engine
         self._read_only_engine = read_only_engine

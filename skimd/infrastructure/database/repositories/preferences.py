@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
@@ -16,6 +15,11 @@ from skimd.errors import DatabaseError
 
 from ..tables import AppDefault, IdentifierCache, MarketProviderSetting, UserSetting
 from ._base import Repository
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+    from ..crypto import LazyFernet
 
 
 class SettingsRepository(Repository[UserSetting]):
@@ -62,14 +66,14 @@ class ProviderSettingsRepository(Repository[MarketProviderSetting]):
 
     model = MarketProviderSetting
 
-    def __init__(self, session: Session, fernet: Fernet | None) -> None:
+    def __init__(self, session: Session, fernet: LazyFernet | None) -> None:
         super().__init__(session)
         self._fernet = fernet
 
     def _require_fernet(self) -> Fernet:
         if self._fernet is None:
             raise DatabaseError("provider API keys need a database passphrase; none is set")
-        return self._fernet
+        return self._fernet.get()
 
     def by_provider(self, provider: str) -> MarketProviderSetting | None:
         stmt = select(MarketProviderSetting).where(col(MarketProviderSetting.provider) == provider)
@@ -86,6 +90,8 @@ class ProviderSettingsRepository(Repository[MarketProviderSetting]):
         row = self.by_provider(provider)
         if row is None or row.api_key_encrypted is None:
             return None
+        from cryptography.fernet import InvalidToken
+
         try:
             plain = self._require_fernet().decrypt(row.api_key_encrypted.encode("ascii"))
         except InvalidToken:

@@ -1,0 +1,42 @@
+"""Start-up memory: `skimd run` on the demo config never loads what only some paths need
+(alembic and its templating, Pillow, cryptography's Fernet, the holidays library, Discord's
+requests stack). Checked in a fresh interpreter: this test process has imported them all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+HEAVY = ("alembic", "mako", "pygments", "PIL", "cryptography.fernet", "holidays", "requests")
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from skimd import bootstrap
+    settings = bootstrap.settings_from({config!r}, {{"SKIMD__PATHS__DATA_DIR": {data!r}}})
+    daemon = bootstrap.build_daemon(
+        settings, environ={{}}, with_database=True, create_database=True
+    )
+    assert daemon.trading is not None and daemon.database is not None
+    print(sorted(m for m in {heavy!r} if m in sys.modules))
+    """
+)
+
+
+def test_the_daemon_starts_without_the_heavy_optional_modules(tmp_path: Path) -> None:
+    script = SCRIPT.format(
+        config=str(ROOT / "config" / "skimd.toml"), data=str(tmp_path / "data"), heavy=HEAVY
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
