@@ -157,6 +157,7 @@ class IntentRecord:
     reason: str | None = None
     candidate_id: int | None = None
     position_id: int | None = None
+    updated_at: datetime | None = None  # last change (a fill's booking time), from storage
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,6 +219,14 @@ class SqlTradingTx:
     def intents_between(self, start: dt.datetime, end: dt.datetime) -> list[IntentRecord]:
         return [_intent(r) for r in self._uow.orders.list_created_between(start, end)]
 
+    def intents_updated_between(self, start: dt.datetime, end: dt.datetime) -> list[IntentRecord]:
+        stmt = (
+            select(OrderIntent)
+            .where(col(OrderIntent.updated_at) >= start, col(OrderIntent.updated_at) < end)
+            .order_by(col(OrderIntent.updated_at), col(OrderIntent.id))
+        )
+        return [_intent(r) for r in self._session.scalars(stmt).all()]
+
     def intents_for_position(self, position_id: int) -> list[IntentRecord]:
         stmt = (
             select(OrderIntent)
@@ -383,4 +391,5 @@ def _intent(row: OrderIntent) -> IntentRecord:
         reason=row.reason,
         candidate_id=row.candidate_id,
         position_id=row.position_id,
+        updated_at=row.updated_at,
     )

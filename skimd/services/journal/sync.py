@@ -29,7 +29,8 @@ from skimd.domain.alerts import PositionMismatch
 from skimd.domain.journal import UnmatchedSellError, build_round_trips
 from skimd.domain.options import group_strategies
 from skimd.domain.orders import STOCK
-from skimd.domain.trading import PositionRecord
+from skimd.domain.trading import IntentPurpose, PositionRecord
+from skimd.errors import SkimdError
 from skimd.services.journal.ports import JournalStore
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.orders import OrderDesk
@@ -109,6 +110,14 @@ class PositionSync:
         held = {p.symbol: p for p in await broker.positions()}
         summary = await broker.account_summary()
         outcome = SyncOutcome()
+        with self.store.read() as tx:
+            ours = {p.ticker: p for p in tx.open_positions()}
+            # An order of ours still working may have filled after the refresh above; its
+            # ticker is compared at the next sync, not adopted or closed on a stale view.
+            in_flight = {i.ticker for i in tx.open_intents() if i.purpose is not IntentPurpose.STOP}
+        gone = [t for t in ours if t not in held and t not in in_flight]
+        for ticker in gone:  # closed outside skimd: its resting stop must not stay live
+            await self._cancel_orders_of(ours[ticker])
 
         with self.store.transaction() as tx:
             fresh = tx.add_fills(fills, now)
@@ -127,6 +136,8 @@ class PositionSync:
         with self.store.transaction() as tx:
             ours = {p.ticker: p for p in tx.open_positions()}
             for ticker in sorted(set(held) | set(ours)):
+                if ticker in in_flight:
+                    continue
                 broker_pos, our_pos = held.get(ticker), ours.get(ticker)
                 broker_qty = 0 if broker_pos is None else broker_pos.qty
                 our_qty = 0 if our_pos is None else our_pos.qty
@@ -214,3 +225,15 @@ class PositionSync:
         self._synced_once = True
         log.info("position sync", summary=outcome.summary())
         return outcome
+
+    async def _cancel_orders_of(self, position: PositionRecord) -> None:
+        """Cancel every working order of a position the broker no longer holds."""
+        if position.id is None:
+            return
+        with self.store.read() as tx:
+            working = [i for i in tx.intents_for_position(position.id) if i.status.is_open]
+        for intent in working:
+            try:
+                await self.desk.cancel(intent, "position closed outside skimd")
+            except SkimdError as exc:  # alerting the close matters more; retried next sync
+                log.warning("could not cancel order", coid=intent.client_order_id, error=str(exc))

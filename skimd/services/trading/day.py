@@ -74,10 +74,13 @@ class TradingDay:
         self._record_session(await self.ctx.broker.connect())
         session = self.ctx.session()
         now = self.ctx.now()
+        with self.ctx.store.read() as tx:
+            locked = tx.guard().locked
         allow = (
             session is not None
             and session.is_open(now)
             and now < self.ctx.entries_close_at(session)
+            and not locked  # the kill switch holds across a restart too
         )
         placed = await self.desk.reconcile(allow_entries=allow)
         await self.desk.refresh()
@@ -89,6 +92,10 @@ class TradingDay:
     # -- jobs ------------------------------------------------------------------------------
 
     async def warmup(self) -> str:
+        async with self._lock:
+            return await self._warmup()
+
+    async def _warmup(self) -> str:
         await self.ensure_ready()
         health = await self.ctx.broker.health()
         self._record_session(health)
@@ -113,7 +120,8 @@ class TradingDay:
         session = self.ctx.session()
         if session is None or now.time() < self.ctx.params.news_from or now >= session.close_at:
             return "outside news hours"
-        found = await self.scanner.scan_news()
+        async with self._lock:
+            found = await self.scanner.scan_news()
         return f"{len(found)} price-sensitive announcements"
 
     async def scan(self) -> str:

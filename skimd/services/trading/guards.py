@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from skimd.domain.alerts import GuardKind, GuardTripped
+from skimd.domain.market import asx_tick_size
 from skimd.domain.trading import (
     IntentPurpose,
     IntentStatus,
@@ -22,6 +23,8 @@ from skimd.domain.trading import (
 )
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.ports import TradingTx
+
+MIN_BAND_TICKS = 2  # the default entry slippage; see check_price_band
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,11 @@ class GuardVerdict:
 
 
 def realised_pnl_today(tx: TradingTx, ctx: TradingContext, day: date) -> Decimal:
-    """P&L of today's filled exit quantities against their positions' average price."""
+    """P&L of exits that filled today against their positions' average price; an exit
+    order placed on an earlier day (a resting GTC stop) counts on the day it fills."""
     start, end = ctx.day_bounds(day)
     total = Decimal(0)
-    for intent in tx.intents_between(start, end):
+    for intent in tx.intents_updated_between(start, end):
         if not intent.purpose.is_exit or intent.filled_qty == 0:
             continue
         if intent.avg_fill_price is None or intent.position_id is None:
@@ -155,6 +159,10 @@ def check_price_band(
     day = now.astimezone(ctx.calendar.zone).date()
     band = ctx.params.price_band_pct
     if within_price_band(limit_price, last, band):
+        return GuardVerdict.ok()
+    # Under about $0.35 one tick (half a cent) is already over 1 %: a limit within
+    # MIN_BAND_TICKS ticks of the last price is never refused, whatever the percentage.
+    if abs(limit_price - last) <= asx_tick_size(last) * MIN_BAND_TICKS:
         return GuardVerdict.ok()
     return GuardVerdict(
         False,

@@ -95,7 +95,11 @@ class IntradayWatch:
         if session is None or not session.is_open(now):
             return outcome
         candidates, positions, open_intents = self._working_set(session.day)
-        if await self.desk.refresh(open_intents):
+        allow = False
+        if any(i.broker_order_id is None for i in open_intents):  # something to settle
+            with ctx.store.read() as tx:
+                allow = now < ctx.entries_close_at(session) and not tx.guard().locked
+        if await self.desk.refresh(open_intents, allow_entries=allow):
             candidates, positions, open_intents = self._working_set(session.day)
         conids = sorted(
             {c.conid for c in candidates if c.conid is not None}
@@ -196,19 +200,31 @@ class IntradayWatch:
                 if grown != c:
                     updates.append(grown)
                 continue
-            wants_news = self.ctx.params.require_news and not c.price_sensitive
-            final = (
-                CandidateState.SKIPPED
-                if wants_news or c.orh <= c.orl
-                else (CandidateState.TRADEABLE)
-            )
-            updates.append(c.with_(status=final))
+            updates.append(c.with_(status=CandidateState.TRADEABLE))  # decided below
             outcome.ranged.append(c.ticker)
         if not updates:
             return
+        saved_all: list[CandidateRecord] = []
         with self.ctx.store.transaction() as tx:
             for record in updates:
-                saved = tx.save_candidate(record, now)
+                # Re-read inside the unit of work: the news job may have marked it since
+                # this poll read it; only the range fields (and the final state) are ours.
+                current = tx.candidate(record.scan_date, record.ticker)
+                if current is None or current.status is not CandidateState.RANGING:
+                    continue
+                merged = current.with_(
+                    range_start_at=record.range_start_at, orh=record.orh, orl=record.orl
+                )
+                if record.status is not CandidateState.RANGING:
+                    assert merged.orh is not None and merged.orl is not None
+                    wants_news = self.ctx.params.require_news and not merged.price_sensitive
+                    flat = merged.orh <= merged.orl
+                    final = (
+                        CandidateState.SKIPPED if wants_news or flat else CandidateState.TRADEABLE
+                    )
+                    merged = merged.with_(status=final)
+                saved = tx.save_candidate(merged, now)
+                saved_all.append(saved)
                 if saved.status is CandidateState.TRADEABLE:
                     assert saved.orh is not None and saved.orl is not None
                     tx.alert(
@@ -228,6 +244,7 @@ class IntradayWatch:
                     )
                 elif saved.status is CandidateState.SKIPPED:
                     log.info("candidate skipped: no price-sensitive news", ticker=saved.ticker)
+        updates = saved_all
         # the in-memory list must reflect the new states for the entry step of this poll
         by_ticker = {u.ticker: u for u in updates}
         for i, c in enumerate(candidates):
@@ -367,7 +384,9 @@ class IntradayWatch:
         p = self.ctx.params
         now = self.ctx.now()
         open_exits = [
-            i for i in intents if i.status.is_open and i.purpose is not IntentPurpose.STOP
+            i
+            for i in intents
+            if i.status.is_open and i.purpose.is_exit and i.purpose is not IntentPurpose.STOP
         ]
         if open_exits:
             return  # an exit is working; wait for it
@@ -379,10 +398,12 @@ class IntradayWatch:
         )
         exit_purpose, exit_qty = self._exit_due(position, day_n, session, now)
         if exit_purpose is not None:
-            for stop_order in resting:
-                await self.desk.cancel(stop_order, f"replaced by {exit_purpose.value} exit")
-            await self._exit(position, exit_purpose, exit_qty, session)
-            outcome.exits.append(f"{position.ticker}:{exit_purpose.value}")
+            # The resting stop must be gone before the exit goes out: if it filled (or its
+            # cancel is still pending) selling again would sell shares we no longer hold.
+            if not await self._cancel_all(resting, f"replaced by {exit_purpose.value} exit"):
+                return  # try again next poll, with the position as it is then
+            if await self._exit(position, exit_purpose, exit_qty, session):
+                outcome.exits.append(f"{position.ticker}:{exit_purpose.value}")
             return
         # stop ratchet: from day 2 the stop may rise to the previous session's low
         proposed = None
@@ -399,9 +420,19 @@ class IntradayWatch:
             await self._follow_resting_stop(position, resting, session)
             return
         last = None if quote is None else quote.last
-        if position.stop is not None and last is not None and last <= position.stop:
-            await self._exit(position, IntentPurpose.STOP_EXIT, position.qty, session)
+        stopped = position.stop is not None and last is not None and last <= position.stop
+        if stopped and await self._exit(position, IntentPurpose.STOP_EXIT, position.qty, session):
             outcome.exits.append(f"{position.ticker}:stop")
+
+    async def _cancel_all(self, orders: Sequence[IntentRecord], reason: str) -> bool:
+        """Cancel ``orders``; True only when every one is confirmed cancelled with nothing
+        filled since we last looked (a stop that filled meanwhile is booked, and False)."""
+        confirmed = True
+        for order in orders:
+            after = await self.desk.cancel(order, reason)
+            if after.status is not IntentStatus.CANCELLED or after.filled_qty != order.filled_qty:
+                confirmed = False
+        return confirmed
 
     def _exit_due(
         self, position: PositionRecord, day_n: int, session: MarketSession, now: datetime
@@ -442,11 +473,16 @@ class IntradayWatch:
 
     async def _exit(
         self, position: PositionRecord, purpose: IntentPurpose, qty: int, session: MarketSession
-    ) -> None:
+    ) -> bool:
+        """Write and place a market exit for ``qty`` (never more than the position holds
+        now, re-read in the same unit of work); False when there is nothing left to sell."""
         assert position.id is not None and position.conid is not None
         now = self.ctx.now()
-        seq = 1
         with self.ctx.store.transaction() as tx:
+            current = tx.position(position.id)
+            if current is None or current.status != "open" or current.qty <= 0:
+                return False
+            qty = min(qty, current.qty)
             existing = tx.intents_for_position(position.id)
             seq = 1 + sum(1 for i in existing if i.purpose is purpose)
             intent = tx.add_intent(
@@ -467,6 +503,7 @@ class IntradayWatch:
             )
         log.info("exit", ticker=position.ticker, purpose=purpose.value, qty=qty)
         await self.desk.place(intent)
+        return True
 
     async def _follow_resting_stop(
         self, position: PositionRecord, resting: Sequence[IntentRecord], session: MarketSession
@@ -477,14 +514,19 @@ class IntradayWatch:
             return
         current = [i for i in resting if i.stop_price == position.stop and i.qty == position.qty]
         stale = [i for i in resting if i not in current]
-        for order in stale:
-            await self.desk.cancel(order, "stop moved or quantity changed")
+        if not await self._cancel_all(stale, "stop moved or quantity changed"):
+            return  # the old stop filled or is still cancelling: never two stops live
         if current:
             return
         now = self.ctx.now()
+        position_id, conid = position.id, position.conid
         with self.ctx.store.transaction() as tx:
+            fresh = tx.position(position_id)
+            if fresh is None or fresh.status != "open" or fresh.qty <= 0 or fresh.stop is None:
+                return
+            position = fresh
             seq = 1 + sum(
-                1 for i in tx.intents_for_position(position.id) if i.purpose is IntentPurpose.STOP
+                1 for i in tx.intents_for_position(position_id) if i.purpose is IntentPurpose.STOP
             )
             intent = tx.add_intent(
                 IntentRecord(
@@ -492,11 +534,11 @@ class IntradayWatch:
                         session.day,
                         position.ticker,
                         IntentPurpose.STOP,
-                        position_id=position.id,
+                        position_id=position_id,
                         seq=seq,
                     ),
                     ticker=position.ticker,
-                    conid=position.conid,
+                    conid=conid,
                     side=Side.SELL.value,
                     qty=position.qty,
                     order_type=OrderType.STP.value,
@@ -505,7 +547,7 @@ class IntradayWatch:
                     purpose=IntentPurpose.STOP,
                     created_at=now,
                     candidate_id=position.candidate_id,
-                    position_id=position.id,
+                    position_id=position_id,
                 )
             )
         log.info("resting stop placed", ticker=position.ticker, stop=position.stop)

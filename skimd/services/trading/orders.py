@@ -43,6 +43,8 @@ from skimd.services.trading.ports import TradingTx
 
 log = structlog.get_logger(__name__)
 
+SETTLE_GRACE_S = 10.0  # a pending/unknown intent younger than this may still be in flight
+
 _STATUS = {
     OrderStatus.PENDING_SUBMIT: IntentStatus.SUBMITTED,
     OrderStatus.SUBMITTED: IntentStatus.SUBMITTED,
@@ -99,6 +101,8 @@ class OrderDesk:
                 saved = tx.save_intent(marked, self.ctx.now())
             log.warning("order outcome unknown", coid=intent.client_order_id, error=str(exc))
             return saved
+        if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
+            return self._rejected(intent, state.message or f"broker says {state.status.value}")
         with self.ctx.store.transaction() as tx:
             self._alert_placed(tx, intent, state)
             saved = self._apply(tx, intent.client_order_id, state)
@@ -172,22 +176,23 @@ class OrderDesk:
 
     # -- following orders ------------------------------------------------------------------
 
-    async def refresh(self, intents: list[IntentRecord] | None = None) -> bool:
-        """Bring every open intent up to date with the broker (fills → positions);
-        True when anything changed."""
+    async def refresh(
+        self, intents: list[IntentRecord] | None = None, *, allow_entries: bool = False
+    ) -> bool:
+        """Bring every open intent up to date with the broker (fills → positions), and
+        settle any left ``pending``/``unknown`` by a failed or interrupted placing (see
+        :meth:`settle`); True when anything changed."""
         if intents is None:
             with self.ctx.store.read() as tx:
                 intents = tx.open_intents()
         changed = False
         for intent in intents:
-            if not intent.status.is_open or intent.broker_order_id is None:
-                continue  # pending/unknown: reconcile() handles these
-            try:
-                state: OrderState | None = await self.ctx.broker.order_status(
-                    intent.broker_order_id
-                )
-            except InvalidInputError:
-                state = await self.ctx.broker.find_order(intent.client_order_id)
+            if not intent.status.is_open:
+                continue
+            if intent.broker_order_id is None:
+                changed = await self.settle(intent, allow_entries=allow_entries) or changed
+                continue
+            state = await self._current_state(intent)
             if state is None:
                 continue
             if _changed(intent, state):
@@ -196,6 +201,15 @@ class OrderDesk:
                 changed = True
             changed = await self._expire_stale_entry(intent, state) or changed
         return changed
+
+    async def _current_state(self, intent: IntentRecord) -> OrderState | None:
+        """The broker's state of an order we know the id of (by client order id when the
+        broker no longer knows that id); None when it cannot say."""
+        assert intent.broker_order_id is not None
+        try:
+            return await self.ctx.broker.order_status(intent.broker_order_id)
+        except InvalidInputError:
+            return await self.ctx.broker.find_order(intent.client_order_id)
 
     async def _expire_stale_entry(self, intent: IntentRecord, state: OrderState) -> bool:
         timeout = timedelta(seconds=self.ctx.params.entry_timeout_s)
@@ -213,61 +227,83 @@ class OrderDesk:
         return False
 
     async def reconcile(self, *, allow_entries: bool) -> int:
-        """Settle every open intent by client order id; returns how many were placed now.
-
-        Found at the broker → adopted. ``pending`` and never seen → placed under the same
-        id (entries only while ``allow_entries``; otherwise cancelled as not placed).
-        ``unknown`` and never seen → the order did not reach the broker: placed again the
-        same way.
-        """
+        """At start-up: settle every open intent; returns how many were placed now."""
         with self.ctx.store.read() as tx:
             intents = tx.open_intents()
         placed = 0
-        today = self.ctx.today()
         for intent in intents:
-            state = await self.ctx.broker.find_order(intent.client_order_id)
-            if state is not None:
-                with self.ctx.store.transaction() as tx:
-                    self._alert_placed(tx, intent, state)
-                    self._apply(tx, intent.client_order_id, state)
-                log.info("reconciled order", coid=intent.client_order_id, status=state.status)
-                continue
-            if intent.status not in (IntentStatus.PENDING, IntentStatus.UNKNOWN):
-                # the broker forgot a submitted order (e.g. a DAY order of a past session)
-                with self.ctx.store.transaction() as tx:
-                    tx.save_intent(
-                        replace(
-                            intent,
-                            status=IntentStatus.CANCELLED,
-                            reason="no longer known to the broker",
-                        ),
-                        self.ctx.now(),
+            if intent.broker_order_id is not None:
+                state = await self._current_state(intent)
+                if state is not None:
+                    with self.ctx.store.transaction() as tx:
+                        self._alert_placed(tx, intent, state)
+                        self._apply(tx, intent.client_order_id, state)
+                    continue
+                if intent.tif == TimeInForce.GTC.value:
+                    # never conclude a resting stop is gone from one empty answer: a second
+                    # stop would follow; keep it and ask again at the next refresh
+                    log.warning(
+                        "broker did not find a GTC order; kept", coid=intent.client_order_id
                     )
+                    continue
+                self._drop(intent, "no longer known to the broker")
                 continue
-            created_day = intent.created_at.astimezone(self.ctx.calendar.zone).date()
-            stale = created_day != today and intent.tif == TimeInForce.DAY.value
-            if stale or (intent.purpose is IntentPurpose.ENTRY and not allow_entries):
-                with self.ctx.store.transaction() as tx:
-                    tx.save_intent(
-                        replace(
-                            intent,
-                            status=IntentStatus.CANCELLED,
-                            reason="not placed before a restart; dropped",
-                        ),
-                        self.ctx.now(),
-                    )
-                    if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
-                        candidate = tx.candidate_by_id(intent.candidate_id)
-                        if candidate is not None and candidate.status is CandidateState.ENTERED:
-                            tx.save_candidate(
-                                candidate.with_(status=CandidateState.EXPIRED), self.ctx.now()
-                            )
-                log.warning("dropped unplaced order after restart", coid=intent.client_order_id)
-                continue
-            log.warning("placing order left unplaced by a restart", coid=intent.client_order_id)
-            await self.place(intent)
-            placed += 1
+            if await self.settle(intent, allow_entries=allow_entries, grace_s=0):
+                placed += 1
         return placed
+
+    async def settle(
+        self, intent: IntentRecord, *, allow_entries: bool, grace_s: float = SETTLE_GRACE_S
+    ) -> bool:
+        """An intent we never heard back about (``pending``: the daemon stopped or the
+        session dropped before placing; ``unknown``: the placing call timed out).
+
+        Found at the broker by client order id → adopted. Not found → placed again under
+        the SAME id (the broker would return the existing order, never make a second),
+        unless it is an entry and entries are not allowed now, a DAY order of an earlier
+        session, or an exit whose position is gone: those are dropped. Intents younger than
+        ``grace_s`` are left alone (their placing may still be answering). True when it
+        changed anything.
+        """
+        if (self.ctx.now() - intent.created_at).total_seconds() < grace_s:
+            return False
+        state = await self.ctx.broker.find_order(intent.client_order_id)
+        if state is not None:
+            with self.ctx.store.transaction() as tx:
+                self._alert_placed(tx, intent, state)
+                self._apply(tx, intent.client_order_id, state)
+            log.info("settled order", coid=intent.client_order_id, status=state.status)
+            return True
+        created_day = intent.created_at.astimezone(self.ctx.calendar.zone).date()
+        if created_day != self.ctx.today() and intent.tif == TimeInForce.DAY.value:
+            self._drop(intent, "a DAY order never placed in its session; dropped")
+            return True
+        if intent.purpose is IntentPurpose.ENTRY and not allow_entries:
+            self._drop(intent, "entry never placed, and entries are closed now; dropped")
+            return True
+        age = (self.ctx.now() - intent.created_at).total_seconds()
+        if intent.purpose is IntentPurpose.ENTRY and age > self.ctx.params.entry_timeout_s:
+            self._drop(intent, "entry never placed, and its breakout is stale now; dropped")
+            return True
+        if intent.purpose.is_exit and intent.position_id is not None:
+            with self.ctx.store.read() as tx:
+                position = tx.position(intent.position_id)
+            if position is None or position.status != "open" or position.qty <= 0:
+                self._drop(intent, "exit never placed, and its position is closed; dropped")
+                return True
+        log.warning("placing an order left unplaced", coid=intent.client_order_id)
+        await self.place(intent)
+        return True
+
+    def _drop(self, intent: IntentRecord, reason: str) -> None:
+        now = self.ctx.now()
+        with self.ctx.store.transaction() as tx:
+            tx.save_intent(replace(intent, status=IntentStatus.CANCELLED, reason=reason), now)
+            if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
+                candidate = tx.candidate_by_id(intent.candidate_id)
+                if candidate is not None and candidate.status is CandidateState.ENTERED:
+                    tx.save_candidate(candidate.with_(status=CandidateState.EXPIRED), now)
+        log.warning("order intent dropped", coid=intent.client_order_id, reason=reason)
 
     # -- applying broker state -------------------------------------------------------------
 
@@ -279,17 +315,23 @@ class OrderDesk:
         if intent is None:
             raise InvalidInputError(f"order {client_order_id}: no such intent")
         now = self.ctx.now()
-        new_filled = state.filled_qty
-        delta = new_filled - intent.filled_qty
         status = _STATUS[state.status]
         if intent.status in (IntentStatus.FILLED, IntentStatus.CANCELLED, IntentStatus.REJECTED):
             return intent  # final already; a late duplicate report changes nothing
+        # Filled quantity only ever grows, and only with a price to book it at: a stale
+        # (lower) report must not make the next one book the difference twice.
+        new_filled = intent.filled_qty
+        if state.filled_qty > intent.filled_qty and state.avg_fill_price is not None:
+            new_filled = state.filled_qty
+        elif state.filled_qty > intent.filled_qty and status is IntentStatus.FILLED:
+            status = IntentStatus.PARTIALLY_FILLED  # filled, but no price yet: ask again
+        delta = new_filled - intent.filled_qty
         updated = replace(
             intent,
             status=status,
             broker_order_id=state.broker_order_id,
             filled_qty=new_filled,
-            avg_fill_price=state.avg_fill_price,
+            avg_fill_price=state.avg_fill_price if delta > 0 else intent.avg_fill_price,
             reason=state.message or reason or intent.reason,
         )
         if delta > 0 and state.avg_fill_price is not None:

@@ -183,3 +183,19 @@ async def test_an_entry_not_filled_in_time_is_cancelled(desk: Desk) -> None:
     assert intent.status is IntentStatus.CANCELLED
     with desk.ctx.store.read() as tx:
         assert tx.candidate(DAY, ticker).status is CandidateState.EXPIRED  # type: ignore[union-attr]
+
+
+async def test_the_price_band_allows_two_ticks_on_a_penny_stock(desk: Desk) -> None:
+    from skimd.domain.market import TickDirection, round_to_tick
+    from skimd.services.trading.guards import check_price_band
+
+    last = Decimal("0.250")  # half-cent ticks: two of them are 4 %, over the 3 % band
+    two_ticks = round_to_tick(last + Decimal("0.010"), TickDirection.UP)
+    now = desk.at(DAY, 11, 0)
+    assert check_price_band(
+        desk.ctx, ticker="PNY", limit_price=two_ticks, last=last, now=now
+    ).allowed
+    three = check_price_band(
+        desk.ctx, ticker="PNY", limit_price=last + Decimal("0.015"), last=last, now=now
+    )
+    assert not three.allowed and three.kind is not None and three.kind.value == "price_band"

@@ -70,8 +70,15 @@ class Book:
     underlying: str
 
     def option(
-        self, exec_id: str, order: str, right: str, strike: str, side: Side, qty: int,
-        price: str, at: datetime,
+        self,
+        exec_id: str,
+        order: str,
+        right: str,
+        strike: str,
+        side: Side,
+        qty: int,
+        price: str,
+        at: datetime,
     ) -> Fill:
         fill = Fill(
             exec_id=exec_id,
@@ -140,15 +147,19 @@ async def test_a_vertical_opened_then_closed_is_one_closed_strategy_and_no_round
     )
     opened = desk.at(DAY, 10, 30)
     book.option("OPT-1", "combo-open", "C", "45", Side.BUY, 2, "1.20", opened)
-    book.option("OPT-2", "combo-open", "C", "48", Side.SELL, 2, "0.40",
-                opened + timedelta(milliseconds=400))
+    book.option(
+        "OPT-2", "combo-open", "C", "48", Side.SELL, 2, "0.40", opened + timedelta(milliseconds=400)
+    )
     desk.at(DAY, 10, 31)
     first = await desk.journal.sync.run()
     assert first.new_fills == 3
 
     (row,) = book.strategies()
     assert (row.name, row.underlying, row.status, row.closed_at) == (
-        "vertical call spread", code, "open", None
+        "vertical call spread",
+        code,
+        "open",
+        None,
     )
     assert row.opened_at == opened
     assert _legs(row) == [
@@ -158,8 +169,16 @@ async def test_a_vertical_opened_then_closed_is_one_closed_strategy_and_no_round
 
     closing = desk.at(DAY, 14, 0)
     book.option("OPT-3", "combo-close", "C", "45", Side.SELL, 2, "2.00", closing)
-    book.option("OPT-4", "combo-close", "C", "48", Side.BUY, 2, "0.70",
-                closing + timedelta(milliseconds=300))
+    book.option(
+        "OPT-4",
+        "combo-close",
+        "C",
+        "48",
+        Side.BUY,
+        2,
+        "0.70",
+        closing + timedelta(milliseconds=300),
+    )
     desk.at(DAY, 14, 1)
     second = await desk.journal.sync.run()
     assert second.new_fills == 2
@@ -204,7 +223,8 @@ async def test_legs_seen_in_two_syncs_update_one_strategy(book: Book) -> None:
     (row,) = book.strategies()
     assert (row.name, row.status, row.opened_at) == ("vertical put spread", "open", opened)
     assert [leg[:4] for leg in _legs(row)] == [
-        ("P", "42", "2026-12-24", "BUY"), ("P", "44", "2026-12-24", "SELL")
+        ("P", "42", "2026-12-24", "BUY"),
+        ("P", "44", "2026-12-24", "SELL"),
     ]
     _, trips = _rows(book)
     assert trips == []
