@@ -484,6 +484,8 @@ class IntradayWatch:
                 return False
             qty = min(qty, current.qty)
             existing = tx.intents_for_position(position.id)
+            if _recently_rejected(existing, purpose, now):
+                return False  # alerted already; retried after REJECT_RETRY_S, not every poll
             seq = 1 + sum(1 for i in existing if i.purpose is purpose)
             intent = tx.add_intent(
                 IntentRecord(
@@ -525,6 +527,8 @@ class IntradayWatch:
             if fresh is None or fresh.status != "open" or fresh.qty <= 0 or fresh.stop is None:
                 return
             position = fresh
+            if _recently_rejected(tx.intents_for_position(position_id), IntentPurpose.STOP, now):
+                return  # alerted already; retried after REJECT_RETRY_S, not every poll
             seq = 1 + sum(
                 1 for i in tx.intents_for_position(position_id) if i.purpose is IntentPurpose.STOP
             )
@@ -552,6 +556,25 @@ class IntradayWatch:
             )
         log.info("resting stop placed", ticker=position.ticker, stop=position.stop)
         await self.desk.place(intent)
+
+
+REJECT_RETRY_S = 300  # a refused stop or exit is tried again this long after (each alerts)
+
+
+def _recently_rejected(
+    intents: Sequence[IntentRecord], purpose: IntentPurpose, now: datetime
+) -> bool:
+    """True when the broker refused an order of ``purpose`` for this position within the
+    last REJECT_RETRY_S: placing the same thing again on every poll would only repeat the
+    refusal and its alert."""
+    window = timedelta(seconds=REJECT_RETRY_S)
+    return any(
+        i.purpose is purpose
+        and i.status is IntentStatus.REJECTED
+        and i.updated_at is not None
+        and now - i.updated_at < window
+        for i in intents
+    )
 
 
 __all__ = ["IntentStatus", "IntradayWatch", "PollOutcome"]

@@ -181,3 +181,37 @@ async def test_a_position_sold_by_hand_has_its_resting_stop_cancelled(desk: Desk
     (after,) = [i for i in _intents(desk, ticker) if i.purpose is IntentPurpose.STOP]
     assert after.status is IntentStatus.CANCELLED
     assert not [o for o in await desk.broker.open_orders() if o.symbol == ticker]
+
+
+class RefusingBroker(DemoBroker):
+    """A broker that refuses every stop order (e.g. an unanswerable confirmation)."""
+
+    async def place_order(self, request: OrderRequest) -> OrderState:
+        if request.order_type is OrderType.STP:
+            from skimd.errors import OrderRejectedError
+
+            raise OrderRejectedError(f"{request.symbol}: stop orders refused here")
+        return await super().place_order(request)
+
+
+async def test_a_refused_stop_alerts_once_per_retry_window_not_every_poll(
+    data_dir: Path,
+) -> None:
+    first = make_desk(data_dir)
+    broker = RefusingBroker(
+        MARKET,
+        first.clock,
+        events=RecordingBrokerEvents(),
+        identifier_cache=InMemoryIdentifierCache(),
+    )
+    desk = make_desk(data_dir, clock=first.clock, broker=broker)
+    ticker = await _enter(desk)
+    for _ in range(24):  # two minutes of polls
+        desk.clock.advance(5)
+        await desk.day.watch.poll()
+    rejected = [a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]
+    assert len(rejected) == 1
+    desk.clock.advance(300)
+    await desk.day.watch.poll()
+    assert len([a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]) == 2
+    desk.db.close()
