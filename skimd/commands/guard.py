@@ -23,7 +23,7 @@ import structlog
 
 from skimd import bootstrap
 from skimd.clock import Clock, SystemClock
-from skimd.domain.alerts import GuardKind, GuardTripped
+from skimd.domain.alerts import GuardKind, GuardReleased, GuardTripped
 from skimd.domain.trading import GuardState
 from skimd.services.trading.ports import TradingStore
 
@@ -91,9 +91,8 @@ def lock_guard(store: TradingStore, clock: Clock, reason: str) -> tuple[GuardSta
 def unlock_guard(store: TradingStore, clock: Clock) -> tuple[GuardState, bool]:
     """Unlock the switch and queue its alert in one unit of work; ``(state, changed)``.
 
-    There is no "guard released" alert kind, so the release goes out as a kill-switch
-    ``guard_tripped`` whose detail says UNLOCKED: re-enabling entries is worth a
-    notification as loud as stopping them."""
+    The release goes out as ``guard_released`` (a warning): re-enabling entries is worth a
+    notification, though not a critical one."""
     now = clock.now()
     with store.transaction() as tx:
         current = tx.guard()
@@ -102,7 +101,7 @@ def unlock_guard(store: TradingStore, clock: Clock) -> tuple[GuardState, bool]:
         state = tx.unlock_guard(now)
         was = f" (was locked since {_iso(current.changed_at)}: {current.reason})"
         tx.alert(
-            GuardTripped(
+            GuardReleased(
                 occurred_at=now,
                 guard=GuardKind.KILL_SWITCH,
                 detail=f"UNLOCKED by `skimd guard unlock`{was}. New entries are allowed again.",

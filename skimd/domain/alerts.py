@@ -240,11 +240,11 @@ class CandidateDigest(Alert):
         """Fixed-width rows (header first) for monospaced display."""
         rows = [f"{'Symbol':<8}{'Src':<5}{'Gap':>9}{'Open':>11}{'Prior':>11}  Headline"]
         for c in self.candidates:
-            rows.append(
+            row = (
                 f"{c.symbol:<8}{c.source.value:<5}{fmt_pct(c.gap_pct):>9}"
                 f"{fmt_price(c.open_price):>11}{fmt_price(c.prev_close):>11}  {c.headline or ''}"
-                .rstrip()
             )
+            rows.append(row.rstrip())
         return tuple(rows)
 
 
@@ -602,6 +602,28 @@ class GuardTripped(Alert):
 
 @register
 @dataclass(frozen=True, kw_only=True)
+class GuardReleased(Alert):
+    """A guard was lifted (``skimd guard unlock``): new entries are allowed again."""
+
+    kind: ClassVar[str] = "guard_released"
+    default_severity: ClassVar[Severity] = Severity.WARNING
+
+    guard: GuardKind
+    detail: str
+
+    @property
+    def title(self) -> str:
+        return f"Guard released: {self.guard.value.replace('_', ' ')}"
+
+    def summary(self) -> str:
+        return f"{self.guard.value}: {self.detail}"
+
+    def details(self) -> tuple[tuple[str, str], ...]:
+        return (("Guard", self.guard.value), ("Detail", self.detail))
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
 class DaemonStarted(Alert):
     kind: ClassVar[str] = "daemon_started"
 
@@ -801,8 +823,13 @@ class ReconciliationDigest(Alert):
         first) gets a leading apostrophe all the same."""
         lines = [",".join(RECONCILIATION_CSV_HEADER)]
         for r in self.rows:
-            cells = (_csv_cell(r.ticker), str(r.db_qty), str(r.broker_qty),
-                     str(r.executions_qty), r.status.value)
+            cells = (
+                _csv_cell(r.ticker),
+                str(r.db_qty),
+                str(r.broker_qty),
+                str(r.executions_qty),
+                r.status.value,
+            )
             lines.append(",".join(cells))
         return "\n".join(lines) + "\n"
 

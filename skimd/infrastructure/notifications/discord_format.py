@@ -45,6 +45,7 @@ ICONS = {
     "broker_session_lost": "🔌",
     "broker_rate_limited": "🐢",
     "guard_tripped": "🚧",
+    "guard_released": "✅",
     "daemon_started": "▶️",
     "daemon_stopping": "⏹️",
     "daily_summary": "📊",

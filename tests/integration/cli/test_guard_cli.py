@@ -20,9 +20,14 @@ def _guard_alerts(config: Path) -> list[dict[str, object]]:
         with db.unit_of_work(read_only=True) as uow:
             rows = sorted(uow.outbox.list_all(), key=lambda r: r.id or 0)
             return [
-                {"status": r.status, "severity": r.severity, **json.loads(r.payload)["data"]}
+                {
+                    "kind": r.kind,
+                    "status": r.status,
+                    "severity": r.severity,
+                    **json.loads(r.payload)["data"],
+                }
                 for r in rows
-                if r.kind == "guard_tripped"
+                if r.kind in ("guard_tripped", "guard_released")
             ]
     finally:
         db.close()
@@ -76,7 +81,7 @@ def test_lock_and_unlock_each_queue_one_kill_switch_alert(
     assert capsys.readouterr().out.splitlines()[-1].startswith("already unlocked; ")
     alerts = _guard_alerts(initialised)
     assert len(alerts) == 2
-    assert alerts[1]["guard"] == "kill_switch"
+    assert alerts[1]["guard"] == "kill_switch" and alerts[1]["kind"] == "guard_released"
     assert "UNLOCKED" in str(alerts[1]["detail"]) and "too many losses" in str(alerts[1]["detail"])
 
 

@@ -19,6 +19,7 @@ from skimd.domain.alerts import (
     DailySummary,
     ExitReason,
     GuardKind,
+    GuardReleased,
     GuardTripped,
     JobFailed,
     JobMissed,
@@ -127,6 +128,7 @@ def one_of_each() -> list[Alert]:
             value=Decimal("-1050"),
             limit=Decimal("-1000"),
         ),
+        GuardReleased(occurred_at=T, guard=GuardKind.KILL_SWITCH, detail="unlocked"),
         DaemonStarted(occurred_at=T, version="0.1.0", broker="demo"),
         DaemonStopping(occurred_at=T, reason="SIGTERM"),
         DailySummary(
