@@ -4,7 +4,8 @@ Gap scan: from the broker's scanner when it has one, otherwise from snapshots of
 configured universe. Each run upserts today's candidates by (date, ticker): running it
 again updates gap, price and volume and never duplicates or resets a candidate's range or
 state. A new candidate's opening range starts at the moment it is first seen open, which is
-why the scan runs every few seconds from the open until ``scan_until``.
+why the scan runs every few seconds from the open until ``scan_until`` (after it, a
+gapper seen for the first time is reported but not saved).
 
 News scan: today's announcements (the ASX page, or the demo market). A price-sensitive one
 marks the matching candidate; every price-sensitive announcement is also alerted once as a
@@ -104,9 +105,14 @@ class Scanner:
         gaps = await self._find_gaps()
         outcome.gaps = gaps
         now = ctx.now()
+        # After scan_until a first sighting is no longer near the open, so its opening range
+        # would be wrong: report it (``skimd scan``) but do not make it a candidate.
+        late = now.astimezone(ctx.calendar.zone).time() > ctx.params.scan_until
         with ctx.store.transaction() as tx:
             for gap in gaps:
                 existing = tx.candidate(day, gap.symbol)
+                if existing is None and late:
+                    continue
                 if existing is None:
                     record = CandidateRecord(
                         scan_date=day,

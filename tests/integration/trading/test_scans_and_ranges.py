@@ -133,3 +133,10 @@ async def test_a_malformed_news_page_fails_safely_and_wipes_nothing(desk: Desk) 
     with pytest.raises(DataSourceError, match="row 3"):
         await desk.day.news()
     assert _today(desk) == [replace(c) for c in before], "candidates untouched"
+
+
+async def test_after_scan_until_new_gappers_are_reported_not_saved(desk: Desk) -> None:
+    desk.at(DAY, 11, 30)
+    outcome = await desk.day.scanner.scan_gaps()
+    assert outcome.gaps, "the gappers are still reported"
+    assert outcome.new == [] and _today(desk) == []
