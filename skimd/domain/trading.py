@@ -161,6 +161,21 @@ class IntentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """The trade plan of one candidate (entry above ORH, stop at ORL)."""
+
+    ticker: str
+    entry: Decimal
+    stop: Decimal
+    status: str  # draft (ranging) | active (tradeable) | executed (entered) | cancelled
+    candidate_id: int | None
+    qty: int | None = None
+    target: Decimal | None = None
+    entry_exec_id: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GuardState:
     """The kill switch as stored (``locked`` stops new entries at once)."""
 

@@ -27,7 +27,7 @@ from skimd.domain.journal import RoundTripView, ledger_entries
 from skimd.domain.mistakes import MistakeFinding
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
 from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
-from skimd.services.journal.ports import PlanRecord, StoredRoundTrip
+from skimd.services.journal.ports import StoredRoundTrip
 
 from .session import UnitOfWork
 from .tables import (
@@ -40,7 +40,6 @@ from .tables import (
     OptionsStrategy,
     RoundTrip,
     Trade,
-    TradePlan,
     Watchlist,
     WatchlistItem,
 )
@@ -304,32 +303,6 @@ class SqlJournalTx(SqlTradingTx):
                 computed_at=at,
             )
         )
-
-    def save_plan(self, plan: PlanRecord, at: dt.datetime) -> None:
-        row = None
-        if plan.candidate_id is not None:
-            row = self._session.scalars(
-                select(TradePlan).where(col(TradePlan.candidate_id) == plan.candidate_id)
-            ).first()
-        if row is None:
-            row = TradePlan(
-                ticker=plan.ticker, entry=plan.entry, stop=plan.stop, created_at=at, updated_at=at
-            )
-        trade_id = None
-        if plan.entry_exec_id is not None:
-            trade = self._uow.trades.get_by_exec_id(plan.entry_exec_id)
-            trade_id = None if trade is None else trade.id
-        row.ticker = plan.ticker
-        row.entry = plan.entry
-        row.stop = plan.stop
-        row.target = plan.target
-        row.qty = plan.qty
-        row.status = plan.status
-        row.notes = plan.notes
-        row.candidate_id = plan.candidate_id
-        row.trade_id = trade_id
-        row.updated_at = at
-        self._uow.plans.add(row)
 
     def save_watchlist(
         self, name: str, tickers: Sequence[tuple[str, str]], at: dt.datetime

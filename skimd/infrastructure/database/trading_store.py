@@ -26,12 +26,13 @@ from skimd.domain.trading import (
     IntentPurpose,
     IntentRecord,
     IntentStatus,
+    PlanRecord,
     PositionRecord,
 )
 from skimd.errors import IntegrityError
 
 from .session import UnitOfWork
-from .tables import AlertOutbox, Candidate, HistoricalPrice, OrderIntent, Position
+from .tables import AlertOutbox, Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
 
 _SESSION_KEY = "daemon.broker_session"
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
@@ -242,6 +243,32 @@ class SqlTradingTx:
             .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
         )
         return [_intent(r) for r in self._session.scalars(stmt).all()]
+
+    def save_plan(self, plan: PlanRecord, at: dt.datetime) -> None:
+        row = None
+        if plan.candidate_id is not None:
+            row = self._session.scalars(
+                select(TradePlan).where(col(TradePlan.candidate_id) == plan.candidate_id)
+            ).first()
+        if row is None:
+            row = TradePlan(
+                ticker=plan.ticker, entry=plan.entry, stop=plan.stop, created_at=at, updated_at=at
+            )
+        trade_id = None
+        if plan.entry_exec_id is not None:
+            trade = self._uow.trades.get_by_exec_id(plan.entry_exec_id)
+            trade_id = None if trade is None else trade.id
+        row.ticker = plan.ticker
+        row.entry = plan.entry
+        row.stop = plan.stop
+        row.target = plan.target
+        row.qty = plan.qty
+        row.status = plan.status
+        row.notes = plan.notes
+        row.candidate_id = plan.candidate_id
+        row.trade_id = trade_id
+        row.updated_at = at
+        self._uow.plans.add(row)
 
     # -- guard -----------------------------------------------------------------------------
 

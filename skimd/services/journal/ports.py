@@ -16,7 +16,10 @@ from skimd.domain.journal import RoundTripView
 from skimd.domain.mistakes import MistakeFinding
 from skimd.domain.options import OptionsStrategyView
 from skimd.domain.orders import Fill
+from skimd.domain.trading import PlanRecord
 from skimd.services.trading.ports import TradingTx
+
+__all__ = ["JournalStore", "JournalTx", "PlanRecord", "StoredRoundTrip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +36,6 @@ class StoredRoundTrip:
     opened_at: datetime
     closed_at: datetime | None
     exec_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRecord:
-    """The trade plan of one candidate (entry above ORH, stop at ORL)."""
-
-    ticker: str
-    entry: Decimal
-    stop: Decimal
-    status: str  # draft | active | executed | cancelled
-    candidate_id: int | None
-    qty: int | None = None
-    target: Decimal | None = None
-    entry_exec_id: str | None = None
-    notes: str | None = None
 
 
 class JournalTx(TradingTx, Protocol):

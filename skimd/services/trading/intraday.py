@@ -36,6 +36,7 @@ from skimd.domain.trading import (
     IntentPurpose,
     IntentRecord,
     IntentStatus,
+    PlanRecord,
     PositionRecord,
     breakout_trigger,
     client_order_id,
@@ -57,6 +58,7 @@ from skimd.services.trading.guards import (
     check_price_band,
 )
 from skimd.services.trading.orders import OrderDesk
+from skimd.services.trading.ports import TradingTx
 
 log = structlog.get_logger(__name__)
 
@@ -225,6 +227,12 @@ class IntradayWatch:
                     merged = merged.with_(status=final)
                 saved = tx.save_candidate(merged, now)
                 saved_all.append(saved)
+                plan_status = {
+                    CandidateState.TRADEABLE: "active",
+                    CandidateState.SKIPPED: "cancelled",
+                }.get(saved.status, "draft" if current.orh is None else None)
+                if plan_status is not None:  # draft once ranging, then active or cancelled
+                    self._save_plan(tx, saved, plan_status, now)
                 if saved.status is CandidateState.TRADEABLE:
                     assert saved.orh is not None and saved.orl is not None
                     tx.alert(
@@ -250,6 +258,20 @@ class IntradayWatch:
         for i, c in enumerate(candidates):
             if c.ticker in by_ticker:
                 candidates[i] = by_ticker[c.ticker]
+
+    def _save_plan(self, tx: TradingTx, c: CandidateRecord, status: str, now: datetime) -> None:
+        assert c.orh is not None and c.orl is not None
+        tx.save_plan(
+            PlanRecord(
+                ticker=c.ticker,
+                entry=breakout_trigger(c.orh, self.ctx.params.breakout_buffer_ticks),
+                stop=initial_stop(c.orl, None),
+                status=status,
+                candidate_id=c.id,
+                notes=c.news_headline,
+            ),
+            now,
+        )
 
     # -- entries ---------------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ from skimd.domain.trading import (
     IntentPurpose,
     IntentRecord,
     IntentStatus,
+    PlanRecord,
     PositionRecord,
+    breakout_trigger,
     initial_stop,
 )
 from skimd.errors import (
@@ -379,6 +381,21 @@ class OrderDesk:
                 candidate = tx.candidate_by_id(intent.candidate_id)
                 if candidate is not None and candidate.orl is not None:
                     stop = initial_stop(candidate.orl, None)
+                if candidate is not None and candidate.orh is not None and stop is not None:
+                    tx.save_plan(  # the plan was carried out (its trade is linked at EOD)
+                        PlanRecord(
+                            ticker=candidate.ticker,
+                            entry=breakout_trigger(
+                                candidate.orh, self.ctx.params.breakout_buffer_ticks
+                            ),
+                            stop=stop,
+                            status="executed",
+                            candidate_id=candidate.id,
+                            qty=intent.qty,
+                            notes=candidate.news_headline,
+                        ),
+                        now,
+                    )
             position = PositionRecord(
                 ticker=intent.ticker,
                 conid=intent.conid,

@@ -21,6 +21,7 @@ from skimd.domain.trading import (
     CandidateState,
     GuardState,
     IntentRecord,
+    PlanRecord,
     PositionRecord,
 )
 
@@ -88,6 +89,11 @@ class TradingTx(Protocol):
     def intents_for_position(self, position_id: int) -> list[IntentRecord]: ...
 
     def intents_for_candidate(self, candidate_id: int) -> list[IntentRecord]: ...
+
+    # plans -----------------------------------------------------------------------------
+    def save_plan(self, plan: PlanRecord, at: datetime) -> None:
+        """Insert or update the trade plan of ``plan.candidate_id``."""
+        ...
 
     # guard --------------------------------------------------------------------------------
     def guard(self) -> GuardState: ...

@@ -140,3 +140,36 @@ async def test_after_scan_until_new_gappers_are_reported_not_saved(desk: Desk) -
     outcome = await desk.day.scanner.scan_gaps()
     assert outcome.gaps, "the gappers are still reported"
     assert outcome.new == [] and _today(desk) == []
+
+
+async def test_plans_go_draft_then_active_then_executed(desk: Desk) -> None:
+    from skimd.infrastructure.database.tables import TradePlan
+
+    def plans() -> dict[str, str]:
+        with desk.db.unit_of_work(read_only=True) as uow:
+            return {p.ticker: p.status for p in uow.plans.list_all() if isinstance(p, TradePlan)}
+
+    desk.at(DAY, 10, 3)
+    await desk.day.scanner.scan_gaps()
+    desk.clock.advance(5)
+    await desk.day.watch.poll()
+    desk.clock.advance(5)
+    await desk.day.watch.poll()
+    first = plans()
+    assert first and set(first.values()) == {"draft"}
+    for _ in range(16 * 12):
+        desk.clock.advance(5)
+        await desk.day.watch.poll()
+    later = plans()
+    with desk.ctx.store.read() as tx:
+        states = {c.ticker: c.status for c in tx.candidates(DAY)}
+    for ticker, status in later.items():
+        expected = {
+            CandidateState.TRADEABLE: "active",
+            CandidateState.SKIPPED: "cancelled",
+            CandidateState.ENTERED: "executed",
+            CandidateState.RANGING: "draft",
+        }.get(states[ticker])
+        if expected is not None:
+            assert status == expected, ticker
+    assert "active" in later.values() or "executed" in later.values()
