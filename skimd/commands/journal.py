@@ -26,8 +26,6 @@ import asyncio
 import csv
 import io
 import json
-import os
-import secrets
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +38,7 @@ from zoneinfo import ZoneInfo
 from skimd.clock import SystemClock
 from skimd.config import Settings, load_settings
 from skimd.errors import InvalidInputError
+from skimd.files import write_atomic
 from skimd.infrastructure.database import TradingDatabase, check_schema, open_trading_database
 from skimd.infrastructure.database.paths import get_data_dir
 
@@ -388,14 +387,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot write ({exc.strerror})") from exc
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -9,12 +9,12 @@ dir this marker proves belongs to the demo: a database without it is never touch
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from skimd.errors import ConfigurationError
+from skimd.files import write_atomic
 
 MARKER = "demo-run.json"
 
@@ -52,16 +52,8 @@ def load(data_dir: Path) -> DemoRun | None:
 
 
 def save(data_dir: Path, run: DemoRun) -> None:
-    """Atomically replace the marker (temp file, fsync, rename; mode 0600)."""
-    path = data_dir / MARKER
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, run.to_json().encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Atomically replace the marker (0600)."""
+    write_atomic(data_dir / MARKER, run.to_json().encode("utf-8"))
 
 
 def book_as_of(data_dir: Path, seed: int) -> datetime | None:

@@ -23,9 +23,7 @@ Storage is behind :class:`ReportStore` (the database adapter); drawing is behind
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ import structlog
 from skimd.clock import Clock
 from skimd.domain.alerts import PricePoint, fmt_price
 from skimd.errors import SkimdError
+from skimd.files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -440,11 +439,11 @@ class TradeReports:
             for n, chart in enumerate(report.charts, start=1):
                 name = chart_file_name(report, chart, n)
                 path = target / name
-                _write_atomic(path, chart.data)
+                write_atomic(path, chart.data)
                 written.append(path)
                 parts += ["", f"![{report.ticker or 'chart'} chart]({name})"]
         md = target / "report.md"
-        _write_atomic(md, ("\n".join(parts) + "\n").encode("utf-8"))
+        write_atomic(md, ("\n".join(parts) + "\n").encode("utf-8"))
         return [md, *written]
 
 
@@ -508,18 +507,6 @@ def _line(text: str) -> str:
 def _cell(text: str) -> str:
     """Free text safe inside a markdown table cell."""
     return _line(text).replace("|", "\\|")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 __all__ = [

@@ -23,10 +23,7 @@ the last good book.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,6 +40,7 @@ from skimd.domain.orders import (
     TimeInForce,
 )
 from skimd.errors import ConfigurationError, FatalError, SkimdError
+from skimd.files import write_atomic
 
 FORMAT_NAME = "skimd-demo-broker-book"
 FORMAT_VERSION = 1
@@ -151,26 +149,12 @@ class BookStore:
     def save(self, book: Book) -> None:
         """Replace the file with ``book``, atomically and durably (see the module docs)."""
         text = json.dumps(self._encode(book), separators=(",", ":"))
-        directory = self.path.parent
-        tmp: str | None = None
         try:
-            # mkstemp creates the file 0600; os.replace keeps that mode for the book
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            tmp = None
-            _fsync_dir(directory)
+            write_atomic(self.path, text.encode("utf-8"))  # 0600, fsynced, then renamed
         except OSError as exc:
             raise FatalError(
                 f"demo broker book {self.path}: cannot be written ({_reason(exc)})"
             ) from exc
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def _unusable(self, detail: str) -> ConfigurationError:
         return ConfigurationError(
@@ -243,14 +227,6 @@ class _Corrupt(Exception):
 
 def _reason(exc: BaseException) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _obj(value: object, where: str) -> dict[str, Any]:
