@@ -145,9 +145,7 @@ class JournalDay:
 
     def _view(self, trip: StoredRoundTrip) -> RoundTripView | None:
         with self.store.read() as tx:
-            fills = [f for f in tx.fills_for(trip.ticker) if f.exec_id in set(trip.exec_ids)]
-        views = build_round_trips(fills) if fills else []
-        return views[0] if views else None
+            return _trip_view(tx, trip)
 
     def _plans(self, tx: JournalTx, candidates: list[CandidateRecord]) -> int:
         p = self.ctx.params
@@ -209,16 +207,15 @@ class JournalDay:
         by_ticker = {c.ticker: c for c in candidates}
         count = 0
         for trip in closed:
-            fills = [f for f in tx.fills_for(trip.ticker) if f.exec_id in set(trip.exec_ids)]
-            views = build_round_trips(fills) if fills else []
-            if not views:
+            view = _trip_view(tx, trip)
+            if view is None:
                 continue
             c = by_ticker.get(trip.ticker)
             range_done = None
             if c is not None and c.range_start_at is not None:
                 range_done = c.range_start_at + timedelta(minutes=self.ctx.params.range_minutes)
             facts = round_trip_facts(
-                views[0],
+                view,
                 planned_stop=None if c is None or c.orl is None else initial_stop(c.orl, None),
                 risk_budget=self.ctx.params.risk_per_trade,
                 had_price_sensitive_news=None if c is None else c.price_sensitive,
@@ -229,6 +226,14 @@ class JournalDay:
                 trip.id, detect_mistakes(facts, self.thresholds), self.ctx.now()
             )
         return count
+
+
+def _trip_view(tx: JournalTx, trip: StoredRoundTrip) -> RoundTripView | None:
+    """A stored round trip rebuilt from its own executions (prices, commissions, times)."""
+    mine = set(trip.exec_ids)
+    fills = [f for f in tx.fills_for(trip.ticker) if f.exec_id in mine]
+    views = build_round_trips(fills) if fills else []
+    return views[0] if views else None
 
 
 def _digest(day: date, sync: SyncOutcome, now: datetime) -> ReconciliationDigest:

@@ -19,22 +19,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 
 from skimd.domain.account import SessionHealth
-from skimd.domain.alerts import DailySummary
-from skimd.domain.trading import CandidateState, IntentPurpose
+from skimd.domain.trading import CandidateState
 from skimd.errors import BrokerSessionError
 from skimd.services.jobs import DailyAt, Every, JobSpec, Window
 from skimd.services.trading.context import TradingContext
-from skimd.services.trading.guards import realised_pnl_today
 from skimd.services.trading.intraday import IntradayWatch
 from skimd.services.trading.orders import OrderDesk
-from skimd.services.trading.ports import TradingTx
 from skimd.services.trading.scans import Scanner
 
 if TYPE_CHECKING:
@@ -168,41 +164,9 @@ class TradingDay:
             with ctx.store.transaction() as tx:
                 expired = tx.expire_candidates(day + timedelta(days=1), now)
             done = f"expired {expired} candidates; stored {stored} bars"
-            if self.journal is not None:
-                return f"{done}; {(await self.journal.run(day)).summary()}"
-            with ctx.store.transaction() as tx:
-                self._daily_summary(tx, day)
-            return done
-
-    def _daily_summary(self, tx: TradingTx, day: date) -> None:
-        """A summary from order intents alone (used when no journal is attached)."""
-        ctx = self.ctx
-        start, end = ctx.day_bounds(day)
-        intents = tx.intents_between(start, end)
-        exits = [i for i in intents if i.purpose.is_exit and i.filled_qty > 0]
-        wins = sum(
-            1
-            for i in exits
-            if i.position_id is not None
-            and (pos := tx.position(i.position_id)) is not None
-            and i.avg_fill_price is not None
-            and i.avg_fill_price > pos.avg_price
-        )
-        entries = [i for i in intents if i.purpose is IntentPurpose.ENTRY and i.filled_qty]
-        tx.alert(
-            DailySummary(
-                occurred_at=ctx.now(),
-                trading_day=day,
-                trades=len(entries) + len(exits),
-                wins=wins,
-                losses=len(exits) - wins,
-                realised_pnl=realised_pnl_today(tx, ctx, day),
-                fees=Decimal(0),
-                open_positions=len(tx.open_positions()),
-                notes=(f"{len(tx.candidates(day))} candidates",),
-            ),
-            dedup_key=f"daily_summary:{day}",
-        )
+            if self.journal is None:  # the daemon always has one (the summary is its)
+                return done
+            return f"{done}; {(await self.journal.run(day)).summary()}"
 
     async def store_history(self) -> int:
         """Daily bars of held tickers and today's candidates (the MA trail and the stop
