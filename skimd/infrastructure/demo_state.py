@@ -15,6 +15,7 @@ from pathlib import Path
 
 from skimd.errors import ConfigurationError
 from skimd.files import write_atomic
+from skimd.infrastructure.brokers.demo.book_store import BOOK_GLOB, book_file
 
 MARKER = "demo-run.json"
 
@@ -59,7 +60,7 @@ def save(data_dir: Path, run: DemoRun) -> None:
 def book_as_of(data_dir: Path, seed: int) -> datetime | None:
     """When the demo broker's book last changed (a resume must not start before it: the
     book may already hold fills up to then)."""
-    path = data_dir / f"demo-broker-{seed}.json"
+    path = book_file(data_dir, seed)
     if not path.exists():
         return None
     try:
@@ -73,7 +74,7 @@ def wipe_demo_account(data_dir: Path, db_file: str) -> list[Path]:
     """Remove the demo's database, its salt and WAL files, the broker books and the
     marker (the passphrase file is kept); returns what was removed."""
     names = [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}.salt", MARKER]
-    targets = [data_dir / n for n in names] + sorted(data_dir.glob("demo-broker-*.json"))
+    targets = [data_dir / n for n in names] + sorted(data_dir.glob(BOOK_GLOB))
     removed = []
     for target in targets:
         if target.exists():

@@ -55,6 +55,7 @@ def build_demo_broker(
     With ``state_dir`` (the daemon's data dir, lock held) the paper account's book lives in
     ``demo-broker-<seed>.json`` there, so orders survive a daemon restart as they would at a
     real broker. Without it (``skimd broker check``) the book is in memory only."""
+    from skimd.infrastructure.brokers.demo.book_store import book_file
     from skimd.infrastructure.brokers.demo.broker import DemoBroker
     from skimd.infrastructure.brokers.demo.market import DemoMarket
 
@@ -68,7 +69,7 @@ def build_demo_broker(
         identifier_cache=identifier_cache,
         starting_cash=Decimal(str(demo.starting_cash)).quantize(cents),
         commission_per_order=Decimal(str(demo.commission_per_order)).quantize(cents),
-        book_path=None if state_dir is None else state_dir / f"demo-broker-{demo.seed}.json",
+        book_path=None if state_dir is None else book_file(state_dir, demo.seed),
     )
 
 

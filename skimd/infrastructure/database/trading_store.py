@@ -30,9 +30,10 @@ from skimd.domain.trading import (
     PositionRecord,
 )
 from skimd.errors import IntegrityError
+from skimd.services.alerts import enqueue
 
 from .session import UnitOfWork
-from .tables import AlertOutbox, Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
+from .tables import Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
 
 _SESSION_KEY = "daemon.broker_session"
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
@@ -314,17 +315,9 @@ class SqlTradingTx:
     # -- alerts and prices -----------------------------------------------------------------
 
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:
-        if dedup_key is not None:
-            stmt = select(col(AlertOutbox.id)).where(col(AlertOutbox.dedup_key) == dedup_key)
-            if self._session.scalars(stmt).first() is not None:
-                return False
-        self._uow.outbox.enqueue(
-            alert.kind,
-            alert.to_payload(),
-            alert.occurred_at,
-            severity=alert.severity.value,
-            dedup_key=dedup_key,
-        )
+        if dedup_key is not None and self._uow.outbox.queued_id(dedup_key) is not None:
+            return False
+        enqueue(self._uow, alert, dedup_key=dedup_key)
         return True
 
     def closes(self, ticker: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:

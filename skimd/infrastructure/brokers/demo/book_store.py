@@ -43,6 +43,12 @@ from skimd.errors import ConfigurationError, FatalError, SkimdError
 from skimd.files import write_atomic
 
 FORMAT_NAME = "skimd-demo-broker-book"
+BOOK_GLOB = "demo-broker-*.json"  # every demo account's book in a data dir
+
+
+def book_file(state_dir: Path, seed: int) -> Path:
+    """Where the demo account of market ``seed`` keeps its book in ``state_dir``."""
+    return state_dir / f"demo-broker-{seed}.json"
 FORMAT_VERSION = 1
 _E = TypeVar("_E", Side, OrderType, TimeInForce, OrderStatus)
 

@@ -33,10 +33,9 @@ class AlertOutboxRepository(Repository[AlertOutbox]):
     ) -> int:
         """Queue an alert, due now. With a ``dedup_key`` already queued, returns that id."""
         if dedup_key is not None:
-            stmt = select(col(AlertOutbox.id)).where(col(AlertOutbox.dedup_key) == dedup_key)
-            existing = self._session.scalars(stmt).first()
+            existing = self.queued_id(dedup_key)
             if existing is not None:
-                return int(existing)
+                return existing
         row = AlertOutbox(
             created_at=now,
             kind=kind,
@@ -48,6 +47,12 @@ class AlertOutboxRepository(Repository[AlertOutbox]):
         self.add(row)
         assert row.id is not None
         return row.id
+
+    def queued_id(self, dedup_key: str) -> int | None:
+        """The id of the alert queued under ``dedup_key``, if any (delivered or not)."""
+        stmt = select(col(AlertOutbox.id)).where(col(AlertOutbox.dedup_key) == dedup_key)
+        found = self._session.scalars(stmt).first()
+        return None if found is None else int(found)
 
     def due(self, now: dt.datetime, limit: int = 50) -> Sequence[AlertOutbox]:
         """Pending alerts whose next attempt is due, oldest first (queue order)."""
