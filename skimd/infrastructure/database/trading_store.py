@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import col
@@ -222,27 +223,21 @@ class SqlTradingTx:
         return [_intent(r) for r in self._uow.orders.list_created_between(start, end)]
 
     def intents_updated_between(self, start: dt.datetime, end: dt.datetime) -> list[IntentRecord]:
-        stmt = (
-            select(OrderIntent)
-            .where(col(OrderIntent.updated_at) >= start, col(OrderIntent.updated_at) < end)
-            .order_by(col(OrderIntent.updated_at), col(OrderIntent.id))
+        return self._intents(
+            (col(OrderIntent.updated_at) >= start, col(OrderIntent.updated_at) < end),
+            col(OrderIntent.updated_at),
         )
-        return [_intent(r) for r in self._session.scalars(stmt).all()]
 
     def intents_for_position(self, position_id: int) -> list[IntentRecord]:
-        stmt = (
-            select(OrderIntent)
-            .where(col(OrderIntent.position_id) == position_id)
-            .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
-        )
-        return [_intent(r) for r in self._session.scalars(stmt).all()]
+        return self._intents((col(OrderIntent.position_id) == position_id,))
 
     def intents_for_candidate(self, candidate_id: int) -> list[IntentRecord]:
-        stmt = (
-            select(OrderIntent)
-            .where(col(OrderIntent.candidate_id) == candidate_id)
-            .order_by(col(OrderIntent.created_at), col(OrderIntent.id))
-        )
+        return self._intents((col(OrderIntent.candidate_id) == candidate_id,))
+
+    def _intents(self, where: tuple[Any, ...], order: Any = None) -> list[IntentRecord]:
+        """Intents matching ``where``, in ``order`` (default: creation) then id order."""
+        first = col(OrderIntent.created_at) if order is None else order
+        stmt = select(OrderIntent).where(*where).order_by(first, col(OrderIntent.id))
         return [_intent(r) for r in self._session.scalars(stmt).all()]
 
     def save_plan(self, plan: PlanRecord, at: dt.datetime) -> None:
