@@ -497,35 +497,11 @@ class IntradayWatch:
         self, position: PositionRecord, purpose: IntentPurpose, qty: int, session: MarketSession
     ) -> bool:
         """Write and place a market exit for ``qty`` (never more than the position holds
-        now, re-read in the same unit of work); False when there is nothing left to sell."""
-        assert position.id is not None and position.conid is not None
-        now = self.ctx.now()
-        with self.ctx.store.transaction() as tx:
-            current = tx.position(position.id)
-            if current is None or current.status != "open" or current.qty <= 0:
-                return False
-            qty = min(qty, current.qty)
-            existing = tx.intents_for_position(position.id)
-            if _recently_rejected(existing, purpose, now):
-                return False  # alerted already; retried after REJECT_RETRY_S, not every poll
-            seq = 1 + sum(1 for i in existing if i.purpose is purpose)
-            intent = tx.add_intent(
-                IntentRecord(
-                    client_order_id=client_order_id(
-                        session.day, position.ticker, purpose, position_id=position.id, seq=seq
-                    ),
-                    ticker=position.ticker,
-                    conid=position.conid,
-                    side=Side.SELL.value,
-                    qty=qty,
-                    order_type=OrderType.MKT.value,
-                    purpose=purpose,
-                    created_at=now,
-                    candidate_id=position.candidate_id,
-                    position_id=position.id,
-                )
-            )
-        log.info("exit", ticker=position.ticker, purpose=purpose.value, qty=qty)
+        now); False when there is nothing left to sell."""
+        intent = self._write_sell(position, purpose, session, qty=qty, order_type=OrderType.MKT)
+        if intent is None:
+            return False
+        log.info("exit", ticker=intent.ticker, purpose=purpose.value, qty=intent.qty)
         await self.desk.place(intent)
         return True
 
@@ -542,42 +518,59 @@ class IntradayWatch:
             return  # the old stop filled or is still cancelling: never two stops live
         if current:
             return
+        intent = self._write_sell(
+            position, IntentPurpose.STOP, session, order_type=OrderType.STP, tif=TimeInForce.GTC
+        )
+        if intent is None:
+            return
+        log.info("resting stop placed", ticker=intent.ticker, stop=intent.stop_price)
+        await self.desk.place(intent)
+
+    def _write_sell(
+        self,
+        position: PositionRecord,
+        purpose: IntentPurpose,
+        session: MarketSession,
+        *,
+        order_type: OrderType,
+        qty: int | None = None,
+        tif: TimeInForce = TimeInForce.DAY,
+    ) -> IntentRecord | None:
+        """Commit the intent of a sell for ``position`` (the next sequence number of
+        ``purpose``), from the position re-read in the same unit of work: ``qty`` (default
+        all) never exceeds what it holds now, and a stop order takes its current stop. None
+        when there is nothing to sell or the broker refused this purpose just now."""
+        assert position.id is not None and position.conid is not None
         now = self.ctx.now()
-        position_id, conid = position.id, position.conid
         with self.ctx.store.transaction() as tx:
-            fresh = tx.position(position_id)
-            if fresh is None or fresh.status != "open" or fresh.qty <= 0 or fresh.stop is None:
-                return
-            position = fresh
-            if _recently_rejected(tx.intents_for_position(position_id), IntentPurpose.STOP, now):
-                return  # alerted already; retried after REJECT_RETRY_S, not every poll
-            seq = 1 + sum(
-                1 for i in tx.intents_for_position(position_id) if i.purpose is IntentPurpose.STOP
-            )
-            intent = tx.add_intent(
+            fresh = tx.position(position.id)
+            if fresh is None or fresh.status != "open" or fresh.qty <= 0:
+                return None
+            stop = fresh.stop if order_type is OrderType.STP else None
+            if order_type is OrderType.STP and stop is None:
+                return None
+            existing = tx.intents_for_position(position.id)
+            if _recently_rejected(existing, purpose, now):
+                return None  # alerted already; retried after REJECT_RETRY_S, not every poll
+            seq = 1 + sum(1 for i in existing if i.purpose is purpose)
+            return tx.add_intent(
                 IntentRecord(
                     client_order_id=client_order_id(
-                        session.day,
-                        position.ticker,
-                        IntentPurpose.STOP,
-                        position_id=position_id,
-                        seq=seq,
+                        session.day, position.ticker, purpose, position_id=position.id, seq=seq
                     ),
                     ticker=position.ticker,
-                    conid=conid,
+                    conid=position.conid,
                     side=Side.SELL.value,
-                    qty=position.qty,
-                    order_type=OrderType.STP.value,
-                    stop_price=position.stop,
-                    tif=TimeInForce.GTC.value,
-                    purpose=IntentPurpose.STOP,
+                    qty=fresh.qty if qty is None else min(qty, fresh.qty),
+                    order_type=order_type.value,
+                    stop_price=stop,
+                    tif=tif.value,
+                    purpose=purpose,
                     created_at=now,
-                    candidate_id=position.candidate_id,
-                    position_id=position_id,
+                    candidate_id=fresh.candidate_id,
+                    position_id=position.id,
                 )
             )
-        log.info("resting stop placed", ticker=position.ticker, stop=position.stop)
-        await self.desk.place(intent)
 
 
 REJECT_RETRY_S = 300  # a refused stop or exit is tried again this long after (each alerts)
