@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from pydantic import SecretStr
 from skimd.config import DatabaseSettings, PathSettings, Settings
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
 from skimd.infrastructure.database.tables import OrderIntent, Position, RoundTrip, Trade
+from tests.fakes.processes import base_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DAY = "2026-11-24"
@@ -48,14 +48,8 @@ def demo_config(folder: Path) -> Path:
 
 
 def env() -> dict[str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SKIMD")
-        and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY")
-    }
-    clean["PYTHONPATH"] = str(ROOT)
-    return clean
+    """The process environment without skimd's own variables, able to import skimd."""
+    return {**base_env(), "PYTHONPATH": str(ROOT)}
 
 
 def demo_command(config: Path, *extra: str) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from skimd.errors import InstanceLockedError
 from skimd.infrastructure.instance_lock import InstanceLock
+from tests.fakes.processes import base_env
 
 
 def start(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -23,15 +24,6 @@ def start(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def base_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SKIMD")
-        and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY")
-    }
 
 
 def run_to_exit(config: Path) -> subprocess.CompletedProcess[str]:
