@@ -1,53 +1,79 @@
-"""The one composition root: Settings in, a wired daemon out.
+"""The one composition root: Settings (+ optional overrides) in, an :class:`App` out.
 
-Everything with a life of its own (engines, HTTP clients, the broker, notifiers, the
-scheduler) is created here and nowhere else; the environment is read here (and by the
-CLI for ``--config``) and nowhere else. Tests call the same functions with a
-SimulatedClock and tmp-dir settings instead of patching anything.
+Everything with a life of its own — the database, HTTP clients, the broker, notifiers, the
+alert outbox, the scheduler — is created here and nowhere else, and the environment is read
+here (and by the CLI for ``--config``) and nowhere else. Commands, test harnesses and
+benchmarks all build through :func:`build`, passing overrides (a SimulatedClock, a broker,
+a notifier, a news feed) instead of wiring parts by hand.
+
+An App is used in one of two ways (:class:`Access`):
+
+- ``EXCLUSIVE`` takes the data directory's instance lock *before anything else* (so a
+  second daemon stops there, naming the first, and touches nothing) and may write:
+  ``run``, ``demo``, ``scan``, ``db init/rekey/restore/encrypt``. The broker it builds
+  alerts through the outbox and caches conids in the database.
+- ``SHARED`` takes no lock and is read-mostly (SQLite WAL lets it sit beside a running
+  daemon): ``status``, ``journal``, ``guard``, ``db verify/backup/tables``,
+  ``broker check``. Its broker, if asked for, drops events and caches in memory.
+
+Parts are built on first use and closed with the App, in reverse order of creation, by an
+exit stack (async parts by :meth:`App.aclose`, so an App that built any must be closed with
+``async with``/``aclose``). The instance lock is released last. Parts passed in as overrides
+belong to the caller and are not closed.
+
+Imports of heavy or optional modules stay inside the functions that need them: ``skimd
+run`` on the demo config must not load alembic, Pillow, Fernet or Discord's stack at start
+(a fresh-interpreter test checks it).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, ExitStack
+from datetime import date, datetime, time
+from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
-from skimd.infrastructure.brokers.protocols import (
-    AnnouncementFeed,
-    Broker,
-    BrokerEvents,
-    IdentifierCache,
-)
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.paths import get_data_dir
 from skimd.infrastructure.instance_lock import InstanceLock
-from skimd.infrastructure.scheduling import SchedulerAdapter
-from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
 from skimd.logs import SecretRedactor, configure_logging
-from skimd.services.jobs import JobTable
-from skimd.services.supervisor import LoggingHooks, Supervisor, SupervisorHooks
+from skimd.services.job_plan import PlumbingSchedule, daemon_plan, trading_plan
+from skimd.services.jobs import Every, JobHandler, PlannedJob
 from skimd.services.trading.params import StrategyParams
 
 if TYPE_CHECKING:
     import httpx
 
     from skimd.domain.alerts import Alert
+    from skimd.infrastructure.brokers.protocols import AnnouncementFeed, Broker
     from skimd.infrastructure.database import TradingDatabase
+    from skimd.infrastructure.database.admin import DatabaseAdmin
+    from skimd.infrastructure.database.day_summary import DaySummary
+    from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
+    from skimd.infrastructure.demo_state import DemoAccount
+    from skimd.infrastructure.notifications.base import NotificationService
     from skimd.services.alerts import OutboxSender
-    from skimd.services.journal.end_of_day import JournalDay
-    from skimd.services.trading.context import TradingContext
+    from skimd.services.guard import KillSwitch
+    from skimd.services.journal.reports import PricePath, TradeReports
+    from skimd.services.supervisor import Supervisor
     from skimd.services.trading.day import TradingDay
-    from skimd.services.trading.orders import OrderDesk
 
 
-RUN_RECORD_EVERY_S = 60  # how stale a frequent job's "last run" row may get in skimd status
+class Access(StrEnum):
+    EXCLUSIVE = "exclusive"  # instance lock held for the App's life; may write
+    SHARED = "shared"  # no lock; read-mostly, safe beside a running daemon
+
+
+# -- settings-only helpers (no resource is created) ----------------------------------------------
 
 
 def settings_from(config_path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,8 +88,6 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> SecretRed
 
 
 def build_calendar(settings: Settings) -> AsxCalendar:
-    from datetime import time
-
     m = settings.market
     return AsxCalendar(
         zone=m.timezone,
@@ -73,87 +97,8 @@ def build_calendar(settings: Settings) -> AsxCalendar:
     )
 
 
-@dataclass
-class Daemon:
-    """Everything ``skimd run``/``skimd demo`` needs, wired; ``lock`` guards the data dir."""
-
-    settings: Settings
-    clock: Clock
-    calendar: AsxCalendar
-    supervisor: Supervisor
-    lock: InstanceLock
-    data_dir: Path
-    sd: SdNotifier
-    closers: list[object] = field(default_factory=list)
-    trading: TradingDay | None = None
-    database: TradingDatabase | None = None  # open until the closers run
-
-
-def build_daemon(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    environ: Mapping[str, str] | None = None,
-    jobs: JobTable | None = None,
-    hooks: SupervisorHooks | None = None,
-    stdout: TextIO | None = None,
-    with_database: bool = False,
-    create_database: bool = False,
-    with_trading: bool | None = None,
-    redactor: SecretRedactor | None = None,
-) -> Daemon:
-    """Wire the daemon. ``with_database`` opens the encrypted DB (refusing an unmigrated
-    one unless ``create_database``) and routes supervisor news through the alert outbox;
-    ``with_trading`` (default: with the database) adds the trading day's jobs."""
-    env = os.environ if environ is None else environ
-    clock = clock or SystemClock()
-    calendar = build_calendar(settings)
-    data_dir = get_data_dir(settings)
-    sd = SdNotifier(env.get("NOTIFY_SOCKET"))
-    scheduler = SchedulerAdapter(clock, calendar.zone, settings.supervisor.misfire_grace_s)
-    table = jobs if jobs is not None else JobTable()
-    closers: list[object] = []
-    lock = InstanceLock(data_dir)
-    trading: TradingDay | None = None
-    database: TradingDatabase | None = None
-    if with_database:
-        lock.acquire()  # before touching the DB: a second daemon stops here, naming the first
-        wired = _wire_alerts(settings, clock, table, closers, stdout, create_database)
-        hooks = wired.hooks
-        database = wired.db
-        if with_trading is None or with_trading:
-            trading = _wire_trading(
-                settings, clock, calendar, wired, table, closers, data_dir, redactor
-            )
-    supervisor = Supervisor(
-        clock=clock,
-        scheduler=scheduler,
-        calendar=calendar,
-        jobs=table,
-        sd=sd,
-        hooks=hooks or LoggingHooks(),
-        shutdown_timeout_s=settings.supervisor.shutdown_timeout_s,
-        watchdog_interval_s=watchdog_interval_s(env.get("WATCHDOG_USEC")),
-        status_interval_s=settings.supervisor.status_interval_s,
-    )
-    return Daemon(
-        settings=settings,
-        clock=clock,
-        calendar=calendar,
-        supervisor=supervisor,
-        lock=lock,
-        data_dir=data_dir,
-        sd=sd,
-        closers=closers,
-        trading=trading,
-        database=database,
-    )
-
-
 def strategy_params(settings: Settings) -> StrategyParams:
     """``[strategy]`` as the services' plain parameters."""
-    from datetime import time
-
     s = settings.strategy
 
     def at(text: str) -> time:
@@ -194,94 +139,519 @@ def strategy_params(settings: Settings) -> StrategyParams:
     )
 
 
-@dataclass
-class _Wired:
-    """What the database wiring hands on to the trading wiring."""
-
-    hooks: SupervisorHooks
-    db: TradingDatabase
-    sender: OutboxSender
-    http: httpx.AsyncClient
-    store: Callable[[Alert], None]
+def plumbing_schedule(settings: Settings) -> PlumbingSchedule:
+    n = settings.notifications
+    heartbeat = None if n.heartbeat_url is None else int(n.heartbeat_interval_min) * 60
+    return PlumbingSchedule(n.outbox_poll_interval_s, heartbeat)
 
 
-def _asx_feed(
-    settings: Settings, clock: Clock, calendar: AsxCalendar, closers: list[object]
-) -> AnnouncementFeed:
-    """Today's ASX announcements page, over its own HTTP client (the site wants a browser's
-    headers and redirects followed)."""
-    import httpx
-
-    from skimd.infrastructure.news import AsxAnnouncementFeed
-
-    http = httpx.AsyncClient(
-        timeout=settings.ibkr.request_timeout_s,
-        follow_redirects=True,
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) skimd", "Accept": "text/html"},
-    )
-    closers.append(http.aclose)
-    return AsxAnnouncementFeed(http, settings.strategy.news_url, clock, calendar.zone)
+def job_plan(settings: Settings) -> list[PlannedJob]:
+    """Every job ``skimd run`` schedules (apart from the supervisor's own), from settings
+    alone: what ``skimd status`` shows."""
+    return daemon_plan(strategy_params(settings), plumbing_schedule(settings))
 
 
-def _wire_trading(
+def internal_job(job_id: str, every_s: int, description: str) -> PlannedJob:
+    """A housekeeping job for :func:`build`'s ``extra_jobs``: every ``every_s`` seconds,
+    market open or not, not shown by ``skimd status``."""
+    return PlannedJob(job_id, Every(every_s), description, market_hours=False, internal=True)
+
+
+def data_dir(settings: Settings) -> Path:
+    return get_data_dir(settings)
+
+
+def daemon_pid(settings: Settings) -> int | None:
+    """The pid of the daemon holding this data dir's instance lock, or None."""
+    from skimd.services.status import running_pid
+
+    return running_pid(InstanceLock(get_data_dir(settings)).path)
+
+
+# -- the builder ----------------------------------------------------------------------------------
+
+
+def build(
     settings: Settings,
-    clock: Clock,
-    calendar: AsxCalendar,
-    wired: _Wired,
-    table: JobTable,
-    closers: list[object],
-    data_dir: Path,
-    redactor: SecretRedactor | None,
-) -> TradingDay:
-    """The broker, the trading store and the day's jobs (added to ``table``)."""
-    from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
-    from skimd.infrastructure.database.journal_store import SqlJournalStore
-    from skimd.services.daemon_alerts import AlertingBrokerEvents
-    from skimd.services.journal.prices import BrokerPricePath
-    from skimd.services.trading.context import TradingContext
-    from skimd.services.trading.day import TradingDay
+    *,
+    access: Access = Access.SHARED,
+    clock: Clock | None = None,
+    broker: Broker | None = None,
+    notifier: NotificationService | None = None,
+    news: AnnouncementFeed | None = None,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    redactor: SecretRedactor | None = None,
+    create_database: bool = False,
+    extra_jobs: Sequence[tuple[PlannedJob, JobHandler]] = (),
+) -> App:
+    """The application for ``settings``; see the module docstring for ``access``.
 
-    broker = build_broker(
+    Overrides replace what settings would build: ``clock`` (default the system clock),
+    ``broker`` (default ``[broker] kind``), ``notifier`` (default console/JSONL/Discord from
+    ``[notifications]``, console lines to ``stdout``), ``news`` (default: the broker when it
+    publishes announcements, else the ASX page). ``environ`` is read for systemd's
+    ``NOTIFY_SOCKET``/``WATCHDOG_USEC`` (default ``os.environ``). ``create_database``
+    creates and migrates a missing database (``db init``, the demo); otherwise an
+    unmigrated one is refused. ``extra_jobs`` are scheduled before the plan's (the demo's
+    progress marker)."""
+    return App(
         settings,
-        clock=clock,
-        events=AlertingBrokerEvents(wired.store, clock, broker=settings.broker.kind),
-        identifier_cache=SqlIdentifierCache(wired.db.unit_of_work, clock),
-        on_secret=None if redactor is None else redactor.add,
-        state_dir=data_dir,
+        access=access,
+        clock=clock or SystemClock(),
+        overrides=_Overrides(broker, notifier, news),
+        environ=os.environ if environ is None else environ,
+        stdout=stdout,
+        redactor=redactor,
+        create_database=create_database,
+        extra_jobs=tuple(extra_jobs),
     )
 
-    closers.append(broker.close)
-    news: AnnouncementFeed
-    if isinstance(broker, AnnouncementFeed):
-        news = broker  # the demo market publishes its own announcements
-    else:
-        news = _asx_feed(settings, clock, calendar, closers)
-    store = SqlJournalStore(wired.db.unit_of_work, after_commit=wired.sender.wake)
-    ctx = TradingContext(
-        broker=broker,
-        store=store,
-        clock=clock,
-        calendar=calendar,
-        params=strategy_params(settings),
-        news=news,
-    )
-    day = TradingDay(ctx)
-    reports = build_trade_reports(
-        settings, wired.db, prices=BrokerPricePath(broker), clock=clock
-    ).write_reports
-    day.attach_journal(lambda desk: _journal_day(settings, ctx, store, desk, reports))
-    for spec in day.jobs():
-        table.add(spec)
-    return day
+
+class _Overrides:
+    def __init__(
+        self,
+        broker: Broker | None,
+        notifier: NotificationService | None,
+        news: AnnouncementFeed | None,
+    ) -> None:
+        self.broker = broker
+        self.notifier = notifier
+        self.news = news
+
+
+class App:
+    """Every part of skimd for one command or one daemon, built on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        access: Access,
+        clock: Clock,
+        overrides: _Overrides,
+        environ: Mapping[str, str],
+        stdout: TextIO | None,
+        redactor: SecretRedactor | None,
+        create_database: bool,
+        extra_jobs: tuple[tuple[PlannedJob, JobHandler], ...],
+    ) -> None:
+        self.settings = settings
+        self.access = access
+        self.clock = clock
+        self.calendar = build_calendar(settings)
+        self.params = strategy_params(settings)
+        self.data_dir = get_data_dir(settings)
+        self.database_path = self.data_dir / settings.database.filename
+        self._overrides = overrides
+        self._environ = environ
+        self._stdout = stdout
+        self._redactor = redactor
+        self._create_database = create_database
+        self._extra_jobs = extra_jobs
+        self._sync = ExitStack()
+        self._async = AsyncExitStack()
+        self._has_async_parts = False
+        if access is Access.EXCLUSIVE:
+            lock = InstanceLock(self.data_dir)
+            lock.acquire()  # first: a second instance stops here and touches nothing
+            self._sync.callback(lock.release)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close a sync-only App (no HTTP client, broker or outbox was built)."""
+        if self._has_async_parts:
+            raise RuntimeError("this App built async parts: close it with `await app.aclose()`")
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        try:
+            await self._async.aclose()
+        finally:
+            self._sync.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _on_close(self, closer: Callable[[], Any]) -> None:
+        """Close ``closer`` (sync or async) with the App, after everything built later."""
+        self._has_async_parts = True
+        self._async.push_async_callback(_call_and_await, closer)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    @cached_property
+    def database(self) -> TradingDatabase:
+        """The trading database; an unmigrated or newer one is refused."""
+        from skimd.infrastructure.database import check_schema, open_trading_database
+
+        db = open_trading_database(self.settings, create=self._create_database)
+        try:
+            check_schema(db)
+        except BaseException:
+            db.close()
+            raise
+        if self._has_async_parts:  # closed after the async parts that may still use it
+            self._on_close(db.close)
+        else:
+            self._sync.callback(db.close)
+        return db
+
+    @cached_property
+    def store(self) -> SqlJournalStore:
+        """The trading and journal store (one database, one unit of work per transaction);
+        every commit wakes the alert outbox, if this App runs one."""
+        from skimd.infrastructure.database.journal_store import SqlJournalStore
+
+        return SqlJournalStore(self.database.unit_of_work, after_commit=self._wake_outbox)
+
+    def store_alert(self, alert: Alert) -> None:
+        """Queue ``alert`` in its own unit of work (durable before this returns)."""
+        with self.store.transaction() as tx:
+            tx.alert(alert)
+
+    @cached_property
+    def kill_switch(self) -> KillSwitch:
+        from skimd.services.guard import KillSwitch
+
+        return KillSwitch(self.store, self.clock)
+
+    @cached_property
+    def db_admin(self) -> DatabaseAdmin:
+        """``skimd db``'s maintenance steps; the ones that replace the file need EXCLUSIVE."""
+        from skimd.infrastructure.database.admin import DatabaseAdmin
+
+        return DatabaseAdmin(
+            self.settings, self.data_dir, self.clock, exclusive=self.access is Access.EXCLUSIVE
+        )
+
+    @cached_property
+    def journal(self) -> JournalAdmin:
+        """The journal's listings, exports and bank imports (``skimd journal``)."""
+        from skimd.infrastructure.database.journal_admin import JournalAdmin
+
+        return JournalAdmin(self.database, self.clock, self.calendar.zone)
+
+    @cached_property
+    def demo_account(self) -> DemoAccount:
+        """The demo's own files in the data dir (marker, broker book); EXCLUSIVE only."""
+        from skimd.infrastructure.demo_state import DemoAccount
+
+        self._require_exclusive("the demo account")
+        return DemoAccount(self.data_dir, self.settings.database.filename, self.settings.demo.seed)
+
+    def day_summary(self, day: date) -> DaySummary:
+        from skimd.infrastructure.database.day_summary import summarise_day
+
+        return summarise_day(self.database, day, self.calendar.zone)
+
+    def trade_reports(self, prices: PricePath | None = None) -> TradeReports:
+        """The per-round-trip report writer. Without ``prices`` (a command has no broker
+        session) charts show the executions' own prices; the daemon passes the broker's
+        intraday path."""
+        from skimd.infrastructure.database.report_store import SqlReportStore
+        from skimd.infrastructure.notifications.report_charts import report_chart_renderer
+        from skimd.services.journal.reports import NoPricePath, TradeReports
+
+        zone = self.calendar.zone
+        return TradeReports(
+            SqlReportStore(self.database.unit_of_work),
+            prices if prices is not None else NoPricePath(),
+            report_chart_renderer(zone),
+            self.clock,
+            zone,
+        )
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    @cached_property
+    def http(self) -> httpx.AsyncClient:
+        """The notifiers' and heartbeat's HTTP client."""
+        import httpx
+
+        client = httpx.AsyncClient(timeout=self.settings.notifications.discord_timeout_s)
+        self._on_close(client.aclose)
+        return client
+
+    @cached_property
+    def notifier(self) -> NotificationService:
+        if self._overrides.notifier is not None:
+            return self._overrides.notifier
+        from skimd.infrastructure.notifications.factory import build_notifier
+
+        return build_notifier(
+            self.settings,
+            clock=self.clock,
+            http_client=self.http,
+            stdout=self._stdout or sys.stdout,
+        )
+
+    @cached_property
+    def outbox(self) -> OutboxSender:
+        """The alert outbox's sender. Closing the App delivers what is pending first."""
+        from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
+        from skimd.services.alerts import OutboxSender
+
+        cfg = self.settings.notifications
+        sender = OutboxSender(
+            SqlOutboxStore(self.database.unit_of_work),
+            self.notifier,
+            clock=self.clock,
+            coalesce_threshold=cfg.outbox_coalesce_threshold,
+            backoff_initial_s=cfg.outbox_backoff_initial_s,
+            backoff_max_s=cfg.outbox_backoff_max_s,
+        )
+        self._on_close(sender.aclose)
+        self._on_close(sender.run_once)  # runs first: the last alerts go out before closing
+        return sender
+
+    def _wake_outbox(self) -> None:
+        sender = self.__dict__.get("outbox")
+        if sender is not None:
+            sender.wake()
+
+    # -- the broker and the news ---------------------------------------------------------------
+
+    @cached_property
+    def broker(self) -> Broker:
+        """The configured broker. EXCLUSIVE: its events become alerts and conids are cached
+        in the database, and the demo account's book lives in the data dir (the lock is
+        held). SHARED: events are dropped and conids cached in memory."""
+        if self._overrides.broker is not None:
+            return self._overrides.broker
+        from skimd.infrastructure.brokers.events import NullBrokerEvents
+        from skimd.infrastructure.brokers.factory import BrokerFactory
+        from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+
+        exclusive = self.access is Access.EXCLUSIVE
+        if exclusive:
+            from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
+            from skimd.services.daemon_alerts import AlertingBrokerEvents
+
+            events: Any = AlertingBrokerEvents(
+                self.store_alert, self.clock, broker=self.settings.broker.kind
+            )
+            cache: Any = SqlIdentifierCache(self.database.unit_of_work, self.clock)
+        else:
+            events, cache = NullBrokerEvents(), InMemoryIdentifierCache()
+        broker = BrokerFactory().create(
+            self.settings.broker.kind,
+            self.settings,
+            clock=self.clock,
+            events=events,
+            identifier_cache=cache,
+            on_secret=None if self._redactor is None else self._redactor.add,
+            state_dir=self.data_dir if exclusive else None,
+        )
+        self._on_close(broker.close)
+        return broker
+
+    @cached_property
+    def news(self) -> AnnouncementFeed:
+        """Company announcements: the override, else the broker when it publishes its own
+        (the demo market), else today's ASX announcements page."""
+        if self._overrides.news is not None:
+            return self._overrides.news
+        from skimd.infrastructure.brokers.protocols import AnnouncementFeed
+
+        if isinstance(self.broker, AnnouncementFeed):
+            return self.broker
+        import httpx
+
+        from skimd.infrastructure.news import AsxAnnouncementFeed
+
+        # The ASX site wants a browser's headers and redirects followed: its own client.
+        http = httpx.AsyncClient(
+            timeout=self.settings.ibkr.request_timeout_s,
+            follow_redirects=True,
+            headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) skimd", "Accept": "text/html"},
+        )
+        self._on_close(http.aclose)
+        return AsxAnnouncementFeed(
+            http, self.settings.strategy.news_url, self.clock, self.calendar.zone
+        )
+
+    # -- trading and the daemon ---------------------------------------------------------------
+
+    @cached_property
+    def trading(self) -> TradingDay:
+        """The trading day's jobs over the broker, the store and the news, with the journal
+        (position sync, end of day, reports) attached. EXCLUSIVE only: one broker session
+        and one writer of orders per data dir."""
+        from skimd.services.journal.prices import BrokerPricePath
+        from skimd.services.trading.context import TradingContext
+        from skimd.services.trading.day import TradingDay
+
+        self._require_exclusive("trading")
+        ctx = TradingContext(
+            broker=self.broker,
+            store=self.store,
+            clock=self.clock,
+            calendar=self.calendar,
+            params=self.params,
+            news=self.news,
+        )
+        day = TradingDay(ctx)
+        reports = self.trade_reports(BrokerPricePath(self.broker)).write_reports
+        day.attach_journal(lambda desk: _journal_day(self.settings, ctx, self.store, desk, reports))
+        return day
+
+    @cached_property
+    def supervisor(self) -> Supervisor:
+        """The scheduler, the job plan bound to its handlers, and the hooks that turn the
+        supervisor's news into alerts and job-run rows. Building it builds the trading day
+        and the outbox."""
+        from skimd.infrastructure.database.job_runs import JobRunRecorder
+        from skimd.infrastructure.scheduling import SchedulerAdapter
+        from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
+        from skimd.services.daemon_alerts import AlertingHooks
+        from skimd.services.jobs import JobTable, bind_plan
+        from skimd.services.supervisor import Supervisor
+
+        self._require_exclusive("the daemon")
+        plan = job_plan(self.settings)
+        handlers: dict[str, JobHandler] = {"outbox": self.outbox.run_once}
+        beat = self._heartbeat()
+        if beat is not None:
+            handlers["heartbeat"] = beat
+        handlers.update(self.trading.handlers())
+        table = JobTable()
+        for planned, handler in self._extra_jobs:
+            table.add(planned.bind(handler))
+        for spec in bind_plan(plan, handlers):
+            table.add(spec)
+        hooks = AlertingHooks(
+            self.store_alert,
+            self.clock,
+            broker=self.settings.broker.kind,
+            live_trading=self.settings.broker.live_trading,
+            record_run=JobRunRecorder(self.database.unit_of_work, plan),
+        )
+        sup = self.settings.supervisor
+        kill_switch = self.kill_switch
+        return Supervisor(
+            clock=self.clock,
+            scheduler=SchedulerAdapter(self.clock, self.calendar.zone, sup.misfire_grace_s),
+            calendar=self.calendar,
+            jobs=table,
+            sd=SdNotifier(self._environ.get("NOTIFY_SOCKET")),
+            hooks=hooks,
+            shutdown_timeout_s=sup.shutdown_timeout_s,
+            watchdog_interval_s=watchdog_interval_s(self._environ.get("WATCHDOG_USEC")),
+            status_interval_s=sup.status_interval_s,
+            halt_trading=lambda reason: kill_switch.lock(reason, by="the daemon"),
+        )
+
+    def _heartbeat(self) -> JobHandler | None:
+        from skimd.infrastructure.notifications.factory import build_heartbeat
+
+        beat = build_heartbeat(
+            self.settings, clock=self.clock, http_client=self.http, is_healthy=lambda: True
+        )
+        return None if beat is None else beat.beat_once
+
+    async def run(
+        self,
+        *,
+        simulate_until: datetime | None = None,
+        install_signals: bool = True,
+        pace: float | None = None,
+    ) -> int:
+        """Run the daemon until asked to stop (see :func:`skimd.runtime.run_supervisor`);
+        the exit code. Pending alerts are delivered before this returns."""
+        from skimd.runtime import run_supervisor
+
+        supervisor = self.supervisor
+        code = await run_supervisor(
+            supervisor,
+            self.clock,
+            run_for_s=self.settings.supervisor.run_for_s,
+            simulate_until=simulate_until,
+            install_signals=install_signals,
+            pace=pace,
+        )
+        await self.outbox.run_once()  # the "stopping" alert goes out with the rest
+        return code
+
+    async def scan_now(self) -> dict[str, Any]:
+        """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
+        from skimd.services.trading.scan_report import scan_report
+
+        self.outbox  # noqa: B018 - alerts go out as they are committed
+        return await scan_report(self.trading)
+
+    async def broker_check(self, symbol: str) -> dict[str, Any]:
+        """``skimd broker check``: session, accounts, a quote of ``symbol``, pacing."""
+        from skimd.services.broker_check import collect
+
+        return await collect(self.broker, symbol)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status_report(self) -> dict[str, Any]:
+        """What ``skimd status`` shows, read-only and without the instance lock: the job
+        plan from settings, and the trading state when a database exists."""
+        from skimd.infrastructure.database.job_runs import read_last_runs
+        from skimd.infrastructure.scheduling import next_fire_time
+        from skimd.services.status import StatusSources, collect_status
+
+        sources = StatusSources(
+            config=self.settings.source,
+            data_dir=self.data_dir,
+            lock_path=InstanceLock(self.data_dir).path,
+            database_path=self.database_path,
+            broker=self.settings.broker.kind,
+            clock=self.clock,
+            calendar=self.calendar,
+            jobs=[j for j in job_plan(self.settings) if not j.internal],
+            next_fire=next_fire_time,
+        )
+        if self.database_path.exists():
+            sources.store = self.store
+            sources.last_runs = lambda ids: read_last_runs(self.database.unit_of_work, ids)
+        return collect_status(sources)
+
+    def _require_exclusive(self, what: str) -> None:
+        if self.access is not Access.EXCLUSIVE:
+            raise RuntimeError(f"{what} needs an EXCLUSIVE App (the instance lock)")
+
+
+async def _call_and_await(closer: Callable[[], Any]) -> None:
+    import inspect
+
+    result = closer()
+    if inspect.isawaitable(result):
+        await result
 
 
 def _journal_day(
     settings: Settings,
-    ctx: TradingContext,
+    ctx: Any,
     store: SqlJournalStore,
-    desk: OrderDesk,
-    reports: Callable[[date], Awaitable[int]] | None = None,
-) -> JournalDay:
+    desk: Any,
+    reports: Callable[[date], Any] | None,
+) -> Any:
+    """The journal's position sync and end of day around the trading day's order desk."""
     from skimd.domain.mistakes import MistakeThresholds
     from skimd.services.journal.end_of_day import JournalDay
     from skimd.services.journal.sync import BrokerTerms, PositionSync
@@ -314,367 +684,18 @@ def _journal_day(
     )
 
 
-def build_broker(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    events: BrokerEvents | None = None,
-    identifier_cache: IdentifierCache | None = None,
-    on_secret: Callable[[str], None] | None = None,
-    state_dir: Path | None = None,
-) -> Broker:
-    """The configured broker (``[broker] kind``); the only caller of BrokerFactory.
-
-    Without ``events``/``identifier_cache`` (``skimd broker check``) events are dropped and
-    conids cached in memory; the daemon passes alerting events and the database cache.
-    ``state_dir`` is only for the daemon (it holds the data-dir lock): the demo account's
-    book is kept there.
-    """
-    from skimd.infrastructure.brokers.events import NullBrokerEvents
-    from skimd.infrastructure.brokers.factory import BrokerFactory
-    from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
-
-    return BrokerFactory().create(
-        settings.broker.kind,
-        settings,
-        clock=clock or SystemClock(),
-        events=events or NullBrokerEvents(),
-        identifier_cache=identifier_cache or InMemoryIdentifierCache(),
-        on_secret=on_secret,
-        state_dir=state_dir,
-    )
-
-
-def _wire_alerts(
-    settings: Settings,
-    clock: Clock,
-    table: JobTable,
-    closers: list[object],
-    stdout: TextIO | None,
-    create_database: bool,
-) -> _Wired:
-    """DB + notifiers + outbox sender, and hooks that turn supervisor news into alerts."""
-    from datetime import datetime, timedelta
-
-    import httpx
-
-    from skimd.infrastructure.database import check_schema, open_trading_database
-    from skimd.infrastructure.notifications.factory import (
-        build_heartbeat,
-        build_notifier,
-        build_outbox_sender,
-    )
-    from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
-    from skimd.services.alerts import enqueue
-    from skimd.services.daemon_alerts import AlertingHooks
-    from skimd.services.jobs import DailyAt, Every, JobResult, JobSpec
-
-    db = open_trading_database(settings, create=create_database)
-    closers.append(db.close)
-    check_schema(db)
-    http = httpx.AsyncClient(timeout=settings.notifications.discord_timeout_s)
-    closers.append(http.aclose)
-    notifier = build_notifier(settings, clock=clock, http_client=http, stdout=stdout or sys.stdout)
-    sender = build_outbox_sender(settings, SqlOutboxStore(db.unit_of_work), notifier, clock=clock)
-    closers.append(sender.aclose)
-    closers.append(sender.run_once)  # closed in reverse: flush the "stopping" alert first
-    table.add(
-        JobSpec(
-            id="outbox",
-            trigger=Every(settings.notifications.outbox_poll_interval_s),
-            handler=sender.run_once,
-            description="deliver pending alerts",
-            market_hours=False,
-            internal=True,
-        )
-    )
-
-    # The heartbeat is a scheduled job like the watchdog: it pings only while the scheduler
-    # ticks, so a wedged daemon falls silent and the dead-man's switch fires elsewhere.
-    beat = build_heartbeat(settings, clock=clock, http_client=http, is_healthy=lambda: True)
-    if beat is not None:
-        table.add(
-            JobSpec(
-                id="heartbeat",
-                trigger=Every(max(60, int(settings.notifications.heartbeat_interval_min) * 60)),
-                handler=beat.beat_once,
-                description="dead-man's-switch ping",
-                market_hours=False,
-                internal=True,
-            )
-        )
-
-    def store(alert: Alert) -> None:
-        with db.unit_of_work() as uow:
-            enqueue(uow, alert)
-        sender.wake()
-
-    last_written: dict[str, tuple[datetime, str]] = {}
-
-    def record_run(result: JobResult) -> None:
-        spec = next((j for j in table if j.id == result.job_id), None)
-        if spec is None or spec.internal or result.started_at is None:
-            return
-        daily = isinstance(spec.trigger, DailyAt)
-        previous = last_written.get(result.job_id)
-        if (
-            not daily
-            and previous is not None
-            and previous[1] == result.outcome
-            and result.started_at - previous[0] < timedelta(seconds=RUN_RECORD_EVERY_S)
-        ):
-            return  # a job that runs every few seconds: its row is refreshed once a minute
-        last_written[result.job_id] = (result.started_at, result.outcome)
-        with db.unit_of_work() as uow:
-            uow.job_runs.record(
-                result.job_id,
-                result.started_at,
-                result.finished_at,
-                result.outcome,
-                result.message or None,
-                keep_history=daily,
-            )
-
-    hooks = AlertingHooks(
-        store,
-        clock,
-        broker=settings.broker.kind,
-        live_trading=settings.broker.live_trading,
-        record_run=record_run,
-    )
-    return _Wired(hooks=hooks, db=db, sender=sender, http=http, store=store)
-
-
-# -- trade reports (appended: the journal report writer and its chart renderer) --------------
-
-if TYPE_CHECKING:
-    from datetime import tzinfo
-
-    from skimd.services.journal.reports import ChartSpec, PricePath, TradeReports
-
-
-def build_trade_reports(
-    settings: Settings,
-    db: TradingDatabase,
-    *,
-    prices: PricePath | None = None,
-    clock: Clock | None = None,
-) -> TradeReports:
-    """The per-round-trip report writer over ``db``, charts drawn with Pillow in the market
-    zone. Without ``prices`` (the CLI has no broker session) charts show the executions'
-    own prices; the daemon passes the broker's intraday path."""
-    from skimd.infrastructure.database.report_store import SqlReportStore
-    from skimd.services.journal.reports import NoPricePath, TradeReports
-
-    zone = build_calendar(settings).zone
-    return TradeReports(
-        SqlReportStore(db.unit_of_work),
-        prices if prices is not None else NoPricePath(),
-        report_chart_renderer(zone),
-        clock or SystemClock(),
-        zone,
-    )
-
-
-def report_chart_renderer(zone: tzinfo) -> Callable[[ChartSpec], bytes]:
-    """A :class:`~skimd.services.journal.reports.ChartRenderer` on the alert charts' Pillow
-    drawing (same look as the charts sent with alerts)."""
-    from skimd.infrastructure.notifications import charts
-
-    colours = {
-        "orh": (charts.GREEN, False),
-        "orl": (charts.RED, False),
-        "stop": (charts.RED, True),
-        "target": (charts.GREEN, True),
-        "entry": (charts.AMBER, True),
-        "avg_entry": (charts.AMBER, True),
-    }
-
-    def render(spec: ChartSpec) -> bytes:
-        lines = [
-            charts.ChartLine(lv.label, lv.price, *colours.get(lv.kind, (charts.GREY, True)))
-            for lv in spec.levels
-        ]
-        exit_colour = charts.GREEN if spec.profitable else charts.RED
-        markers = [
-            charts.ChartMarker(
-                m.label,
-                m.at,
-                m.price,
-                charts.AMBER if m.side == "BUY" else exit_colour,
-                up=m.side == "BUY",
-            )
-            for m in spec.marks
-        ]
-        return charts.render_chart(spec.title, spec.path, lines, markers, tz=zone)
-
-    return render
-
-
-# -- one-off commands: skimd guard, skimd scan, skimd status --------------------------------
-
-# (Imported here rather than at the top so this section can be added without touching the
-# wiring above.)
-from contextlib import asynccontextmanager, contextmanager  # noqa: E402
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
-
-    from skimd.infrastructure.database.trading_store import SqlTradingStore
-    from skimd.services.jobs import JobSpec
-    from skimd.services.status import StatusSources
-
-
-def open_trading_store(settings: Settings) -> tuple[SqlTradingStore, Callable[[], None]]:
-    """The trading store on the existing database, and its closer (``skimd guard``).
-
-    Safe while the daemon runs (no instance lock; the daemon re-reads the guard before every
-    entry). Alerts written through it stay in the outbox until a running daemon's outbox
-    job (or the next start) delivers them: this process sends nothing."""
-    from skimd.infrastructure.database.trading_store import SqlTradingStore
-
-    db = open_database(settings)
-    return SqlTradingStore(db.unit_of_work), db.close
-
-
-def daemon_pid(settings: Settings) -> int | None:
-    """The pid of the daemon holding this data dir's instance lock, or None."""
-    from skimd.services.status import running_pid
-
-    return running_pid(InstanceLock(get_data_dir(settings)).path)
-
-
-@asynccontextmanager
-async def open_trading_day(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    alerts_to: TextIO | None = None,
-    redactor: SecretRedactor | None = None,
-) -> AsyncIterator[TradingDay]:
-    """The daemon's own trading wiring (broker, store, news feed, alert outbox) for a
-    one-off command such as ``skimd scan``, without the scheduler.
-
-    Holds the instance lock for its whole life (one broker session per data dir; raises
-    InstanceLockedError naming the daemon's pid otherwise) and refuses an unmigrated
-    database. Alerts are delivered as they are committed, to the configured channels
-    (console lines to ``alerts_to``, none if None); on exit everything is closed in reverse
-    order (pending alerts flushed first) and the lock released. ``clock`` defaults to the
-    system clock; tests pass a SimulatedClock.
-    """
-    from skimd.runtime import _close_all
-
-    clock = clock or SystemClock()
-    calendar = build_calendar(settings)
-    data_dir = get_data_dir(settings)
-    lock = InstanceLock(data_dir)
-    lock.acquire()
-    closers: list[object] = []
-    try:
-        table = JobTable()  # the jobs are not scheduled: the command calls what it needs
-        wired = _wire_alerts(settings, clock, table, closers, alerts_to, False)
-        yield _wire_trading(settings, clock, calendar, wired, table, closers, data_dir, redactor)
-    finally:
-        try:
-            await _close_all(closers)
-        finally:
-            lock.release()
-
-
-class _NotWired:
-    """Stands in for the broker and the store of a plan-only trading context: any use is a
-    programming error, reported as such instead of reaching a half-built object."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-
-    def __getattr__(self, name: str) -> object:
-        raise RuntimeError(f"{self._what}.{name}: the job plan has no {self._what}")
-
-
-def trading_job_plan(settings: Settings, clock: Clock | None = None) -> list[JobSpec]:
-    """The trading day's jobs (ids, triggers, descriptions) exactly as ``_wire_trading``
-    adds them, built without a broker or a database, for ``skimd status`` to show next and
-    last runs. The specs' handlers must never run (their broker and store refuse use)."""
-    from typing import cast
-
-    from skimd.services.trading.context import TradingContext
-    from skimd.services.trading.day import TradingDay
-    from skimd.services.trading.ports import TradingStore
-
-    ctx = TradingContext(
-        broker=cast(Broker, _NotWired("broker")),
-        store=cast(TradingStore, _NotWired("store")),
-        clock=clock or SystemClock(),
-        calendar=build_calendar(settings),
-        params=strategy_params(settings),
-    )
-    return TradingDay(ctx).jobs()
-
-
-@contextmanager
-def status_sources(settings: Settings, *, clock: Clock | None = None) -> Iterator[StatusSources]:
-    """What ``skimd status`` reads, read-only and without the instance lock (it works
-    while the daemon runs). With no database file yet, ``store`` and ``last_runs`` are
-    None; an existing database must be at the head revision. Closed on exit."""
-    from skimd.services.jobs import JobResult
-    from skimd.services.status import StatusSources
-
-    clock = clock or SystemClock()
-    plumbing = build_daemon(settings, clock=clock, environ={})  # no DB, no lock: the plan
-    jobs = [s for s in plumbing.supervisor.jobs if not s.internal]
-    shown = {j.id for j in jobs}
-    jobs += [s for s in trading_job_plan(settings, clock) if s.id not in shown]
-    db_path = plumbing.data_dir / settings.database.filename
-    sources = StatusSources(
-        config=settings.source,
-        data_dir=plumbing.data_dir,
-        lock_path=plumbing.lock.path,
-        database_path=db_path,
-        broker=settings.broker.kind,
-        clock=clock,
-        calendar=plumbing.calendar,
-        jobs=jobs,
-    )
-    if not db_path.exists():
-        yield sources
-        return
-    from skimd.infrastructure.database.trading_store import SqlTradingStore
-
-    db = open_database(settings)
-
-    def last_runs(job_ids: Sequence[str]) -> dict[str, JobResult]:
-        found: dict[str, JobResult] = {}
-        with db.unit_of_work(read_only=True) as uow:
-            for job_id in job_ids:
-                row = uow.job_runs.last(job_id)
-                if row is not None:
-                    found[job_id] = JobResult(
-                        job_id=job_id,
-                        started_at=row.started_at,
-                        finished_at=row.finished_at,
-                        outcome=row.outcome or "unfinished",
-                        message=row.message or "",
-                    )
-        return found
-
-    try:
-        sources.store = SqlTradingStore(db.unit_of_work)
-        sources.last_runs = last_runs
-        yield sources
-    finally:
-        db.close()
-
-
-def open_database(settings: Settings) -> TradingDatabase:
-    """The existing trading database for a one-off reader (demo summary, reports); refuses
-    an unmigrated one. The caller closes it."""
-    from skimd.infrastructure.database import check_schema, open_trading_database
-
-    db = open_trading_database(settings, create=False)
-    try:
-        check_schema(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
+__all__ = [
+    "Access",
+    "App",
+    "build",
+    "build_calendar",
+    "daemon_pid",
+    "data_dir",
+    "internal_job",
+    "job_plan",
+    "plumbing_schedule",
+    "settings_from",
+    "setup_logging",
+    "strategy_params",
+    "trading_plan",
+]

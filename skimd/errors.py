@@ -1,12 +1,19 @@
 """The one exception tree of skimd.
 
-Every class says what the daemon should do when it sees it, so callers branch on the
-class and never on message text:
+Every class says what the daemon does when it sees it, so callers branch on the class and
+never on message text. The supervisor carries out the first four for any error that
+escapes a job (:meth:`skimd.services.supervisor.Supervisor`'s error policy); commands map
+every class to its ``exit_code``:
 
 - ``ConfigurationError``  stop now, exit 78 (EX_CONFIG); systemd must not restart.
-- ``TransientError``      retry later (with backoff); nothing was changed.
-- ``TradingHaltError``    pause new entries and alert the trader; keep managing positions.
-- ``FatalError``          stop the daemon with a non-zero code and alert; a human must look.
+- ``TransientError``      the job fails this run (alerted on the first failure and then
+                          every tenth) and runs again on its schedule; nothing was changed.
+- ``TradingHaltError``    the kill switch is locked (no new entries until a human runs
+                          ``skimd guard unlock``) and a critical alert says why; open
+                          positions are still managed.
+- ``FatalError``          the daemon stops with the class's exit code and a critical alert;
+                          a human must look.
+- ``InvalidInputError``   a command's input is bad; nothing was written (exit 65).
 
 Adapters translate library exceptions into these with ``raise ... from exc`` at the
 boundary. Messages are one line, name the thing at fault, and never contain a secret.
@@ -68,31 +75,28 @@ class DataSourceError(TransientError):
     """An external data source (announcements page, market data) gave unusable data."""
 
 
-# -- pause trading and alert ---------------------------------------------------------------
+class BrokerSessionError(TransientError):
+    """The brokerage session is not authenticated or was taken by another login. It comes
+    back (re-authentication, the other login ends, the nightly reset passes), so the job
+    that met it fails this run and tries again on its schedule."""
+
+
+# -- lock the kill switch and alert ------------------------------------------------------------
 
 
 class TradingHaltError(SkimdError):
-    """New entries must stop and the trader must be told; open positions are still managed."""
+    """New entries must stop until a human looks: the kill switch is locked and the trader
+    alerted; open positions are still managed."""
 
 
-class BrokerSessionError(TradingHaltError):
-    """The brokerage session is not authenticated or was taken by another login."""
-
-
-class BrokerAuthError(BrokerSessionError):
-    """OAuth failed: bad key, wrong DH prime, LST signature mismatch, or a 401."""
+class BrokerAuthError(TradingHaltError):
+    """OAuth failed: bad key, wrong DH prime, LST signature mismatch, or a 401 after a fresh
+    live session token. Retrying with the same credentials cannot fix it."""
 
 
 class OrderRejectedError(TradingHaltError):
-    """The broker (or our guard) refused an order; the intent is marked rejected."""
-
-
-class GuardTrippedError(TradingHaltError):
-    """A pre-trade guard (kill switch, daily caps, price band) blocked an order."""
-
-
-class ReconciliationError(TradingHaltError):
-    """Our records and the broker's disagree; entries for the affected ticker are paused."""
+    """The broker refused an order; nothing was placed. The order desk handles it (the
+    intent is marked rejected); one that escapes to the supervisor halts trading."""
 
 
 # -- stop and get a human -------------------------------------------------------------------

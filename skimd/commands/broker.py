@@ -1,7 +1,8 @@
 """``skimd broker check``: can we reach the configured broker, and what does it say?
 
-Connects, prints session state, accounts, one quote and the pacing budget, then closes.
-Any failure is the broker's SkimdError, printed by the CLI as one line.
+Connects, prints session state, accounts, one quote and the pacing budget, then closes
+(the use case is :mod:`skimd.services.broker_check`). Any failure is the broker's
+SkimdError, printed by the CLI as one line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import asyncio
 import json
 from typing import Any
 
-from skimd.config import Settings, load_settings
-from skimd.infrastructure.brokers.protocols import Broker
+from skimd import bootstrap
+from skimd.config import Settings
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -32,64 +33,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     broker.set_defaults(handler=_usage)
 
 
-def _build(settings: Settings) -> Broker:
-    """Built by the composition root, like every other broker."""
-    from skimd import bootstrap
-
-    return bootstrap.build_broker(settings)
-
-
-async def collect(broker: Broker, symbol: str) -> dict[str, Any]:
-    """Connect, gather the check report, and always close the broker."""
-    try:
-        health = await broker.connect()
-        accounts = await broker.accounts()
-        contract = (await broker.resolve([symbol]))[symbol.strip().upper()]
-        quote = (await broker.snapshots([contract.conid]))[0]
-        if not quote.has_data:  # first snapshot of a conid may be a pre-flight
-            quote = (await broker.snapshots([contract.conid]))[0]
-        return {
-            "broker": broker.kind,
-            "session": {
-                "connected": health.connected,
-                "authenticated": health.authenticated,
-                "competing": health.competing,
-                "message": health.message,
-            },
-            "accounts": [
-                {
-                    "account_id": a.account_id,
-                    "paper": a.is_paper,
-                    "currency": a.currency,
-                    "cash": str(a.cash),
-                    "net_liquidation": str(a.net_liquidation),
-                    "buying_power": str(a.buying_power),
-                }
-                for a in accounts
-            ],
-            "quote": {
-                "symbol": contract.symbol,
-                "conid": contract.conid,
-                "last": _s(quote.last),
-                "bid": _s(quote.bid),
-                "ask": _s(quote.ask),
-                "prev_close": _s(quote.prev_close),
-                "volume": quote.volume,
-                "at": quote.at.isoformat(),
-            },
-            "pacing": broker.pacing_budget(),
-        }
-    finally:
-        await broker.close()
-
-
-def _s(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def _check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    report = asyncio.run(collect(_build(settings), args.symbol))
+    settings = bootstrap.settings_from(args.config)
+    report = asyncio.run(_collect(settings, args.symbol))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -113,3 +59,8 @@ def _check(args: argparse.Namespace) -> int:
     budget = ", ".join(f"{k}={v}" for k, v in report["pacing"].items())
     print(f"pacing: {budget}")
     return 0
+
+
+async def _collect(settings: Settings, symbol: str) -> dict[str, Any]:
+    async with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
+        return await app.broker_check(symbol)

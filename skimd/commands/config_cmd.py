@@ -10,7 +10,6 @@ from pydantic import SecretStr
 
 from skimd import bootstrap
 from skimd.config import Settings
-from skimd.infrastructure.database.paths import get_data_dir
 from skimd.logs import MASK
 
 
@@ -42,7 +41,7 @@ def masked(settings: Settings) -> dict[str, Any]:
 def _check(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     data = masked(settings)
-    data["resolved"] = {"data_dir": str(get_data_dir(settings))}
+    data["resolved"] = {"data_dir": str(bootstrap.data_dir(settings))}
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return 0

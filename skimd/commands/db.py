@@ -1,10 +1,10 @@
 """``skimd db``: create, check, back up, restore, rekey and encrypt the database.
 
-Every sub-command loads the settings, opens the database through
-:func:`open_trading_database` (the same path the daemon takes) and prints one result line
+Every sub-command builds the App (:func:`skimd.bootstrap.build`), runs one step of its
+``db_admin`` (which opens the database the way the daemon does) and prints one result line
 (``tables`` supports ``--json``). Commands that replace or rewrite the file (``init``,
-``restore``, ``rekey``, ``encrypt``) hold the data-directory lock, so they refuse to run
-while the daemon is up.
+``restore``, ``rekey``, ``encrypt``) build an EXCLUSIVE App, which holds the data-directory
+lock, so they refuse to run while the daemon is up.
 """
 
 from __future__ import annotations
@@ -13,23 +13,14 @@ import argparse
 import getpass
 import json
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from skimd.clock import SystemClock
-from skimd.config import Settings, load_settings
-from skimd.errors import ConfigurationError, IntegrityError
-from skimd.infrastructure.database import maintenance
-from skimd.infrastructure.database.crypto import KdfParams
-from skimd.infrastructure.database.factory import open_trading_database
-from skimd.infrastructure.database.migrate import current_revision
-from skimd.infrastructure.database.passphrase import ensure_passphrase
-from skimd.infrastructure.database.paths import get_data_dir, get_db_path
-from skimd.infrastructure.instance_lock import InstanceLock
+from skimd import bootstrap
+from skimd.errors import ConfigurationError
 
 NEW_PASSPHRASE_ENV = "SKIMD_DB_NEW_PASSPHRASE"  # noqa: S105 - a variable name
 MIN_PASSPHRASE_CHARS = 12
@@ -69,77 +60,38 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_tables)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+def _app(args: argparse.Namespace, access: bootstrap.Access) -> bootstrap.App:
+    settings = bootstrap.settings_from(getattr(args, "config", None))
+    return bootstrap.build(settings, access=access)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    with InstanceLock(get_data_dir(settings)):
-        db = open_trading_database(settings, create=True)
-        try:
-            revision = current_revision(db)
-        finally:
-            db.close()
-    kind = "encrypted" if settings.database.encryption == "sqlcipher" else "UNENCRYPTED"
-    print(f"database {db.path} ({kind}) is at revision {revision}")
+    with _app(args, bootstrap.Access.EXCLUSIVE) as app:
+        admin = app.db_admin
+        revision = admin.init()
+    kind = "encrypted" if admin.encrypted else "UNENCRYPTED"
+    print(f"database {admin.path} ({kind}) is at revision {revision}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    db = open_trading_database(settings, create=False)
-    try:
-        problems = maintenance.integrity_problems(db)
-    finally:
-        db.close()
-    if problems:
-        raise IntegrityError(
-            f"database {db.path} is corrupt: {problems[0]} ({len(problems)} problem(s))"
-        )
-    checks = "integrity_check" + (" and cipher_integrity_check" if db.encrypted else "")
-    print(f"database {db.path}: ok ({checks})")
+    with _app(args, bootstrap.Access.SHARED) as app:
+        checks = app.db_admin.verify()
+    print(f"database {app.db_admin.path}: ok ({checks})")
     return 0
 
 
-def backup_dir(settings: Settings, override: Path | None) -> Path:
-    if override is not None:
-        return override
-    return settings.database.backup_dir or get_data_dir(settings) / "backups"
-
-
 def cmd_backup(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    db = open_trading_database(settings, create=False)
-    try:
-        made = maintenance.backup(
-            db,
-            backup_dir(settings, args.path),
-            keep=settings.database.backup_keep,
-            now=SystemClock().now(),
-        )
-    finally:
-        db.close()
-    print(f"backup {made} written and verified (keeping {settings.database.backup_keep})")
+    with _app(args, bootstrap.Access.SHARED) as app:
+        made = app.db_admin.backup(args.path)
+    print(f"backup {made} written and verified (keeping {app.settings.database.backup_keep})")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    data_dir = get_data_dir(settings)
-    encrypted = settings.database.encryption == "sqlcipher"
-    with InstanceLock(data_dir):
-        passphrase = ensure_passphrase(settings, data_dir) if encrypted else None
-        aside = maintenance.restore(
-            get_db_path(settings),
-            args.path,
-            passphrase,
-            encrypted=encrypted,
-            now=SystemClock().now(),
-        )
-        db = open_trading_database(settings, create=False)  # proves it opens
-        db.close()
-    print(f"restored {db.path} from {args.path}; the previous database is in {aside}")
+    with _app(args, bootstrap.Access.EXCLUSIVE) as app:
+        aside = app.db_admin.restore(args.path)
+    print(f"restored {app.db_admin.path} from {args.path}; the previous database is in {aside}")
     return 0
 
 
@@ -161,45 +113,16 @@ def read_new_passphrase(
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    settings = _settings(args)
     new_passphrase = read_new_passphrase(os.environ)
-    data_dir = get_data_dir(settings)
-    with InstanceLock(data_dir):
-        db = open_trading_database(settings, create=False)
-        new_db = maintenance.rekey(db, new_passphrase, KdfParams.from_settings(settings.database))
-        new_db.close()
-        note = "update the passphrase source before the next start"
-        if settings.database.create_passphrase:
-            passphrase_file = settings.database.passphrase_file or data_dir / "skimd.passphrase"
-            _replace_secret_file(passphrase_file, new_passphrase)
-            note = f"{passphrase_file} updated"
-    print(f"database {db.path} rekeyed with a new salt; {note}")
+    with _app(args, bootstrap.Access.EXCLUSIVE) as app:
+        note = app.db_admin.rekey(new_passphrase)
+    print(f"database {app.db_admin.path} rekeyed with a new salt; {note}")
     return 0
 
 
-def _replace_secret_file(path: Path, value: SecretStr) -> None:
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, (value.get_secret_value() + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def cmd_encrypt(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    data_dir = get_data_dir(settings)
-    with InstanceLock(data_dir):
-        passphrase = ensure_passphrase(settings, data_dir)
-        result = maintenance.encrypt_plaintext(
-            get_db_path(settings),
-            passphrase,
-            KdfParams.from_settings(settings.database),
-            now=SystemClock().now(),
-            keep_plaintext=args.keep_plaintext,
-        )
+    with _app(args, bootstrap.Access.EXCLUSIVE) as app:
+        result = app.db_admin.encrypt(keep_plaintext=args.keep_plaintext)
     kept = f"; plaintext kept at {result.plaintext_kept}" if result.plaintext_kept else ""
     print(
         f"database {result.path} is now encrypted{kept}; "
@@ -209,18 +132,12 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    db = open_trading_database(settings, create=False)
-    try:
-        counts = maintenance.table_counts(db)
-    finally:
-        db.close()
+    with _app(args, bootstrap.Access.SHARED) as app:
+        counts = app.db_admin.table_counts()
+    path = app.db_admin.path
     if args.json:
-        print(
-            json.dumps(
-                {"database": str(db.path), "tables": [{"name": n, "rows": c} for n, c in counts]}
-            )
-        )
+        tables = [{"name": n, "rows": c} for n, c in counts]
+        print(json.dumps({"database": str(path), "tables": tables}))
     else:
         width = max((len(n) for n, _ in counts), default=0)
         for name, count in counts:

@@ -27,11 +27,7 @@ from skimd.clock import SimulatedClock, SystemClock
 from skimd.config import Settings
 from skimd.domain.calendar import combine
 from skimd.errors import ConfigurationError, InvalidInputError
-from skimd.infrastructure import demo_state
-from skimd.infrastructure.database.day_summary import DaySummary, summarise_day
-from skimd.infrastructure.database.paths import get_data_dir
-from skimd.runtime import run_daemon
-from skimd.services.jobs import Every, JobSpec, JobTable
+from skimd.logs import SecretRedactor
 
 DAY_START = time(9, 30)
 DAY_END = time(17, 0)
@@ -100,101 +96,92 @@ def _demo(args: argparse.Namespace) -> int:
     else:
         today = SystemClock().now().astimezone(calendar.zone).date()
         day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
+    return asyncio.run(_replay(settings, day, args, redactor))
 
-    data_dir = get_data_dir(settings)
-    start = _starting_point(settings, data_dir, day, args.carry_on)
-    end = combine(day, DAY_END, calendar.zone)
-    clock = SimulatedClock(start)
-    seed = settings.demo.seed
+
+async def _replay(
+    settings: Settings, day: date, args: argparse.Namespace, redactor: SecretRedactor
+) -> int:
+    """Lock the data dir, validate, reset or resume the demo account, then run the day.
+
+    The order matters: the instance lock comes first (a second demo on the same data dir
+    stops there, touching nothing), then the passphrase source is checked, and only then
+    may the previous demo account be wiped."""
+    zone = bootstrap.build_calendar(settings).zone
+    day_start = combine(day, DAY_START, zone)
+    end = combine(day, DAY_END, zone)
+    clock = SimulatedClock(day_start)
 
     async def record_progress() -> None:
-        demo_state.save(data_dir, demo_state.DemoRun(seed, day, clock.now()))
+        app.demo_account.record(day, clock.now())
 
-    table = JobTable()
-    table.add(
-        JobSpec(
-            id="demo_progress",
-            trigger=Every(PROGRESS_EVERY_S),
-            handler=record_progress,
-            description="where the demo day has got to (for a resume after a crash)",
-            market_hours=False,
-            internal=True,
-        )
-    )
-    demo_state.save(data_dir, demo_state.DemoRun(seed, day, start))
-    daemon = bootstrap.build_daemon(
+    app = bootstrap.build(
         settings,
+        access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
         environ={},
-        jobs=table,
-        with_database=True,
-        create_database=True,
         redactor=redactor,
+        create_database=True,
+        extra_jobs=[(PROGRESS_JOB, record_progress)],
     )
-    resumed = start > combine(day, DAY_START, calendar.zone)
-    verb = f"resuming from {start.astimezone(calendar.zone):%H:%M}" if resumed else "replaying"
-    print(
-        f"skimd demo: {verb} {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {calendar.zone.key} "
-        f"(seed {seed}, data in {data_dir})"
-    )
-    summaries: list[DaySummary] = []
-    written: list[Path] = []
-    database = daemon.database
-    assert database is not None
-
-    def summarise() -> None:
-        summaries.append(summarise_day(database, day, calendar.zone))
-        reports = bootstrap.build_trade_reports(settings, database, clock=clock)
-        written.extend(reports.export_report(day, data_dir / "reports"))
-
-    # Closers run in reverse: this one runs after the last alerts are flushed and just
-    # before the database closes (reading it again would derive the key a second time).
-    daemon.closers.insert(daemon.closers.index(database.close) + 1, summarise)
-    began = wallclock.perf_counter()
-    code = asyncio.run(
-        run_daemon(daemon, simulate_until=end, install_signals=False, pace=args.speed)
-    )
-    elapsed = wallclock.perf_counter() - began
-    finished = clock.now() >= end
-    demo_state.save(data_dir, demo_state.DemoRun(seed, day, clock.now(), finished=finished))
-    if summaries:
-        _print_summary(settings, summaries[0], elapsed, data_dir, written, as_json=args.json)
+    async with app:
+        app.db_admin.check_passphrase_source()
+        start = _starting_point(app, day, day_start, args.carry_on)
+        clock.advance_to(start)
+        app.demo_account.record(day, start)
+        resumed = start > day_start
+        verb = f"resuming from {start.astimezone(zone):%H:%M}" if resumed else "replaying"
+        print(
+            f"skimd demo: {verb} {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {zone.key} "
+            f"(seed {app.demo_account.seed}, data in {app.data_dir})"
+        )
+        began = wallclock.perf_counter()
+        code = await app.run(simulate_until=end, install_signals=False, pace=args.speed)
+        elapsed = wallclock.perf_counter() - began
+        app.demo_account.record(day, clock.now(), finished=clock.now() >= end)
+        summary = app.day_summary(day)
+        written = app.trade_reports().export_report(day, app.data_dir / "reports")
+        _print_summary(settings, summary, elapsed, app.data_dir, written, as_json=args.json)
     return code
 
 
-def _starting_point(settings: Settings, data_dir: Path, day: date, carry_on: bool) -> datetime:
+PROGRESS_JOB = bootstrap.internal_job(
+    "demo_progress",
+    PROGRESS_EVERY_S,
+    "where the demo day has got to (for a resume after a crash)",
+)
+
+
+def _starting_point(app: bootstrap.App, day: date, day_start: datetime, carry_on: bool) -> datetime:
     """Where the simulated clock starts: the day's start, or where a killed run of the same
     day stopped. Wipes the previous demo account unless ``carry_on``."""
-    calendar = bootstrap.build_calendar(settings)
-    day_start = combine(day, DAY_START, calendar.zone)
-    marker = demo_state.load(data_dir)
-    db_file = settings.database.filename
+    account = app.demo_account
+    marker = account.last_run()
     if marker is None:
-        if (data_dir / db_file).exists():
+        if account.has_database():
             raise ConfigurationError(
-                f"{data_dir}: holds a database that `skimd demo` did not make; refusing to "
-                "touch it (point [paths] data_dir at a directory of its own)"
+                f"{app.data_dir}: holds a database that `skimd demo` did not make; refusing "
+                "to touch it (point [paths] data_dir at a directory of its own)"
             )
         return day_start
-    same_run = marker.day == day and marker.seed == settings.demo.seed
+    same_run = marker.day == day and marker.seed == account.seed
     if same_run and not marker.finished:
         # Resume where the killed run got to; never before the broker's book, which may
         # hold fills up to its last change.
-        book = demo_state.book_as_of(data_dir, settings.demo.seed)
-        return max(day_start, marker.sim_time, book or day_start)
+        return max(day_start, marker.sim_time, account.book_as_of() or day_start)
     if carry_on:
         if day <= marker.day:
             raise InvalidInputError(
                 f"--continue: {day} is not after the last demo day {marker.day}"
             )
         return day_start
-    demo_state.wipe_demo_account(data_dir, db_file)
+    account.wipe()
     return day_start
 
 
 def _print_summary(
     settings: Settings,
-    summary: DaySummary,
+    summary: Any,
     elapsed: float,
     data_dir: Path,
     written: list[Path],

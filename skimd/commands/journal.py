@@ -27,53 +27,14 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import fields
-from datetime import date, datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from skimd.clock import SystemClock
-from skimd.config import Settings, load_settings
+from skimd import bootstrap
 from skimd.errors import InvalidInputError
 from skimd.files import write_atomic
-from skimd.infrastructure.database import TradingDatabase, check_schema, open_trading_database
-from skimd.infrastructure.database.paths import get_data_dir
-
-TRADE_COLUMNS = (
-    "id",
-    "exec_id",
-    "account",
-    "ticker",
-    "conid",
-    "side",
-    "qty",
-    "price",
-    "commission",
-    "currency",
-    "executed_at",
-    "round_trip_id",
-    "client_order_id",
-)
-ROUND_TRIP_COLUMNS = (
-    "id",
-    "account",
-    "ticker",
-    "conid",
-    "status",
-    "qty",
-    "entry_avg",
-    "exit_avg",
-    "gross_pnl",
-    "fees",
-    "net_pnl",
-    "opened_at",
-    "closed_at",
-    "holding_seconds",
-    "trades",
-)
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -150,25 +111,9 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-07-31") from exc
 
 
-@contextmanager
-def _database(args: argparse.Namespace) -> Iterator[tuple[Settings, TradingDatabase]]:
-    """The configured database, opened like ``skimd db`` does and refused when not at this
-    code's schema revision."""
-    settings = load_settings(getattr(args, "config", None))
-    db = open_trading_database(settings, create=False)
-    try:
-        check_schema(db)
-        yield settings, db
-    finally:
-        db.close()
-
-
-def _zone(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings.market.timezone)
-
-
-def _local_start(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), zone)
+def _app(args: argparse.Namespace) -> bootstrap.App:
+    settings = bootstrap.settings_from(getattr(args, "config", None))
+    return bootstrap.build(settings, access=bootstrap.Access.SHARED)
 
 
 def _print_json(rows: Sequence[dict[str, Any]]) -> None:
@@ -187,16 +132,8 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
 
 
 def cmd_trades(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.database.report_store import list_trades
-
-    if args.date_from and args.date_to and args.date_from > args.date_to:
-        raise InvalidInputError(f"--from {args.date_from} is after --to {args.date_to}")
-    with _database(args) as (settings, db):
-        zone = _zone(settings)
-        start = None if args.date_from is None else _local_start(args.date_from, zone)
-        end = None if args.date_to is None else _local_start(args.date_to + timedelta(1), zone)
-        with db.unit_of_work(read_only=True) as uow:
-            rows = [t.as_dict() for t in list_trades(uow, start, end)]
+    with _app(args) as app:
+        rows = app.journal.trades(args.date_from, args.date_to)
     if args.json:
         _print_json(rows)
     elif rows:
@@ -209,10 +146,8 @@ def cmd_trades(args: argparse.Namespace) -> int:
 
 
 def cmd_round_trips(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.database.report_store import list_round_trips
-
-    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
-        rows = [r.as_dict() for r in list_round_trips(uow, args.status)]
+    with _app(args) as app:
+        rows = app.journal.round_trips(args.status)
     if args.json:
         _print_json(rows)
     elif rows:
@@ -230,16 +165,14 @@ def cmd_round_trips(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from skimd.bootstrap import build_trade_reports
-
-    with _database(args) as (settings, db):
-        reports = build_trade_reports(settings, db, clock=SystemClock())
+    with _app(args) as app:
+        reports = app.trade_reports()
         day: date | None = args.date or reports.last_report_day()
         if day is None:
             print("no closed round trips in the journal: nothing to report")
             return 0
         made = asyncio.run(reports.write_reports(day, replace=False))
-        folder = args.out if args.out is not None else get_data_dir(settings) / "reports"
+        folder = args.out if args.out is not None else app.data_dir / "reports"
         try:
             paths = reports.export_report(day, folder)
         except OSError as exc:
@@ -257,105 +190,60 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_import_bank(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.bank_import import CsvImportConfig, parse_statement
-    from skimd.infrastructure.bank_import.ofx_format import looks_like_ofx
-
     path: Path = args.file
-    try:
-        is_ofx = looks_like_ofx(path.read_bytes())
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the statement ({exc.strerror})") from exc
     account = args.account or args.bank
-    with _database(args) as (_settings, db):
-        with db.unit_of_work(read_only=True) as uow:
-            row = uow.bank_import_configs.by_name(args.bank)
-            config = None if row is None else CsvImportConfig.from_row(row)
-            config_id = None if row is None else row.id
-        if config is None and not is_ofx:
-            raise InvalidInputError(
-                f"{path}: a CSV statement needs a bank import config and there is none named "
-                f"{args.bank!r}; add one with `skimd journal bank-config add {args.bank} ...`"
-            )
-        records = parse_statement(path, account, None if is_ofx else config)
-        currency = (config.currency if config is not None else None) or "AUD"
-        with db.unit_of_work() as uow:  # one unit of work: the whole file or nothing
-            added, skipped = uow.bank.add_records(
-                records, SystemClock().now(), import_config_id=config_id, currency=currency
-            )
+    with _app(args) as app:
+        added, skipped = app.journal.import_bank(path, args.bank, account)
     print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account})")
     return 0
 
 
 def cmd_bank_config_add(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.bank_import import AmountSign, CsvImportConfig
-    from skimd.infrastructure.database.tables import BankImportConfig
-
     delimiter = "\t" if args.delimiter.lower() in ("tab", "\\t") else args.delimiter
     thousands = args.thousands_separator
     if not thousands:
         # A stored "" reads back as "unset" (the default ","); the other separator means the
         # same here, since a file with no thousands separator never contains it in a number.
         thousands = "." if args.decimal_separator == "," else ","
-    config = CsvImportConfig(  # validates the combination before anything is stored
-        name=args.name,
-        date_column=args.date_column,
-        description_column=args.description_column,
-        amount_column=args.amount_column,
-        debit_column=args.debit_column,
-        credit_column=args.credit_column,
-        reference_column=args.reference_column,
-        balance_column=args.balance_column,
-        date_format=args.date_format,
-        delimiter=delimiter,
-        skip_rows=args.skip_rows,
-        has_header=args.has_header,
-        amount_sign=AmountSign(args.amount_sign),
-        decimal_separator=args.decimal_separator,
-        thousands_separator=thousands,
-        encoding=args.encoding,
-        currency=args.currency.upper() if args.currency else None,
-    )
-    try:
-        "".encode(config.encoding)
-    except LookupError as exc:
-        raise InvalidInputError(f"--encoding: unknown text encoding {config.encoding!r}") from exc
-    values = {f.name: getattr(config, f.name) for f in fields(config)}
-    values["amount_column"] = config.amount_column or ""  # the column is NOT NULL: "" = unused
-    values["amount_sign"] = str(config.amount_sign)
-    with _database(args) as (_settings, db), db.unit_of_work() as uow:
-        existing = uow.bank_import_configs.by_name(args.name)
-        if existing is not None and not args.replace:
-            raise InvalidInputError(
-                f"bank import config {args.name!r} exists; use --replace to overwrite it"
-            )
-        if existing is None:
-            uow.bank_import_configs.add(BankImportConfig(**values, created_at=SystemClock().now()))
-        else:
-            for key, value in values.items():
-                setattr(existing, key, value)
-            uow.bank_import_configs.add(existing)
-    print(f"bank import config {args.name!r} {'replaced' if existing else 'added'}")
+    with _app(args) as app:
+        replaced = app.journal.add_bank_config(
+            replace=args.replace,
+            name=args.name,
+            date_column=args.date_column,
+            description_column=args.description_column,
+            amount_column=args.amount_column,
+            debit_column=args.debit_column,
+            credit_column=args.credit_column,
+            reference_column=args.reference_column,
+            balance_column=args.balance_column,
+            date_format=args.date_format,
+            delimiter=delimiter,
+            skip_rows=args.skip_rows,
+            has_header=args.has_header,
+            amount_sign=args.amount_sign,
+            decimal_separator=args.decimal_separator,
+            thousands_separator=thousands,
+            encoding=args.encoding,
+            currency=args.currency.upper() if args.currency else None,
+        )
+    print(f"bank import config {args.name!r} {'replaced' if replaced else 'added'}")
     return 0
 
 
 def cmd_bank_config_list(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.bank_import import CsvImportConfig
-
-    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
-        configs = [CsvImportConfig.from_row(r) for r in uow.bank_import_configs.list_all()]
-    rows = [
-        {**{f.name: getattr(c, f.name) for f in fields(c)}, "amount_sign": str(c.amount_sign)}
-        for c in configs
-    ]
+    with _app(args) as app:
+        rows = app.journal.bank_configs()
     if args.json:
         _print_json(rows)
     elif rows:
-        for c in configs:
-            amount = c.amount_column or f"debit {c.debit_column} / credit {c.credit_column}"
+        for c in rows:
+            amount = (
+                c["amount_column"] or f"debit {c['debit_column']} / credit {c['credit_column']}"
+            )
             print(
-                f"{c.name}: date {c.date_column!r} ({c.date_format}), amount {amount!r}, "
-                f"description {c.description_column!r}, delimiter {c.delimiter!r}, "
-                f"skip {c.skip_rows}"
+                f"{c['name']}: date {c['date_column']!r} ({c['date_format']}), "
+                f"amount {amount!r}, description {c['description_column']!r}, "
+                f"delimiter {c['delimiter']!r}, skip {c['skip_rows']}"
             )
     else:
         print("no bank import configs")
@@ -366,14 +254,8 @@ def cmd_bank_config_list(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from skimd.infrastructure.database.report_store import list_round_trips, list_trades
-
-    columns: Sequence[str]
-    with _database(args) as (_settings, db), db.unit_of_work(read_only=True) as uow:
-        if args.what == "trades":
-            rows, columns = [t.as_dict() for t in list_trades(uow)], TRADE_COLUMNS
-        else:
-            rows, columns = [r.as_dict() for r in list_round_trips(uow)], ROUND_TRIP_COLUMNS
+    with _app(args) as app:
+        rows, columns = app.journal.export(args.what)
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

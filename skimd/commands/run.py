@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 from skimd import bootstrap
-from skimd.runtime import run_daemon
+from skimd.config import Settings
+from skimd.logs import SecretRedactor
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -23,5 +24,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     redactor = bootstrap.setup_logging(settings)
-    daemon = bootstrap.build_daemon(settings, with_database=True, redactor=redactor)
-    return asyncio.run(run_daemon(daemon))
+    return asyncio.run(_run_daemon(settings, redactor))
+
+
+async def _run_daemon(settings: Settings, redactor: SecretRedactor) -> int:
+    app = bootstrap.build(settings, access=bootstrap.Access.EXCLUSIVE, redactor=redactor)
+    async with app:
+        return await app.run()

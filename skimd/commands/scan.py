@@ -1,10 +1,11 @@
 """``skimd scan``: run the news and gap scans now and print what they found.
 
-The scans are the daemon's own (the same broker, store, news feed and alerts, wired by
-:func:`skimd.bootstrap.open_trading_day`): found candidates are saved as today's
-candidates and alerted once, exactly as the scheduled ``scan`` job would. Two processes
-must not share one broker session, so while a daemon runs on this data dir the command
-refuses (the daemon scans on its own); otherwise it holds the instance lock throughout.
+The scans are the daemon's own (the same broker, store, news feed and alerts of an
+EXCLUSIVE App; the use case is :mod:`skimd.services.trading.scan_report`): found
+candidates are saved as today's candidates and alerted once, exactly as the scheduled
+``scan`` job would. Two processes must not share one broker session, so while a daemon
+runs on this data dir the command refuses (the daemon scans on its own); otherwise it
+holds the instance lock throughout.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from skimd.clock import Clock
 from skimd.config import Settings
 from skimd.errors import InstanceLockedError
 from skimd.logs import SecretRedactor
-from skimd.services.status import market_line
-from skimd.services.trading.day import TradingDay
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -54,59 +53,18 @@ async def scan_now(
     alerts_to: TextIO | None = None,
     redactor: SecretRedactor | None = None,
 ) -> dict[str, Any]:
-    """Wire a one-off trading day (instance lock held), scan, and close everything."""
-    async with bootstrap.open_trading_day(
-        settings, clock=clock, alerts_to=alerts_to, redactor=redactor
-    ) as day:
-        return await collect(day)
-
-
-async def collect(day: TradingDay) -> dict[str, Any]:
-    """Connect, run the news scan then the gap scan, and report both as JSON-safe data.
-
-    No order is reconciled or placed: scanning needs a session, not the order desk."""
-    ctx = day.ctx
-    health = await ctx.broker.connect()
-    news = await day.scanner.scan_news()
-    outcome = await day.scanner.scan_gaps()
-    today = ctx.today()
-    with ctx.store.read() as tx:
-        stored = {c.ticker: c for c in tx.candidates(today)}
-    candidates = []
-    for gap in outcome.gaps:
-        record = stored.get(gap.symbol)
-        candidates.append(
-            {
-                "ticker": gap.symbol,
-                "gap_pct": str(gap.gap_pct),
-                "open": str(gap.open),
-                "prev_close": str(gap.prev_close),
-                "last": None if gap.last is None else str(gap.last),
-                "volume": gap.volume,
-                "new": gap.symbol in outcome.new,
-                "state": None if record is None else record.status.value,
-                "price_sensitive": record is not None and record.price_sensitive,
-                "news_headline": None if record is None else record.news_headline,
-            }
-        )
-    now = ctx.now().astimezone(ctx.calendar.zone)
-    return {
-        "date": today.isoformat(),
-        "at": now.isoformat(),
-        "broker": ctx.broker.kind,
-        "session": health.message or ("ok" if health.ok else "not ready"),
-        "market": market_line(ctx.calendar, now),
-        "candidates": candidates,
-        "news": [
-            {
-                "ticker": a.symbol,
-                "headline": a.headline,
-                "released_at": a.released_at.astimezone(ctx.calendar.zone).isoformat(),
-                "price_sensitive": a.price_sensitive,
-            }
-            for a in news
-        ],
-    }
+    """Build the daemon's trading wiring (instance lock held), scan, and close it all.
+    Alerts are delivered as they are committed; console lines go to ``alerts_to``."""
+    app = bootstrap.build(
+        settings,
+        access=bootstrap.Access.EXCLUSIVE,
+        clock=clock,
+        environ={},
+        stdout=alerts_to or sys.stderr,
+        redactor=redactor,
+    )
+    async with app:
+        return await app.scan_now()
 
 
 def render(report: dict[str, Any], out: TextIO) -> None:

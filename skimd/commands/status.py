@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from skimd import bootstrap
-from skimd.services.status import NO_RECORD, collect_status
 
 Say = Callable[[str], None]
+NO_RECORD = "no record"
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -30,8 +30,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _status(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     bootstrap.setup_logging(settings)  # to stderr: stdout is the report
-    with bootstrap.status_sources(settings) as sources:
-        report = collect_status(sources)
+    with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
+        report = app.status_report()
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -81,3 +81,27 @@ def wipe_demo_account(data_dir: Path, db_file: str) -> list[Path]:
             target.unlink()
             removed.append(target)
     return removed
+
+
+class DemoAccount:
+    """The demo's files in one data dir, for a process that holds its instance lock."""
+
+    def __init__(self, data_dir: Path, db_file: str, seed: int) -> None:
+        self.data_dir = data_dir
+        self.seed = seed
+        self._db_file = db_file
+
+    def last_run(self) -> DemoRun | None:
+        return load(self.data_dir)
+
+    def record(self, day: date, sim_time: datetime, *, finished: bool = False) -> None:
+        save(self.data_dir, DemoRun(self.seed, day, sim_time, finished=finished))
+
+    def book_as_of(self) -> datetime | None:
+        return book_as_of(self.data_dir, self.seed)
+
+    def has_database(self) -> bool:
+        return (self.data_dir / self._db_file).exists()
+
+    def wipe(self) -> list[Path]:
+        return wipe_demo_account(self.data_dir, self._db_file)

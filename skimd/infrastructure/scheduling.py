@@ -192,6 +192,13 @@ def build_trigger(trigger: Trigger, zone: ZoneInfo, now: datetime) -> BaseTrigge
     raise TypeError(f"unknown trigger {trigger!r}")
 
 
+def next_fire_time(trigger: Trigger, zone: ZoneInfo, after: datetime) -> datetime | None:
+    """When ``trigger`` next fires at or after ``after`` (aware), by APScheduler's own
+    trigger arithmetic, so ``skimd status`` predicts exactly what the scheduler will do."""
+    fire: datetime | None = build_trigger(trigger, zone, after).get_next_fire_time(None, after)
+    return fire
+
+
 _EVENT_KINDS = {
     EVENT_JOB_EXECUTED: "executed",
     EVENT_JOB_ERROR: "error",

@@ -12,7 +12,7 @@ not on every tick.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
@@ -51,7 +51,36 @@ Trigger = DailyAt | Every
 
 
 @dataclass(frozen=True)
+class PlannedJob:
+    """A job as planned: when and how it runs, without the code that runs it.
+
+    The plan is pure data (see :mod:`skimd.services.job_plan`), so ``skimd status`` can show
+    next runs without building a broker, a store or a scheduler; the supervisor runs a
+    plan only once each entry is bound to its handler (:meth:`bind`)."""
+
+    id: str
+    trigger: Trigger
+    description: str
+    market_hours: bool = True
+    misfire_grace_s: int | None = None  # None → the scheduler default
+    internal: bool = False  # plumbing (watchdog, outbox): not shown as a trading job
+
+    def bind(self, handler: JobHandler) -> JobSpec:
+        return JobSpec(
+            self.id,
+            self.trigger,
+            handler,
+            self.description,
+            market_hours=self.market_hours,
+            misfire_grace_s=self.misfire_grace_s,
+            internal=self.internal,
+        )
+
+
+@dataclass(frozen=True)
 class JobSpec:
+    """A planned job bound to its handler: what the scheduler runs."""
+
     id: str
     trigger: Trigger
     handler: JobHandler
@@ -59,6 +88,17 @@ class JobSpec:
     market_hours: bool = True
     misfire_grace_s: int | None = None  # None → the scheduler default
     internal: bool = False  # plumbing (watchdog, outbox): not shown as a trading job
+
+    @property
+    def plan(self) -> PlannedJob:
+        return PlannedJob(
+            self.id,
+            self.trigger,
+            self.description,
+            market_hours=self.market_hours,
+            misfire_grace_s=self.misfire_grace_s,
+            internal=self.internal,
+        )
 
 
 @dataclass
@@ -86,3 +126,16 @@ class JobTable:
 
     def ids(self) -> list[str]:
         return [s.id for s in self.specs]
+
+
+def bind_plan(plan: Sequence[PlannedJob], handlers: Mapping[str, JobHandler]) -> list[JobSpec]:
+    """Each planned job with its handler. A plan entry without a handler, or a handler for
+    no planned job, is a wiring mistake and raises ValueError naming it."""
+    planned = {job.id for job in plan}
+    missing = [job.id for job in plan if job.id not in handlers]
+    extra = sorted(set(handlers) - planned)
+    if missing or extra:
+        raise ValueError(
+            f"job plan and handlers disagree: no handler for {missing}, no job for {extra}"
+        )
+    return [job.bind(handlers[job.id]) for job in plan]

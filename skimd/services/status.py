@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar
@@ -26,19 +27,20 @@ from skimd.domain.trading import (
     PositionRecord,
     unrealised_pnl,
 )
-from skimd.services.jobs import Every, JobResult, JobSpec, Window
+from skimd.services.jobs import Every, JobResult, PlannedJob, Trigger, Window
 from skimd.services.trading.ports import TradingStore, TradingTx
 
 # Shown until the daemon has recorded the session's state (it does at start, at the warm-up
 # and when a poll finds the session gone); status never opens a broker session itself.
 SESSION_NOT_RECORDED = "unknown (not recorded)"
-NO_RECORD = "no record"
 # How far back a position's last stored daily close may be to count as its last price.
 LAST_PRICE_LOOKBACK_DAYS = 30
 # How many days ahead to look for a job's next allowed run (covers Easter + a weekend).
 _PLAN_HORIZON_DAYS = 10
 
 LastRuns = Callable[[Sequence[str]], Mapping[str, JobResult]]
+NextFire = Callable[[Trigger, ZoneInfo, datetime], "datetime | None"]
+"""When a trigger next fires at or after a time, in a zone (the scheduler's arithmetic)."""
 
 
 @dataclass
@@ -53,7 +55,8 @@ class StatusSources:
     broker: str
     clock: Clock
     calendar: MarketCalendar
-    jobs: Sequence[JobSpec]
+    jobs: Sequence[PlannedJob]
+    next_fire: NextFire
     store: TradingStore | None = None
     last_runs: LastRuns | None = None
 
@@ -123,7 +126,7 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         {
             "job": spec.id,
             "description": spec.description,
-            "next_run": _iso(next_run(spec, src.calendar, now)),
+            "next_run": _iso(next_run(spec, src.calendar, now, src.next_fire)),
             "last_run": _last_run(runs.get(spec.id), zone),
         }
         for spec in src.jobs
@@ -132,19 +135,18 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
     return report
 
 
-def next_run(spec: JobSpec, calendar: MarketCalendar, now: datetime) -> datetime | None:
+def next_run(
+    spec: PlannedJob, calendar: MarketCalendar, now: datetime, next_fire: NextFire
+) -> datetime | None:
     """When ``spec`` next does real work: its trigger's next fire time that the supervisor
     would not skip (market-hours jobs only on trading days, windowed jobs inside their
     window), looking up to ``_PLAN_HORIZON_DAYS`` ahead."""
-    from skimd.infrastructure.scheduling import build_trigger
-
     zone = calendar.zone
     now = now.astimezone(zone)
-    trigger = build_trigger(spec.trigger, zone, now)
     at = now
     horizon = now + timedelta(days=_PLAN_HORIZON_DAYS)
     while at < horizon:
-        fire = trigger.get_next_fire_time(None, at)
+        fire = next_fire(spec.trigger, zone, at)
         if fire is None:
             return None
         fire = fire.astimezone(zone)

@@ -9,7 +9,10 @@ really is ticking: a wedged loop or scheduler stops the pings and systemd restar
 
 Job outcomes (ok / skipped / error / missed) are kept per job for ``skimd status`` and
 reported through :class:`SupervisorHooks` (which turns problems into alerts and job_runs
-rows); a failing job never stops the supervisor.
+rows). What an error that escapes a job does next follows its class (:mod:`skimd.errors`):
+a ``FatalError`` or ``ConfigurationError`` asks the daemon to stop with the error's exit
+code; a ``TradingHaltError`` locks the kill switch (through ``halt_trading``); anything
+else fails that run only, and the job runs again on its schedule.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import structlog
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
+from skimd.errors import EX_SOFTWARE, ConfigurationError, FatalError, TradingHaltError
 from skimd.services.jobs import Every, JobResult, JobSpec, JobTable, Window
 
 log = structlog.get_logger("skimd.supervisor")
@@ -123,7 +127,10 @@ class Supervisor:
         shutdown_timeout_s: float,
         watchdog_interval_s: float | None,
         status_interval_s: float,
+        halt_trading: Callable[[str], object] | None = None,
     ) -> None:
+        """``halt_trading(reason)`` locks the kill switch (and alerts); it is called when an
+        error that halts trading escapes a job. Without it such errors are only logged."""
         self._clock = clock
         self._scheduler = scheduler
         self._calendar = calendar
@@ -134,6 +141,8 @@ class Supervisor:
         self._skip_logged: dict[str, str] = {}
         self._stopped = asyncio.Event()
         self._stop_reason = ""
+        self._exit_code: int | None = None
+        self._halt_trading = halt_trading
         self._started = False
         self._add_internal_jobs(watchdog_interval_s, status_interval_s)
         self.results: dict[str, JobResult] = {s.id: JobResult(s.id) for s in jobs}
@@ -150,11 +159,19 @@ class Supervisor:
         self._sd.ready(f"running; {len(trading)} jobs scheduled")
         self._hooks.daemon_started(trading)
 
-    def request_stop(self, reason: str) -> None:
-        """Ask for a graceful stop (signal handlers call this); idempotent."""
+    def request_stop(self, reason: str, exit_code: int | None = None) -> None:
+        """Ask for a graceful stop (signal handlers call this); idempotent: the first
+        reason and the first exit code given are kept."""
         if not self._stop_reason:
             self._stop_reason = reason
+        if self._exit_code is None and exit_code is not None:
+            self._exit_code = exit_code
         self._stopped.set()
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code a fatal error asked for, or None (a requested, ordinary stop)."""
+        return self._exit_code
 
     async def wait_for_stop_request(self) -> str:
         await self._stopped.wait()
@@ -315,6 +332,7 @@ class Supervisor:
         if event.kind == "error":
             detail = f"{type(event.error).__name__}: {event.error}" if event.error else "error"
             self._hooks.job_problem("failed", event.job_id, detail, scheduled_at=at)
+            self._apply_error_policy(event.job_id, event.error, detail)
         elif event.kind == "missed":
             when = f"{at.astimezone(self._calendar.zone):%H:%M:%S %Z}" if at else "?"
             detail = f"run due at {when} was missed"
@@ -328,6 +346,25 @@ class Supervisor:
                 "previous run still going; this run was skipped",
                 scheduled_at=at,
             )
+
+
+    def _apply_error_policy(self, job_id: str, error: BaseException | None, detail: str) -> None:
+        """What the error's class says the daemon must do (see the module docstring)."""
+        if isinstance(error, FatalError | ConfigurationError):
+            log.critical("fatal error: stopping", job=job_id, error=detail)
+            self.request_stop(f"job {job_id} failed: {detail}", exit_code=error.exit_code)
+        elif isinstance(error, TradingHaltError):
+            log.critical("trading halted", job=job_id, error=detail)
+            if self._halt_trading is not None:
+                try:
+                    self._halt_trading(f"job {job_id} failed: {detail}")
+                except Exception as exc:  # the halt is best effort; the failure is alerted
+                    log.error("kill switch not locked", job=job_id, error=str(exc))
+                    self.request_stop(
+                        f"job {job_id} failed ({detail}) and the kill switch could not be "
+                        f"locked ({type(exc).__name__}: {exc})",
+                        exit_code=EX_SOFTWARE,
+                    )
 
 
 def _in_window(window: Window, session: MarketSession, now: datetime) -> bool:

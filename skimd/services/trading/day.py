@@ -1,14 +1,5 @@
-"""The trading day as scheduled jobs (DESIGN §3), all in the one job table.
-
-| job        | when (Sydney)                        | what                                      |
-|------------|--------------------------------------|-------------------------------------------|
-| warmup     | ``warmup_at`` (09:45)                | broker session up, reconcile orders,      |
-|            |                                      | daily bars of held tickers, news pre-flight|
-| purge      | ``purge_at`` (09:55)                 | delete old candidates (not live ones)     |
-| news       | every ``news_interval_s``            | price-sensitive announcements             |
-| scan       | every ``scan_interval_s`` in session | gap scan until ``scan_until``             |
-| watch      | every ``poll_interval_s`` in session | ranges, entries, stops and exits          |
-| end_of_day | ``end_of_day_at`` (16:15)            | expire candidates, store bars, summary    |
+"""The trading day's jobs: what each one does (when they run is the job plan's:
+:mod:`skimd.services.job_plan`).
 
 Every job is gated by the ASX calendar (nothing runs on a holiday; early closes move the
 session's end). Before anything can enter, open order intents are reconciled with the broker
@@ -26,8 +17,8 @@ import structlog
 
 from skimd.domain.account import SessionHealth
 from skimd.domain.trading import CandidateState
-from skimd.errors import BrokerSessionError
-from skimd.services.jobs import DailyAt, Every, JobSpec, Window
+from skimd.errors import BrokerAuthError, BrokerSessionError
+from skimd.services.jobs import JobHandler
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.intraday import IntradayWatch
 from skimd.services.trading.orders import OrderDesk
@@ -133,7 +124,7 @@ class TradingDay:
             try:
                 await self.ensure_ready()
                 return (await self.watch.poll()).summary()
-            except BrokerSessionError as exc:
+            except (BrokerSessionError, BrokerAuthError) as exc:
                 self._record_session(SessionHealth(False, False, True, str(exc)[:200]))
                 raise
 
@@ -189,42 +180,16 @@ class TradingDay:
         with ctx.store.transaction() as tx:
             return tx.save_bars(bars)
 
-    # -- the table -------------------------------------------------------------------------
+    # -- the handlers of the job plan (skimd.services.job_plan.trading_plan) -------------
 
-    def jobs(self) -> list[JobSpec]:
-        p = self.ctx.params
-        return [
-            JobSpec("warmup", DailyAt(p.warmup_at), self.warmup, "broker session up, pre-flight"),
-            JobSpec("purge", DailyAt(p.purge_at), self.purge, "delete old candidates"),
-            JobSpec(
-                "news",
-                Every(p.news_interval_s, Window.ANYTIME),
-                self.news,
-                "ASX price-sensitive announcements",
-            ),
-            JobSpec(
-                "scan",
-                Every(p.scan_interval_s, Window.SESSION),
-                self.scan,
-                f"gap scan (until {p.scan_until:%H:%M})",
-            ),
-            JobSpec(
-                "watch",
-                Every(p.poll_interval_s, Window.SESSION),
-                self.poll,
-                "opening ranges, breakout entries, stops and exits",
-                misfire_grace_s=max(1, p.poll_interval_s),
-            ),
-            JobSpec(
-                "sync",
-                Every(p.sync_interval_s, Window.SESSION),
-                self.sync,
-                "position sync with the broker, executions into the journal",
-            ),
-            JobSpec(
-                "end_of_day",
-                DailyAt(p.end_of_day_at),
-                self.end_of_day,
-                "expire candidates, store daily bars, daily summary",
-            ),
-        ]
+    def handlers(self) -> dict[str, JobHandler]:
+        """The code behind each job of :func:`~skimd.services.job_plan.trading_plan`."""
+        return {
+            "warmup": self.warmup,
+            "purge": self.purge,
+            "news": self.news,
+            "scan": self.scan,
+            "watch": self.poll,
+            "sync": self.sync,
+            "end_of_day": self.end_of_day,
+        }

@@ -1,0 +1,79 @@
+"""The kill switch as a use case: lock, unlock, read.
+
+The switch is the guard row of the trading store; the daemon re-reads it before every
+entry, so a lock stops new entries at once while open positions, their stops and exits are
+still managed. Locking and unlocking each queue their alert in the SAME unit of work as the
+change (``guard_tripped`` critical, ``guard_released`` warning), so the trader hears of
+every change exactly when it commits. Locking a locked switch (or unlocking an unlocked
+one) changes nothing and alerts nothing.
+
+Used by ``skimd guard`` (``by`` names the command) and by the supervisor when an error
+that halts trading escapes a job (``by`` names the job).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from skimd.clock import Clock
+from skimd.domain.alerts import GuardKind, GuardReleased, GuardTripped
+from skimd.domain.trading import GuardState
+from skimd.services.trading.ports import TradingStore
+
+log = structlog.get_logger(__name__)
+
+BY_COMMAND = "`skimd guard lock`"
+
+
+class KillSwitch:
+    def __init__(self, store: TradingStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def state(self) -> GuardState:
+        with self._store.read() as tx:
+            return tx.guard()
+
+    def lock(self, reason: str, *, by: str = BY_COMMAND) -> tuple[GuardState, bool]:
+        """Lock and queue the alert in one unit of work; ``(state, changed)``."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            current = tx.guard()
+            if current.locked:
+                return current, False
+            state = tx.lock_guard(reason, now)
+            tx.alert(
+                GuardTripped(
+                    occurred_at=now,
+                    guard=GuardKind.KILL_SWITCH,
+                    detail=f"LOCKED by {by}: {reason}. No new entries until "
+                    "`skimd guard unlock`; open positions are still managed.",
+                )
+            )
+        log.warning("kill switch locked", reason=reason, by=by)
+        return state, True
+
+    def unlock(self) -> tuple[GuardState, bool]:
+        """Unlock and queue the (warning) alert in one unit of work; ``(state, changed)``."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            current = tx.guard()
+            if not current.locked:
+                return current, False
+            state = tx.unlock_guard(now)
+            was = f" (was locked since {_iso(current.changed_at)}: {current.reason})"
+            tx.alert(
+                GuardReleased(
+                    occurred_at=now,
+                    guard=GuardKind.KILL_SWITCH,
+                    detail=f"UNLOCKED by `skimd guard unlock`{was}. New entries are allowed again.",
+                )
+            )
+        log.warning("kill switch unlocked", was_reason=current.reason)
+        return state, True
+
+
+def _iso(value: datetime | None) -> str:
+    return "unknown" if value is None else value.isoformat()
