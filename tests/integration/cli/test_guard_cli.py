@@ -91,8 +91,9 @@ def test_works_while_the_daemon_runs_and_its_store_sees_the_lock_at_once(
     settings = settings_of(initialised)
     daemon_lock = InstanceLock(tmp_path / "data")
     daemon_lock.acquire()  # as `skimd run` holds it
-    daemon_store, close = bootstrap.open_trading_store(settings)  # the daemon's connection
     try:
+        app = bootstrap.build(settings)  # the daemon's connection
+        daemon_store = app.store
         with daemon_store.read() as tx:
             assert tx.guard().locked is False
         assert cli(initialised, "guard", "lock", "--reason", "stop now") == 0
@@ -105,7 +106,7 @@ def test_works_while_the_daemon_runs_and_its_store_sees_the_lock_at_once(
         assert report["pid"] == os.getpid()
         assert report["guard"]["locked"] is True
     finally:
-        close()
+        app.close()
         daemon_lock.release()
 
 

@@ -53,12 +53,10 @@ async def test_scan_prints_todays_gappers_and_news(initialised: Path) -> None:
     assert report["date"] == "2026-11-24" and report["market"].startswith("open")
     json.dumps(report)  # JSON-safe as `--json` prints it
 
-    store, close = bootstrap.open_trading_store(settings)
-    try:
+    with bootstrap.build(settings) as app:
+        store = app.store
         with store.read() as tx:
             saved = {c.ticker for c in tx.candidates(DAY)}
-    finally:
-        close()
     assert saved == expected, "the scan saves today's candidates as the daemon's job does"
     assert any(c["ticker"] in alerts.getvalue() for c in rows), "alerts went out, not left"
 
@@ -78,9 +76,10 @@ async def test_scan_prints_todays_gappers_and_news(initialised: Path) -> None:
 async def test_the_scan_holds_the_instance_lock_while_it_runs(initialised: Path) -> None:
     settings = settings_of(initialised)
     assert bootstrap.daemon_pid(settings) is None
-    async with bootstrap.open_trading_day(settings, clock=_at(10, 5)) as day:
+    app = bootstrap.build(settings, access=bootstrap.Access.EXCLUSIVE, clock=_at(10, 5))
+    async with app:
         assert bootstrap.daemon_pid(settings) == os.getpid()
-        assert day.ctx.broker.kind == "demo"
+        assert app.trading.ctx.broker.kind == "demo"
     assert bootstrap.daemon_pid(settings) is None
 
 
@@ -98,12 +97,10 @@ def test_scan_is_refused_while_a_daemon_runs(
     assert captured.err.strip() == (
         f"skimd: the daemon (pid {os.getpid()}) scans on its own; see `skimd status`"
     )
-    store, close = bootstrap.open_trading_store(settings_of(initialised))
-    try:
+    with bootstrap.build(settings_of(initialised)) as app:
+        store = app.store
         with store.read() as tx:
             assert tx.candidates(DAY) == [], "nothing scanned"
-    finally:
-        close()
 
 
 def test_a_missing_database_fails_in_one_line_and_releases_the_lock(

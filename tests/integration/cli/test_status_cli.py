@@ -27,7 +27,7 @@ from skimd.domain.trading import (
 )
 from skimd.infrastructure.database import open_trading_database
 from skimd.infrastructure.instance_lock import InstanceLock
-from skimd.services.status import SESSION_NOT_RECORDED, collect_status
+from skimd.services.status import SESSION_NOT_RECORDED
 from tests.integration.cli.conftest import cli, settings_of
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -61,9 +61,9 @@ def _seed(settings_path: Path) -> None:
     """Today: one ranging candidate, one open position with a stored close, an entry that
     filled and a stop resting; yesterday: one order (not today's); the switch locked."""
     settings = settings_of(settings_path)
-    store, close = bootstrap.open_trading_store(settings)
     opened = _sydney(DAY - timedelta(days=1), 10, 20)
-    try:
+    with bootstrap.build(settings) as app:
+        store = app.store
         with store.transaction() as tx:
             tx.save_candidate(
                 CandidateRecord(
@@ -144,8 +144,6 @@ def _seed(settings_path: Path) -> None:
                 )
             )
             tx.lock_guard("loss cap review", _sydney(DAY, 10, 30))
-    finally:
-        close()
     db = open_trading_database(settings, create=False)
     try:
         with db.unit_of_work() as uow:
@@ -159,8 +157,8 @@ def _seed(settings_path: Path) -> None:
 def test_status_reports_todays_trading_from_the_database(initialised: Path) -> None:
     _seed(initialised)
     clock = SimulatedClock(_sydney(DAY, 11, 0))
-    with bootstrap.status_sources(settings_of(initialised), clock=clock) as sources:
-        report = collect_status(sources)
+    with bootstrap.build(settings_of(initialised), clock=clock) as app:
+        report = app.status_report()
 
     assert report["market"] == "open; today 10:00-16:00"
     assert report["database"]["exists"] is True
@@ -215,8 +213,8 @@ def test_status_reports_todays_trading_from_the_database(initialised: Path) -> N
 def test_next_runs_skip_holidays_and_wait_for_the_open(initialised: Path) -> None:
     # Christmas Eve 2026 closes early; the 25th, the weekend and Boxing Day (Mon 28th) are shut.
     clock = SimulatedClock(_sydney(date(2026, 12, 24), 20, 1))
-    with bootstrap.status_sources(settings_of(initialised), clock=clock) as sources:
-        report = collect_status(sources)
+    with bootstrap.build(settings_of(initialised), clock=clock) as app:
+        report = app.status_report()
     jobs = {j["job"]: j["next_run"] for j in report["jobs"]}
     assert report["market"] == "closed; today 10:00-14:10 (early close)"
     assert jobs["watch"] == _sydney(date(2026, 12, 29), 10, 0).isoformat()

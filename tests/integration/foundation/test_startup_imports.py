@@ -17,10 +17,10 @@ SCRIPT = textwrap.dedent(
     import sys
     from skimd import bootstrap
     settings = bootstrap.settings_from({config!r}, {{"SKIMD__PATHS__DATA_DIR": {data!r}}})
-    daemon = bootstrap.build_daemon(
-        settings, environ={{}}, with_database=True, create_database=True
+    app = bootstrap.build(
+        settings, access=bootstrap.Access.EXCLUSIVE, environ={{}}, create_database=True
     )
-    assert daemon.trading is not None and daemon.database is not None
+    assert app.supervisor.jobs.ids() and app.trading is not None
     print(sorted(m for m in {heavy!r} if m in sys.modules))
     """
 )

@@ -17,6 +17,7 @@ from skimd.cli import dispatch
 from skimd.commands import journal
 from skimd.infrastructure.bank_import import CsvImportConfig, parse_statement
 from skimd.infrastructure.database import TradingDatabase
+from skimd.infrastructure.database.journal_admin import TRADE_COLUMNS
 from skimd.infrastructure.database.tables import BankTransaction, Image, TradeReport
 from tests.integration.journal.journal_rows import seed_journal
 
@@ -249,7 +250,7 @@ def test_export_csv(
     assert f"wrote {seeded.trades} trades to {target}" in capsys.readouterr().out
     rows = list(csv.DictReader(target.open(encoding="utf-8", newline="")))
     assert len(rows) == seeded.trades
-    assert list(rows[0]) == list(journal.TRADE_COLUMNS)
+    assert list(rows[0]) == list(TRADE_COLUMNS)
     assert (rows[0]["exec_id"], rows[0]["price"], rows[0]["conid"]) == ("BHP-1", "45.10", "7")
 
     assert run(config, "export", "--what", "round-trips") == 0  # to stdout

@@ -4,13 +4,15 @@ idempotent re-runs, the executions fallback and the export to files."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from skimd.bootstrap import build_trade_reports
+from skimd import bootstrap
 from skimd.clock import SimulatedClock
 from skimd.config import Settings
 from skimd.infrastructure.database import TradingDatabase
@@ -25,9 +27,22 @@ from tests.integration.journal.journal_rows import (
     syd,
 )
 
+_APPS: list[bootstrap.App] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    yield
+    while _APPS:
+        _APPS.pop().close()
+
 
 def reports_of(settings: Settings, db: TradingDatabase, prices: FakePricePath) -> TradeReports:
-    return build_trade_reports(settings, db, prices=prices, clock=SimulatedClock(NOW))
+    """The daemon's report writer, built by bootstrap on ``db``'s file (its own connection)."""
+    assert db.path == bootstrap.data_dir(settings) / settings.database.filename
+    app = bootstrap.build(settings, clock=SimulatedClock(NOW))
+    _APPS.append(app)
+    return app.trade_reports(prices)
 
 
 def stored(db: TradingDatabase) -> tuple[list[TradeReport], list[Image]]:

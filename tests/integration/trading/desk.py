@@ -10,26 +10,27 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
 
+from skimd import bootstrap
 from skimd.clock import SimulatedClock
 from skimd.config import DatabaseSettings, PathSettings, Settings
-from skimd.domain.mistakes import MistakeThresholds
+from skimd.domain.calendar import MarketCalendar
 from skimd.domain.trading import CandidateRecord, CandidateState
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
-from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
 from skimd.infrastructure.database.journal_store import SqlJournalStore
 from skimd.services.journal.end_of_day import JournalDay
-from skimd.services.journal.sync import PositionSync
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.day import TradingDay
 from skimd.services.trading.params import StrategyParams
+from tests.fakes.notifiers import RecordingNotifier
 
 SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
 DAY = date(2026, 11, 24)  # a Tuesday; the demo market below has gappers with news that day
@@ -60,12 +61,16 @@ class Desk:
     """Everything a trading test touches."""
 
     clock: SimulatedClock
-    calendar: AsxCalendar
+    calendar: MarketCalendar
     broker: DemoBroker
     db: TradingDatabase
     day: TradingDay
-    alerts_woken: list[int]
     store: SqlJournalStore
+    app: bootstrap.App
+
+    def close(self) -> None:
+        """What a process exit would do: the App's parts closed, its lock released."""
+        self.app.close()
 
     @property
     def journal(self) -> JournalDay:
@@ -116,6 +121,11 @@ class Desk:
             )
 
 
+def desk_clock() -> SimulatedClock:
+    """The desk's default clock: 09:00 Sydney on DAY."""
+    return SimulatedClock(datetime.combine(DAY, time(9, 0), ZoneInfo("Australia/Sydney")))
+
+
 def make_desk(
     data_dir: Path,
     *,
@@ -123,28 +133,24 @@ def make_desk(
     clock: SimulatedClock | None = None,
     broker: DemoBroker | None = None,
 ) -> Desk:
-    calendar = AsxCalendar()
-    clock = clock or SimulatedClock(datetime.combine(DAY, time(9, 0), calendar.zone))
-    db = open_trading_database(_settings(data_dir, "off"), create=False)
-    woken: list[int] = []
+    """The daemon's own wiring (an EXCLUSIVE App from bootstrap) over the demo market, with
+    the test's clock and broker; ``params`` replaces the strategy settings' parameters."""
+    settings = _settings(data_dir, "off")
+    clock = clock or desk_clock()
     broker = broker or DemoBroker(
         MARKET, clock, events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache()
     )
-    store = SqlJournalStore(db.unit_of_work, after_commit=lambda: woken.append(1))
-    ctx = TradingContext(
-        broker=broker,
-        store=store,
+    app = bootstrap.build(
+        settings,
+        access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
-        calendar=calendar,
-        params=params or StrategyParams(),
-        news=broker,
+        broker=broker,
+        notifier=RecordingNotifier("alerts"),
+        environ={},
     )
-    day = TradingDay(ctx)
-    thresholds = MistakeThresholds(Decimal("0.01"), Decimal("0"), Decimal("2"))
-    day.attach_journal(
-        lambda desk: JournalDay(ctx, store, PositionSync(ctx, store, desk), thresholds)
-    )
-    return Desk(clock, calendar, broker, db, day, woken, store)
+    if params is not None:
+        app.trading.ctx.params = params
+    return Desk(clock, app.calendar, broker, app.database, app.trading, app.store, app)
 
 
 @pytest.fixture
@@ -159,7 +165,7 @@ async def desk(data_dir: Path) -> AsyncIterator[Desk]:
     made = make_desk(data_dir)
     await made.broker.connect()
     yield made
-    made.db.close()
+    made.close()
 
 
 def with_params(desk: Desk, **changes: Any) -> Desk:

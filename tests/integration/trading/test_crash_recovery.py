@@ -71,7 +71,7 @@ async def test_restart_reconciles_and_never_places_twice(data_dir: Path, when: s
         left = tx.intent(coid)
     assert left is not None and left.status is IntentStatus.PENDING, "written before placing"
     assert await _fills(broker, coid, start) == (1 if when == "after" else 0)
-    first.db.close()
+    first.close()
 
     # a new process: same database, same broker (it lives at the broker, not in us)
     second = make_desk(data_dir, clock=first.clock, broker=broker)
@@ -90,7 +90,7 @@ async def test_restart_reconciles_and_never_places_twice(data_dir: Path, when: s
     assert held[ticker] == position.qty
     entries = [a for a in second.alerts("order_placed") if a["client_order_id"] == coid]
     assert len(entries) == 1
-    second.db.close()
+    second.close()
 
 
 async def test_an_unplaced_entry_is_dropped_after_the_entry_window(data_dir: Path) -> None:
@@ -107,7 +107,7 @@ async def test_an_unplaced_entry_is_dropped_after_the_entry_window(data_dir: Pat
     await first.day.ensure_ready()
     with pytest.raises(Crash):
         await first.day.watch.poll()
-    first.db.close()
+    first.close()
 
     second = make_desk(data_dir, clock=first.clock, broker=broker)
     second.at(DAY, 15, 55)  # restarted in the closing auction: too late to enter
@@ -117,4 +117,4 @@ async def test_an_unplaced_entry_is_dropped_after_the_entry_window(data_dir: Pat
         dropped = tx.intent(coid)
     assert dropped is not None and dropped.status is IntentStatus.CANCELLED
     assert await broker.find_order(coid) is None
-    second.db.close()
+    second.close()

@@ -54,7 +54,7 @@ async def test_without_a_scanner_the_universe_is_scanned_with_snapshots(data_dir
     assert all(g.gap_pct >= 4 for g in outcome.gaps)
     with desk.ctx.store.read() as tx:
         assert {c.ticker for c in tx.candidates(DAY)} == scanner_view
-    desk.db.close()
+    desk.close()
 
 
 async def test_purge_keeps_candidates_tied_to_open_positions(desk: Desk) -> None:

@@ -114,7 +114,7 @@ async def book(data_dir: Path) -> AsyncIterator[Book]:
     desk = make_desk(data_dir, clock=clock, broker=broker)
     await broker.connect()
     yield Book(desk, broker, liquid_tickers(DAY, 1)[0])
-    desk.db.close()
+    desk.close()
 
 
 def _rows(book: Book) -> tuple[list[Row], list[Row]]:

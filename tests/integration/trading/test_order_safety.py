@@ -19,6 +19,7 @@ from tests.integration.trading.desk import (
     MARKET,
     Desk,
     breakout_range,
+    desk_clock,
     liquid_tickers,
     make_desk,
 )
@@ -57,14 +58,14 @@ class RacingBroker(DemoBroker):
 
 
 def _racing_desk(data_dir: Path) -> Desk:
-    desk = make_desk(data_dir)
+    clock = desk_clock()
     broker = RacingBroker(
         MARKET,
-        desk.clock,
+        clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
     )
-    return make_desk(data_dir, clock=desk.clock, broker=broker)
+    return make_desk(data_dir, clock=clock, broker=broker)
 
 
 async def _enter(desk: Desk) -> str:
@@ -111,7 +112,7 @@ async def test_an_exit_is_not_sent_when_the_stop_filled_during_its_cancel(data_d
     assert IntentPurpose.PARTIAL not in purposes, "nothing sold after the stop's fill"
     with desk.ctx.store.read() as tx:
         assert tx.open_position_for(ticker) is None, "the stop's fill closed the position"
-    desk.db.close()
+    desk.close()
 
 
 async def test_an_exit_whose_placing_timed_out_is_settled_by_client_order_id(
@@ -138,7 +139,7 @@ async def test_an_exit_whose_placing_timed_out_is_settled_by_client_order_id(
         if f.client_order_id == partial.client_order_id
     ]
     assert len(fills) == 1
-    desk.db.close()
+    desk.close()
 
 
 async def test_a_restart_under_the_kill_switch_drops_an_unplaced_entry(data_dir: Path) -> None:
@@ -161,7 +162,7 @@ async def test_a_restart_under_the_kill_switch_drops_an_unplaced_entry(data_dir:
         dropped = tx.intent(coid)
     assert dropped is not None and dropped.status is IntentStatus.CANCELLED
     assert await desk.broker.find_order(coid) is None
-    desk.db.close()
+    desk.close()
 
 
 async def test_a_position_sold_by_hand_has_its_resting_stop_cancelled(desk: Desk) -> None:
@@ -197,14 +198,14 @@ class RefusingBroker(DemoBroker):
 async def test_a_refused_stop_alerts_once_per_retry_window_not_every_poll(
     data_dir: Path,
 ) -> None:
-    first = make_desk(data_dir)
+    clock = desk_clock()
     broker = RefusingBroker(
         MARKET,
-        first.clock,
+        clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
     )
-    desk = make_desk(data_dir, clock=first.clock, broker=broker)
+    desk = make_desk(data_dir, clock=clock, broker=broker)
     ticker = await _enter(desk)
     for _ in range(24):  # two minutes of polls
         desk.clock.advance(5)
@@ -214,4 +215,4 @@ async def test_a_refused_stop_alerts_once_per_retry_window_not_every_poll(
     desk.clock.advance(300)
     await desk.day.watch.poll()
     assert len([a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]) == 2
-    desk.db.close()
+    desk.close()
