@@ -41,6 +41,7 @@ from pathlib import Path
 
 from skimd.clock import Clock
 from skimd.domain.account import AccountSummary, Position, SessionHealth
+from skimd.domain.gaps import GapFilter
 from skimd.domain.market import (
     Announcement,
     Bar,
@@ -339,26 +340,11 @@ class DemoBroker:
     ) -> list[GapCandidate]:
         self._ready()
         now = self._clock.now()
-        out: list[GapCandidate] = []
-        for gap in self.market.gaps(now):
-            if gap.gap_pct < min_gap_pct or gap.volume < min_volume:
-                continue
-            last = self.market.last_price(gap.symbol, now)
-            if last < min_price:
-                continue
-            out.append(
-                GapCandidate(
-                    symbol=gap.symbol,
-                    conid=gap.conid,
-                    prev_close=gap.prev_close,
-                    open=gap.open,
-                    gap_pct=gap.gap_pct,
-                    volume=gap.volume,
-                    scan_date=gap.scan_date,
-                    last=last,
-                )
-            )
-        return out
+        # the market lists today's opened tickers largest gap first, ties by symbol; the
+        # screen's ordering is stable, so that order stands
+        quotes = [self.market.quote(g.symbol, now) for g in self.market.gaps(now)]
+        screen = GapFilter(min_gap_pct, min_price, min_volume)
+        return screen.select(quotes, self.market.session_date(now))
 
     async def announcements(self, day: date) -> list[Announcement]:
         """Announcements of ``day`` released by now (the demo's ASX announcements page)."""

@@ -44,6 +44,7 @@ import structlog
 from skimd.clock import Clock
 from skimd.config import IbkrSettings, Settings
 from skimd.domain.account import AccountSummary, Position, SessionHealth
+from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Bar, Contract, GapCandidate, Quote
 from skimd.domain.orders import Fill, OrderQuestion, OrderRequest, OrderState, OrderType
 from skimd.errors import (
@@ -315,6 +316,7 @@ class IbkrBroker:
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
     ) -> list[GapCandidate]:
         self._acct()
+        screen = GapFilter(min_gap_pct, min_price, min_volume)
         body = await self._http.post(
             "/iserver/scanner/run",
             {
@@ -322,8 +324,8 @@ class IbkrBroker:
                 "location": self._settings.scanner_location,
                 "type": self._settings.scanner_type,
                 "filter": [
-                    {"code": "priceAbove", "value": float(min_price)},
-                    {"code": "volumeAbove", "value": min_volume},
+                    {"code": "priceAbove", "value": float(screen.min_price)},
+                    {"code": "volumeAbove", "value": screen.min_volume},
                 ],
             },
             idempotent=True,
@@ -339,25 +341,9 @@ class IbkrBroker:
             if row.get("symbol"):
                 self._symbols.setdefault(conid, str(row["symbol"]).upper())
         day = self._clock.now().astimezone(mapping.SYDNEY).date()
-        out: list[GapCandidate] = []
-        for quote in await self.snapshots(conids) if conids else []:
-            gap = quote.gap_pct
-            if gap is None or quote.open is None or quote.prev_close is None:
-                continue
-            price = quote.last if quote.last is not None else quote.open
-            if gap < min_gap_pct or price < min_price or (quote.volume or 0) < min_volume:
-                continue
-            out.append(GapCandidate(
-                symbol=quote.symbol or self._symbols.get(quote.conid, ""),
-                conid=quote.conid,
-                prev_close=quote.prev_close,
-                open=quote.open,
-                gap_pct=gap,
-                volume=quote.volume or 0,
-                scan_date=day,
-                last=quote.last,
-            ))
-        return sorted(out, key=lambda c: c.gap_pct, reverse=True)
+        # snapshots() already names each quote by the scanner row's symbol when IBKR's
+        # snapshot leaves it out
+        return screen.select(await self.snapshots(conids) if conids else [], day)
 
     # -- orders ----------------------------------------------------------------------------
 
