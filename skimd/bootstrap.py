@@ -340,6 +340,7 @@ def build_broker(
         clock=clock or SystemClock(),
         events=events or NullBrokerEvents(),
         identifier_cache=identifier_cache or InMemoryIdentifierCache(),
+        calendar=build_calendar(settings),
         on_secret=on_secret,
         state_dir=state_dir,
     )

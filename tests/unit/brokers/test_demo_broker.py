@@ -35,11 +35,12 @@ from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 
 SYD = ZoneInfo("Australia/Sydney")
 DAY = date(2025, 3, 4)
 D = Decimal
-MARKET = DemoMarket(seed=3, universe_size=40)
+MARKET = DemoMarket(seed=3, universe_size=40, calendar=AsxCalendar())
 
 
 def syd(hh: int, mm: int, day: date = DAY) -> datetime:
@@ -411,8 +412,9 @@ async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: 
     await reopen(path, syd(11, 0))
     clock = SimulatedClock(syd(11, 0))
     with pytest.raises(ConfigurationError, match="written for market"):
-        DemoBroker(DemoMarket(seed=4, universe_size=40), clock, events=RecordingBrokerEvents(),
-                   identifier_cache=InMemoryIdentifierCache(), book_path=path)  # fmt: skip
+        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=AsxCalendar()), clock,
+                   events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache(),
+                   book_path=path)  # fmt: skip
     path.write_text(path.read_text(encoding="utf-8")[:-7], encoding="utf-8")  # torn by hand
     with pytest.raises(ConfigurationError, match=f"{path}: not valid JSON"):
         await reopen(path, syd(11, 0))
