@@ -281,7 +281,7 @@ class DemoBroker:
         now = self._clock.now()
         # the market lists today's opened tickers largest gap first, ties by symbol; the
         # screen's ordering is stable, so that order stands
-        quotes = [self.market.quote(g.symbol, now) for g in self.market.gaps(now)]
+        quotes = [self.market.quote(p.symbol, now) for p in self.market.opened(now)]
         screen = GapFilter(min_gap_pct, min_price, min_volume)
         return screen.select(quotes, self.market.session_date(now))
 

@@ -232,27 +232,27 @@ class DemoMarket:
 
     # -- scans, news, bars -----------------------------------------------------------------
 
+    def opened(self, when: datetime) -> list[DayPlan]:
+        """Plans of the tickers that have opened by ``when`` today, largest gap first, equal
+        gaps by symbol (none on a day without a session)."""
+        found = [p for p in self.plans(self.session_date(when)) if when >= p.open_at]
+        return sorted(found, key=lambda p: (-p.gap_pct, p.symbol))
+
     def gaps(self, when: datetime) -> list[GapCandidate]:
-        """Tickers that have opened by ``when`` today, with their gap and volume so far,
-        largest gap first (filtering is the caller's)."""
-        day = self.session_date(when)
-        out = []
-        for plan in self.plans(day):
-            if when < plan.open_at:
-                continue
-            out.append(
-                GapCandidate(
-                    symbol=plan.symbol,
-                    conid=plan.conid,
-                    prev_close=plan.prev_close,
-                    open=plan.open,
-                    gap_pct=plan.gap_pct,
-                    volume=volume_at(plan, min(when, plan.close_at)),
-                    scan_date=day,
-                )
+        """Tickers that have opened by ``when`` today, with their gap and volume so far, in
+        :meth:`opened`'s order (screening them is the caller's)."""
+        return [
+            GapCandidate(
+                symbol=plan.symbol,
+                conid=plan.conid,
+                prev_close=plan.prev_close,
+                open=plan.open,
+                gap_pct=plan.gap_pct,
+                volume=volume_at(plan, min(when, plan.close_at)),
+                scan_date=plan.day,
             )
-        out.sort(key=lambda g: (-g.gap_pct, g.symbol))
-        return out
+            for plan in self.opened(when)
+        ]
 
     def last_price(self, symbol: str, when: datetime) -> Decimal:
         """Latest traded price at ``when``: today's, else the previous close."""
