@@ -176,7 +176,7 @@ def open_rig(data_dir: Path) -> Rig:
     clock = SimulatedClock(datetime.combine(DAY, clock_time(9, 0), calendar.zone))
     db = open_trading_database(settings, create=True)
     broker = CountingBroker(
-        DemoMarket(seed=SEED, universe_size=settings.demo.universe_size),
+        DemoMarket(seed=SEED, universe_size=settings.demo.universe_size, calendar=calendar),
         clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from skimd.clock import SystemClock
-from skimd.infrastructure.brokers.ibkr.facade import SNAPSHOT_BATCH
+from skimd.infrastructure.brokers.ibkr.market_data import SNAPSHOT_BATCH
 from skimd.infrastructure.brokers.ibkr.pacing import IBKR_LIMITS, pacing_floor
 from tests.fakes.ibkr_server import (
     SNAPSHOT_PATH,

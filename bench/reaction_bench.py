@@ -210,7 +210,7 @@ def open_rig(data_dir: Path, clock: SimulatedClock, calendar: AsxCalendar, watch
         sender.wake()
 
     broker = DemoBroker(
-        DemoMarket(seed=SEED, universe_size=settings.demo.universe_size),
+        DemoMarket(seed=SEED, universe_size=settings.demo.universe_size, calendar=calendar),
         clock,
         events=AlertingBrokerEvents(store, clock, broker="demo"),
         identifier_cache=SqlIdentifierCache(db.unit_of_work, clock),

@@ -460,6 +460,7 @@ class App:
             clock=self.clock,
             events=events,
             identifier_cache=cache,
+            calendar=self.calendar,
             on_secret=None if self._redactor is None else self._redactor.add,
             state_dir=self.data_dir if exclusive else None,
         )

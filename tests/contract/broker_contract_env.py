@@ -15,6 +15,7 @@ from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.brokers.protocols import Broker, IdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 
 START = datetime(2025, 3, 4, 10, 30, tzinfo=ZoneInfo("Australia/Sydney"))
 FILL_PATIENCE_S = 60
@@ -39,7 +40,7 @@ async def demo_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
     events = RecordingBrokerEvents()
     cache = InMemoryIdentifierCache()
     broker = DemoBroker(
-        DemoMarket(seed=11, universe_size=60),
+        DemoMarket(seed=11, universe_size=60, calendar=AsxCalendar()),
         clock,
         events=events,
         identifier_cache=cache,

@@ -12,7 +12,8 @@ To add an implementation (e.g. the IBKR facade against its fake server):
    ``@asynccontextmanager async def ibkr_env(clock) -> AsyncIterator[BrokerEnv]`` that starts
    the fake server (loopback or ``httpx.MockTransport``), builds the facade with
    ``build_ibkr_broker(settings, clock=clock, events=events, identifier_cache=cache,
-   http_client=client)`` and yields ``BrokerEnv(...)`` (from ``broker_contract_env``);
+   calendar=calendar, http_client=client)`` and yields ``BrokerEnv(...)`` (from
+   ``broker_contract_env``);
    tear everything down after the yield;
 2. that's all: this conftest registers ``ibkr_env`` as the ``"ibkr"`` parameter when the
    module exists. Any other kind: add it to ``IMPLEMENTATIONS`` the same way.

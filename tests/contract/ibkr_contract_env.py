@@ -22,6 +22,7 @@ from skimd.config import BrokerSettings, Settings
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 from tests.fakes.ibkr_server import (
     FakeAccount,
     FakeIbkr,
@@ -61,7 +62,8 @@ async def ibkr_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
                             ibkr=keys.settings(Path(tmp), BASE_URL))
         client = httpx.AsyncClient(transport=fake.transport())
         broker = build_ibkr_broker(settings, clock=clock, events=events,
-                                   identifier_cache=cache_, http_client=client)
+                                   identifier_cache=cache_, calendar=AsxCalendar(),
+                                   http_client=client)
 
         async def advance(seconds: float) -> None:
             clock.advance(seconds)

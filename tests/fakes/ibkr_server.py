@@ -1107,6 +1107,7 @@ def make_broker(
     from skimd.infrastructure.brokers.events import RecordingBrokerEvents
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
     from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+    from skimd.infrastructure.calendar import AsxCalendar
 
     settings = Settings(
         broker=BrokerSettings(kind="ibkr", live_trading=live_trading),
@@ -1118,6 +1119,7 @@ def make_broker(
         clock=fake.clock,
         events=events if events is not None else RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+        calendar=AsxCalendar(),
         http_client=client,
     )
     return broker, client

@@ -6,6 +6,9 @@ IBKR adapter (or fails because of it). Tests may pass extra builders, e.g. a fak
 
 ``on_secret`` receives every secret the broker creates at run time (IBKR's live session
 token) so the caller can add it to the log redactor; brokers without such secrets ignore it.
+
+``calendar`` is the market's calendar built from ``[market]`` (zone, trading days, open and
+close, early closes): brokers never assume a zone or session hours of their own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import httpx
 
 from skimd.clock import Clock
 from skimd.config import Settings
+from skimd.domain.calendar import MarketCalendar
 from skimd.errors import ConfigurationError
 from skimd.infrastructure.brokers.protocols import Broker, BrokerEvents, IdentifierCache
 
@@ -33,6 +37,7 @@ class BrokerBuilder(Protocol):
         clock: Clock,
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
+        calendar: MarketCalendar,
         http_client: httpx.AsyncClient | None,
         on_secret: SecretSink | None,
         state_dir: Path | None,
@@ -45,6 +50,7 @@ def build_demo_broker(
     clock: Clock,
     events: BrokerEvents,
     identifier_cache: IdentifierCache,
+    calendar: MarketCalendar,
     http_client: httpx.AsyncClient | None = None,
     on_secret: SecretSink | None = None,
     state_dir: Path | None = None,
@@ -61,7 +67,7 @@ def build_demo_broker(
 
     demo = settings.demo
     cents = Decimal("0.01")
-    market = DemoMarket(seed=demo.seed, universe_size=demo.universe_size)
+    market = DemoMarket(seed=demo.seed, universe_size=demo.universe_size, calendar=calendar)
     return DemoBroker(
         market,
         clock,
@@ -79,6 +85,7 @@ def build_ibkr_broker(
     clock: Clock,
     events: BrokerEvents,
     identifier_cache: IdentifierCache,
+    calendar: MarketCalendar,
     http_client: httpx.AsyncClient | None = None,
     on_secret: SecretSink | None = None,
     state_dir: Path | None = None,
@@ -92,6 +99,7 @@ def build_ibkr_broker(
         clock=clock,
         events=events,
         identifier_cache=identifier_cache,
+        calendar=calendar,
         http_client=http_client,
         on_token=on_secret,
     )
@@ -105,7 +113,8 @@ DEFAULT_BUILDERS: Mapping[str, BrokerBuilder] = {
 
 
 class BrokerFactory:
-    """``BrokerFactory().create("demo", settings, clock=..., events=..., identifier_cache=...)``.
+    """``BrokerFactory().create("demo", settings, clock=..., events=..., identifier_cache=...,
+    calendar=...)``.
 
     ``builders`` replaces the default table (``demo``, ``ibkr``); ``extra_builders`` adds to it.
     """
@@ -133,6 +142,7 @@ class BrokerFactory:
         clock: Clock,
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
+        calendar: MarketCalendar,
         http_client: httpx.AsyncClient | None = None,
         on_secret: SecretSink | None = None,
         state_dir: Path | None = None,
@@ -151,6 +161,7 @@ class BrokerFactory:
             clock=clock,
             events=events,
             identifier_cache=identifier_cache,
+            calendar=calendar,
             http_client=http_client,
             on_secret=on_secret,
             state_dir=state_dir,

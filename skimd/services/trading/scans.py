@@ -21,6 +21,7 @@ from datetime import date
 import structlog
 
 from skimd.domain.alerts import CandidateFound, CandidateSource
+from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Announcement, GapCandidate
 from skimd.domain.trading import CandidateRecord, CandidateState
 from skimd.services.trading.context import TradingContext
@@ -158,25 +159,5 @@ class Scanner:
             return []
         contracts = await broker.resolve(p.universe)
         quotes = await broker.snapshots([c.conid for c in contracts.values()])
-        day = self.ctx.today()
-        found = []
-        for quote in quotes:
-            gap = quote.gap_pct
-            if gap is None or quote.open is None or quote.prev_close is None:
-                continue
-            price = quote.last if quote.last is not None else quote.open
-            if gap < p.min_gap_pct or price < p.min_price or (quote.volume or 0) < p.min_volume:
-                continue
-            found.append(
-                GapCandidate(
-                    symbol=quote.symbol,
-                    conid=quote.conid,
-                    prev_close=quote.prev_close,
-                    open=quote.open,
-                    gap_pct=gap,
-                    volume=quote.volume or 0,
-                    scan_date=day,
-                    last=quote.last,
-                )
-            )
-        return sorted(found, key=lambda g: g.gap_pct, reverse=True)
+        screen = GapFilter(p.min_gap_pct, p.min_price, p.min_volume)
+        return screen.select(quotes, self.ctx.today())

@@ -34,7 +34,11 @@ async def test_scan_prints_todays_gappers_and_news(initialised: Path) -> None:
     alerts = io.StringIO()
     report = await scan.scan_now(settings, clock=clock, alerts_to=alerts)
 
-    market = DemoMarket(seed=settings.demo.seed, universe_size=settings.demo.universe_size)
+    market = DemoMarket(
+        seed=settings.demo.seed,
+        universe_size=settings.demo.universe_size,
+        calendar=bootstrap.build_calendar(settings),
+    )
     expected = {
         g.symbol
         for g in market.gaps(clock.now())

@@ -17,6 +17,7 @@ from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import NullBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 from tests.fakes.notifiers import RecordingNotifier
 
 SYD = ZoneInfo("Australia/Sydney")
@@ -28,7 +29,7 @@ class FailingConnect(DemoBroker):
 
     def __init__(self, clock: SimulatedClock, error: SkimdError) -> None:
         super().__init__(
-            DemoMarket(seed=7, universe_size=50),
+            DemoMarket(seed=7, universe_size=50, calendar=AsxCalendar(zone="Australia/Sydney")),
             clock,
             events=NullBrokerEvents(),
             identifier_cache=InMemoryIdentifierCache(),

@@ -112,6 +112,7 @@ def test_overrides_replace_what_settings_would_build_and_stay_the_callers(
         clock=clock,
         events=NullBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+        calendar=bootstrap.build_calendar(settings),
     )
     notifier = RecordingNotifier("recording")
 

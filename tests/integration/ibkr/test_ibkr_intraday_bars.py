@@ -74,7 +74,7 @@ def test_mapping_drops_other_sessions_and_applies_the_volume_factor() -> None:
         minute_bar(sydney(TODAY - timedelta(days=1), 15, 59), "1", "1", "1", "1", 7),
         minute_bar(sydney(TODAY, 10, 0), "1.5", "1.6", "1.4", "1.55", 12),
     ]}
-    (bar,) = mapping.intraday_bars_from_history(body, "XYZ", TODAY)
+    (bar,) = mapping.intraday_bars_from_history(body, "XYZ", TODAY, SYDNEY)
     assert (bar.symbol, bar.open, bar.volume) == ("XYZ", Decimal("1.5"), 1200)
     assert [mapping.history_bar_size(m) for m in (1, 5, 30, 60)] == ["1min", "5min", "30min",
                                                                     "1h"]

@@ -15,12 +15,14 @@ import pytest
 from skimd.clock import Clock, SimulatedClock
 from skimd.commands import broker as broker_cmd
 from skimd.config import Settings, load_settings
+from skimd.domain.calendar import MarketCalendar
 from skimd.errors import ConfigurationError
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.events import NullBrokerEvents
 from skimd.infrastructure.brokers.factory import BrokerFactory
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.brokers.protocols import Broker, BrokerEvents, IdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 
 CLOCK = SimulatedClock(datetime(2025, 3, 4, 11, 0, tzinfo=ZoneInfo("Australia/Sydney")))
 
@@ -32,6 +34,7 @@ def create(factory: BrokerFactory, kind: str, settings: Settings | None = None) 
         clock=CLOCK,
         events=NullBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+        calendar=AsxCalendar(),
     )
 
 
@@ -61,6 +64,7 @@ def test_extra_builders_add_kinds() -> None:
         clock: Clock,
         events: BrokerEvents,
         identifier_cache: IdentifierCache,
+        calendar: MarketCalendar,
         http_client: httpx.AsyncClient | None,
         on_secret: Callable[[str], None] | None,
         state_dir: Path | None,

@@ -35,11 +35,12 @@ from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 
 SYD = ZoneInfo("Australia/Sydney")
 DAY = date(2025, 3, 4)
 D = Decimal
-MARKET = DemoMarket(seed=3, universe_size=40)
+MARKET = DemoMarket(seed=3, universe_size=40, calendar=AsxCalendar())
 
 
 def syd(hh: int, mm: int, day: date = DAY) -> datetime:
@@ -411,8 +412,9 @@ async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: 
     await reopen(path, syd(11, 0))
     clock = SimulatedClock(syd(11, 0))
     with pytest.raises(ConfigurationError, match="written for market"):
-        DemoBroker(DemoMarket(seed=4, universe_size=40), clock, events=RecordingBrokerEvents(),
-                   identifier_cache=InMemoryIdentifierCache(), book_path=path)  # fmt: skip
+        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=AsxCalendar()), clock,
+                   events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache(),
+                   book_path=path)  # fmt: skip
     path.write_text(path.read_text(encoding="utf-8")[:-7], encoding="utf-8")  # torn by hand
     with pytest.raises(ConfigurationError, match=f"{path}: not valid JSON"):
         await reopen(path, syd(11, 0))
@@ -421,3 +423,31 @@ async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: 
 async def test_an_unwritable_book_location_fails_at_construction(tmp_path: Path) -> None:
     with pytest.raises(FatalError, match="cannot be written"):
         await reopen(tmp_path / "no-such-dir" / "demo-broker.json", syd(11, 0))
+
+
+async def test_scan_gaps_screens_the_opened_tickers_largest_gap_first() -> None:
+    broker, clock = await make(syd(10, 5))
+    opened = MARKET.opened(clock.now())
+    quotes = {p.symbol: MARKET.quote(p.symbol, clock.now()) for p in opened}
+    gapper = opened[0]  # the largest gap
+    price = quotes[gapper.symbol].last
+    volume = quotes[gapper.symbol].volume
+    assert price is not None and volume is not None and gapper.gap_pct > 0
+    # every threshold exactly at the gapper's figures: inclusive, so it is found
+    found = await broker.scan_gaps(gapper.gap_pct, price, volume)
+    assert found[0].symbol == gapper.symbol and found[0].last == price
+    assert found[0].scan_date == DAY and found[0].volume == volume
+    assert [c.gap_pct for c in found] == sorted((c.gap_pct for c in found), reverse=True)
+    for over in ((gapper.gap_pct + D("0.0001"), price, volume),
+                 (gapper.gap_pct, price + D("0.001"), volume),
+                 (gapper.gap_pct, price, volume + 1)):  # fmt: skip
+        assert gapper.symbol not in {c.symbol for c in await broker.scan_gaps(*over)}
+    everyone = await broker.scan_gaps(D("-100"), D("0"), 0)
+    assert [c.symbol for c in everyone] == [p.symbol for p in opened]
+
+
+async def test_scan_gaps_finds_nothing_before_the_open_or_on_a_day_without_a_session() -> None:
+    before, _ = await make(syd(9, 59))
+    assert await before.scan_gaps(D("-100"), D("0"), 0) == []
+    saturday, _ = await make(syd(11, 0, date(2025, 3, 8)))
+    assert await saturday.scan_gaps(D("-100"), D("0"), 0) == []

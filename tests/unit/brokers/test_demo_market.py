@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from skimd.infrastructure.brokers.demo.market import DayBehaviour, DemoMarket
+from skimd.domain.calendar import MarketSession
+from skimd.infrastructure.brokers.demo.day_plans import DayBehaviour
+from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.calendar import AsxCalendar
 
 SYD = ZoneInfo("Australia/Sydney")
 DAY = date(2025, 3, 4)  # a Tuesday
@@ -21,11 +24,11 @@ def syd(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def market() -> DemoMarket:
-    return DemoMarket(seed=7, universe_size=300)
+    return DemoMarket(seed=7, universe_size=300, calendar=AsxCalendar())
 
 
 def test_same_seed_and_date_give_identical_gaps_and_paths(market: DemoMarket) -> None:
-    twin = DemoMarket(seed=7, universe_size=300)
+    twin = DemoMarket(seed=7, universe_size=300, calendar=AsxCalendar())
     assert twin.plans(DAY) == market.plans(DAY)
     gapper = max(market.plans(DAY), key=lambda p: p.gap_pct).symbol
     # ask the twin in a different order first: results must not depend on call order
@@ -35,7 +38,7 @@ def test_same_seed_and_date_give_identical_gaps_and_paths(market: DemoMarket) ->
 
 
 def test_different_seed_gives_a_different_market(market: DemoMarket) -> None:
-    other = DemoMarket(seed=8, universe_size=300)
+    other = DemoMarket(seed=8, universe_size=300, calendar=AsxCalendar())
     assert [t.symbol for t in other.tickers] != [t.symbol for t in market.tickers]
     assert [p.gap_pct for p in other.plans(DAY)] != [p.gap_pct for p in market.plans(DAY)]
 
@@ -150,3 +153,51 @@ def test_daily_bars_cover_completed_sessions_only(market: DemoMarket) -> None:
     assert [b.day for b in during] == [date(2025, 2, 27), date(2025, 2, 28), date(2025, 3, 3)]
     after_close = market.daily_bars("BHP", syd(DAY, 16, 5), 1)
     assert [b.day for b in after_close] == [DAY]
+
+
+def test_christmas_eve_trades_until_the_calendars_early_close(market: DemoMarket) -> None:
+    eve = date(2026, 12, 24)
+    plan = market.plan("BHP", eve)
+    assert plan.close_at == syd(eve, 14, 10)
+    assert market.minute_prices("BHP", eve)[-1] == (plan.close_at, plan.close)
+    assert [b.day for b in market.daily_bars("BHP", syd(eve, 14, 9), 1)] == [date(2026, 12, 23)]
+    assert [b.day for b in market.daily_bars("BHP", syd(eve, 14, 10), 1)] == [eve]
+
+
+class TokyoHours:
+    """A MarketCalendar of another zone and other hours: weekdays 09:30-15:00 Tokyo."""
+
+    zone = ZoneInfo("Asia/Tokyo")
+
+    def is_trading_day(self, day: date) -> bool:
+        return day.weekday() < 5
+
+    def session(self, day: date) -> MarketSession | None:
+        if not self.is_trading_day(day):
+            return None
+        return MarketSession(day, datetime.combine(day, time(9, 30), self.zone),
+                             datetime.combine(day, time(15, 0), self.zone), early_close=False)
+
+    def holiday_name(self, day: date) -> str | None:
+        return None if self.is_trading_day(day) else "weekend"
+
+    def next_trading_day(self, day: date) -> date:
+        day += timedelta(days=1)
+        while not self.is_trading_day(day):
+            day += timedelta(days=1)
+        return day
+
+
+def test_sessions_zone_and_pre_open_news_come_from_the_calendar() -> None:
+    tokyo = TokyoHours()
+    market = DemoMarket(seed=7, universe_size=60, calendar=tokyo)
+    opens = {p.open_at.astimezone(tokyo.zone).time() for p in market.plans(DAY)}
+    assert min(opens) >= time(9, 30) and max(opens) <= time(9, 32)
+    assert {p.close_at.astimezone(tokyo.zone).time() for p in market.plans(DAY)} == {time(15)}
+    # 23:30 Tokyo on Tuesday is already Wednesday in Sydney: the market's zone decides
+    assert market.session_date(datetime.combine(DAY, time(23, 30), tokyo.zone)) == DAY
+    gapper_news = [a for a in market.announcements(DAY) if a.price_sensitive
+                   and abs(market.plan(a.symbol, DAY).gap_pct) >= 4]
+    assert gapper_news
+    assert all(a.released_at < datetime.combine(DAY, time(9, 28, 1), tokyo.zone)
+               for a in gapper_news)

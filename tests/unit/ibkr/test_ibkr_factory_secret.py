@@ -12,6 +12,7 @@ from skimd.config import BrokerSettings, Settings
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.factory import BrokerFactory
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 from skimd.logs import MASK, SecretRedactor
 from tests.fakes.ibkr_server import TEST_BASE_URL, FakeIbkr
 
@@ -37,6 +38,7 @@ async def test_the_live_session_token_reaches_on_secret_and_the_redactor(
         clock=clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+        calendar=AsxCalendar(),
         http_client=client,
         on_secret=on_secret,
     )
@@ -67,6 +69,7 @@ async def test_the_demo_broker_accepts_on_secret_and_makes_no_secrets(
         clock=clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
+        calendar=AsxCalendar(),
         on_secret=got.append,
     )
     assert (await broker.connect()).authenticated

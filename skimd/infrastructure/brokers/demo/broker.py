@@ -3,21 +3,9 @@ IBKR.
 
 Fills are evaluated lazily and deterministically from the injected Clock: every call first
 settles all working orders against the price path between the time they were last looked at
-and ``clock.now()`` (or call :meth:`DemoBroker.sync` explicitly). A crossing is found at its
-exact simulated instant, so the fills of a day replayed with a SimulatedClock do not depend on
-how often anyone polls.
-
-Fill rules (one fill per order, no partials):
-
-- MKT during the session fills at once at the ask (buy) / bid (sell): last +/- one tick.
-  MKT placed before the day's open fills at the opening auction price.
-- LMT buy fills when the price is at or below the limit (at the limit, or at a better opening
-  price); a marketable limit fills at once at min(limit, ask). Sells mirror it.
-- STP sell triggers when the price is at or below the stop and fills one tick worse than the
-  trigger price (a gap through the stop fills a tick under the open). STP buy mirrors it.
-- DAY orders expire (``cancelled``) at the session close; GTC orders work across days.
-- Each fill costs ``commission_per_order``. Cash account: buys need cash, sells need shares
-  (no shorting); a fill that would break either makes the order ``inactive``.
+and ``clock.now()`` (or call :meth:`DemoBroker.sync` explicitly). The fill rules live
+in :mod:`.fills`, the intraday bars in :mod:`.intraday_bars`. Sessions (zone, open, close,
+early closes, trading days) are those of the market's calendar.
 
 Orders are idempotent on ``client_order_id``.
 
@@ -32,15 +20,14 @@ book lives in memory only and :meth:`DemoBroker.restore` can replay journaled fi
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from skimd.clock import Clock
 from skimd.domain.account import AccountSummary, Position, SessionHealth
+from skimd.domain.gaps import GapFilter
 from skimd.domain.market import (
     Announcement,
     Bar,
@@ -60,8 +47,10 @@ from skimd.domain.orders import (
     TimeInForce,
 )
 from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
-from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookStore, Holding
-from skimd.infrastructure.brokers.demo.market import OPEN_TIME, SYDNEY, DemoMarket
+from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookStore
+from skimd.infrastructure.brokers.demo.fills import FillEngine
+from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
+from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.protocols import (
     INTRADAY_BAR_MINUTES,
     BrokerEvents,
@@ -69,16 +58,7 @@ from skimd.infrastructure.brokers.protocols import (
     PacingBudget,
 )
 
-_AVG_PLACES = Decimal("0.0001")
 CONID_CACHE_TTL = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class _Event:
-    at: datetime
-    seq: int
-    order: BookOrder
-    price: Decimal | None  # None: the order expires
 
 
 class DemoBroker:
@@ -129,7 +109,9 @@ class DemoBroker:
             book = self._store.load()
         self._book = book if book is not None else Book(cash=starting_cash)
         self._by_coid = {o.request.client_order_id: o for o in self._book.orders.values()}
-        self._exec_ids = {f.exec_id for f in self._book.fills}
+        self._fills = FillEngine(
+            market, self._book, commission=commission_per_order, account_id=account_id
+        )
         if book is None:
             self._changed()
             self._persist()
@@ -280,14 +262,7 @@ class DemoBroker:
         return self.market.daily_bars(ticker.symbol, self._clock.now(), min(days, 1000))
 
     async def intraday_bars(self, conid: int, day: date, minutes: int = 1) -> list[Bar]:
-        """OHLCV per ``minutes`` period from the market's price path, up to the clock.
-
-        The path is linear between its minute knots, so a period's extremes lie on its knots
-        or at its two ends: open = price at the period's first traded instant (the opening
-        auction for the first bar), close = price at its end (the close, or now for a
-        forming bar), high/low over those and the knots between. Volume is the path's
-        cumulative volume over the period, the opening auction counted in the first bar.
-        """
+        """OHLCV per ``minutes`` period from the market's price path, up to the clock."""
         self._ready()
         ticker = self.market.by_conid(conid)
         if ticker is None:
@@ -297,68 +272,18 @@ class DemoBroker:
                 f"demo broker: intraday bar of {minutes} minutes is not one of "
                 f"{', '.join(map(str, INTRADAY_BAR_MINUTES))}"
             )
-        now = self._clock.now()
-        if day > self.market.session_date(now) or not self.market.is_trading_day(day):
-            return []
-        plan = self.market.plan(ticker.symbol, day)
-        end = min(plan.close_at, now)
-        if end < plan.open_at:
-            return []
-        knots = self.market.minute_prices(ticker.symbol, day)
-        knot_times = [t for t, _ in knots]
-        step = timedelta(minutes=minutes)
-        start = datetime.combine(day, OPEN_TIME, SYDNEY).astimezone(UTC) - step
-        bars: list[Bar] = []
-        # the closing price (close_at is a grid point) ends the last bar; it opens none
-        while (start := start + step) <= end and start < plan.close_at:
-            lo, hi = max(start, plan.open_at), min(start + step, end)
-            if lo > hi:
-                continue
-            first = self.market.price_at(ticker.symbol, lo)
-            last = self.market.price_at(ticker.symbol, hi)
-            assert first is not None and last is not None  # both within the session
-            inside = knots[bisect.bisect_right(knot_times, lo) : bisect.bisect_left(knot_times, hi)]
-            prices = [first, last, *(p for _, p in inside)]
-            before = 0 if lo == plan.open_at else self.market.volume_at(plan, lo)
-            bars.append(
-                Bar(
-                    symbol=ticker.symbol,
-                    day=day,
-                    open=first,
-                    high=max(prices),
-                    low=min(prices),
-                    close=last,
-                    volume=self.market.volume_at(plan, hi) - before,
-                    at=start,
-                )
-            )
-        return bars
+        return intraday_bars(self.market, ticker.symbol, day, minutes, self._clock.now())
 
     async def scan_gaps(
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
     ) -> list[GapCandidate]:
         self._ready()
         now = self._clock.now()
-        out: list[GapCandidate] = []
-        for gap in self.market.gaps(now):
-            if gap.gap_pct < min_gap_pct or gap.volume < min_volume:
-                continue
-            last = self.market.last_price(gap.symbol, now)
-            if last < min_price:
-                continue
-            out.append(
-                GapCandidate(
-                    symbol=gap.symbol,
-                    conid=gap.conid,
-                    prev_close=gap.prev_close,
-                    open=gap.open,
-                    gap_pct=gap.gap_pct,
-                    volume=gap.volume,
-                    scan_date=gap.scan_date,
-                    last=last,
-                )
-            )
-        return out
+        # the market lists today's opened tickers largest gap first, ties by symbol; the
+        # screen's ordering is stable, so that order stands
+        quotes = [self.market.quote(p.symbol, now) for p in self.market.opened(now)]
+        screen = GapFilter(min_gap_pct, min_price, min_volume)
+        return screen.select(quotes, self.market.session_date(now))
 
     async def announcements(self, day: date) -> list[Announcement]:
         """Announcements of ``day`` released by now (the demo's ASX announcements page)."""
@@ -389,9 +314,7 @@ class DemoBroker:
         )
         self._book.orders[order.broker_order_id] = order
         self._by_coid[request.client_order_id] = order
-        event = self._next_event(order, now)
-        if event is not None and event.price is not None and event.at <= now:
-            self._apply(event)
+        self._fills.fill_if_marketable(order, now)
         self._changed()
         self._persist()
         return order.state()
@@ -455,7 +378,7 @@ class DemoBroker:
                     f"{where}: needs {cost:.2f} AUD, cash is {self._book.cash:.2f} AUD"
                 )
 
-    # -- fill engine -----------------------------------------------------------------------
+    # -- settlement ------------------------------------------------------------------------
 
     def sync(self) -> None:
         """Settle every working order against the market up to ``clock.now()``: fills and
@@ -471,119 +394,10 @@ class DemoBroker:
         """
         now = self._clock.now()
         if now != self._synced_at:
-            self._settle(now)
+            if self._fills.settle(now):
+                self._changed()
             self._synced_at = now
         self._persist()
-
-    def _settle(self, now: datetime) -> None:
-        working = self._working()
-        events = [e for o in working if (e := self._next_event(o, now)) is not None]
-        for event in sorted(events, key=lambda e: (e.at, e.seq)):
-            if event.order.status.is_working:
-                self._apply(event)
-                self._changed()
-        for order in working:
-            if order.status.is_working:
-                order.eval_from = max(order.eval_from, now)
-
-    def _next_event(self, order: BookOrder, now: datetime) -> _Event | None:
-        end = now if order.expires_at is None else min(now, order.expires_at)
-        hit: tuple[datetime, Decimal] | None = None
-        if order.eval_from <= end:
-            hit = self._cross(order, order.eval_from, end)
-        if hit is not None:
-            return _Event(hit[0], order.seq, order, self._fill_price(order, *hit))
-        if order.expires_at is not None and now >= order.expires_at:
-            return _Event(order.expires_at, order.seq, order, None)
-        return None
-
-    def _cross(
-        self, order: BookOrder, start: datetime, end: datetime
-    ) -> tuple[datetime, Decimal] | None:
-        req = order.request
-        market = self.market
-        if req.order_type is OrderType.MKT:
-            # a market order fills at its first traded instant (the opening auction if early)
-            return market.first_cross(req.symbol, start, end, Decimal("1e9"), below=True)
-        if req.order_type is OrderType.LMT:
-            assert req.limit_price is not None
-            below = req.side is Side.BUY
-            return market.first_cross(req.symbol, start, end, req.limit_price, below=below)
-        assert req.stop_price is not None
-        below = req.side is Side.SELL
-        return market.first_cross(req.symbol, start, end, req.stop_price, below=below)
-
-    def _fill_price(self, order: BookOrder, at: datetime, price: Decimal) -> Decimal:
-        req = order.request
-        tick = asx_tick_size(price)
-        day = self.market.session_date(at)
-        auction = at == self.market.plan(req.symbol, day).open_at
-        immediate = at == order.placed_at and not auction
-        if req.order_type is OrderType.MKT:
-            if not immediate:
-                return price
-            return price + tick if req.side is Side.BUY else max(price - tick, tick)
-        if req.order_type is OrderType.LMT:
-            assert req.limit_price is not None
-            if req.side is Side.BUY:
-                return min(req.limit_price, price + tick if immediate else price)
-            return max(req.limit_price, price - tick if immediate else price)
-        # stops fill one tick through the trigger
-        return price + tick if req.side is Side.BUY else max(price - tick, tick)
-
-    def _apply(self, event: _Event) -> None:
-        order, req = event.order, event.order.request
-        if event.price is None:
-            order.status = OrderStatus.CANCELLED
-            order.message = "DAY order expired at the close"
-            return
-        held = self._book.holdings.get(req.conid)
-        gross = event.price * req.qty
-        if req.side is Side.SELL and (held is None or held.qty < req.qty):
-            order.status = OrderStatus.INACTIVE
-            order.message = "no shares left to sell"
-            return
-        if req.side is Side.BUY and gross + self._commission > self._book.cash:
-            order.status = OrderStatus.INACTIVE
-            order.message = "insufficient cash at fill time"
-            return
-        fill = Fill(
-            exec_id=f"DEMO-{order.broker_order_id}.1",
-            broker_order_id=order.broker_order_id,
-            client_order_id=req.client_order_id,
-            symbol=req.symbol.strip().upper(),
-            conid=req.conid,
-            side=req.side,
-            qty=req.qty,
-            price=event.price,
-            commission=self._commission,
-            executed_at=event.at,
-            account=self.account_id,
-        )
-        self._book_fill(fill)
-        order.status = OrderStatus.FILLED
-        order.filled_qty = req.qty
-        order.avg_fill_price = event.price
-
-    def _book_fill(self, fill: Fill) -> bool:
-        """Book ``fill`` into cash, holdings and executions; False if already booked."""
-        if fill.exec_id in self._exec_ids:
-            return False
-        self._exec_ids.add(fill.exec_id)
-        self._book.fills.append(fill)
-        self._book.cash += fill.cash_delta
-        held = self._book.holdings.setdefault(
-            fill.conid, Holding(fill.symbol, fill.conid, 0, Decimal(0))
-        )
-        if fill.side is Side.BUY:
-            total = held.avg_cost * held.qty + fill.gross + fill.commission
-            held.qty += fill.qty
-            held.avg_cost = (total / held.qty).quantize(_AVG_PLACES)
-        else:
-            held.qty -= fill.qty
-            if held.qty == 0:
-                held.avg_cost = Decimal(0)
-        return True
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -594,7 +408,8 @@ class DemoBroker:
 
         Unnecessary with a ``book_path``: the book already holds every fill, so replaying
         the journal's fills then changes nothing (and saves nothing)."""
-        booked = [f for f in sorted(fills, key=lambda f: f.executed_at) if self._book_fill(f)]
+        ordered = sorted(fills, key=lambda f: f.executed_at)
+        booked = [f for f in ordered if self._fills.book_fill(f)]
         if booked:
             self._book.fills.sort(key=lambda f: f.executed_at)
             self._changed()

@@ -1,172 +1,57 @@
-"""The simulated ASX: per-ticker, per-day plans (gap, behaviour, volume) and price paths.
+"""The simulated ASX: a seeded universe trading through the sessions of a market calendar.
 
 Determinism: every number comes from ``random.Random`` seeded with a string built from the
-market seed, the ticker and the session date, so the same seed and date always give the
-same gaps, paths and announcements, in any order of questions, on any machine. Time is
-never read here; callers pass the instant they ask about (the broker passes its Clock's).
+market seed, the ticker and the session date (see :mod:`.day_plans` for the plans and
+:mod:`.price_paths` for the intraday paths), so the same seed and date always give the same
+gaps, paths and announcements, in any order of questions, on any machine. Time is never
+read here; callers pass the instant they ask about (the broker passes its Clock's).
 
-Price model (no recursion over history, so any date can be asked directly):
-
-- each ticker has a slowly wandering fair price ``anchor(day)`` (two sine waves in log space
-  around its base);
-- ``close(day) = anchor(day) * (1 + gap(day) * persistence(day))``, clamped to $0.05-$120;
-- ``prev_close(day) = close(previous trading day)`` and ``open = prev_close * (1 + gap)``;
-- the intraday path is a 1-minute random walk from the open, holding a range for the first
-  5-15 minutes, then (for "breakout" days) ramping above it or (for "fade" days) sliding
-  below it, and pulled onto the day's close late in the session. Between minute knots the
-  price is interpolated linearly, so prices exist at any instant.
-
-The opening auction of each ticker ends at 10:00:00-10:02:00 Sydney (its own, seeded per
-day); before that there is no price. Trading ends at 16:00 (14:10 on Christmas Eve and New
-Year's Eve). Weekends and ASX holidays (:mod:`skimd.domain.asx_holidays`) have no session.
+Sessions come from the injected :class:`~skimd.domain.calendar.MarketCalendar` (zone,
+trading days, open and close, early closes), so the demo trades the hours the settings
+configure. Each ticker's opening auction ends within two minutes after the session's open
+(its own, seeded per day); before that there is no price. Days without a session have no
+prices of their own.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
-import random
-from array import array
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
-from skimd.domain.asx_holidays import holiday_name
-from skimd.domain.market import (
-    Announcement,
-    Bar,
-    GapCandidate,
-    Quote,
-    TickDirection,
-    asx_tick_size,
-    gap_pct,
-    round_to_tick,
+from skimd.domain.calendar import MarketCalendar, MarketSession
+from skimd.domain.market import Announcement, Bar, GapCandidate, Quote, asx_tick_size
+from skimd.infrastructure.brokers.demo.day_plans import (
+    DayPlan,
+    Draws,
+    closing_price,
+    draw,
+    make_plan,
+    tick_price,
 )
+from skimd.infrastructure.brokers.demo.news import generate_announcements
+from skimd.infrastructure.brokers.demo.price_paths import PricePath, build_path, volume_at
 from skimd.infrastructure.brokers.demo.universe import Ticker, generate_universe
 
-SYDNEY = ZoneInfo("Australia/Sydney")
-OPEN_TIME = time(10, 0)
-CLOSE_TIME = time(16, 0)
-EARLY_CLOSE_TIME = time(14, 10)
-AUCTION_SPREAD_S = 120.0
-MIN_PRICE, MAX_PRICE = 0.05, 120.0
 _CACHE_LIMIT = 20_000
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-class DayBehaviour(StrEnum):
-    BREAKOUT = "breakout"
-    FADE = "fade"
-    CHOP = "chop"
-
-
-@dataclass(frozen=True, slots=True)
-class _Draws:
-    """The random choices for one ticker-day; they never depend on prices."""
-
-    gap: float  # fraction, 0.05 = +5 %
-    behaviour: DayBehaviour
-    persistence: float
-    open_offset_s: float
-    volume_mult: float
-    range_minutes: int
-    ramp_minutes: int
-    ramp_frac: float
-
-
-@dataclass(frozen=True, slots=True)
-class DayPlan:
-    """One ticker's session: prices are on the ASX tick grid, times aware UTC."""
-
-    symbol: str
-    conid: int
-    day: date
-    prev_close: Decimal
-    open: Decimal
-    gap_pct: Decimal
-    close: Decimal
-    open_at: datetime
-    close_at: datetime
-    volume: int
-    behaviour: DayBehaviour
-    range_minutes: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Path:
-    """Packed float arrays (8 bytes a knot, not a 24-byte object each): a 300-ticker day
-    keeps ~430 k knots in memory."""
-
-    times: array[float]  # epoch seconds of the minute knots, first = open, last = close
-    prices: array[float]
-    run_max: array[float]
-    run_min: array[float]
-
-    def at(self, t: float) -> float:
-        if t <= self.times[0]:
-            return self.prices[0]
-        if t >= self.times[-1]:
-            return self.prices[-1]
-        i = bisect.bisect_right(self.times, t) - 1
-        t0, t1 = self.times[i], self.times[i + 1]
-        p0, p1 = self.prices[i], self.prices[i + 1]
-        return p0 + (p1 - p0) * (t - t0) / (t1 - t0)
-
-    def extremes(self, t: float) -> tuple[float, float]:
-        """(high, low) from the open up to ``t``."""
-        i = bisect.bisect_right(self.times, t) - 1
-        now = self.at(t)
-        return max(self.run_max[i], now), min(self.run_min[i], now)
-
-
-def _px(value: float, direction: TickDirection = TickDirection.NEAREST) -> Decimal:
-    return round_to_tick(Decimal(f"{max(value, 0.0005):.6f}"), direction)
-
-
-def _cross_in(
-    path: _Path, lo: float, hi: float, level: float, below: bool
-) -> tuple[float, float] | None:
-    """First (time, price) in [lo, hi] where the interpolated path reaches ``level``."""
-
-    def hit(p: float) -> bool:
-        return p <= level + 1e-9 if below else p >= level - 1e-9
-
-    ta, pa = lo, path.at(lo)
-    if hit(pa):
-        return ta, pa
-    i = bisect.bisect_right(path.times, lo)
-    points = [(t, p) for t, p in zip(path.times[i:], path.prices[i:], strict=True) if t < hi]
-    points.append((hi, path.at(hi)))
-    for tb, pb in points:
-        if hit(pb):
-            frac = min(max((level - pa) / (pb - pa), 0.0), 1.0)
-            return ta + (tb - ta) * frac, level
-        ta, pa = tb, pb
-    return None
-
-
-def _volume_fraction(frac: float) -> float:
-    """Cumulative share of the day's volume traded by ``frac`` of the session: 3 % in the
-    opening auction, then a U-shaped profile (busy open and close)."""
-    x = min(max(frac, 0.0), 1.0)
-    return 0.03 + 0.97 * (0.5 * x + 2.0 * ((x - 0.5) ** 3 + 0.125))
-
-
 class DemoMarket:
-    """A seeded ASX universe. Thread-unsafe, in-memory caches only; persists nothing."""
+    """A seeded ASX universe trading the sessions of ``calendar``. Thread-unsafe, in-memory
+    caches only; persists nothing."""
 
-    def __init__(self, seed: int, universe_size: int = 300) -> None:
+    def __init__(self, seed: int, universe_size: int = 300, *, calendar: MarketCalendar) -> None:
         self.seed = seed
+        self.calendar = calendar
         self.tickers: list[Ticker] = generate_universe(seed, universe_size)
         self._by_symbol = {t.symbol: t for t in self.tickers}
         self._by_conid = {t.conid: t for t in self.tickers}
-        self._draws: dict[tuple[str, date], _Draws] = {}
+        self._sessions: dict[date, MarketSession | None] = {}
+        self._draws: dict[tuple[str, date], Draws] = {}
         self._plans: dict[tuple[str, date], DayPlan] = {}
-        self._paths: dict[tuple[str, date], _Path] = {}
+        self._paths: dict[tuple[str, date], PricePath] = {}
         self._news: dict[date, list[Announcement]] = {}
 
     # -- lookup ----------------------------------------------------------------------------
@@ -179,13 +64,18 @@ class DemoMarket:
 
     # -- calendar --------------------------------------------------------------------------
 
-    @staticmethod
-    def session_date(when: datetime) -> date:
-        """The Sydney calendar date of ``when``."""
-        return when.astimezone(SYDNEY).date()
+    def session_date(self, when: datetime) -> date:
+        """The market-zone calendar date of ``when``."""
+        return when.astimezone(self.calendar.zone).date()
+
+    def session(self, day: date) -> MarketSession | None:
+        """The calendar's session of ``day`` (None when the market is closed all day)."""
+        if day not in self._sessions:
+            self._remember(self._sessions, day, self.calendar.session(day))
+        return self._sessions[day]
 
     def is_trading_day(self, day: date) -> bool:
-        return day.weekday() < 5 and holiday_name(day) is None
+        return self.session(day) is not None
 
     def previous_trading_day(self, day: date) -> date:
         d = day - timedelta(days=1)
@@ -193,75 +83,34 @@ class DemoMarket:
             d -= timedelta(days=1)
         return d
 
-    def next_trading_day(self, day: date) -> date:
-        d = day + timedelta(days=1)
-        while not self.is_trading_day(d):
-            d += timedelta(days=1)
-        return d
+    def open_at(self, day: date) -> datetime:
+        """When trading day ``day``'s session opens (aware UTC; each ticker's own opening
+        auction ends up to two minutes later). ValueError on a day without a session."""
+        return self._session(day).open_at.astimezone(UTC)
 
-    def last_trading_day_on_or_before(self, day: date) -> date:
-        return day if self.is_trading_day(day) else self.previous_trading_day(day)
+    def close_at(self, day: date) -> datetime:
+        """When trading day ``day``'s session closes (aware UTC; an early close on the
+        calendar's early-close days). ValueError on a day without a session."""
+        return self._session(day).close_at.astimezone(UTC)
 
-    @staticmethod
-    def close_at(day: date) -> datetime:
-        early = (day.month, day.day) in ((12, 24), (12, 31))
-        local = datetime.combine(day, EARLY_CLOSE_TIME if early else CLOSE_TIME, SYDNEY)
-        return local.astimezone(UTC)
+    def _session(self, day: date) -> MarketSession:
+        session = self.session(day)
+        if session is None:
+            raise ValueError(f"{day} is not a trading day")
+        return session
 
     # -- plans -----------------------------------------------------------------------------
 
-    def _draw(self, ticker: Ticker, day: date) -> _Draws:
+    def _draw(self, ticker: Ticker, day: date) -> Draws:
         key = (ticker.symbol, day)
         cached = self._draws.get(key)
-        if cached is not None:
-            return cached
-        rng = random.Random(f"skimd-demo|{self.seed}|{ticker.symbol}|{day.isoformat()}|plan")
-        u = rng.random()
-        if u < 0.03:
-            gap = 0.04 + 0.11 * rng.random() ** 1.7
-        elif u < 0.045:
-            gap = -(0.04 + 0.06 * rng.random())
-        elif u < 0.10:
-            gap = rng.choice((1.0, -1.0)) * rng.uniform(0.02, 0.04)
-        else:
-            gap = min(max(rng.gauss(0.0005, 0.007), -0.02), 0.02)
-        r = rng.random()
-        if abs(gap) >= 0.02 and r < 0.45:
-            behaviour, persistence = DayBehaviour.BREAKOUT, rng.uniform(1.0, 1.6)
-        elif abs(gap) >= 0.02 and r < 0.8:
-            behaviour, persistence = DayBehaviour.FADE, rng.uniform(0.0, 0.5)
-        else:
-            behaviour, persistence = DayBehaviour.CHOP, rng.uniform(0.5, 1.0)
-        size = 1.0
-        if abs(gap) >= 0.04:
-            size = rng.uniform(4.0, 10.0)
-        elif abs(gap) >= 0.02:
-            size = rng.uniform(1.5, 3.0)
-        draws = _Draws(
-            gap=gap,
-            behaviour=behaviour,
-            persistence=persistence,
-            open_offset_s=round(rng.uniform(0.0, AUCTION_SPREAD_S), 3),
-            volume_mult=rng.lognormvariate(0.0, 0.35) * size,
-            range_minutes=rng.randint(5, 15),
-            ramp_minutes=rng.randint(15, 45),
-            ramp_frac=rng.uniform(0.4, 0.9),
-        )
-        self._remember(self._draws, key, draws)
-        return draws
-
-    def _anchor(self, ticker: Ticker, day: date) -> float:
-        o = day.toordinal()
-        wander = sum(
-            a * math.sin(2 * math.pi * o / p + ph)
-            for a, p, ph in zip(ticker.swing, ticker.period, ticker.phase, strict=True)
-        )
-        return ticker.base * math.exp(wander)
+        if cached is None:
+            cached = draw(self.seed, ticker, day)
+            self._remember(self._draws, key, cached)
+        return cached
 
     def _close(self, ticker: Ticker, day: date) -> Decimal:
-        d = self._draw(ticker, day)
-        value = self._anchor(ticker, day) * (1.0 + d.gap * d.persistence)
-        return _px(min(max(value, MIN_PRICE), MAX_PRICE))
+        return closing_price(ticker, day, self._draw(ticker, day))
 
     def plan(self, symbol: str, day: date) -> DayPlan:
         """The session of ``symbol`` on trading day ``day`` (ValueError on a non-trading day
@@ -271,28 +120,10 @@ class DemoMarket:
         cached = self._plans.get(key)
         if cached is not None:
             return cached
-        if not self.is_trading_day(day):
-            raise ValueError(f"{day} is not an ASX trading day")
-        d = self._draw(ticker, day)
+        session = self._session(day)
         prev_close = self._close(ticker, self.previous_trading_day(day))
-        open_ = _px(float(prev_close) * (1.0 + d.gap))
-        open_at = datetime.combine(day, OPEN_TIME, SYDNEY).astimezone(UTC) + timedelta(
-            seconds=d.open_offset_s
-        )
-        volume = max(1000, int(ticker.turnover / float(prev_close) * d.volume_mult))
-        plan = DayPlan(
-            symbol=ticker.symbol,
-            conid=ticker.conid,
-            day=day,
-            prev_close=prev_close,
-            open=open_,
-            gap_pct=gap_pct(prev_close, open_),
-            close=self._close(ticker, day),
-            open_at=open_at,
-            close_at=self.close_at(day),
-            volume=volume,
-            behaviour=d.behaviour,
-            range_minutes=d.range_minutes,
+        plan = make_plan(
+            ticker, session, self._draw(ticker, day), prev_close, self._close(ticker, day)
         )
         self._remember(self._plans, key, plan)
         return plan
@@ -305,50 +136,14 @@ class DemoMarket:
 
     # -- intraday --------------------------------------------------------------------------
 
-    def _path(self, plan: DayPlan) -> _Path:
+    def _path(self, plan: DayPlan) -> PricePath:
         key = (plan.symbol, plan.day)
         cached = self._paths.get(key)
-        if cached is not None:
-            return cached
-        ticker = self._require(plan.symbol)
-        d = self._draw(ticker, plan.day)
-        rng = random.Random(f"skimd-demo|{self.seed}|{plan.symbol}|{plan.day.isoformat()}|path")
-        t0, t_end = plan.open_at.timestamp(), plan.close_at.timestamp()
-        times = [t0 + 60.0 * i for i in range(int((t_end - t0) // 60) + 1)]
-        if times[-1] < t_end:
-            times.append(t_end)
-        m = len(times) - 1
-        sigma = ticker.daily_vol * (1.0 + abs(d.gap) * 10.0) / math.sqrt(m)
-        if d.behaviour is DayBehaviour.BREAKOUT:
-            amp = max(abs(d.gap), 0.03) * d.ramp_frac
-        elif d.behaviour is DayBehaviour.FADE:
-            amp = -max(abs(d.gap), 0.03) * d.ramp_frac
-        else:
-            amp = 0.0
-        x0 = math.log(float(plan.open))
-        xs = [x0]
-        x = x0
-        for i in range(1, m + 1):
-            if i <= d.range_minutes:
-                drift = -0.25 * (x - x0)
-            elif i <= d.range_minutes + d.ramp_minutes:
-                drift = amp / d.ramp_minutes
-            else:
-                drift = 0.0
-            x += drift + sigma * (1.6 if i <= 30 else 1.0) * rng.gauss(0.0, 1.0)
-            xs.append(x)
-        correction = math.log(float(plan.close)) - xs[-1]
-        prices = [max(math.exp(v + correction * (i / m) ** 2), 0.001) for i, v in enumerate(xs)]
-        prices[0], prices[-1] = float(plan.open), float(plan.close)
-        run_max, run_min = [prices[0]], [prices[0]]
-        for p in prices[1:]:
-            run_max.append(max(run_max[-1], p))
-            run_min.append(min(run_min[-1], p))
-        path = _Path(
-            array("d", times), array("d", prices), array("d", run_max), array("d", run_min)
-        )
-        self._remember(self._paths, key, path)
-        return path
+        if cached is None:
+            ticker = self._require(plan.symbol)
+            cached = build_path(self.seed, ticker, plan, self._draw(ticker, plan.day))
+            self._remember(self._paths, key, cached)
+        return cached
 
     def price_at(self, symbol: str, when: datetime) -> Decimal | None:
         """The traded price at ``when`` on its session date; None before that day's open or
@@ -359,22 +154,15 @@ class DemoMarket:
         plan = self.plan(symbol, day)
         if when < plan.open_at:
             return None
-        return _px(self._path(plan).at(when.timestamp()))
+        return tick_price(self._path(plan).at(when.timestamp()))
 
     def minute_prices(self, symbol: str, day: date) -> list[tuple[datetime, Decimal]]:
         """The day's knots (open, each minute after it, close) on the tick grid."""
         path = self._path(self.plan(symbol, day))
         return [
-            (datetime.fromtimestamp(t, UTC), _px(p))
+            (datetime.fromtimestamp(t, UTC), tick_price(p))
             for t, p in zip(path.times, path.prices, strict=True)
         ]
-
-    def volume_at(self, plan: DayPlan, when: datetime) -> int:
-        if when < plan.open_at:
-            return 0
-        span = (plan.close_at - plan.open_at).total_seconds()
-        frac = (when - plan.open_at).total_seconds() / span
-        return int(plan.volume * _volume_fraction(frac))
 
     def quote(self, symbol: str, when: datetime) -> Quote:
         """What a snapshot at ``when`` shows. Before today's open: only ``prev_close``.
@@ -395,7 +183,7 @@ class DemoMarket:
             plan = self.plan(ticker.symbol, self.previous_trading_day(day))
         t = min(when, plan.close_at).timestamp()
         path = self._path(plan)
-        last = _px(path.at(t))
+        last = tick_price(path.at(t))
         high, low = path.extremes(t)
         tick = asx_tick_size(last)
         return Quote(
@@ -406,10 +194,10 @@ class DemoMarket:
             bid=max(last - tick, tick),
             ask=last + tick,
             open=plan.open,
-            high=max(_px(high), last),
-            low=min(_px(low), last),
+            high=max(tick_price(high), last),
+            low=min(tick_price(low), last),
             prev_close=plan.prev_close,
-            volume=self.volume_at(plan, min(when, plan.close_at)),
+            volume=volume_at(plan, min(when, plan.close_at)),
         )
 
     def first_cross(
@@ -434,37 +222,37 @@ class DemoMarket:
                 lo, hi = max(start, plan.open_at), min(end, plan.close_at)
                 if lo <= hi:
                     path = self._path(plan)
-                    found = _cross_in(path, lo.timestamp(), hi.timestamp(), lvl, below)
+                    found = path.first_cross(lo.timestamp(), hi.timestamp(), lvl, below)
                     if found is not None:
                         t, p = found
-                        price = level if t > lo.timestamp() else _px(p)
+                        price = level if t > lo.timestamp() else tick_price(p)
                         return datetime.fromtimestamp(t, UTC), price
             day += timedelta(days=1)
         return None
 
     # -- scans, news, bars -----------------------------------------------------------------
 
+    def opened(self, when: datetime) -> list[DayPlan]:
+        """Plans of the tickers that have opened by ``when`` today, largest gap first, equal
+        gaps by symbol (none on a day without a session)."""
+        found = [p for p in self.plans(self.session_date(when)) if when >= p.open_at]
+        return sorted(found, key=lambda p: (-p.gap_pct, p.symbol))
+
     def gaps(self, when: datetime) -> list[GapCandidate]:
-        """Tickers that have opened by ``when`` today, with their gap and volume so far,
-        largest gap first (filtering is the caller's)."""
-        day = self.session_date(when)
-        out = []
-        for plan in self.plans(day):
-            if when < plan.open_at:
-                continue
-            out.append(
-                GapCandidate(
-                    symbol=plan.symbol,
-                    conid=plan.conid,
-                    prev_close=plan.prev_close,
-                    open=plan.open,
-                    gap_pct=plan.gap_pct,
-                    volume=self.volume_at(plan, min(when, plan.close_at)),
-                    scan_date=day,
-                )
+        """Tickers that have opened by ``when`` today, with their gap and volume so far, in
+        :meth:`opened`'s order (screening them is the caller's)."""
+        return [
+            GapCandidate(
+                symbol=plan.symbol,
+                conid=plan.conid,
+                prev_close=plan.prev_close,
+                open=plan.open,
+                gap_pct=plan.gap_pct,
+                volume=volume_at(plan, min(when, plan.close_at)),
+                scan_date=plan.day,
             )
-        out.sort(key=lambda g: (-g.gap_pct, g.symbol))
-        return out
+            for plan in self.opened(when)
+        ]
 
     def last_price(self, symbol: str, when: datetime) -> Decimal:
         """Latest traded price at ``when``: today's, else the previous close."""
@@ -476,10 +264,15 @@ class DemoMarket:
     def announcements(self, day: date, until: datetime | None = None) -> list[Announcement]:
         """Announcements released on ``day`` (oldest first), those released by ``until``
         when given. Price-sensitive ones mostly accompany the day's big gaps."""
-        from skimd.infrastructure.brokers.demo.news import generate_announcements
-
         if day not in self._news:
-            self._news[day] = generate_announcements(self, day)
+            session = self.session(day)
+            self._news[day] = (
+                []
+                if session is None
+                else generate_announcements(
+                    self.seed, session, self.plans(day), self.calendar.zone
+                )
+            )
         items = self._news[day]
         return items if until is None else [a for a in items if a.released_at <= until]
 
@@ -490,8 +283,8 @@ class DemoMarket:
             symbol=plan.symbol,
             day=day,
             open=plan.open,
-            high=_px(path.run_max[-1]),
-            low=_px(path.run_min[-1]),
+            high=tick_price(path.run_max[-1]),
+            low=tick_price(path.run_min[-1]),
             close=plan.close,
             volume=plan.volume,
         )

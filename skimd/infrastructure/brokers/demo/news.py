@@ -1,22 +1,32 @@
 """Seeded ASX-style company announcements for the demo market.
 
 Most big gappers (|gap| >= 4 %) have a price-sensitive announcement released before the
-open (07:30-09:58 Sydney), worded to match the gap's direction; a few other companies carry
-price-sensitive news without gapping much, and routine, non-sensitive notices are spread
-through the day (07:30-17:30). Each item has an 8-digit document id, as on the ASX site, so
-a later HTML rendering can link to it.
+open (from 07:30 until :data:`PRE_OPEN_LEAD` before the session opens), worded to match the
+gap's direction; a few other companies carry price-sensitive news without gapping much, and
+routine, non-sensitive notices are spread through the day (07:30-17:30). Those wall-clock
+times are the announcement platform's hours in the market's zone, not the session's. Each
+item has an 8-digit document id, as on the ASX site, so a later HTML rendering can link to
+it.
+
+Built from the day's plans alone (:mod:`.day_plans`), so this module needs nothing of the
+market that asks for it.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
+from skimd.domain.calendar import MarketSession
 from skimd.domain.market import Announcement
+from skimd.infrastructure.brokers.demo.day_plans import DayPlan
 
-if TYPE_CHECKING:
-    from skimd.infrastructure.brokers.demo.market import DemoMarket
+PLATFORM_OPENS = time(7, 30)
+SENSITIVE_UNTIL = time(15, 30)
+PLATFORM_CLOSES = time(17, 30)
+# a gapper's news lands just before its session opens, so the gap is "on news"
+PRE_OPEN_LEAD = timedelta(minutes=2)
 
 GOOD_NEWS = (
     "High-Grade Drilling Results Extend Mineralisation",
@@ -53,32 +63,34 @@ ROUTINE = (
 )
 
 
-def _at(day: date, rng: random.Random, start: time, end: time) -> datetime:
-    from skimd.infrastructure.brokers.demo.market import SYDNEY
-
-    lo = datetime.combine(day, start, SYDNEY)
-    hi = datetime.combine(day, end, SYDNEY)
+def _at(rng: random.Random, lo: datetime, hi: datetime) -> datetime:
     seconds = rng.uniform(0, (hi - lo).total_seconds())
     return (lo + timedelta(seconds=int(seconds))).astimezone(UTC)
 
 
-def generate_announcements(market: DemoMarket, day: date) -> list[Announcement]:
-    """Every announcement of ``day`` (empty on a non-trading day), oldest first."""
-    if not market.is_trading_day(day):
-        return []
+def generate_announcements(
+    seed: int, session: MarketSession, plans: Sequence[DayPlan], zone: tzinfo
+) -> list[Announcement]:
+    """Every announcement of ``session``'s day for the tickers of ``plans`` (the market's
+    plans of that day, in universe order), oldest first. ``zone``: the market's."""
+    day = session.day
+    opens = datetime.combine(day, PLATFORM_OPENS, zone)
+    pre_open = session.open_at - PRE_OPEN_LEAD
+    sensitive_until = datetime.combine(day, SENSITIVE_UNTIL, zone)
+    closes = datetime.combine(day, PLATFORM_CLOSES, zone)
     items: list[Announcement] = []
-    for index, plan in enumerate(market.plans(day)):
-        rng = random.Random(f"skimd-demo|{market.seed}|{plan.symbol}|{day.isoformat()}|news")
+    for index, plan in enumerate(plans):
+        rng = random.Random(f"skimd-demo|{seed}|{plan.symbol}|{day.isoformat()}|news")
         drafts: list[tuple[str, bool, datetime]] = []
         big = abs(plan.gap_pct) >= 4
         if big and rng.random() < 0.85:
             pool = GOOD_NEWS if plan.gap_pct > 0 else BAD_NEWS
-            drafts.append((rng.choice(pool), True, _at(day, rng, time(7, 30), time(9, 58))))
+            drafts.append((rng.choice(pool), True, _at(rng, opens, pre_open)))
         elif not big and rng.random() < 0.012:
             headline = rng.choice(SENSITIVE_NEUTRAL + GOOD_NEWS)
-            drafts.append((headline, True, _at(day, rng, time(7, 30), time(15, 30))))
+            drafts.append((headline, True, _at(rng, opens, sensitive_until)))
         if rng.random() < 0.05:
-            drafts.append((rng.choice(ROUTINE), False, _at(day, rng, time(7, 30), time(17, 30))))
+            drafts.append((rng.choice(ROUTINE), False, _at(rng, opens, closes)))
         for n, (headline, sensitive, released) in enumerate(drafts):
             items.append(
                 Announcement(

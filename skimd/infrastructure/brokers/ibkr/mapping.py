@@ -20,10 +20,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -43,8 +42,6 @@ from skimd.domain.orders import (
 from skimd.errors import InvalidInputError
 
 log = structlog.get_logger(__name__)
-
-SYDNEY = ZoneInfo("Australia/Sydney")
 
 # Snapshot field ids (IBKR Client Portal market data fields).
 F_LAST, F_SYMBOL, F_HIGH, F_LOW = "31", "55", "70", "71"
@@ -134,14 +131,14 @@ def quote_from_snapshot(row: Mapping[str, Any], symbol: str, fallback_at: dateti
     )
 
 
-def bars_from_history(body: Any, symbol: str) -> list[Bar]:
-    """Daily bars from ``/iserver/marketdata/history`` (``t`` ms epoch → Sydney date),
-    oldest first, one per day (the later row wins)."""
+def bars_from_history(body: Any, symbol: str, zone: tzinfo) -> list[Bar]:
+    """Daily bars from ``/iserver/marketdata/history`` (``t`` ms epoch → its date in the
+    market's ``zone``), oldest first, one per day (the later row wins)."""
     rows = body.get("data", []) if isinstance(body, dict) else []
     by_day: dict[date, Bar] = {}
     for row in rows:
         try:
-            day = datetime.fromtimestamp(int(row["t"]) / 1000, UTC).astimezone(SYDNEY).date()
+            day = datetime.fromtimestamp(int(row["t"]) / 1000, UTC).astimezone(zone).date()
             values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
             if any(v is None for v in values):
                 continue
@@ -165,8 +162,9 @@ def history_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
 
 
-def intraday_bars_from_history(body: Any, symbol: str, day: date) -> list[Bar]:
-    """Intraday bars of Sydney date ``day`` from ``/iserver/marketdata/history``.
+def intraday_bars_from_history(body: Any, symbol: str, day: date, zone: tzinfo) -> list[Bar]:
+    """Intraday bars of date ``day`` (in the market's ``zone``) from
+    ``/iserver/marketdata/history``.
 
     Each ``data`` row is ``{"o", "h", "l", "c", "v", "t"}`` with ``t`` the bar's start in
     ms since the epoch. Rows of other dates (the request window may reach into the previous
@@ -185,7 +183,7 @@ def intraday_bars_from_history(body: Any, symbol: str, day: date) -> list[Bar]:
         try:
             at = datetime.fromtimestamp(int(row["t"]) / 1000, UTC)
             values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
-            if at.astimezone(SYDNEY).date() != day or any(v is None for v in values):
+            if at.astimezone(zone).date() != day or any(v is None for v in values):
                 continue
             o, h, low, c = (v for v in values if v is not None)
             volume = parse_volume(row.get("v")) or 0
