@@ -24,6 +24,7 @@ from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
 from skimd.infrastructure.database.journal_store import SqlJournalStore
 from skimd.services.journal.end_of_day import JournalDay
