@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     import httpx
 
     from skimd.domain.alerts import Alert
-    from skimd.infrastructure.brokers.protocols import AnnouncementFeed, Broker
     from skimd.infrastructure.database import TradingDatabase
     from skimd.infrastructure.database.admin import DatabaseAdmin
     from skimd.infrastructure.database.day_summary import DaySummary
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.demo_state import DemoAccount
     from skimd.infrastructure.notifications.base import NotificationService
     from skimd.services.alerts import OutboxSender
+    from skimd.services.broker_ports import AnnouncementFeed, Broker
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import PricePath, TradeReports
     from skimd.services.supervisor import Supervisor
@@ -473,7 +473,7 @@ class App:
         (the demo market), else today's ASX announcements page."""
         if self._overrides.news is not None:
             return self._overrides.news
-        from skimd.infrastructure.brokers.protocols import AnnouncementFeed
+        from skimd.services.broker_ports import AnnouncementFeed
 
         if isinstance(self.broker, AnnouncementFeed):
             return self.broker

@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from skimd.clock import Clock, TimerHandle
 from skimd.services.jobs import DailyAt, Every, Trigger
+from skimd.services.scheduler_ports import JobEvent
 
 _MAX_WAIT_S = 3600.0
 
@@ -256,9 +257,7 @@ class SchedulerAdapter:
     def running_tasks(self) -> set[Any]:
         return set(self._scheduler.executor.running)
 
-    def on_event(self, callback: Callable[[Any], None]) -> None:
-        from skimd.services.supervisor import JobEvent
-
+    def on_event(self, callback: Callable[[JobEvent], None]) -> None:
         def listener(event: Any) -> None:
             callback(
                 JobEvent(

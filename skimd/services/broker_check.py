@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skimd.infrastructure.brokers.protocols import Broker
+from skimd.services.broker_ports import Broker
 
 
 async def collect(broker: Broker, symbol: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,48 +28,11 @@ from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
 from skimd.errors import EX_SOFTWARE, ConfigurationError, FatalError, TradingHaltError
 from skimd.services.jobs import Every, JobResult, JobSpec, JobTable, Window
+from skimd.services.scheduler_ports import JobEvent, SchedulerPort, SdNotify
 
 log = structlog.get_logger("skimd.supervisor")
 
 CLOSING_AUCTION_MINUTES = 10
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """What the scheduler reports about a run: kind is executed / error / missed / max_instances."""
-
-    kind: str
-    job_id: str
-    scheduled_at: datetime | None
-    error: BaseException | None = None
-
-
-class SchedulerPort(Protocol):
-    """What the supervisor needs from a scheduler (implemented over APScheduler)."""
-
-    def schedule(self, spec: JobSpec, run: Callable[[], Awaitable[object]]) -> None: ...
-
-    def start(self) -> None: ...
-
-    def pause(self) -> None: ...
-
-    def shutdown(self) -> None: ...
-
-    def next_run_time(self, job_id: str) -> datetime | None: ...
-
-    def running_tasks(self) -> set[asyncio.Task[Any]]: ...
-
-    def on_event(self, callback: Callable[[JobEvent], None]) -> None: ...
-
-
-class SdNotify(Protocol):
-    def ready(self, status: str) -> bool: ...
-
-    def status(self, status: str) -> bool: ...
-
-    def watchdog(self) -> bool: ...
-
-    def stopping(self, status: str) -> bool: ...
 
 
 class SupervisorHooks(Protocol):

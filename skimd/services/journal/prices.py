@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from skimd.domain.alerts import PricePoint
-from skimd.infrastructure.brokers.protocols import Broker
+from skimd.services.broker_ports import Broker
 
 
 class BrokerPricePath:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
-from skimd.infrastructure.brokers.protocols import AnnouncementFeed, Broker
+from skimd.services.broker_ports import AnnouncementFeed, Broker
 from skimd.services.trading.params import StrategyParams
 from skimd.services.trading.ports import TradingStore
 

@@ -1,5 +1,8 @@
 """What the services need from a broker, as small protocols composed into :class:`Broker`.
 
+The services own these ports; ``skimd.infrastructure.brokers`` implements them (``ibkr``,
+``demo``) and nothing in the services imports an implementation.
+
 Every broker kind (``ibkr``, ``demo``) implements all of :class:`Broker`; services depend on
 the narrowest protocol they use, so fakes stay small.
 
@@ -30,7 +33,6 @@ from typing import Protocol, runtime_checkable
 from skimd.domain.account import AccountSummary, Position, SessionHealth
 from skimd.domain.market import Announcement, Bar, Contract, GapCandidate, Quote
 from skimd.domain.orders import Fill, OrderRequest, OrderState
-from skimd.errors import SkimdError
 
 PacingBudget = dict[str, str | float | int]
 """``pacing_budget()`` result: endpoint class → remaining budget (``"unlimited"`` for demo),
@@ -39,10 +41,6 @@ e.g. ``{"global": 48, "snapshot": 9, "orders": "penalty until 2025-03-04T00:10:0
 
 INTRADAY_BAR_MINUTES: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 30, 60)
 """Bar lengths :meth:`MarketData.intraday_bars` accepts (minutes)."""
-
-
-class UnsupportedCapabilityError(SkimdError):
-    """The broker does not offer this operation (check the capability flag first)."""
 
 
 class IdentifierCache(Protocol):
@@ -129,8 +127,8 @@ class MarketData(Protocol):
 class GapScanner(Protocol):
     @property
     def has_scanner(self) -> bool:
-        """True when :meth:`scan_gaps` is available; otherwise it raises
-        UnsupportedCapabilityError and callers scan a universe with snapshots."""
+        """True when :meth:`scan_gaps` is available; when False, callers scan the configured
+        universe with snapshots instead and never call :meth:`scan_gaps`."""
 
     async def scan_gaps(
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
