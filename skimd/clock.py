@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import structlog
+
+log = structlog.get_logger("skimd.clock")
+
 
 class TimerHandle(Protocol):
     def cancel(self) -> None: ...
@@ -68,6 +72,8 @@ class _Timer:
 
 
 _THREAD_YIELD_S = 0.0002
+# Loop passes ``run_until`` waits for its ``settle`` predicate before each jump.
+_SETTLE_ROUNDS = 10_000
 
 
 class SimulatedClock:
@@ -150,6 +156,12 @@ class SimulatedClock:
         empty loop passes when no ``settle`` is given), so work started by one timer
         finishes before time jumps to the next one. ``pace`` (optional) slows the jump to
         ``pace`` simulated seconds per real second.
+
+        ``settle`` must be able to become True while the clock stands still ("nothing is
+        running", not "the 10:00 job has started"): it is polled before every jump, and a
+        predicate that only a later timer can satisfy is polled for the whole settle budget
+        (:data:`_SETTLE_ROUNDS` loop passes, about ten real seconds) before time moves on
+        anyway, with a warning in the log.
         """
         # Offsets are compared as floats: a datetime keeps only microseconds, and a deadline
         # rounded down would never count as reached.
@@ -168,9 +180,8 @@ class SimulatedClock:
         self._advance_offset(target)
         await self._settle(settle)
 
-    @staticmethod
-    async def _settle(settle: Callable[[], bool] | None) -> None:
-        for attempt in range(10_000):
+    async def _settle(self, settle: Callable[[], bool] | None) -> None:
+        for attempt in range(_SETTLE_ROUNDS):
             for _ in range(5):
                 await asyncio.sleep(0)
             if settle is None or settle():
@@ -178,8 +189,15 @@ class SimulatedClock:
             if attempt >= 2:
                 # Work is waiting on a worker thread (asyncio.to_thread: the DB). Block in
                 # the selector briefly instead of spinning, so that thread gets the GIL.
-                # This paces the driver, not the simulated time.
+                # This paces the driver, not the simulated time. (The selector waits in
+                # whole milliseconds, so each pass costs about 1 ms, not 0.2.)
                 await asyncio.sleep(_THREAD_YIELD_S)
+        log.warning(
+            "simulated clock moves on unsettled",
+            at=self.now().isoformat(),
+            rounds=_SETTLE_ROUNDS,
+            hint="the settle predicate did not hold while the clock stood still",
+        )
 
     def _drop_cancelled(self) -> None:
         while self._timers and self._timers[0].cancelled:

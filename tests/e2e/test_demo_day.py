@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.demo_runs import (
     ROOT,
     demo_config,
@@ -25,6 +27,7 @@ from tests.e2e.demo_runs import (
 ALERT_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d) (INFO|WARN|CRIT) ")
 
 
+@pytest.mark.slow
 def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     config = demo_config(tmp_path / "demo")
     done = run_demo(config, "--json")
@@ -64,6 +67,7 @@ def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     assert json.loads(again.stdout.strip().splitlines()[-1])["entries"] == summary["entries"]
 
 
+@pytest.mark.slow
 def test_a_killed_demo_day_resumes_to_the_same_end(tmp_path: Path) -> None:
     whole = demo_config(tmp_path / "whole")
     assert run_demo(whole).returncode == 0

@@ -47,6 +47,7 @@ def recv(sock: socket.socket) -> str:
     return sock.recv(4096).decode()
 
 
+@pytest.mark.slow
 def test_notify_ready_watchdog_stopping_in_order_and_sigterm_stops(
     make_config, tmp_path: Path
 ) -> None:
@@ -76,6 +77,7 @@ def test_notify_ready_watchdog_stopping_in_order_and_sigterm_stops(
     assert code == 0, proc.stderr.read() if proc.stderr else ""
 
 
+@pytest.mark.slow
 def test_second_instance_is_refused_naming_the_pid(make_config, tmp_path: Path) -> None:
     cfg = make_config()
     lock = InstanceLock(tmp_path / "data")
@@ -95,6 +97,7 @@ def test_second_instance_is_refused_naming_the_pid(make_config, tmp_path: Path) 
     again.release()
 
 
+@pytest.mark.slow
 def test_run_refuses_an_unmigrated_database(make_config, tmp_path: Path) -> None:
     cfg = make_config()
     result = run_to_exit(cfg)

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("alembic", "mako", "pygments", "PIL", "cryptography.fernet", "holidays", "requests")
 
@@ -26,6 +28,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_the_daemon_starts_without_the_heavy_optional_modules(tmp_path: Path) -> None:
     script = SCRIPT.format(
         config=str(ROOT / "config" / "skimd.toml"), data=str(tmp_path / "data"), heavy=HEAVY

@@ -76,6 +76,7 @@ async def drive(clock: SimulatedClock, sender: OutboxSender, seconds: float,
         await sender.run_once()  # the periodic scheduler job
 
 
+@pytest.mark.slow
 async def test_thirty_minute_outage_loses_nothing_and_keeps_order(
     db: TradingDatabase, discord: FakeDiscord, http: httpx.AsyncClient
 ) -> None:

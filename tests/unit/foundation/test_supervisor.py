@@ -246,7 +246,11 @@ async def test_stop_cancels_a_hung_job_at_the_deadline() -> None:
     table.add(JobSpec("hang", DailyAt(time(10, 0)), hang, "hangs", market_hours=False))
     sup, sd, hooks = make_supervisor(clock, table, timeout=0.05)
     sup.start()
-    await clock.run_until(local(2026, 11, 24, 10, 1), settle=started.is_set)
+    # Settled means "nothing running, or the hung job has started". ``started.is_set``
+    # alone never holds before 10:00 (only a clock move can start the job), so the clock
+    # would spend its whole settle budget at 09:59 before moving on.
+    await clock.run_until(local(2026, 11, 24, 10, 1), settle=lambda: sup.idle() or started.is_set())
+    assert started.is_set()
     assert not sup.idle()
     clean = await sup.stop("SIGTERM")
     assert clean is False
