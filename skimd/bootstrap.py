@@ -596,7 +596,7 @@ class App:
 
     async def scan_now(self) -> dict[str, Any]:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
-        from skimd.services.trading.scan_report import scan_report
+        from skimd.services.scan_report import scan_report
 
         self.outbox  # noqa: B018 - alerts go out as they are committed
         return await scan_report(self.trading)

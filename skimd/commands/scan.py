@@ -1,7 +1,7 @@
 """``skimd scan``: run the news and gap scans now and print what they found.
 
 The scans are the daemon's own (the same broker, store, news feed and alerts of an
-EXCLUSIVE App; the use case is :mod:`skimd.services.trading.scan_report`): found
+EXCLUSIVE App; the use case is :mod:`skimd.services.scan_report`): found
 candidates are saved as today's candidates and alerted once, exactly as the scheduled
 ``scan`` job would. Two processes must not share one broker session, so while a daemon
 runs on this data dir the command refuses (the daemon scans on its own); otherwise it

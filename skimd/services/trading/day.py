@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -24,10 +24,25 @@ from skimd.services.trading.intraday import IntradayWatch
 from skimd.services.trading.orders import OrderDesk
 from skimd.services.trading.scans import Scanner
 
-if TYPE_CHECKING:
-    from skimd.services.journal.end_of_day import JournalDay
-
 log = structlog.get_logger(__name__)
+
+
+class Summarised(Protocol):
+    def summary(self) -> str: ...
+
+
+class PositionSyncPort(Protocol):
+    async def run(self) -> Summarised: ...
+
+
+class DayJournal(Protocol):
+    """What the trading day drives of the journal (skimd.services.journal.end_of_day's
+    JournalDay): the position sync, and the end of day."""
+
+    @property
+    def sync(self) -> PositionSyncPort: ...
+
+    async def run(self, day: date) -> Summarised: ...
 
 
 class TradingDay:
@@ -37,7 +52,7 @@ class TradingDay:
     Jobs that touch orders or positions take one lock, so a sync never compares positions
     half-way through a poll that is booking a fill."""
 
-    def __init__(self, ctx: TradingContext, journal: JournalDay | None = None) -> None:
+    def __init__(self, ctx: TradingContext, journal: DayJournal | None = None) -> None:
         self.ctx = ctx
         self.desk = OrderDesk(ctx)
         self.scanner = Scanner(ctx)
@@ -47,7 +62,7 @@ class TradingDay:
         self._lock = asyncio.Lock()
         self._last_health: SessionHealth | None = None
 
-    def attach_journal(self, factory: Callable[[OrderDesk], JournalDay]) -> JournalDay:
+    def attach_journal(self, factory: Callable[[OrderDesk], DayJournal]) -> DayJournal:
         """Give the day its journal (built around this day's order desk)."""
         self.journal = factory(self.desk)
         return self.journal
