@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from skimd.clock import SystemClock  # noqa: E402
-from skimd.domain.alerts import CandidateFound, CandidateSource, OrderFilled  # noqa: E402
+from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
+from skimd.domain.trading import CandidateSource  # noqa: E402
 from skimd.infrastructure.database import migrate  # noqa: E402
 from skimd.infrastructure.database.crypto import DatabaseKey  # noqa: E402
 from skimd.infrastructure.database.factory import TradingDatabase  # noqa: E402

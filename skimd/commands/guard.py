@@ -23,8 +23,8 @@ import structlog
 
 from skimd import bootstrap
 from skimd.clock import Clock, SystemClock
-from skimd.domain.alerts import GuardKind, GuardReleased, GuardTripped
-from skimd.domain.trading import GuardState
+from skimd.domain.alerts import GuardReleased, GuardTripped
+from skimd.domain.trading import GuardKind, GuardState
 from skimd.services.trading.ports import TradingStore
 
 log = structlog.get_logger(__name__)

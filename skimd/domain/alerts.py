@@ -27,6 +27,10 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from skimd.domain.formatting import fmt_money, fmt_pct, fmt_price
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import CandidateSource, ExitReason, GuardKind
+
 PAYLOAD_VERSION = 1
 
 
@@ -43,69 +47,11 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
-class CandidateSource(StrEnum):
-    GAP = "gap"
-    NEWS = "news"
-
-
-class ExitReason(StrEnum):
-    STOP = "stop"
-    TARGET = "target"
-    TRAIL = "trail"
-    PARTIAL = "partial"
-    END_OF_DAY = "end_of_day"
-    MANUAL = "manual"
-
-
-class GuardKind(StrEnum):
-    KILL_SWITCH = "kill_switch"
-    DAILY_LOSS_CAP = "daily_loss_cap"
-    MAX_POSITIONS = "max_positions"
-    PRICE_BAND = "price_band"
-    MAX_ORDERS_PER_DAY = "max_orders_per_day"
-    CLOSING_AUCTION = "closing_auction"
-    OTHER = "other"
-
-
 class UnknownAlertKind(ValueError):
     """A payload names a kind this version does not know (or is malformed)."""
 
 
-# -- formatting helpers (pure) -------------------------------------------------------------
-
-
-def fmt_price(value: Decimal | None) -> str:
-    """At least two decimals, more when the price has them (ASX sub-$2 ticks are 0.5c)."""
-    if value is None:
-        return "—"
-    exponent = value.as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{value:,.{places}f}"
-
-
-def fmt_money(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    sign = "-" if value < 0 else ("+" if value > 0 else "")
-    return f"{sign}${abs(value):,.2f}"
-
-
-def fmt_pct(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value:+.2f}%"
-
-
 # -- base ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PricePoint:
-    """One observation of a price path (for charts)."""
-
-    at: datetime
-    price: Decimal
-
-    def __post_init__(self) -> None:
-        _require_aware(self.at, "PricePoint.at")
 
 
 def _require_aware(value: object, name: str) -> None:
@@ -732,6 +678,10 @@ class ReconciliationRow:
         agree = db_qty == broker_qty == executions_qty
         status = ReconciliationStatus.OK if agree else ReconciliationStatus.MISMATCH
         return cls(ticker, db_qty, broker_qty, executions_qty, status)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ReconciliationStatus.OK
 
 
 RECONCILIATION_CSV_HEADER = ("ticker", "db_qty", "broker_qty", "executions_qty", "status")

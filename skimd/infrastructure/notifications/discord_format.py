@@ -12,11 +12,11 @@ from datetime import tzinfo
 from skimd.domain.alerts import (
     Alert,
     CandidateDigest,
-    ExitReason,
     PositionExited,
     ReconciliationDigest,
     Severity,
 )
+from skimd.domain.trading import ExitReason
 from skimd.infrastructure.notifications.discord_limits import (
     DESCRIPTION_MAX,
     EmbedField,

@@ -35,7 +35,8 @@ from typing import Protocol
 import structlog
 
 from skimd.clock import Clock
-from skimd.domain.alerts import PricePoint, fmt_price
+from skimd.domain.formatting import fmt_price
+from skimd.domain.market import PricePoint
 from skimd.errors import SkimdError
 from skimd.files import write_atomic
 

@@ -16,15 +16,15 @@ from pydantic import SecretStr
 from skimd.config import NotificationSettings
 from skimd.domain.alerts import (
     BrokerSessionLost,
-    ExitReason,
     OrderFilled,
     OrderRejected,
     PositionExited,
-    PricePoint,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
 )
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import ExitReason
 from skimd.errors import NotificationDeliveryError
 from skimd.infrastructure.notifications import build_notifier
 from skimd.infrastructure.notifications.discord import DiscordNotifier

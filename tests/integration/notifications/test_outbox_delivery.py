@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from skimd.clock import SimulatedClock
-from skimd.domain.alerts import CandidateFound, CandidateSource, OrderFilled
+from skimd.domain.alerts import CandidateFound, OrderFilled
+from skimd.domain.trading import CandidateSource
 from skimd.infrastructure.database import migrate
 from skimd.infrastructure.database.factory import TradingDatabase
 from skimd.infrastructure.database.tables import AlertOutbox, Candidate

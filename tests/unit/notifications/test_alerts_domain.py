@@ -13,12 +13,9 @@ from skimd.domain.alerts import (
     BrokerSessionLost,
     CandidateDigest,
     CandidateFound,
-    CandidateSource,
     DaemonStarted,
     DaemonStopping,
     DailySummary,
-    ExitReason,
-    GuardKind,
     GuardReleased,
     GuardTripped,
     JobFailed,
@@ -28,7 +25,6 @@ from skimd.domain.alerts import (
     OrderRejected,
     PositionExited,
     PositionMismatch,
-    PricePoint,
     ReconciliationDigest,
     ReconciliationRow,
     Severity,
@@ -36,6 +32,8 @@ from skimd.domain.alerts import (
     UnknownAlertKind,
     alert_from_payload,
 )
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import CandidateSource, ExitReason, GuardKind
 
 T = datetime(2024, 6, 3, 0, 5, tzinfo=UTC)
 

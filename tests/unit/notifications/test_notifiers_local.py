@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from skimd.domain.alerts import (
-    CandidateDigest,
-    CandidateFound,
-    CandidateSource,
-    JobFailed,
-    alert_from_payload,
-)
+from skimd.domain.alerts import CandidateDigest, CandidateFound, JobFailed, alert_from_payload
+from skimd.domain.trading import CandidateSource
 from skimd.errors import NotificationDeliveryError
 from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
