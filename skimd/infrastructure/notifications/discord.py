@@ -46,6 +46,7 @@ from pydantic import SecretStr
 from skimd.clock import Clock
 from skimd.domain.alerts import Alert, Severity
 from skimd.errors import NotificationDeliveryError
+from skimd.infrastructure.alert_codec import to_payload
 from skimd.infrastructure.notifications.charts import chart_filename, chart_for
 from skimd.infrastructure.notifications.discord_format import (
     attachments_for,
@@ -279,7 +280,7 @@ def _content_type(filename: str) -> str:
 
 
 def _alert_key(alert: Alert) -> str:
-    text = json.dumps(alert.to_payload(), sort_keys=True)
+    text = json.dumps(to_payload(alert), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from skimd.domain.alerts import CandidateDigest, CandidateFound, JobFailed, alert_from_payload
+from skimd.domain.alerts import CandidateDigest, CandidateFound, JobFailed
 from skimd.domain.trading import CandidateSource
 from skimd.errors import NotificationDeliveryError
+from skimd.infrastructure.alert_codec import alert_from_payload
 from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
