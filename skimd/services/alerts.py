@@ -29,9 +29,14 @@ Guarantees
   server's ``retry_after`` if longer), timed with the injected Clock. A notifier that is
   disabled (e.g. a revoked webhook) keeps failing fast without network traffic, and its
   rows stay in the outbox until a restart with a working configuration.
-- An alert a notifier rejects as malformed (:class:`AlertRejectedError`) or a row this
-  version cannot decode is logged as an error and skipped for that notifier, so a poison
-  row cannot block everything behind it.
+- An alert a notifier rejects as malformed (:class:`~skimd.errors.AlertRejectedError`) or a
+  row this version cannot decode is logged as an error and skipped for that notifier, so a
+  poison row cannot block everything behind it.
+
+The errors a notifier raises (:class:`~skimd.errors.NotificationDeliveryError`,
+:class:`~skimd.errors.NotifierRetryAfter`, :class:`~skimd.errors.NotifierDisabledError`,
+:class:`~skimd.errors.AlertRejectedError`) live in :mod:`skimd.errors`, shared with the
+channels that raise them.
 """
 
 from __future__ import annotations
@@ -47,28 +52,9 @@ import structlog
 
 from skimd.clock import Clock, TimerHandle
 from skimd.domain.alerts import Alert, CandidateDigest, CandidateFound
-from skimd.errors import NotificationDeliveryError, SkimdError
+from skimd.errors import AlertRejectedError, NotifierRetryAfter, SkimdError
 
 log = structlog.get_logger(__name__)
-
-
-# -- errors a notifier may raise (besides NotificationDeliveryError) ------------------------
-
-
-class NotifierRetryAfter(NotificationDeliveryError):
-    """The channel asked us to wait ``retry_after`` seconds (e.g. a Discord 429)."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class NotifierDisabledError(NotificationDeliveryError):
-    """The channel is disabled until restart (bad/revoked webhook); alerts stay queued."""
-
-
-class AlertRejectedError(SkimdError):
-    """The channel refused this alert's content; resending it unchanged is pointless."""
 
 
 # -- the protocol ------------------------------------------------------------------------------
@@ -78,8 +64,9 @@ class NotificationService(Protocol):
     """Somewhere alerts go (Discord, the console, a JSON-lines file, a fan-out of those).
 
     ``send`` delivers one alert or raises :class:`~skimd.errors.NotificationDeliveryError`
-    (retry later; :class:`NotifierRetryAfter` says when) or :class:`AlertRejectedError`
-    (never retry this alert). ``name`` is stable across restarts: delivery records use it.
+    (retry later; :class:`~skimd.errors.NotifierRetryAfter` says when) or
+    :class:`~skimd.errors.AlertRejectedError` (never retry this alert). ``name`` is stable
+    across restarts: delivery records use it.
     """
 
     @property

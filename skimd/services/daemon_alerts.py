@@ -6,9 +6,9 @@ failing alerts on its first failure and then every ``repeat_every`` consecutive 
 not on every tick; a missed or overrun run alerts each time (those are rare by nature).
 Hooks never raise: an alert that cannot be stored is logged and trading goes on.
 
-:class:`AlertingBrokerEvents` does the same for the broker's
-:class:`~skimd.infrastructure.brokers.protocols.BrokerEvents` (session lost, competing
-login, rate-limit penalty), deduplicated per condition episode.
+:class:`AlertingBrokerEvents` does the same for the news a broker reports through its
+``BrokerEvents`` callbacks (session lost, competing login, rate-limit penalty),
+deduplicated per condition episode.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Alert channels: Discord webhooks (with charts), console, JSON-lines, fan-out, heartbeat.
 
 Bootstrap calls :func:`build_notifier` (and :func:`build_heartbeat`,
-:func:`build_outbox_sender`); everything else talks to the
-:class:`~skimd.services.alerts.NotificationService` protocol.
+:func:`build_outbox_sender`); everything else talks to the notifier port the services
+declare (``NotificationService``), which every channel here fits.
 """
 
 from skimd.infrastructure.notifications.factory import (

@@ -45,7 +45,12 @@ from pydantic import SecretStr
 
 from skimd.clock import Clock
 from skimd.domain.alerts import Alert, Severity
-from skimd.errors import NotificationDeliveryError
+from skimd.errors import (
+    AlertRejectedError,
+    NotificationDeliveryError,
+    NotifierDisabledError,
+    NotifierRetryAfter,
+)
 from skimd.infrastructure.alert_codec import to_payload
 from skimd.infrastructure.notifications.charts import chart_filename, chart_for
 from skimd.infrastructure.notifications.discord_format import (
@@ -54,7 +59,6 @@ from skimd.infrastructure.notifications.discord_format import (
     render_alert,
 )
 from skimd.infrastructure.notifications.discord_limits import MessageSpec, split_message
-from skimd.services.alerts import AlertRejectedError, NotifierDisabledError, NotifierRetryAfter
 
 log = structlog.get_logger(__name__)
 

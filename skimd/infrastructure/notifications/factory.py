@@ -17,9 +17,8 @@ import structlog
 from skimd.clock import Clock
 from skimd.config import NotificationSettings, Settings
 from skimd.domain.alerts import Severity
-from skimd.infrastructure.notifications.base import NotificationService
 from skimd.infrastructure.notifications.console import ConsoleNotifier
-from skimd.infrastructure.notifications.fanout import FanOutNotifier
+from skimd.infrastructure.notifications.fanout import FanOutNotifier, Notifier
 from skimd.infrastructure.notifications.heartbeat import Heartbeat
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
 from skimd.services.alerts import OutboxSender, OutboxStore
@@ -47,7 +46,7 @@ def build_notifier(
     ``discord``, ``discord-critical``.
     """
     cfg, tz = _split(settings)
-    members: list[NotificationService] = []
+    members: list[Notifier] = []
     if cfg.console and stdout is not None:
         members.append(ConsoleNotifier(stdout, tz=tz))
     if cfg.jsonl_file is not None:
@@ -89,7 +88,7 @@ def build_notifier(
 def build_outbox_sender(
     settings: Settings | NotificationSettings,
     store: OutboxStore,
-    notifier: NotificationService,
+    notifier: Notifier,
     *,
     clock: Clock,
 ) -> OutboxSender:

@@ -25,15 +25,15 @@ from skimd.domain.alerts import (
 )
 from skimd.domain.market import PricePoint
 from skimd.domain.trading import ExitReason
-from skimd.errors import NotificationDeliveryError
-from skimd.infrastructure.notifications import build_notifier
-from skimd.infrastructure.notifications.discord import DiscordNotifier
-from skimd.services.alerts import (
+from skimd.errors import (
     AlertRejectedError,
+    NotificationDeliveryError,
     NotifierDisabledError,
     NotifierRetryAfter,
-    leaf_notifiers,
 )
+from skimd.infrastructure.notifications import build_notifier
+from skimd.infrastructure.notifications.discord import DiscordNotifier
+from skimd.services.alerts import leaf_notifiers
 from tests.fakes.discord_server import Canned, FakeDiscord
 from tests.fakes.notifiers import SleepAdvancesClock
 
