@@ -1,17 +1,16 @@
 """One readable line per alert on a text stream (the demo's notifier).
 
-``HH:MM:SS SEVERITY kind  summary`` in the market zone. A candidate digest prints its
-table below the line, indented; so does a reconciliation digest (mismatches first; over
-:data:`RECONCILIATION_ROWS_SHOWN` tickers only the mismatches and a count of the rest).
-The stream is injected (stdout in the demo, StringIO in tests); a closed or broken stream
-is a delivery failure, never a crash.
+``HH:MM:SS SEVERITY kind  summary`` in the market zone (the caller passes it, from the
+market settings). A candidate digest prints its table below the line, indented; so does a
+reconciliation digest (mismatches first; over :data:`RECONCILIATION_ROWS_SHOWN` tickers
+only the mismatches and a count of the rest). The stream is injected (stdout in the demo,
+StringIO in tests); a closed or broken stream is a delivery failure, never a crash.
 """
 
 from __future__ import annotations
 
 from datetime import tzinfo
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
 from skimd.domain.alert_tables import candidate_table, reconciliation_table
 from skimd.domain.alert_text import describe
@@ -41,9 +40,9 @@ def reconciliation_lines(alert: ReconciliationDigest) -> list[str]:
 
 
 class ConsoleNotifier:
-    def __init__(self, stream: TextIO, *, tz: tzinfo | None = None, name: str = "console") -> None:
+    def __init__(self, stream: TextIO, *, tz: tzinfo, name: str = "console") -> None:
         self._stream = stream
-        self._tz = tz or ZoneInfo("Australia/Sydney")
+        self._tz = tz
         self._name = name
 
     @property

@@ -37,7 +37,6 @@ import hashlib
 import json
 from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
@@ -109,7 +108,8 @@ def _without_nulls(value: Any) -> Any:
 
 
 class DiscordNotifier:
-    """Posts alerts (of ``min_severity`` or worse) to one Discord webhook."""
+    """Posts alerts (of ``min_severity`` or worse) to one Discord webhook; times in footers
+    and chart axes read in ``tz`` (the market zone, from the settings)."""
 
     def __init__(
         self,
@@ -117,10 +117,10 @@ class DiscordNotifier:
         *,
         http_client: httpx.AsyncClient,
         clock: Clock,
+        tz: tzinfo,
         name: str = "discord",
         min_severity: Severity = Severity.INFO,
         username: str | None = "skimd",
-        tz: tzinfo | None = None,
         charts: bool = True,
         max_inline_wait_s: float = 5.0,
         max_rate_limit_retries: int = 3,
@@ -136,7 +136,7 @@ class DiscordNotifier:
         self._name = name
         self._min_severity = min_severity
         self._username = username
-        self._tz = tz or ZoneInfo("Australia/Sydney")
+        self._tz = tz
         self._charts = charts
         self._max_inline_wait = max_inline_wait_s
         self._max_429 = max_rate_limit_retries

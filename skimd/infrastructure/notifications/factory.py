@@ -7,7 +7,6 @@ never loads it (or discord-webhook/requests behind it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -26,14 +25,12 @@ from skimd.services.alerts import OutboxSender, OutboxStore
 log = structlog.get_logger(__name__)
 
 
-def _split(settings: Settings | NotificationSettings) -> tuple[NotificationSettings, tzinfo]:
-    if isinstance(settings, Settings):
-        return settings.notifications, ZoneInfo(settings.market.timezone)
-    return settings, ZoneInfo("Australia/Sydney")
+def _notifications(settings: Settings | NotificationSettings) -> NotificationSettings:
+    return settings.notifications if isinstance(settings, Settings) else settings
 
 
 def build_notifier(
-    settings: Settings | NotificationSettings,
+    settings: Settings,
     *,
     clock: Clock,
     http_client: httpx.AsyncClient,
@@ -43,9 +40,10 @@ def build_notifier(
     Discord webhook, each a named member of one fan-out notifier.
 
     Member names (stable, used by the outbox's delivery records): ``console``, ``jsonl``,
-    ``discord``, ``discord-critical``.
+    ``discord``, ``discord-critical``. Times read in the market zone (``market.timezone``).
     """
-    cfg, tz = _split(settings)
+    cfg = settings.notifications
+    tz = ZoneInfo(settings.market.timezone)
     members: list[Notifier] = []
     if cfg.console and stdout is not None:
         members.append(ConsoleNotifier(stdout, tz=tz))
@@ -92,7 +90,7 @@ def build_outbox_sender(
     *,
     clock: Clock,
 ) -> OutboxSender:
-    cfg, _ = _split(settings)
+    cfg = _notifications(settings)
     return OutboxSender(
         store,
         notifier,
@@ -111,7 +109,7 @@ def build_heartbeat(
     is_healthy: Callable[[], bool],
 ) -> Heartbeat | None:
     """The heartbeat, or None when no ``heartbeat_url`` is configured."""
-    cfg, _ = _split(settings)
+    cfg = _notifications(settings)
     if cfg.heartbeat_url is None:
         return None
     return Heartbeat(

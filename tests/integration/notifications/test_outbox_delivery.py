@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -65,7 +66,8 @@ def order_ids(requests: list[Recorded]) -> list[str]:
 
 def make_sender(db: TradingDatabase, discord: FakeDiscord, http: httpx.AsyncClient,
                 clock: SimulatedClock, *extra: RecordingNotifier) -> OutboxSender:
-    webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, max_inline_wait_s=0)
+    webhook = DiscordNotifier(discord.url, http_client=http, clock=clock,
+                              tz=ZoneInfo("Australia/Sydney"), max_inline_wait_s=0)
     return OutboxSender(SqlOutboxStore(db.unit_of_work), [webhook, *extra], clock=clock,
                         backoff_initial_s=2, backoff_max_s=60)
 

@@ -100,7 +100,7 @@ def test_payload_round_trips_with_rows() -> None:
 
 async def test_console_prints_a_compact_table_mismatches_first() -> None:
     out = io.StringIO()
-    await ConsoleNotifier(out).send(DIRTY)
+    await ConsoleNotifier(out, tz=SYDNEY).send(DIRTY)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("17:30:00 WARN reconciliation_digest")
     assert lines[1].split() == ["Ticker", "DB", "Broker", "Execs", "Status"]
@@ -114,7 +114,7 @@ async def test_console_lists_only_mismatches_of_a_long_table() -> None:
     big = ReconciliationDigest(occurred_at=T, trading_day=DAY, clean=False,
                                rows=(*rows, ReconciliationRow.compare("ZZZ", 1, 0, 1)))
     out = io.StringIO()
-    await ConsoleNotifier(out).send(big)
+    await ConsoleNotifier(out, tz=SYDNEY).send(big)
     lines = out.getvalue().splitlines()
     assert len(lines) == 4
     assert lines[2].split()[0] == "ZZZ"
