@@ -18,6 +18,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from skimd.clock import SystemClock  # noqa: E402
-from skimd.domain.alerts import CandidateFound, CandidateSource, OrderFilled  # noqa: E402
+from skimd.config import MarketSettings  # noqa: E402
+from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
+from skimd.domain.trading import CandidateSource  # noqa: E402
 from skimd.infrastructure.database import migrate  # noqa: E402
 from skimd.infrastructure.database.crypto import DatabaseKey  # noqa: E402
 from skimd.infrastructure.database.factory import TradingDatabase  # noqa: E402
@@ -33,6 +36,8 @@ from skimd.infrastructure.notifications.discord import DiscordNotifier  # noqa: 
 from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore  # noqa: E402
 from skimd.services.alerts import OutboxSender, enqueue  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
+
+MARKET_ZONE = ZoneInfo(MarketSettings().timezone)  # the default market's, as the daemon's
 
 
 def pct(values: list[float], q: float) -> float:
@@ -45,7 +50,7 @@ async def latency_run(db: TradingDatabase, count: int, gap_s: float,
     clock = SystemClock()
     with FakeDiscord(bucket=bucket) as discord:
         async with httpx.AsyncClient() as http:
-            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock)
+            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, tz=MARKET_ZONE)
             store = SqlOutboxStore(db.unit_of_work)
             sender = OutboxSender(store, [webhook], clock=clock)
             committed: dict[str, float] = {}
@@ -75,7 +80,7 @@ async def burst_run(db: TradingDatabase, *, one_transaction: bool) -> tuple[int,
     clock = SystemClock()
     with FakeDiscord() as discord:
         async with httpx.AsyncClient() as http:
-            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock)
+            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, tz=MARKET_ZONE)
             store = SqlOutboxStore(db.unit_of_work)
             sender = OutboxSender(store, [webhook], clock=clock)
             start = time.monotonic()

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from skimd.domain.alerts import ExitReason, PositionExited, PricePoint  # noqa: E402
+from skimd.domain.alerts import PositionExited  # noqa: E402
+from skimd.domain.market import PricePoint  # noqa: E402
+from skimd.domain.trading import ExitReason  # noqa: E402
 from skimd.infrastructure.notifications.charts import trade_chart  # noqa: E402
 
 

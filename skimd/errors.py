@@ -71,6 +71,23 @@ class NotificationDeliveryError(TransientError):
     """An alert could not be delivered now; it stays in the outbox and is retried."""
 
 
+class NotifierRetryAfter(NotificationDeliveryError):
+    """The channel asked us to wait ``retry_after`` seconds (e.g. a Discord 429)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotifierDisabledError(NotificationDeliveryError):
+    """The channel is disabled until restart (bad/revoked webhook); alerts stay queued."""
+
+
+class AlertRejectedError(SkimdError):
+    """A channel refused this alert's content; resending it unchanged is pointless, so the
+    outbox skips it for that channel (logged) instead of retrying."""
+
+
 class DataSourceError(TransientError):
     """An external data source (announcements page, market data) gave unusable data."""
 

@@ -208,3 +208,15 @@ def round_to_tick(price: Decimal, direction: TickDirection = TickDirection.NEARE
 def is_on_tick(price: Decimal) -> bool:
     """True when ``price`` is a valid ASX price (positive and on the tick grid)."""
     return price > 0 and price % asx_tick_size(price) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    """One observed price at an aware moment: a point of an intraday path (alert charts)."""
+
+    at: datetime
+    price: Decimal
+
+    def __post_init__(self) -> None:
+        if isinstance(self.at, datetime) and self.at.utcoffset() is None:
+            raise ValueError("PricePoint.at must be a timezone-aware datetime")

@@ -298,3 +298,36 @@ def trail_exit_due(closes: Sequence[Decimal], days: int) -> bool:
 
 def unrealised_pnl(position: PositionRecord, last: Decimal | None) -> Decimal:
     return Decimal(0) if last is None else (last - position.avg_price) * position.qty
+
+
+# -- terms the trading alerts speak in (how a candidate was found, why a sale, which guard) ----
+
+
+class CandidateSource(StrEnum):
+    """How a candidate was found: the opening-gap scan or a price-sensitive announcement."""
+
+    GAP = "gap"
+    NEWS = "news"
+
+
+class ExitReason(StrEnum):
+    """Why shares of a position were sold (stored in alerts: values never change)."""
+
+    STOP = "stop"
+    TARGET = "target"
+    TRAIL = "trail"
+    PARTIAL = "partial"
+    END_OF_DAY = "end_of_day"
+    MANUAL = "manual"
+
+
+class GuardKind(StrEnum):
+    """Which pre-trade guard blocked (or, released, allows again) new entries."""
+
+    KILL_SWITCH = "kill_switch"
+    DAILY_LOSS_CAP = "daily_loss_cap"
+    MAX_POSITIONS = "max_positions"
+    PRICE_BAND = "price_band"
+    MAX_ORDERS_PER_DAY = "max_orders_per_day"
+    CLOSING_AUCTION = "closing_auction"
+    OTHER = "other"

@@ -2,9 +2,10 @@
 
 How an alert travels
 --------------------
-1. The code that changes state calls :func:`enqueue(uow, alert) <enqueue>` inside the SAME
-   unit of work as the change. The alert becomes an outbox row in that transaction, so a
-   rolled-back change leaves no alert behind and a committed change cannot lose its alert.
+1. The code that changes state queues the alert through its store port inside the SAME
+   unit of work as the change (``TradingTx.alert``; :func:`enqueue` for a bare unit of
+   work). The alert becomes an outbox row in that transaction, so a rolled-back change
+   leaves no alert behind and a committed change cannot lose its alert.
 2. After the commit, the caller (or the unit of work's after-commit hook) calls
    :meth:`OutboxSender.wake`; the scheduler also calls :meth:`OutboxSender.run_once` every
    few seconds, which catches up after a restart (all state is in the outbox table).
@@ -28,17 +29,21 @@ Guarantees
   server's ``retry_after`` if longer), timed with the injected Clock. A notifier that is
   disabled (e.g. a revoked webhook) keeps failing fast without network traffic, and its
   rows stay in the outbox until a restart with a working configuration.
-- An alert a notifier rejects as malformed (:class:`AlertRejectedError`) or a row this
-  version cannot decode is logged as an error and skipped for that notifier, so a poison
-  row cannot block everything behind it.
+- An alert a notifier rejects as malformed (:class:`~skimd.errors.AlertRejectedError`) or a
+  row this version cannot decode is logged as an error and skipped for that notifier, so a
+  poison row cannot block everything behind it.
+
+The errors a notifier raises (:class:`~skimd.errors.NotificationDeliveryError`,
+:class:`~skimd.errors.NotifierRetryAfter`, :class:`~skimd.errors.NotifierDisabledError`,
+:class:`~skimd.errors.AlertRejectedError`) live in :mod:`skimd.errors`, shared with the
+channels that raise them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -46,35 +51,10 @@ from typing import Any, Protocol, runtime_checkable
 import structlog
 
 from skimd.clock import Clock, TimerHandle
-from skimd.domain.alerts import (
-    Alert,
-    CandidateDigest,
-    CandidateFound,
-    UnknownAlertKind,
-    alert_from_payload,
-)
-from skimd.errors import NotificationDeliveryError, SkimdError
+from skimd.domain.alerts import Alert, CandidateDigest, CandidateFound
+from skimd.errors import AlertRejectedError, NotifierRetryAfter, SkimdError
 
 log = structlog.get_logger(__name__)
-
-
-# -- errors a notifier may raise (besides NotificationDeliveryError) ------------------------
-
-
-class NotifierRetryAfter(NotificationDeliveryError):
-    """The channel asked us to wait ``retry_after`` seconds (e.g. a Discord 429)."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class NotifierDisabledError(NotificationDeliveryError):
-    """The channel is disabled until restart (bad/revoked webhook); alerts stay queued."""
-
-
-class AlertRejectedError(SkimdError):
-    """The channel refused this alert's content; resending it unchanged is pointless."""
 
 
 # -- the protocol ------------------------------------------------------------------------------
@@ -84,8 +64,9 @@ class NotificationService(Protocol):
     """Somewhere alerts go (Discord, the console, a JSON-lines file, a fan-out of those).
 
     ``send`` delivers one alert or raises :class:`~skimd.errors.NotificationDeliveryError`
-    (retry later; :class:`NotifierRetryAfter` says when) or :class:`AlertRejectedError`
-    (never retry this alert). ``name`` is stable across restarts: delivery records use it.
+    (retry later; :class:`~skimd.errors.NotifierRetryAfter` says when) or
+    :class:`~skimd.errors.AlertRejectedError` (never retry this alert). ``name`` is stable
+    across restarts: delivery records use it.
     """
 
     @property
@@ -117,49 +98,33 @@ def leaf_notifiers(notifier: NotificationService) -> list[NotificationService]:
 # -- the outbox, as the services see it --------------------------------------------------------
 
 
-class OutboxWriter(Protocol):
-    """The outbox repository of a unit of work (writes join the UoW's transaction)."""
+class AlertOutbox(Protocol):
+    """The outbox of one unit of work: what it queues joins that unit's transaction."""
 
-    def enqueue(
-        self,
-        kind: str,
-        payload: Mapping[str, Any],
-        now: datetime,
-        *,
-        severity: str = "info",
-        dedup_key: str | None = None,
-    ) -> int: ...
+    def queue(self, alert: Alert, *, dedup_key: str | None = None) -> int | None:
+        """Queue ``alert``, due now; its row id, or None (nothing queued) when an alert
+        was queued under ``dedup_key`` before, delivered or not."""
+        ...
 
 
 class HasAlertOutbox(Protocol):
-    """A unit of work (skimd.infrastructure.database.session.UnitOfWork fits)."""
+    """A unit of work with an alert outbox (the database's UnitOfWork fits)."""
 
     @property
-    def outbox(self) -> OutboxWriter: ...
+    def outbox(self) -> AlertOutbox: ...
 
 
-def enqueue(uow: HasAlertOutbox, alert: Alert, *, dedup_key: str | None = None) -> int:
-    """Add ``alert`` to the outbox inside ``uow``'s transaction; returns the row id.
+def enqueue(uow: HasAlertOutbox, alert: Alert, *, dedup_key: str | None = None) -> int | None:
+    """Queue ``alert`` in ``uow``'s transaction (see :meth:`AlertOutbox.queue`).
 
     Nothing is sent here: commit the unit of work, then wake the :class:`OutboxSender`.
-    With ``dedup_key`` an alert already queued under that key is not queued again.
     """
-    return uow.outbox.enqueue(
-        alert.kind,
-        alert.to_payload(),
-        alert.occurred_at,
-        severity=alert.severity.value,
-        dedup_key=dedup_key,
-    )
+    return uow.outbox.queue(alert, dedup_key=dedup_key)
 
 
-@dataclass(frozen=True, slots=True)
-class PendingAlert:
-    """One undelivered outbox row."""
-
-    id: int
-    payload: str
-    created_at: datetime
+PendingAlert = tuple[int, Alert | None]
+"""One undelivered outbox row: its id and its alert, None when this version cannot decode
+the stored payload (a kind from a newer version, a malformed row)."""
 
 
 class OutboxStore(Protocol):
@@ -366,7 +331,7 @@ class OutboxSender:
         while i < len(rows) and messages < self._max_messages:
             group, alert = self._next_unit(rows, i)
             i += len(group)
-            ids = [r.id for r in group]
+            ids = [row_id for row_id, _ in group]
             now = self._clock.now()
             if alert is None:
                 log.error("alert outbox row cannot be decoded; skipped", row_id=ids[0])
@@ -405,18 +370,18 @@ class OutboxSender:
         self, rows: Sequence[PendingAlert], start: int
     ) -> tuple[Sequence[PendingAlert], Alert | None]:
         """The rows sent as one message from ``start``: a digest or a single alert."""
-        decoded: list[CandidateFound] = []
+        found: list[CandidateFound] = []
         end = start
-        while end < len(rows) and len(decoded) < self._batch:
-            alert = _decode(rows[end].payload)
+        while end < len(rows) and len(found) < self._batch:
+            alert = rows[end][1]
             if not isinstance(alert, CandidateFound):
                 break
-            decoded.append(alert)
+            found.append(alert)
             end += 1
-        if len(decoded) >= self._coalesce:
-            digest = CandidateDigest(occurred_at=decoded[-1].occurred_at, candidates=tuple(decoded))
+        if len(found) >= self._coalesce:
+            digest = CandidateDigest(occurred_at=found[-1].occurred_at, candidates=tuple(found))
             return rows[start:end], digest
-        return rows[start : start + 1], _decode(rows[start].payload)
+        return rows[start : start + 1], rows[start][1]
 
     def _back_off(self, state: _NotifierState, exc: Exception) -> None:
         state.failures += 1
@@ -445,16 +410,6 @@ class OutboxSender:
             state.timer.cancel()
         if not self._closed:
             state.timer = self._clock.call_later(delay, self.wake)
-
-
-def _decode(payload: str) -> Alert | None:
-    try:
-        data = json.loads(payload)
-        if not isinstance(data, Mapping):
-            return None
-        return alert_from_payload(data)
-    except (ValueError, UnknownAlertKind):
-        return None
 
 
 # -- direct (no outbox) delivery --------------------------------------------------------------

@@ -18,8 +18,8 @@ from datetime import datetime
 import structlog
 
 from skimd.clock import Clock
-from skimd.domain.alerts import GuardKind, GuardReleased, GuardTripped
-from skimd.domain.trading import GuardState
+from skimd.domain.alerts import GuardReleased, GuardTripped
+from skimd.domain.trading import GuardKind, GuardState
 from skimd.services.trading.ports import TradingStore
 
 log = structlog.get_logger(__name__)

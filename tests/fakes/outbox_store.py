@@ -1,7 +1,9 @@
 """An in-memory outbox: the OutboxStore protocol plus a tiny unit of work for enqueueing.
 
 Rows added through :meth:`InMemoryOutbox.unit_of_work` become visible only when the block
-exits cleanly (commit); an exception discards them (rollback), like the real UoW.
+exits cleanly (commit); an exception discards them (rollback), like the real UoW. Payloads
+are stored as the real outbox stores them (the alert codec's JSON) and decoded when read,
+so a row this version cannot decode reaches the sender as ``None``, as it does in SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from skimd.domain.alerts import Alert
+from skimd.infrastructure.alert_codec import UnknownAlertKind, alert_from_json, to_payload
 from skimd.services.alerts import PendingAlert
 
 
@@ -31,9 +35,21 @@ class OutboxRow:
 
 
 class _Writer:
+    """The AlertOutbox port (``queue``), plus ``enqueue`` for a raw payload."""
+
     def __init__(self, outbox: InMemoryOutbox) -> None:
         self._outbox = outbox
         self.staged: list[OutboxRow] = []
+        self.dedup_keys: set[str] = set()
+
+    def queue(self, alert: Alert, *, dedup_key: str | None = None) -> int | None:
+        if dedup_key is not None:
+            if dedup_key in self.dedup_keys | self._outbox.dedup_keys:
+                return None
+            self.dedup_keys.add(dedup_key)
+        return self.enqueue(
+            alert.kind, to_payload(alert), alert.occurred_at, severity=alert.severity.value
+        )
 
     def enqueue(
         self,
@@ -58,6 +74,7 @@ class InMemoryOutbox:
     def __init__(self) -> None:
         self.rows: dict[int, OutboxRow] = {}
         self.ids = itertools.count(1)
+        self.dedup_keys: set[str] = set()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[FakeUnitOfWork]:
@@ -65,10 +82,11 @@ class InMemoryOutbox:
         yield uow
         for row in uow.outbox.staged:
             self.rows[row.id] = row
+        self.dedup_keys |= uow.outbox.dedup_keys
 
     async def pending(self, notifier: str, limit: int) -> list[PendingAlert]:
         rows = [
-            PendingAlert(r.id, r.payload, r.created_at)
+            (r.id, _decoded(r.payload))
             for r in sorted(self.rows.values(), key=lambda r: r.id)
             if r.status == "pending" and notifier not in r.delivered_to
         ]
@@ -95,3 +113,10 @@ class InMemoryOutbox:
 
     async def pending_count(self) -> int:
         return sum(1 for r in self.rows.values() if r.status == "pending")
+
+
+def _decoded(payload: str) -> Alert | None:
+    try:
+        return alert_from_json(payload)
+    except UnknownAlertKind:
+        return None

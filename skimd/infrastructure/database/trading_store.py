@@ -31,7 +31,6 @@ from skimd.domain.trading import (
     PositionRecord,
 )
 from skimd.errors import IntegrityError
-from skimd.services.alerts import enqueue
 
 from .session import UnitOfWork
 from .tables import Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
@@ -310,10 +309,7 @@ class SqlTradingTx:
     # -- alerts and prices -----------------------------------------------------------------
 
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:
-        if dedup_key is not None and self._uow.outbox.queued_id(dedup_key) is not None:
-            return False
-        enqueue(self._uow, alert, dedup_key=dedup_key)
-        return True
+        return self._uow.outbox.queue(alert, dedup_key=dedup_key) is not None
 
     def closes(self, ticker: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
         return self._uow.prices.closes(ticker, start, end)

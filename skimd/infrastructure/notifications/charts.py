@@ -14,14 +14,10 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from skimd.domain.alerts import (
-    Alert,
-    ExitReason,
-    PositionExited,
-    PricePoint,
-    TradeableCandidate,
-    fmt_price,
-)
+from skimd.domain.alerts import Alert, PositionExited, TradeableCandidate
+from skimd.domain.formatting import fmt_price
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import ExitReason
 
 if TYPE_CHECKING:
     from PIL import ImageDraw

@@ -1,18 +1,19 @@
 """One readable line per alert on a text stream (the demo's notifier).
 
-``HH:MM:SS SEVERITY kind  summary`` in the market zone. A candidate digest prints its
-table below the line, indented; so does a reconciliation digest (mismatches first; over
-:data:`RECONCILIATION_ROWS_SHOWN` tickers only the mismatches and a count of the rest).
-The stream is injected (stdout in the demo, StringIO in tests); a closed or broken stream
-is a delivery failure, never a crash.
+``HH:MM:SS SEVERITY kind  summary`` in the market zone (the caller passes it, from the
+market settings). A candidate digest prints its table below the line, indented; so does a
+reconciliation digest (mismatches first; over :data:`RECONCILIATION_ROWS_SHOWN` tickers
+only the mismatches and a count of the rest). The stream is injected (stdout in the demo,
+StringIO in tests); a closed or broken stream is a delivery failure, never a crash.
 """
 
 from __future__ import annotations
 
 from datetime import tzinfo
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
+from skimd.domain.alert_tables import candidate_table, reconciliation_table
+from skimd.domain.alert_text import describe
 from skimd.domain.alerts import Alert, CandidateDigest, ReconciliationDigest, Severity
 from skimd.errors import NotificationDeliveryError
 
@@ -22,25 +23,26 @@ RECONCILIATION_ROWS_SHOWN = 20
 
 def format_line(alert: Alert, tz: tzinfo) -> str:
     local = alert.occurred_at.astimezone(tz)
-    summary = " ".join(alert.summary().split())  # one line whatever the text holds
+    summary = " ".join(describe(alert).summary.split())  # one line whatever the text holds
     return f"{local:%H:%M:%S} {_MARK[alert.severity]:<4} {alert.kind:<20} {summary}"
 
 
-def reconciliation_table(alert: ReconciliationDigest) -> list[str]:
+def reconciliation_lines(alert: ReconciliationDigest) -> list[str]:
     """The digest's rows for a terminal: all of them when few, else the mismatches and a
     line counting the tickers that agree (the full table is the CSV other channels get)."""
     if not alert.rows:
         return []
     if len(alert.rows) <= RECONCILIATION_ROWS_SHOWN:
-        return list(alert.table_rows())
+        return list(reconciliation_table(alert))
     agree = len(alert.rows) - len(alert.mismatches)
-    return [*alert.table_rows(mismatches_only=True), f"... and {agree} tickers that agree"]
+    mismatched = reconciliation_table(alert, mismatches_only=True)
+    return [*mismatched, f"... and {agree} tickers that agree"]
 
 
 class ConsoleNotifier:
-    def __init__(self, stream: TextIO, *, tz: tzinfo | None = None, name: str = "console") -> None:
+    def __init__(self, stream: TextIO, *, tz: tzinfo, name: str = "console") -> None:
         self._stream = stream
-        self._tz = tz or ZoneInfo("Australia/Sydney")
+        self._tz = tz
         self._name = name
 
     @property
@@ -50,9 +52,9 @@ class ConsoleNotifier:
     async def send(self, alert: Alert) -> None:
         text = format_line(alert, self._tz) + "\n"
         if isinstance(alert, CandidateDigest):
-            text += "".join(f"    {row}\n" for row in alert.table_rows())
+            text += "".join(f"    {row}\n" for row in candidate_table(alert))
         elif isinstance(alert, ReconciliationDigest):
-            text += "".join(f"    {row}\n" for row in reconciliation_table(alert))
+            text += "".join(f"    {row}\n" for row in reconciliation_lines(alert))
         try:
             self._stream.write(text)
             self._stream.flush()

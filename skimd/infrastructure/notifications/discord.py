@@ -37,7 +37,6 @@ import hashlib
 import json
 from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
@@ -45,7 +44,13 @@ from pydantic import SecretStr
 
 from skimd.clock import Clock
 from skimd.domain.alerts import Alert, Severity
-from skimd.errors import NotificationDeliveryError
+from skimd.errors import (
+    AlertRejectedError,
+    NotificationDeliveryError,
+    NotifierDisabledError,
+    NotifierRetryAfter,
+)
+from skimd.infrastructure.alert_codec import to_payload
 from skimd.infrastructure.notifications.charts import chart_filename, chart_for
 from skimd.infrastructure.notifications.discord_format import (
     attachments_for,
@@ -53,7 +58,6 @@ from skimd.infrastructure.notifications.discord_format import (
     render_alert,
 )
 from skimd.infrastructure.notifications.discord_limits import MessageSpec, split_message
-from skimd.services.alerts import AlertRejectedError, NotifierDisabledError, NotifierRetryAfter
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +108,8 @@ def _without_nulls(value: Any) -> Any:
 
 
 class DiscordNotifier:
-    """Posts alerts (of ``min_severity`` or worse) to one Discord webhook."""
+    """Posts alerts (of ``min_severity`` or worse) to one Discord webhook; times in footers
+    and chart axes read in ``tz`` (the market zone, from the settings)."""
 
     def __init__(
         self,
@@ -112,10 +117,10 @@ class DiscordNotifier:
         *,
         http_client: httpx.AsyncClient,
         clock: Clock,
+        tz: tzinfo,
         name: str = "discord",
         min_severity: Severity = Severity.INFO,
         username: str | None = "skimd",
-        tz: tzinfo | None = None,
         charts: bool = True,
         max_inline_wait_s: float = 5.0,
         max_rate_limit_retries: int = 3,
@@ -131,7 +136,7 @@ class DiscordNotifier:
         self._name = name
         self._min_severity = min_severity
         self._username = username
-        self._tz = tz or ZoneInfo("Australia/Sydney")
+        self._tz = tz
         self._charts = charts
         self._max_inline_wait = max_inline_wait_s
         self._max_429 = max_rate_limit_retries
@@ -279,7 +284,7 @@ def _content_type(filename: str) -> str:
 
 
 def _alert_key(alert: Alert) -> str:
-    text = json.dumps(alert.to_payload(), sort_keys=True)
+    text = json.dumps(to_payload(alert), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

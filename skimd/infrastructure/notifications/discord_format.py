@@ -1,5 +1,9 @@
 """How each alert looks on Discord: one embed style per kind, colour by severity.
 
+The words (title, summary, details) and the digests' tables and CSV are the ones every
+channel shares (:mod:`skimd.domain.alert_text`, :mod:`skimd.domain.alert_tables`); this
+module adds icons, colours, code blocks and the embed layout.
+
 Output is a logical message (content + embeds, any length); :mod:`.discord_limits` splits
 it into requests Discord accepts. Mentions are never parsed (``allowed_mentions`` is empty),
 so text from an announcement headline cannot ping anyone.
@@ -9,14 +13,21 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
+from skimd.domain.alert_tables import (
+    candidate_table,
+    reconciliation_csv_file,
+    reconciliation_csv_name,
+    reconciliation_table,
+)
+from skimd.domain.alert_text import describe
 from skimd.domain.alerts import (
     Alert,
     CandidateDigest,
-    ExitReason,
     PositionExited,
     ReconciliationDigest,
     Severity,
 )
+from skimd.domain.trading import ExitReason
 from skimd.infrastructure.notifications.discord_limits import (
     DESCRIPTION_MAX,
     EmbedField,
@@ -79,23 +90,24 @@ def render_alert(
     alert: Alert, *, tz: tzinfo, chart_filename: str | None = None
 ) -> tuple[str | None, list[EmbedSpec]]:
     """Content (critical alerts only, so phones show it) and embeds for ``alert``."""
+    text = describe(alert)
     content = None
     if alert.severity is Severity.CRITICAL:
-        content = f"🚨 **{alert.title}**"
+        content = f"🚨 **{text.title}**"
     colour = colour_for(alert)
-    title = f"{icon_for(alert)} {alert.title}"
+    title = f"{icon_for(alert)} {text.title}"
     if isinstance(alert, CandidateDigest):
-        header, *rows = alert.table_rows()
+        header, *rows = candidate_table(alert)
         return content, _table_embeds(alert, title, colour, tz, header, rows)
     if isinstance(alert, ReconciliationDigest):
-        return content, _reconciliation_embeds(alert, title, colour, tz)
+        return content, _reconciliation_embeds(alert, text.summary, title, colour, tz)
     fields = [
         EmbedField(name, value, inline=name not in _LONG_FIELDS and len(value) <= _INLINE_MAX)
-        for name, value in alert.details()
+        for name, value in text.details
     ]
     embed = EmbedSpec(
         title=title,
-        description=alert.summary(),
+        description=text.summary,
         fields=fields,
         footer=footer_for(alert, tz),
         colour=colour,
@@ -151,11 +163,11 @@ def _table_embeds(
 
 
 def _reconciliation_embeds(
-    alert: ReconciliationDigest, title: str, colour: int, tz: tzinfo
+    alert: ReconciliationDigest, summary: str, title: str, colour: int, tz: tzinfo
 ) -> list[EmbedSpec]:
     """The summary, the mismatched rows as a table (none when clean) and the notes; every
     row, matching or not, is in the attached CSV."""
-    lead = f"{alert.summary()}\nFull table: `{alert.csv_filename}` (attached)"
+    lead = f"{summary}\nFull table: `{reconciliation_csv_name(alert)}` (attached)"
     notes = [EmbedField("Note", note) for note in alert.notes]
     if not alert.mismatches:
         return [
@@ -168,27 +180,28 @@ def _reconciliation_embeds(
                 timestamp=alert.occurred_at,
             )
         ]
-    header, *rows = alert.table_rows(mismatches_only=True)
+    header, *rows = reconciliation_table(alert, mismatches_only=True)
     return _table_embeds(alert, title, colour, tz, header, rows, lead=lead, fields=notes)
 
 
 def attachments_for(alert: Alert) -> dict[str, bytes]:
     """Files that carry an alert's data (not its chart): filename → bytes."""
     if isinstance(alert, ReconciliationDigest):
-        name, data = alert.csv_attachment()
+        name, data = reconciliation_csv_file(alert)
         return {name: data}
     return {}
 
 
 def plain_text(alert: Alert, tz: tzinfo) -> str:
     """A content-only rendering, used when Discord refuses the embed version (HTTP 400)."""
-    lines = [f"[{alert.severity.value.upper()}] {alert.title}", alert.summary()]
+    text = describe(alert)
+    lines = [f"[{alert.severity.value.upper()}] {text.title}", text.summary]
     if isinstance(alert, CandidateDigest):
-        lines.extend(alert.table_rows())
+        lines.extend(candidate_table(alert))
     elif isinstance(alert, ReconciliationDigest):
-        lines.extend(alert.table_rows())
+        lines.extend(reconciliation_table(alert))
         lines.extend(f"Note: {note}" for note in alert.notes)
     else:
-        lines.extend(f"{name}: {value}" for name, value in alert.details())
+        lines.extend(f"{name}: {value}" for name, value in text.details)
     lines.append(footer_for(alert, tz))
     return "\n".join(lines)

@@ -7,7 +7,6 @@ never loads it (or discord-webhook/requests behind it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -17,24 +16,20 @@ import structlog
 from skimd.clock import Clock
 from skimd.config import NotificationSettings, Settings
 from skimd.domain.alerts import Severity
-from skimd.infrastructure.notifications.base import NotificationService
 from skimd.infrastructure.notifications.console import ConsoleNotifier
-from skimd.infrastructure.notifications.fanout import FanOutNotifier
+from skimd.infrastructure.notifications.fanout import FanOutNotifier, Notifier
 from skimd.infrastructure.notifications.heartbeat import Heartbeat
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
-from skimd.services.alerts import OutboxSender, OutboxStore
 
 log = structlog.get_logger(__name__)
 
 
-def _split(settings: Settings | NotificationSettings) -> tuple[NotificationSettings, tzinfo]:
-    if isinstance(settings, Settings):
-        return settings.notifications, ZoneInfo(settings.market.timezone)
-    return settings, ZoneInfo("Australia/Sydney")
+def _notifications(settings: Settings | NotificationSettings) -> NotificationSettings:
+    return settings.notifications if isinstance(settings, Settings) else settings
 
 
 def build_notifier(
-    settings: Settings | NotificationSettings,
+    settings: Settings,
     *,
     clock: Clock,
     http_client: httpx.AsyncClient,
@@ -44,10 +39,11 @@ def build_notifier(
     Discord webhook, each a named member of one fan-out notifier.
 
     Member names (stable, used by the outbox's delivery records): ``console``, ``jsonl``,
-    ``discord``, ``discord-critical``.
+    ``discord``, ``discord-critical``. Times read in the market zone (``market.timezone``).
     """
-    cfg, tz = _split(settings)
-    members: list[NotificationService] = []
+    cfg = settings.notifications
+    tz = ZoneInfo(settings.market.timezone)
+    members: list[Notifier] = []
     if cfg.console and stdout is not None:
         members.append(ConsoleNotifier(stdout, tz=tz))
     if cfg.jsonl_file is not None:
@@ -86,24 +82,6 @@ def build_notifier(
     return FanOutNotifier(members, name="alerts")
 
 
-def build_outbox_sender(
-    settings: Settings | NotificationSettings,
-    store: OutboxStore,
-    notifier: NotificationService,
-    *,
-    clock: Clock,
-) -> OutboxSender:
-    cfg, _ = _split(settings)
-    return OutboxSender(
-        store,
-        notifier,
-        clock=clock,
-        coalesce_threshold=cfg.outbox_coalesce_threshold,
-        backoff_initial_s=cfg.outbox_backoff_initial_s,
-        backoff_max_s=cfg.outbox_backoff_max_s,
-    )
-
-
 def build_heartbeat(
     settings: Settings | NotificationSettings,
     *,
@@ -112,7 +90,7 @@ def build_heartbeat(
     is_healthy: Callable[[], bool],
 ) -> Heartbeat | None:
     """The heartbeat, or None when no ``heartbeat_url`` is configured."""
-    cfg, _ = _split(settings)
+    cfg = _notifications(settings)
     if cfg.heartbeat_url is None:
         return None
     return Heartbeat(

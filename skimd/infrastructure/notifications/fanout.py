@@ -2,23 +2,35 @@
 
 Used directly (``send_now``) it tries every member concurrently, so one failing member
 never stops the others; it then raises one NotificationDeliveryError naming the failed
-members. A retry of a direct send re-sends to all members (at-least-once). The
-:class:`~skimd.services.alerts.OutboxSender` does better: it sees the members through
-``members`` and records delivery per member, so a retry only goes where it failed.
+members. A retry of a direct send re-sends to all members (at-least-once). The outbox
+sender does better: it sees the members through ``members`` and records delivery per
+member, so a retry only goes where it failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Protocol
 
 from skimd.domain.alerts import Alert
 from skimd.errors import NotificationDeliveryError
-from skimd.infrastructure.notifications.base import NotificationService
+
+
+class Notifier(Protocol):
+    """What the fan-out needs of a member: the services' notifier port, seen from here (every
+    channel in this package fits both)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def send(self, alert: Alert) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class FanOutNotifier:
-    def __init__(self, members: Sequence[NotificationService], *, name: str = "fanout") -> None:
+    def __init__(self, members: Sequence[Notifier], *, name: str = "fanout") -> None:
         names = [m.name for m in members]
         if len(set(names)) != len(names):
             raise ValueError(f"notifier names must be unique, got {names}")
@@ -30,7 +42,7 @@ class FanOutNotifier:
         return self._name
 
     @property
-    def members(self) -> Sequence[NotificationService]:
+    def members(self) -> Sequence[Notifier]:
         return self._members
 
     async def send(self, alert: Alert) -> None:

@@ -14,18 +14,21 @@ import json
 import os
 from pathlib import Path
 
+from skimd.domain.alert_text import describe
 from skimd.domain.alerts import Alert, ReconciliationDigest
 from skimd.errors import NotificationDeliveryError
+from skimd.infrastructure.alert_codec import to_payload
 
 
 def alert_record(alert: Alert) -> dict[str, object]:
+    text = describe(alert)
     record: dict[str, object] = {
         "kind": alert.kind,
         "severity": alert.severity.value,
         "occurred_at": alert.occurred_at.isoformat(),
-        "title": alert.title,
-        "summary": alert.summary(),
-        "payload": alert.to_payload(),
+        "title": text.title,
+        "summary": text.summary,
+        "payload": to_payload(alert),
     }
     if isinstance(alert, ReconciliationDigest):
         record["rows"] = [

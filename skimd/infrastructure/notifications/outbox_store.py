@@ -22,9 +22,14 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from skimd.domain.alerts import Alert
+from skimd.infrastructure.alert_codec import UnknownAlertKind, alert_from_json
 from skimd.infrastructure.database.session import UnitOfWork
 from skimd.infrastructure.database.tables import AlertOutbox
-from skimd.services.alerts import PendingAlert
+
+PendingRow = tuple[int, Alert | None]
+"""A row not yet delivered to a notifier: its id and its alert (None: this version cannot
+decode it; the sender logs and skips it)."""
 
 
 class UnitOfWorkFactory(Protocol):
@@ -34,7 +39,7 @@ class UnitOfWorkFactory(Protocol):
 
 
 class SqlOutboxStore:
-    """Implements :class:`skimd.services.alerts.OutboxStore`."""
+    """The outbox sender's store port (``OutboxStore`` in the services' alerts module)."""
 
     def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._uow = unit_of_work
@@ -45,12 +50,12 @@ class SqlOutboxStore:
         # delivered row as new and send it again.
         self._handover = asyncio.Lock()
 
-    async def pending(self, notifier: str, limit: int) -> list[PendingAlert]:
+    async def pending(self, notifier: str, limit: int) -> list[PendingRow]:
         async with self._handover:
             return await asyncio.to_thread(self._pending, notifier, limit)
 
-    def _pending(self, notifier: str, limit: int) -> list[PendingAlert]:
-        found: list[PendingAlert] = []
+    def _pending(self, notifier: str, limit: int) -> list[PendingRow]:
+        found: list[PendingRow] = []
         after = 0
         with self._uow(read_only=True) as uow:
             while len(found) < limit:
@@ -67,7 +72,7 @@ class SqlOutboxStore:
                     assert row.id is not None
                     after = row.id
                     if notifier not in self._delivered.get(row.id, ()):
-                        found.append(PendingAlert(row.id, row.payload, row.created_at))
+                        found.append((row.id, _decoded(row.payload)))
                         if len(found) >= limit:
                             break
         return found
@@ -120,3 +125,10 @@ class SqlOutboxStore:
                 col(AlertOutbox.status) == "pending"
             )
             return int(uow.session.scalar(stmt) or 0)
+
+
+def _decoded(payload: str) -> Alert | None:
+    try:
+        return alert_from_json(payload)
+    except UnknownAlertKind:
+        return None

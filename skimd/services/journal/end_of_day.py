@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import structlog
 
-from skimd.domain.alerts import DailySummary, ReconciliationDigest, ReconciliationRow
+from skimd.domain.alerts import DailySummary, ReconciliationDigest
 from skimd.domain.excursions import Excursion, excursions
 from skimd.domain.journal import RoundTripView, build_round_trips
 from skimd.domain.market import Bar
@@ -238,10 +238,7 @@ def _trip_view(tx: JournalTx, trip: StoredRoundTrip) -> RoundTripView | None:
 
 def _digest(day: date, sync: SyncOutcome, now: datetime) -> ReconciliationDigest:
     """The three-way reconciliation as one alert (its CSV travels as an attachment)."""
-    rows = tuple(
-        ReconciliationRow.compare(r.ticker, r.db_qty, r.broker_qty, r.executed_qty)
-        for r in sync.rows
-    )
+    rows = tuple(sync.rows)
     notes: list[str] = []
     if sync.adopted:
         notes.append(f"adopted from the broker: {', '.join(sync.adopted)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from skimd.domain.alerts import PricePoint
+from skimd.domain.market import PricePoint
 from skimd.services.broker_ports import Broker
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from skimd.domain.alerts import fmt_price
+from skimd.domain.formatting import fmt_price
 from skimd.services.journal.report_records import (
     MistakeNote,
     ReportTrip,

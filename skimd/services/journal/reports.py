@@ -36,7 +36,7 @@ from typing import Protocol
 import structlog
 
 from skimd.clock import Clock
-from skimd.domain.alerts import PricePoint
+from skimd.domain.market import PricePoint
 from skimd.errors import SkimdError
 from skimd.files import write_atomic
 from skimd.services.journal.report_markdown import (

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from skimd.domain.alerts import PositionMismatch
+from skimd.domain.alerts import PositionMismatch, ReconciliationRow
 from skimd.domain.journal import UnmatchedSellError, build_round_trips
 from skimd.domain.options import group_strategies
 from skimd.domain.orders import STOCK
@@ -38,20 +38,6 @@ from skimd.services.trading.orders import OrderDesk
 log = structlog.get_logger(__name__)
 
 _HISTORY = timedelta(days=7)  # how far back a start-up sync asks for executions
-
-
-@dataclass(frozen=True, slots=True)
-class ReconRow:
-    """One ticker of the three-way reconciliation."""
-
-    ticker: str
-    db_qty: int
-    broker_qty: int
-    executed_qty: int
-
-    @property
-    def ok(self) -> bool:
-        return self.db_qty == self.broker_qty == self.executed_qty
 
 
 @dataclass(frozen=True)
@@ -70,7 +56,7 @@ class SyncOutcome:
     closed: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
-    rows: list[ReconRow] = field(default_factory=list)
+    rows: list[ReconciliationRow] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -199,11 +185,11 @@ class PositionSync:
             positions = {p.ticker: p.qty for p in tx.open_positions()}
             for ticker in sorted(set(net) | set(positions) | set(held)):
                 outcome.rows.append(
-                    ReconRow(
-                        ticker=ticker,
+                    ReconciliationRow.compare(
+                        ticker,
                         db_qty=positions.get(ticker, 0),
                         broker_qty=0 if ticker not in held else held[ticker].qty,
-                        executed_qty=net.get(ticker, 0),
+                        executions_qty=net.get(ticker, 0),
                     )
                 )
             tx.ensure_account(summary.account_id, broker.kind, summary.currency, now)

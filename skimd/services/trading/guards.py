@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from skimd.domain.alerts import GuardKind, GuardTripped
+from skimd.domain.alerts import GuardTripped
 from skimd.domain.market import asx_tick_size
 from skimd.domain.trading import (
+    GuardKind,
     IntentPurpose,
     IntentStatus,
     unrealised_pnl,

@@ -26,13 +26,14 @@ from decimal import Decimal
 
 import structlog
 
-from skimd.domain.alerts import GuardKind, TradeableCandidate
+from skimd.domain.alerts import TradeableCandidate
 from skimd.domain.calendar import MarketSession
 from skimd.domain.market import Bar, Quote
 from skimd.domain.orders import OrderType, Side, TimeInForce
 from skimd.domain.trading import (
     CandidateRecord,
     CandidateState,
+    GuardKind,
     IntentPurpose,
     IntentRecord,
     IntentStatus,

@@ -22,10 +22,11 @@ from decimal import Decimal
 
 import structlog
 
-from skimd.domain.alerts import ExitReason, OrderFilled, OrderPlaced, OrderRejected, PositionExited
+from skimd.domain.alerts import OrderFilled, OrderPlaced, OrderRejected, PositionExited
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side, TimeInForce
 from skimd.domain.trading import (
     CandidateState,
+    ExitReason,
     IntentPurpose,
     IntentRecord,
     IntentStatus,

@@ -20,10 +20,10 @@ from datetime import date
 
 import structlog
 
-from skimd.domain.alerts import CandidateFound, CandidateSource
+from skimd.domain.alerts import CandidateFound
 from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Announcement, GapCandidate
-from skimd.domain.trading import CandidateRecord, CandidateState
+from skimd.domain.trading import CandidateRecord, CandidateSource, CandidateState
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.ports import TradingTx
 

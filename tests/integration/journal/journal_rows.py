@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from skimd.domain.alerts import PricePoint
+from skimd.domain.market import PricePoint
 from skimd.errors import DataSourceError
 from skimd.infrastructure.database import TradingDatabase
 from skimd.infrastructure.database.tables import (

@@ -6,6 +6,7 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,31 +14,32 @@ import structlog
 from PIL import Image
 from pydantic import SecretStr
 
-from skimd.config import NotificationSettings
+from skimd.config import NotificationSettings, Settings
 from skimd.domain.alerts import (
     BrokerSessionLost,
-    ExitReason,
     OrderFilled,
     OrderRejected,
     PositionExited,
-    PricePoint,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
 )
-from skimd.errors import NotificationDeliveryError
-from skimd.infrastructure.notifications import build_notifier
-from skimd.infrastructure.notifications.discord import DiscordNotifier
-from skimd.services.alerts import (
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import ExitReason
+from skimd.errors import (
     AlertRejectedError,
+    NotificationDeliveryError,
     NotifierDisabledError,
     NotifierRetryAfter,
-    leaf_notifiers,
 )
+from skimd.infrastructure.notifications import build_notifier
+from skimd.infrastructure.notifications.discord import DiscordNotifier
+from skimd.services.alerts import leaf_notifiers
 from tests.fakes.discord_server import Canned, FakeDiscord
 from tests.fakes.notifiers import SleepAdvancesClock
 
 T = datetime(2024, 6, 3, 0, 0, tzinfo=UTC)
+SYDNEY = ZoneInfo("Australia/Sydney")
 PATH = tuple(
     PricePoint(at=T + timedelta(minutes=i), price=Decimal("1.20") + Decimal(i % 7) / 200)
     for i in range(45)
@@ -65,7 +67,7 @@ def clock() -> SleepAdvancesClock:
 
 def notifier(discord: FakeDiscord, http: httpx.AsyncClient, clock: SleepAdvancesClock,
              **kwargs: object) -> DiscordNotifier:
-    return DiscordNotifier(discord.url, http_client=http, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return DiscordNotifier(discord.url, http_client=http, clock=clock, tz=SYDNEY, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_candidate_chart_is_attached_as_png(
@@ -210,7 +212,7 @@ async def test_server_errors_and_refused_connections_are_transient(
     with pytest.raises(NotificationDeliveryError, match="HTTP 502"):
         await n.send(FILL)
     dead = DiscordNotifier("http://127.0.0.1:9/api/webhooks/1/t0ken-secret", http_client=http,
-                           clock=clock)
+                           clock=clock, tz=SYDNEY)
     with pytest.raises(NotificationDeliveryError) as caught:
         await dead.send(FILL)
     assert "t0ken-secret" not in str(caught.value)
@@ -226,7 +228,8 @@ async def test_critical_alerts_also_go_to_the_critical_webhook(
         discord_webhook_url=SecretStr(discord.url),
         discord_critical_webhook_url=SecretStr(critical_url),
     )
-    fan = build_notifier(settings, clock=clock, http_client=http, stdout=None)
+    fan = build_notifier(Settings(notifications=settings), clock=clock, http_client=http,
+                         stdout=None)
     assert [n.name for n in leaf_notifiers(fan)] == ["discord", "discord-critical"]
     await fan.send(FILL)
     await fan.send(BrokerSessionLost(occurred_at=T, broker="ibkr", reason="competing",

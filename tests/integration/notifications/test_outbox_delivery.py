@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,17 +15,20 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from skimd.clock import SimulatedClock
-from skimd.domain.alerts import CandidateFound, CandidateSource, OrderFilled
+from skimd.domain.alerts import CandidateFound, OrderFilled
+from skimd.domain.trading import CandidateSource
 from skimd.infrastructure.database import migrate
 from skimd.infrastructure.database.factory import TradingDatabase
 from skimd.infrastructure.database.tables import AlertOutbox, Candidate
 from skimd.infrastructure.notifications.discord import DiscordNotifier
 from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
 from skimd.services.alerts import OutboxSender, enqueue
+from tests.fakes.alert_samples import one_of_each
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.notifiers import RecordingNotifier
 
 T0 = datetime(2024, 6, 3, 0, 0, tzinfo=UTC)  # 10:00 Sydney
+STORED_V1 = Path(__file__).parents[2] / "fixtures" / "alerts" / "outbox_payloads_v1.jsonl"
 
 
 @pytest.fixture
@@ -61,7 +66,8 @@ def order_ids(requests: list[Recorded]) -> list[str]:
 
 def make_sender(db: TradingDatabase, discord: FakeDiscord, http: httpx.AsyncClient,
                 clock: SimulatedClock, *extra: RecordingNotifier) -> OutboxSender:
-    webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, max_inline_wait_s=0)
+    webhook = DiscordNotifier(discord.url, http_client=http, clock=clock,
+                              tz=ZoneInfo("Australia/Sydney"), max_inline_wait_s=0)
     return OutboxSender(SqlOutboxStore(db.unit_of_work), [webhook, *extra], clock=clock,
                         backoff_initial_s=2, backoff_max_s=60)
 
@@ -178,3 +184,36 @@ async def test_burst_of_fifty_candidates_is_one_post(
     assert request.embeds[0]["title"] == "📋 50 candidates found"
     assert all(f"T{i:02d}" in description for i in range(50))
     assert description.startswith("```") and description.endswith("```")
+
+
+async def test_rows_stored_by_an_earlier_version_are_read_back_as_alerts(
+    db: TradingDatabase,
+) -> None:
+    stored = STORED_V1.read_text(encoding="utf-8").splitlines()
+    with db.unit_of_work() as uow:  # rows as version 1 wrote them: kind, payload, due now
+        for text in stored:
+            payload = json.loads(text)
+            uow.outbox.enqueue(payload["kind"], payload, T0)
+        uow.outbox.enqueue("from_a_newer_version", {"kind": "x", "data": {}}, T0)
+    with db.unit_of_work(read_only=True) as uow:
+        texts = uow.session.scalars(select(col(AlertOutbox.payload))).all()
+    assert list(texts[: len(stored)]) == stored  # the same bytes as version 1 stored
+
+    pending = await SqlOutboxStore(db.unit_of_work).pending("console", 100)
+    assert [alert for _, alert in pending] == [*one_of_each(), None]
+
+
+async def test_a_dedup_key_queues_an_alert_once(db: TradingDatabase) -> None:
+    alert = fill(SimulatedClock(T0), 1)
+    with db.unit_of_work() as uow:
+        first = uow.outbox.queue(alert, dedup_key="fill:1")
+    with db.unit_of_work() as uow:
+        assert uow.outbox.queue(alert, dedup_key="fill:1") is None
+        second = uow.outbox.queue(alert)  # no key: queued again
+    with db.unit_of_work(read_only=True) as uow:
+        stmt = select(col(AlertOutbox.id), col(AlertOutbox.dedup_key)).order_by(
+            col(AlertOutbox.id)
+        )
+        rows = [tuple(r) for r in uow.session.execute(stmt).all()]
+    assert first is not None and second is not None
+    assert rows == [(first, "fill:1"), (second, None)]

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from skimd.domain.alerts import ExitReason, PositionExited, PricePoint, TradeableCandidate
+from skimd.domain.alerts import PositionExited, TradeableCandidate
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import ExitReason
 from skimd.infrastructure.notifications.charts import (
     chart_filename,
     chart_for,

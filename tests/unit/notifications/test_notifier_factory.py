@@ -9,16 +9,11 @@ import httpx
 from pydantic import SecretStr
 
 from skimd.clock import SimulatedClock
-from skimd.config import NotificationSettings, Settings
+from skimd.config import MarketSettings, NotificationSettings, Settings
 from skimd.domain.alerts import DaemonStarted, DaemonStopping
 from skimd.errors import NotificationDeliveryError
-from skimd.infrastructure.notifications import (
-    build_heartbeat,
-    build_notifier,
-    build_outbox_sender,
-)
+from skimd.infrastructure.notifications import build_heartbeat, build_notifier
 from skimd.infrastructure.notifications.discord import DiscordNotifier
-from skimd.infrastructure.notifications.fanout import FanOutNotifier
 from skimd.services.alerts import OutboxSender, enqueue, leaf_notifiers, send_now
 from tests.fakes.notifiers import RecordingNotifier
 from tests.fakes.outbox_store import InMemoryOutbox
@@ -38,10 +33,21 @@ async def test_builds_console_and_jsonl_members_in_market_time(tmp_path: Path) -
     assert (tmp_path / "a.jsonl").read_text().count("\n") == 1
 
 
+async def test_console_times_read_in_the_configured_market_zone() -> None:
+    out = io.StringIO()
+    settings = Settings(market=MarketSettings(timezone="Europe/London"))
+    async with httpx.AsyncClient() as http:
+        fan = build_notifier(settings, clock=SimulatedClock(T), http_client=http, stdout=out)
+        await fan.send(STARTED)
+    assert out.getvalue().startswith("01:00:00 INFO daemon_started")  # BST in June
+
+
 async def test_discord_members_hide_their_urls() -> None:
     url = "https://discord.com/api/webhooks/1/very-secret-token"
-    settings = NotificationSettings(
-        console=False, discord_webhook_url=SecretStr(url), discord_min_severity="warning"
+    settings = Settings(
+        notifications=NotificationSettings(
+            console=False, discord_webhook_url=SecretStr(url), discord_min_severity="warning"
+        )
     )
     async with httpx.AsyncClient() as http:
         fan = build_notifier(settings, clock=SimulatedClock(T), http_client=http, stdout=None)
@@ -69,15 +75,6 @@ async def test_heartbeat_is_optional() -> None:
             is_healthy=lambda: True,
         )
         assert beat is not None and beat.interval_s == 120
-
-
-async def test_outbox_sender_from_settings_tracks_each_member() -> None:
-    outbox = InMemoryOutbox()
-    a, b = RecordingNotifier("a"), RecordingNotifier("b")
-    sender = build_outbox_sender(
-        NotificationSettings(), outbox, FanOutNotifier([a, b]), clock=SimulatedClock(T)
-    )
-    assert isinstance(sender, OutboxSender) and sender.notifier_names == ["a", "b"]
 
 
 async def test_wake_from_another_thread_delivers() -> None:

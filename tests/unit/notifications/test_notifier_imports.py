@@ -19,18 +19,18 @@ SCRIPT = textwrap.dedent(
     import httpx
     from pydantic import SecretStr
     from skimd.clock import SimulatedClock
-    from skimd.config import NotificationSettings
+    from skimd.config import NotificationSettings, Settings
     from skimd.infrastructure.notifications import build_notifier
 
     heavy = ("skimd.infrastructure.notifications.discord", "discord_webhook", "requests")
     clock = SimulatedClock(datetime(2024, 6, 3, tzinfo=UTC))
     http = httpx.AsyncClient()
-    build_notifier(NotificationSettings(), clock=clock, http_client=http, stdout=io.StringIO())
+    build_notifier(Settings(), clock=clock, http_client=http, stdout=io.StringIO())
     print("without:", [m for m in heavy if m in sys.modules])
 
     url = SecretStr("https://discord.com/api/webhooks/1/t0ken")
-    build_notifier(NotificationSettings(discord_webhook_url=url), clock=clock,
-                   http_client=http, stdout=None)
+    build_notifier(Settings(notifications=NotificationSettings(discord_webhook_url=url)),
+                   clock=clock, http_client=http, stdout=None)
     print("built:", [m for m in heavy if m in sys.modules])
 
     from skimd.infrastructure.notifications.discord import build_payload

@@ -6,23 +6,21 @@ import stat
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from skimd.domain.alerts import (
-    CandidateDigest,
-    CandidateFound,
-    CandidateSource,
-    JobFailed,
-    alert_from_payload,
-)
+from skimd.domain.alerts import CandidateDigest, CandidateFound, JobFailed
+from skimd.domain.trading import CandidateSource
 from skimd.errors import NotificationDeliveryError
+from skimd.infrastructure.alert_codec import alert_from_payload
 from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
 from tests.fakes.notifiers import RecordingNotifier
 
 T = datetime(2024, 6, 3, 0, 5, 9, tzinfo=UTC)  # 10:05:09 in Sydney
+SYDNEY = ZoneInfo("Australia/Sydney")
 FAILED = JobFailed(
     occurred_at=T, job_id="gap_scan", error_type="DataSourceError", message="timeout\nafter 10 s"
 )
@@ -30,7 +28,7 @@ FAILED = JobFailed(
 
 async def test_console_prints_one_readable_line_in_market_time() -> None:
     out = io.StringIO()
-    await ConsoleNotifier(out).send(FAILED)
+    await ConsoleNotifier(out, tz=SYDNEY).send(FAILED)
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("10:05:09 WARN job_failed")
@@ -43,7 +41,7 @@ async def test_console_digest_lists_the_table() -> None:
         CandidateFound(occurred_at=T, symbol=s, source=CandidateSource.GAP, gap_pct=Decimal(5))
         for s in ("AAA", "BBB")
     )
-    await ConsoleNotifier(out).send(CandidateDigest(occurred_at=T, candidates=cands))
+    await ConsoleNotifier(out, tz=SYDNEY).send(CandidateDigest(occurred_at=T, candidates=cands))
     text = out.getvalue()
     assert "2 candidates" in text.splitlines()[0]
     assert "    AAA" in text and "    BBB" in text
@@ -53,7 +51,7 @@ async def test_console_on_a_closed_stream_is_a_delivery_error() -> None:
     out = io.StringIO()
     out.close()
     with pytest.raises(NotificationDeliveryError):
-        await ConsoleNotifier(out).send(FAILED)
+        await ConsoleNotifier(out, tz=SYDNEY).send(FAILED)
 
 
 async def test_jsonl_appends_replayable_private_lines(tmp_path: Path) -> None:

@@ -9,21 +9,11 @@ from decimal import Decimal
 import pytest
 
 from skimd.clock import SimulatedClock
-from skimd.domain.alerts import (
-    Alert,
-    CandidateDigest,
-    CandidateFound,
-    CandidateSource,
-    OrderFilled,
-)
-from skimd.errors import NotificationDeliveryError
+from skimd.domain.alerts import Alert, CandidateDigest, CandidateFound, OrderFilled
+from skimd.domain.trading import CandidateSource
+from skimd.errors import AlertRejectedError, NotificationDeliveryError, NotifierRetryAfter
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
-from skimd.services.alerts import (
-    AlertRejectedError,
-    NotifierRetryAfter,
-    OutboxSender,
-    enqueue,
-)
+from skimd.services.alerts import OutboxSender, enqueue
 from tests.fakes.notifiers import RecordingNotifier
 from tests.fakes.outbox_store import InMemoryOutbox
 

@@ -12,13 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from skimd.domain.alert_tables import reconciliation_csv, reconciliation_csv_file
+from skimd.domain.alert_text import describe
 from skimd.domain.alerts import (
     ReconciliationDigest,
     ReconciliationRow,
     ReconciliationStatus,
     Severity,
-    alert_from_payload,
 )
+from skimd.infrastructure.alert_codec import alert_from_payload, to_payload
 from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.discord_format import (
     attachments_for,
@@ -44,18 +46,20 @@ CLEAN = ReconciliationDigest(occurred_at=T, trading_day=DAY, rows=ROWS[:1], clea
 def test_compare_sets_the_status_from_the_three_quantities() -> None:
     assert [r.status for r in ROWS] == [ReconciliationStatus.OK, ReconciliationStatus.MISMATCH,
                                         ReconciliationStatus.MISMATCH]
+    assert [r.ok for r in ROWS] == [True, False, False]
     assert ReconciliationRow.compare("X", 1, 1, 2).status is ReconciliationStatus.MISMATCH
 
 
 def test_severity_title_and_summary_follow_cleanliness() -> None:
     assert DIRTY.severity is Severity.WARNING and CLEAN.severity is Severity.INFO
-    assert DIRTY.title == "Reconciliation 2026-11-24: 2 mismatches"
-    assert DIRTY.summary() == "2026-11-24: 3 tickers, 2 mismatched (CBA, AAA)"
-    assert CLEAN.title == "Reconciliation 2026-11-24: clean"
+    assert describe(DIRTY).title == "Reconciliation 2026-11-24: 2 mismatches"
+    assert describe(DIRTY).summary == "2026-11-24: 3 tickers, 2 mismatched (CBA, AAA)"
+    assert describe(CLEAN).title == "Reconciliation 2026-11-24: clean"
     not_clean = ReconciliationDigest(occurred_at=T, trading_day=DAY, rows=ROWS[:1], clean=False,
                                      notes=("3 executions without an order",))
     assert not_clean.severity is Severity.WARNING
-    assert "see notes" in not_clean.summary()
+    assert "see notes" in describe(not_clean).summary
+    assert describe(not_clean).title == "Reconciliation 2026-11-24: needs a look"
 
 
 def test_a_clean_digest_cannot_hide_a_mismatch() -> None:
@@ -64,7 +68,7 @@ def test_a_clean_digest_cannot_hide_a_mismatch() -> None:
 
 
 def test_csv_holds_every_row_under_a_header() -> None:
-    name, data = DIRTY.csv_attachment()
+    name, data = reconciliation_csv_file(DIRTY)
     assert name == "reconciliation-2026-11-24.csv"
     text = data.decode("utf-8")
     assert text == (
@@ -82,13 +86,13 @@ def test_csv_cells_never_run_as_spreadsheet_formulas() -> None:
     odd = ReconciliationDigest(occurred_at=T, trading_day=DAY, clean=False,
                                rows=(ReconciliationRow.compare("=1+2", 1, 2, 3),
                                      ReconciliationRow.compare('A,"B', -5, -5, -5)))
-    lines = odd.csv_text().splitlines()
+    lines = reconciliation_csv(odd).splitlines()
     assert lines[1] == "'=1+2,1,2,3,mismatch"
     assert lines[2] == '"A,""B",-5,-5,-5,ok'
 
 
 def test_payload_round_trips_with_rows() -> None:
-    back = alert_from_payload(json.loads(json.dumps(DIRTY.to_payload())))
+    back = alert_from_payload(json.loads(json.dumps(to_payload(DIRTY))))
     assert back == DIRTY
     assert isinstance(back, ReconciliationDigest)
     assert back.rows[1].status is ReconciliationStatus.MISMATCH
@@ -96,7 +100,7 @@ def test_payload_round_trips_with_rows() -> None:
 
 async def test_console_prints_a_compact_table_mismatches_first() -> None:
     out = io.StringIO()
-    await ConsoleNotifier(out).send(DIRTY)
+    await ConsoleNotifier(out, tz=SYDNEY).send(DIRTY)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("17:30:00 WARN reconciliation_digest")
     assert lines[1].split() == ["Ticker", "DB", "Broker", "Execs", "Status"]
@@ -110,7 +114,7 @@ async def test_console_lists_only_mismatches_of_a_long_table() -> None:
     big = ReconciliationDigest(occurred_at=T, trading_day=DAY, clean=False,
                                rows=(*rows, ReconciliationRow.compare("ZZZ", 1, 0, 1)))
     out = io.StringIO()
-    await ConsoleNotifier(out).send(big)
+    await ConsoleNotifier(out, tz=SYDNEY).send(big)
     lines = out.getvalue().splitlines()
     assert len(lines) == 4
     assert lines[2].split()[0] == "ZZZ"
@@ -138,7 +142,8 @@ def test_discord_embed_shows_mismatches_and_names_the_csv() -> None:
     assert "CBA" in table and "AAA" in table and "BHP" not in table  # ok rows: CSV only
     assert [f.value for f in embed.fields] == ["AAA bought outside skimd; adopted"]
     assert embed.colour == 0xF1C40F
-    assert attachments_for(DIRTY) == {"reconciliation-2026-11-24.csv": DIRTY.csv_text().encode()}
+    csv_text = reconciliation_csv(DIRTY)
+    assert attachments_for(DIRTY) == {"reconciliation-2026-11-24.csv": csv_text.encode()}
     assert attachments_for(CLEAN) != {} and "```" not in (render_alert(CLEAN, tz=SYDNEY)[1][0]
                                                           .description or "")
 

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import col
 
+from skimd.domain.alerts import Alert
 from skimd.errors import IntegrityError
+from skimd.infrastructure.alert_codec import to_payload
 
 from ..tables import AlertOutbox, HistoricalPrice, JobRun, OrderGuard
 from ._base import Repository
@@ -20,7 +22,23 @@ MAX_ERROR_CHARS = 500
 
 
 class AlertOutboxRepository(Repository[AlertOutbox]):
+    """The ``alert_outbox`` table inside one unit of work: what is queued here commits or
+    rolls back with the change that caused it."""
+
     model = AlertOutbox
+
+    def queue(self, alert: Alert, *, dedup_key: str | None = None) -> int | None:
+        """Encode ``alert`` and queue it, due now; the new row's id, or None (nothing
+        queued) when an alert was queued under ``dedup_key`` before, delivered or not."""
+        if dedup_key is not None and self.queued_id(dedup_key) is not None:
+            return None
+        return self.enqueue(
+            alert.kind,
+            to_payload(alert),
+            alert.occurred_at,
+            severity=alert.severity.value,
+            dedup_key=dedup_key,
+        )
 
     def enqueue(
         self,
@@ -31,7 +49,8 @@ class AlertOutboxRepository(Repository[AlertOutbox]):
         severity: str = "info",
         dedup_key: str | None = None,
     ) -> int:
-        """Queue an alert, due now. With a ``dedup_key`` already queued, returns that id."""
+        """Queue an already encoded payload, due now. With a ``dedup_key`` already queued,
+        returns that row's id."""
         if dedup_key is not None:
             existing = self.queued_id(dedup_key)
             if existing is not None:

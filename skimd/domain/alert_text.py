@@ -1,0 +1,376 @@
+"""The words of every alert, shared by all channels: a short title, a one-line summary and
+ordered name/value details.
+
+One presenter per kind, registered on :func:`describe`: the text of a kind is in one
+function, next to nothing else. Channels decide layout, colour and icons (console line,
+Discord embed, JSON-lines record); they never re-derive the facts or the words. The
+digests' tables and CSV are in :mod:`skimd.domain.alert_tables`.
+
+A change here changes what the trader reads (the demo's console lines included); stored
+alerts are unaffected, since only the facts are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatch
+
+from skimd.domain.alerts import (
+    Alert,
+    BrokerRateLimited,
+    BrokerSessionLost,
+    CandidateDigest,
+    CandidateFound,
+    DaemonStarted,
+    DaemonStopping,
+    DailySummary,
+    GuardReleased,
+    GuardTripped,
+    JobFailed,
+    JobMissed,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    PositionExited,
+    PositionMismatch,
+    ReconciliationDigest,
+    TradeableCandidate,
+)
+from skimd.domain.formatting import MISSING, fmt_money, fmt_pct, fmt_price
+from skimd.domain.trading import ExitReason
+
+Details = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertText:
+    """``title``: a headline; ``summary``: one line (channels may still squash whitespace a
+    headline or message brings); ``details``: name/value pairs in display order."""
+
+    title: str
+    summary: str
+    details: Details = ()
+
+
+@singledispatch
+def describe(alert: Alert) -> AlertText:
+    """The words for ``alert``; a kind without a presenter of its own reads as its name."""
+    title = alert.kind.replace("_", " ").capitalize()
+    return AlertText(title, title)
+
+
+# -- scans ---------------------------------------------------------------------------------
+
+
+@describe.register
+def _candidate_found(a: CandidateFound) -> AlertText:
+    parts = [f"{a.symbol} ({a.source.value})"]
+    if a.gap_pct is not None:
+        parts.append(f"gap {fmt_pct(a.gap_pct)}")
+    if a.open_price is not None:
+        parts.append(f"open {fmt_price(a.open_price)} vs {fmt_price(a.prev_close)}")
+    if a.headline:
+        parts.append(f"“{a.headline}”")
+    details = [
+        ("Symbol", a.symbol),
+        ("Source", a.source.value),
+        ("Gap", fmt_pct(a.gap_pct)),
+        ("Open", fmt_price(a.open_price)),
+        ("Prior close", fmt_price(a.prev_close)),
+    ]
+    if a.headline:
+        details.append(("Headline", a.headline))
+    return AlertText(
+        title=f"{a.source.value.capitalize()} candidate {a.symbol}",
+        summary=" ".join(parts),
+        details=tuple(details),
+    )
+
+
+@describe.register
+def _candidate_digest(a: CandidateDigest) -> AlertText:
+    listed = ", ".join(
+        f"{c.symbol} {fmt_pct(c.gap_pct)}" if c.gap_pct is not None else c.symbol
+        for c in a.candidates
+    )
+    return AlertText(
+        title=f"{len(a.candidates)} candidates found",
+        summary=f"{len(a.candidates)} candidates: {listed}",
+    )
+
+
+@describe.register
+def _tradeable_candidate(a: TradeableCandidate) -> AlertText:
+    return AlertText(
+        title=f"Tradeable {a.symbol}: ORH {fmt_price(a.orh)} / ORL {fmt_price(a.orl)}",
+        summary=(
+            f"{a.symbol} ORH {fmt_price(a.orh)} ORL {fmt_price(a.orl)} "
+            f"entry {fmt_price(a.entry)} stop {fmt_price(a.stop)}"
+        ),
+        details=(
+            ("Symbol", a.symbol),
+            ("ORH", fmt_price(a.orh)),
+            ("ORL", fmt_price(a.orl)),
+            ("Entry", fmt_price(a.entry)),
+            ("Stop", fmt_price(a.stop)),
+            ("Prior close", fmt_price(a.prev_close)),
+        ),
+    )
+
+
+# -- orders and positions --------------------------------------------------------------------
+
+
+@describe.register
+def _order_placed(a: OrderPlaced) -> AlertText:
+    price = f" @ {fmt_price(a.limit_price)}" if a.limit_price is not None else ""
+    stop = f" stop {fmt_price(a.stop_price)}" if a.stop_price is not None else ""
+    return AlertText(
+        title=f"Order placed: {a.side} {a.quantity} {a.symbol}",
+        summary=f"{a.side} {a.quantity} {a.symbol} {a.order_type}{price}{stop}",
+        details=(
+            ("Symbol", a.symbol),
+            ("Side", a.side),
+            ("Quantity", str(a.quantity)),
+            ("Type", a.order_type),
+            ("Limit", fmt_price(a.limit_price)),
+            ("Stop", fmt_price(a.stop_price)),
+            ("Order", a.client_order_id),
+            ("Broker id", a.broker_order_id or MISSING),
+        ),
+    )
+
+
+@describe.register
+def _order_filled(a: OrderFilled) -> AlertText:
+    return AlertText(
+        title=f"Filled: {a.side} {a.quantity} {a.symbol} @ {fmt_price(a.price)}",
+        summary=f"{a.side} {a.quantity} {a.symbol} filled @ {fmt_price(a.price)}",
+        details=(
+            ("Symbol", a.symbol),
+            ("Side", a.side),
+            ("Quantity", str(a.quantity)),
+            ("Price", fmt_price(a.price)),
+            ("Value", fmt_money(a.price * a.quantity)),
+            ("Commission", fmt_money(a.commission)),
+            ("Order", a.client_order_id),
+        ),
+    )
+
+
+@describe.register
+def _order_rejected(a: OrderRejected) -> AlertText:
+    return AlertText(
+        title=f"Order rejected: {a.side} {a.quantity} {a.symbol}",
+        summary=f"{a.side} {a.quantity} {a.symbol} rejected: {a.reason}",
+        details=(
+            ("Symbol", a.symbol),
+            ("Side", a.side),
+            ("Quantity", str(a.quantity)),
+            ("Order", a.client_order_id),
+            ("Reason", a.reason),
+        ),
+    )
+
+
+@describe.register
+def _position_exited(a: PositionExited) -> AlertText:
+    what = "Stop hit" if a.reason is ExitReason.STOP else "Exit"
+    return AlertText(
+        title=f"{what}: {a.symbol} {fmt_money(a.pnl)}",
+        summary=(
+            f"{a.symbol} {a.quantity} exited ({a.reason.value}) "
+            f"{fmt_price(a.entry_price)} → {fmt_price(a.exit_price)} "
+            f"P&L {fmt_money(a.pnl)}"
+        ),
+        details=(
+            ("Symbol", a.symbol),
+            ("Quantity", str(a.quantity)),
+            ("Reason", a.reason.value),
+            ("Entry", fmt_price(a.entry_price)),
+            ("Exit", fmt_price(a.exit_price)),
+            ("P&L", fmt_money(a.pnl)),
+            ("Stop", fmt_price(a.stop)),
+        ),
+    )
+
+
+@describe.register
+def _position_mismatch(a: PositionMismatch) -> AlertText:
+    extra = f" ({a.detail})" if a.detail else ""
+    details = [("Symbol", a.symbol), ("Ours", str(a.ours)), ("Broker", str(a.broker))]
+    if a.detail:
+        details.append(("Detail", a.detail))
+    return AlertText(
+        title=f"Position mismatch: {a.symbol}",
+        summary=f"{a.symbol}: ours {a.ours}, broker {a.broker}{extra}",
+        details=tuple(details),
+    )
+
+
+# -- the daemon, its jobs and the broker session ----------------------------------------------
+
+
+@describe.register
+def _job_failed(a: JobFailed) -> AlertText:
+    return AlertText(
+        title=f"Job failed: {a.job_id}",
+        summary=f"job {a.job_id} failed ({a.error_type}): {a.message}",
+        details=(
+            ("Job", a.job_id),
+            ("Error", a.error_type),
+            ("Failures in a row", str(a.consecutive_failures)),
+            ("Message", a.message),
+        ),
+    )
+
+
+@describe.register
+def _job_missed(a: JobMissed) -> AlertText:
+    return AlertText(
+        title=f"Job missed: {a.job_id}",
+        summary=(
+            f"job {a.job_id} missed its {a.scheduled_for.isoformat()} run "
+            f"by {a.late_by_s:.0f}s"
+        ),
+        details=(
+            ("Job", a.job_id),
+            ("Scheduled", a.scheduled_for.isoformat()),
+            ("Late by", f"{a.late_by_s:.1f} s"),
+        ),
+    )
+
+
+@describe.register
+def _broker_session_lost(a: BrokerSessionLost) -> AlertText:
+    if a.taken_by_other_login:
+        title = f"Broker session taken by another login ({a.broker})"
+    else:
+        title = f"Broker session lost ({a.broker})"
+    return AlertText(
+        title=title,
+        summary=f"{title}: {a.reason}",
+        details=(
+            ("Broker", a.broker),
+            ("Competing login", "yes" if a.taken_by_other_login else "no"),
+            ("Reason", a.reason),
+        ),
+    )
+
+
+@describe.register
+def _broker_rate_limited(a: BrokerRateLimited) -> AlertText:
+    return AlertText(
+        title=f"Broker rate limit: {a.endpoint_class} ({a.broker})",
+        summary=f"{a.broker} {a.endpoint_class} calls blocked until {a.until.isoformat()}",
+        details=(
+            ("Broker", a.broker),
+            ("Endpoint class", a.endpoint_class),
+            ("Blocked until", a.until.isoformat()),
+        ),
+    )
+
+
+@describe.register
+def _guard_tripped(a: GuardTripped) -> AlertText:
+    numbers = ""
+    if a.value is not None or a.limit is not None:
+        numbers = f" ({fmt_price(a.value)} vs limit {fmt_price(a.limit)})"
+    return AlertText(
+        title=f"Guard tripped: {a.guard.value.replace('_', ' ')}",
+        summary=f"{a.guard.value}: {a.detail}{numbers}",
+        details=(
+            ("Guard", a.guard.value),
+            ("Value", fmt_price(a.value)),
+            ("Limit", fmt_price(a.limit)),
+            ("Detail", a.detail),
+        ),
+    )
+
+
+@describe.register
+def _guard_released(a: GuardReleased) -> AlertText:
+    return AlertText(
+        title=f"Guard released: {a.guard.value.replace('_', ' ')}",
+        summary=f"{a.guard.value}: {a.detail}",
+        details=(("Guard", a.guard.value), ("Detail", a.detail)),
+    )
+
+
+@describe.register
+def _daemon_started(a: DaemonStarted) -> AlertText:
+    live = ", LIVE" if a.live_trading else ""
+    title = f"skimd {a.version} started ({a.broker}{live})"
+    return AlertText(
+        title=title,
+        summary=title,
+        details=(
+            ("Version", a.version),
+            ("Broker", a.broker),
+            ("Live trading", "yes" if a.live_trading else "no"),
+        ),
+    )
+
+
+@describe.register
+def _daemon_stopping(a: DaemonStopping) -> AlertText:
+    return AlertText(
+        title=f"skimd stopping (exit {a.exit_code})",
+        summary=f"skimd stopping (exit {a.exit_code}): {a.reason}",
+        details=(("Reason", a.reason), ("Exit code", str(a.exit_code))),
+    )
+
+
+# -- end of day ------------------------------------------------------------------------------
+
+
+@describe.register
+def _daily_summary(a: DailySummary) -> AlertText:
+    day = a.trading_day.isoformat()
+    details = [
+        ("Trades", str(a.trades)),
+        ("Wins / losses", f"{a.wins} / {a.losses}"),
+        ("Realised P&L", fmt_money(a.realised_pnl)),
+        ("Fees", fmt_money(a.fees)),
+        ("Open positions", str(a.open_positions)),
+        ("Equity", fmt_money(a.equity)),
+    ]
+    details.extend(("Note", note) for note in a.notes)
+    return AlertText(
+        title=f"Daily summary {day}: {fmt_money(a.realised_pnl)}",
+        summary=(
+            f"{day} trades {a.trades} ({a.wins}W/{a.losses}L) "
+            f"P&L {fmt_money(a.realised_pnl)} fees {fmt_money(a.fees)}"
+        ),
+        details=tuple(details),
+    )
+
+
+@describe.register
+def _reconciliation_digest(a: ReconciliationDigest) -> AlertText:
+    day = a.trading_day.isoformat()
+    count = len(a.mismatches)
+    names = ", ".join(r.ticker for r in a.mismatches)
+    if a.clean:
+        title = f"Reconciliation {day}: clean"
+    elif count == 0:
+        title = f"Reconciliation {day}: needs a look"
+    else:
+        title = f"Reconciliation {day}: {count} mismatch{'es' if count != 1 else ''}"
+    if count == 0:
+        agree = "all agree" if a.clean else "quantities agree; see notes"
+        summary = f"{day}: {len(a.rows)} tickers, {agree}"
+    else:
+        summary = f"{day}: {len(a.rows)} tickers, {count} mismatched ({names})"
+    mismatched = ", ".join(
+        f"{r.ticker} (db {r.db_qty}, broker {r.broker_qty}, executions {r.executions_qty})"
+        for r in a.mismatches
+    )
+    details = [
+        ("Trading day", day),
+        ("Tickers", str(len(a.rows))),
+        ("Clean", "yes" if a.clean else "no"),
+        ("Mismatches", mismatched or "none"),
+    ]
+    details.extend(("Note", note) for note in a.notes)
+    return AlertText(title=title, summary=summary, details=tuple(details))

@@ -1,0 +1,152 @@
+"""Sample alerts: one of every kind, in a fixed order.
+
+``tests/fixtures/alerts/`` holds what the code before the alert split made of exactly these
+(the outbox payloads it stored, the words it showed); the codec and text tests compare
+against them, so reorder or change a sample only together with those files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from skimd.domain.alerts import (
+    Alert,
+    BrokerRateLimited,
+    BrokerSessionLost,
+    CandidateDigest,
+    CandidateFound,
+    DaemonStarted,
+    DaemonStopping,
+    DailySummary,
+    GuardReleased,
+    GuardTripped,
+    JobFailed,
+    JobMissed,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    PositionExited,
+    PositionMismatch,
+    ReconciliationDigest,
+    ReconciliationRow,
+    TradeableCandidate,
+)
+from skimd.domain.market import PricePoint
+from skimd.domain.trading import CandidateSource, ExitReason, GuardKind
+
+T = datetime(2024, 6, 3, 0, 5, tzinfo=UTC)
+
+
+def one_of_each() -> list[Alert]:
+    path = (
+        PricePoint(at=T, price=Decimal("1.205")),
+        PricePoint(at=T + timedelta(minutes=1), price=Decimal("1.23")),
+    )
+    gap = CandidateFound(
+        occurred_at=T,
+        symbol="BHP",
+        source=CandidateSource.GAP,
+        prev_close=Decimal("45.10"),
+        open_price=Decimal("47.50"),
+        gap_pct=Decimal("5.3215"),
+    )
+    return [
+        gap,
+        CandidateFound(
+            occurred_at=T,
+            symbol="XYZ",
+            source=CandidateSource.NEWS,
+            headline="Trading halt «lifted» 🚀",
+        ),
+        CandidateDigest(occurred_at=T, candidates=(gap, gap)),
+        TradeableCandidate(
+            occurred_at=T,
+            symbol="BHP",
+            prev_close=None,
+            orh=Decimal("47.9"),
+            orl=Decimal("47.1"),
+            entry=Decimal("47.91"),
+            stop=Decimal("47.09"),
+            range_end=T,
+            path=path,
+        ),
+        OrderPlaced(
+            occurred_at=T,
+            symbol="BHP",
+            side="BUY",
+            quantity=100,
+            client_order_id="c-1",
+            order_type="STP LMT",
+            limit_price=Decimal("47.95"),
+            stop_price=Decimal("47.91"),
+        ),
+        OrderFilled(
+            occurred_at=T,
+            symbol="BHP",
+            side="BUY",
+            quantity=100,
+            client_order_id="c-1",
+            price=Decimal("47.92"),
+            commission=Decimal("6.00"),
+        ),
+        OrderRejected(
+            occurred_at=T,
+            symbol="BHP",
+            side="BUY",
+            quantity=100,
+            client_order_id="c-2",
+            reason="insufficient funds",
+        ),
+        PositionExited(
+            occurred_at=T,
+            symbol="BHP",
+            quantity=100,
+            entry_price=Decimal("47.92"),
+            exit_price=Decimal("47.09"),
+            entry_at=T,
+            exit_at=T,
+            reason=ExitReason.STOP,
+            pnl=Decimal("-83.00"),
+            path=path,
+        ),
+        PositionMismatch(occurred_at=T, symbol="BHP", ours=100, broker=0, detail="flat at broker"),
+        JobFailed(occurred_at=T, job_id="gap_scan", error_type="DataSourceError", message="x"),
+        JobMissed(occurred_at=T, job_id="warm_up", scheduled_for=T, late_by_s=42.5),
+        BrokerSessionLost(
+            occurred_at=T, broker="ibkr", reason="competing", taken_by_other_login=True
+        ),
+        BrokerRateLimited(
+            occurred_at=T, broker="ibkr", endpoint_class="snapshot", until=T + timedelta(minutes=10)
+        ),
+        GuardTripped(
+            occurred_at=T,
+            guard=GuardKind.DAILY_LOSS_CAP,
+            detail="loss cap",
+            value=Decimal("-1050"),
+            limit=Decimal("-1000"),
+        ),
+        GuardReleased(occurred_at=T, guard=GuardKind.KILL_SWITCH, detail="unlocked"),
+        DaemonStarted(occurred_at=T, version="0.1.0", broker="demo"),
+        DaemonStopping(occurred_at=T, reason="SIGTERM"),
+        DailySummary(
+            occurred_at=T,
+            trading_day=date(2024, 6, 3),
+            trades=3,
+            wins=2,
+            losses=1,
+            realised_pnl=Decimal("120.50"),
+            fees=Decimal("36"),
+            notes=("late fill",),
+        ),
+        ReconciliationDigest(
+            occurred_at=T,
+            trading_day=date(2024, 6, 3),
+            rows=(
+                ReconciliationRow.compare("BHP", 100, 100, 100),
+                ReconciliationRow.compare("CBA", 50, 0, 50),
+            ),
+            clean=False,
+            notes=("CBA sold outside skimd?",),
+        ),
+    ]
