@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +36,7 @@ import structlog
 
 from skimd.clock import Clock
 from skimd.domain.alerts import PricePoint, fmt_price
+from skimd.domain.calendar import day_bounds
 from skimd.errors import SkimdError
 from skimd.files import write_atomic
 
@@ -254,9 +255,7 @@ class TradeReports:
     def day_bounds(self, day: date) -> tuple[datetime, datetime]:
         """``day`` in the market zone as an aware ``[start, end)`` (23 or 25 hours on a DST
         change)."""
-        start = datetime.combine(day, time(0), self._zone)
-        end = datetime.combine(day + timedelta(days=1), time(0), self._zone)
-        return start, end
+        return day_bounds(day, self._zone)
 
     def local_date(self, at: datetime) -> date:
         return at.astimezone(self._zone).date()

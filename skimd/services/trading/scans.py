@@ -22,7 +22,7 @@ import structlog
 
 from skimd.domain.alerts import CandidateFound, CandidateSource
 from skimd.domain.market import Announcement, GapCandidate
-from skimd.domain.trading import CandidateRecord, CandidateState
+from skimd.domain.trading import CandidateRecord
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.ports import TradingTx
 
@@ -114,10 +114,9 @@ class Scanner:
                 if existing is None and late:
                     continue
                 if existing is None:
-                    record = CandidateRecord(
+                    record = CandidateRecord(  # a new candidate starts ranging
                         scan_date=day,
                         ticker=gap.symbol,
-                        status=CandidateState.RANGING,
                         conid=gap.conid,
                         range_start_at=now,
                     )

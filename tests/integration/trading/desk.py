@@ -123,7 +123,7 @@ def make_desk(
     clock: SimulatedClock | None = None,
     broker: DemoBroker | None = None,
 ) -> Desk:
-    calendar = AsxCalendar()
+    calendar = AsxCalendar("Australia/Sydney")
     clock = clock or SimulatedClock(datetime.combine(DAY, time(9, 0), calendar.zone))
     db = open_trading_database(_settings(data_dir, "off"), create=False)
     woken: list[int] = []
