@@ -172,7 +172,7 @@ def timed(
 def open_rig(data_dir: Path) -> Rig:
     """The demo daemon's journal pieces, wired as bootstrap wires them."""
     settings = settings_for(data_dir)
-    calendar = AsxCalendar()
+    calendar = AsxCalendar("Australia/Sydney")
     clock = SimulatedClock(datetime.combine(DAY, clock_time(9, 0), calendar.zone))
     db = open_trading_database(settings, create=True)
     broker = CountingBroker(

@@ -60,14 +60,9 @@ from pydantic import SecretStr
 from skimd.clock import SimulatedClock
 from skimd.config import DatabaseSettings, PathSettings, Settings
 from skimd.domain.alerts import Alert
+from skimd.domain.entries import breakout_trigger
 from skimd.domain.market import asx_tick_size
-from skimd.domain.trading import (
-    CandidateRecord,
-    CandidateState,
-    IntentPurpose,
-    IntentStatus,
-    breakout_trigger,
-)
+from skimd.domain.trading import CandidateRecord, CandidateState, IntentPurpose, IntentStatus
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.calendar import AsxCalendar
@@ -263,7 +258,7 @@ async def run_day(
             await rig.day.poll()
             wall[clock.now()] = time.perf_counter() - began
             await rig.sender.wait_idle()  # the real sender has 5 s to finish before the next poll
-        start, stop = ctx.day_bounds(day)
+        start, stop = ctx.calendar.day_bounds(day)
         with ctx.store.read() as tx:
             entries = [
                 i for i in tx.intents_between(start, stop) if i.purpose is IntentPurpose.ENTRY
@@ -312,7 +307,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     configure_logging("INFO", "json", SecretRedactor(), io.StringIO())
-    calendar = AsxCalendar()
+    calendar = AsxCalendar("Australia/Sydney")
     interval = StrategyParams().poll_interval_s
     began = time.perf_counter()
     breakouts: list[Breakout] = []

@@ -143,6 +143,11 @@ class IntegrityError(DatabaseError):
     """A unique or foreign-key constraint was violated, or an integrity check failed."""
 
 
+class IllegalTransitionError(IntegrityError):
+    """A record was asked to move to a state its lifecycle does not allow (a candidate
+    closed before it entered, say): a bug in the caller, so its unit of work rolls back."""
+
+
 class InstanceLockedError(FatalError):
     """Another skimd holds the data-directory lock."""
 

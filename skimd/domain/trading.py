@@ -1,28 +1,51 @@
-"""The opening-gap strategy's records and pure rules: no I/O, no clock, no database.
+"""The opening-gap strategy's records, their lifecycles and pure rules: no I/O, no clock, no
+database.
 
 Records (:class:`CandidateRecord`, :class:`PositionRecord`, :class:`IntentRecord`) are what
 the trading services read and write through the store port; the database adapter maps them
-onto its tables. Rules (sizing, breakout, stop ratchet, moving-average trail, client order
-ids) are plain functions so every one of them is tested without a broker or a database.
+onto its tables. A record's state changes only through its own methods, which know the
+moves its lifecycle allows (:data:`CANDIDATE_MOVES`) and the arithmetic of fills
+(:meth:`PositionRecord.add_fill`, :meth:`PositionRecord.reduce`). Rules (stop ratchet,
+moving-average trail, client order ids) are plain functions so every one of them is tested
+without a broker or a database; the entry rules live in :mod:`skimd.domain.entries`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
-from skimd.domain.market import TickDirection, asx_tick_size, round_to_tick
+from skimd.domain.market import TickDirection, round_to_tick
+from skimd.errors import IllegalTransitionError
 
 
 class CandidateState(StrEnum):
-    """Life of a candidate on its scan day.
+    """Where a candidate is on its scan day.
 
-    ``ranging`` → (range complete) ``tradeable`` or ``skipped`` (no price-sensitive news when
-    news is required) → ``entered`` (an entry intent exists) → ``closed``. ``expired``: the
-    day ended without an entry.
+    A new candidate is ``ranging``. It moves only by these moves (the names of
+    :class:`CandidateMove`; :data:`CANDIDATE_MOVES` is the same table in code, and a test
+    holds the two equal)::
+
+        range_tradeable  ranging            -> tradeable  its opening range is complete
+        range_skipped    ranging            -> skipped    complete, but flat or news missing
+        entered          tradeable          -> entered    its entry intent is written
+        too_small        tradeable          -> skipped    the breakout sizes to no shares
+        entry_refused    entered            -> skipped    the broker refused the entry order
+        entry_lapsed     entered            -> expired    the entry order ended with nothing filled
+        closed           entered            -> closed     the position it opened is closed
+        day_ended        ranging, tradeable -> expired    its day ended before it entered
+
+    News is missing when it is required and the candidate has no price-sensitive
+    announcement; a range is flat when ORH is not above ORL.
+
+    ``skipped``, ``closed`` and ``expired`` are final. ``entered`` means an entry order
+    exists, not that it filled: it stays ``entered`` while the position is open. ``skipped``
+    is "not traded by decision" (ours, or the broker's refusal of the entry); ``expired`` is
+    "not traded because time ran out" (the day ended, or the entry order lapsed unfilled).
     """
 
     RANGING = "ranging"
@@ -31,6 +54,55 @@ class CandidateState(StrEnum):
     ENTERED = "entered"
     CLOSED = "closed"
     EXPIRED = "expired"
+
+
+class CandidateMove(StrEnum):
+    """The named moves of a candidate (see :class:`CandidateState`)."""
+
+    RANGE_TRADEABLE = "range_tradeable"
+    RANGE_SKIPPED = "range_skipped"
+    ENTERED = "entered"
+    TOO_SMALL = "too_small"
+    ENTRY_REFUSED = "entry_refused"
+    ENTRY_LAPSED = "entry_lapsed"
+    CLOSED = "closed"
+    DAY_ENDED = "day_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One row of a lifecycle table: the states a move starts from, and where it leads."""
+
+    sources: frozenset[CandidateState]
+    target: CandidateState
+
+
+def _move(*sources: CandidateState, to: CandidateState) -> Move:
+    return Move(frozenset(sources), to)
+
+
+_S = CandidateState
+CANDIDATE_MOVES: Mapping[CandidateMove, Move] = MappingProxyType(
+    {
+        CandidateMove.RANGE_TRADEABLE: _move(_S.RANGING, to=_S.TRADEABLE),
+        CandidateMove.RANGE_SKIPPED: _move(_S.RANGING, to=_S.SKIPPED),
+        CandidateMove.ENTERED: _move(_S.TRADEABLE, to=_S.ENTERED),
+        CandidateMove.TOO_SMALL: _move(_S.TRADEABLE, to=_S.SKIPPED),
+        CandidateMove.ENTRY_REFUSED: _move(_S.ENTERED, to=_S.SKIPPED),
+        CandidateMove.ENTRY_LAPSED: _move(_S.ENTERED, to=_S.EXPIRED),
+        CandidateMove.CLOSED: _move(_S.ENTERED, to=_S.CLOSED),
+        CandidateMove.DAY_ENDED: _move(_S.RANGING, _S.TRADEABLE, to=_S.EXPIRED),
+    }
+)
+"""Every move a candidate may make: the one place its lifecycle is decided."""
+
+EXPIRABLE_STATES: frozenset[CandidateState] = CANDIDATE_MOVES[CandidateMove.DAY_ENDED].sources
+"""Ranging or tradeable: still watched by the intraday poll, and expired when the day ends."""
+
+FINAL_STATES: frozenset[CandidateState] = frozenset(CandidateState) - frozenset(
+    s for move in CANDIDATE_MOVES.values() for s in move.sources
+)
+"""States no move leaves."""
 
 
 class IntentPurpose(StrEnum):
@@ -93,7 +165,11 @@ _OPEN_INTENT = frozenset(
 @dataclass(frozen=True, slots=True)
 class CandidateRecord:
     """One ticker worth watching on ``scan_date``; ``orh``/``orl`` are the running range
-    while ``ranging`` and final afterwards."""
+    while ``ranging`` and final afterwards.
+
+    ``status`` changes only through the move methods below (:meth:`with_` refuses it), each
+    of which raises :class:`~skimd.errors.IllegalTransitionError` when the candidate is not
+    in a state its move starts from."""
 
     scan_date: date
     ticker: str
@@ -112,13 +188,76 @@ class CandidateRecord:
     range_start_at: datetime | None = None
 
     def with_(self, **changes: object) -> CandidateRecord:
+        """A copy with data fields changed; the state moves only by a move method."""
+        if "status" in changes:
+            raise TypeError("a candidate's status changes only through its move methods")
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- moves (CandidateState documents them) ---------------------------------------------
+
+    def can(self, move: CandidateMove) -> bool:
+        """True when ``move`` may start from this candidate's state."""
+        return self.status in CANDIDATE_MOVES[move].sources
+
+    def range_complete(self, *, require_news: bool) -> CandidateRecord:
+        """The opening range is final: ``tradeable``, or ``skipped`` when the range is flat
+        (ORH not above ORL) or news is required and there is no price-sensitive one."""
+        if self.orh is None or self.orl is None:
+            raise IllegalTransitionError(
+                f"candidate {self.ticker} {self.scan_date}: no opening range to complete"
+            )
+        skip = (require_news and not self.price_sensitive) or self.orh <= self.orl
+        return self._moved(CandidateMove.RANGE_SKIPPED if skip else CandidateMove.RANGE_TRADEABLE)
+
+    def entered(self) -> CandidateRecord:
+        """Its entry intent is written (whether or not the order is placed yet)."""
+        return self._moved(CandidateMove.ENTERED)
+
+    def too_small(self) -> CandidateRecord:
+        """The breakout came, but the risk and value limits allow not even one share."""
+        return self._moved(CandidateMove.TOO_SMALL)
+
+    def entry_refused(self) -> CandidateRecord:
+        """The broker refused the entry order outright."""
+        return self._moved(CandidateMove.ENTRY_REFUSED)
+
+    def entry_lapsed(self) -> CandidateRecord:
+        """The entry order ended (timed out, cancelled, dropped) with nothing filled."""
+        return self._moved(CandidateMove.ENTRY_LAPSED)
+
+    def closed(self) -> CandidateRecord:
+        """The position its entry opened is closed."""
+        return self._moved(CandidateMove.CLOSED)
+
+    def expired(self) -> CandidateRecord:
+        """Its day ended while it was still ranging or tradeable."""
+        return self._moved(CandidateMove.DAY_ENDED)
+
+    def _moved(self, move: CandidateMove) -> CandidateRecord:
+        if not self.can(move):
+            allowed = ", ".join(sorted(CANDIDATE_MOVES[move].sources))
+            raise IllegalTransitionError(
+                f"candidate {self.ticker} {self.scan_date} is {self.status.value}: "
+                f"{move.value} moves only from {allowed}"
+            )
+        return replace(self, status=CANDIDATE_MOVES[move].target)
+
+
+class PositionStatus(StrEnum):
+    """``open`` while the daemon manages it; ``closed`` once nothing is held (final)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+AVG_PRICE_STEP = Decimal("0.0001")  # average prices are kept to four decimal places
 
 
 @dataclass(frozen=True, slots=True)
 class PositionRecord:
-    """A holding the daemon manages. ``entry_date`` is the Sydney session date of the entry
-    fill; ``stop`` only ever moves up (:func:`ratchet_stop`)."""
+    """A holding the daemon manages. ``entry_date`` is the market-zone session date of the
+    entry fill; ``stop`` only ever moves up (:func:`ratchet_stop`). Fills change it only
+    through :meth:`add_fill` and :meth:`reduce` (or :meth:`close` when it is gone)."""
 
     ticker: str
     qty: int
@@ -128,11 +267,49 @@ class PositionRecord:
     id: int | None = None
     conid: int | None = None
     stop: Decimal | None = None
-    status: str = "open"
+    status: PositionStatus = PositionStatus.OPEN
     closed_at: datetime | None = None
     partial_exit_done: bool = False
     paused: bool = False
     candidate_id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is PositionStatus.OPEN
+
+    @property
+    def has_shares(self) -> bool:
+        """Open with shares left to sell."""
+        return self.is_open and self.qty > 0
+
+    def add_fill(self, qty: int, price: Decimal) -> PositionRecord:
+        """``qty`` more shares bought at ``price``: the average price becomes the
+        quantity-weighted mean, to :data:`AVG_PRICE_STEP`."""
+        if qty <= 0:
+            raise ValueError(f"{self.ticker}: a buy fill adds shares, not {qty}")
+        new_qty = self.qty + qty
+        total = self.avg_price * self.qty + price * qty
+        return replace(self, qty=new_qty, avg_price=(total / new_qty).quantize(AVG_PRICE_STEP))
+
+    def reduce(self, qty: int, at: datetime, *, partial_exit: bool = False) -> PositionRecord:
+        """``qty`` shares sold at ``at``: never below zero; at zero the position is closed
+        (``closed_at`` = ``at``, even when a late second sell finds it closed already). The
+        average price does not change; ``partial_exit`` marks the day-N half exit done."""
+        if qty <= 0:
+            raise ValueError(f"{self.ticker}: a sell fill removes shares, not {qty}")
+        remaining = max(self.qty - qty, 0)
+        closed = remaining == 0
+        return replace(
+            self,
+            qty=remaining,
+            status=PositionStatus.CLOSED if closed else PositionStatus.OPEN,
+            closed_at=at if closed else None,
+            partial_exit_done=self.partial_exit_done or partial_exit,
+        )
+
+    def close(self, at: datetime) -> PositionRecord:
+        """Nothing is held any more (closed outside the daemon): zero shares, closed at ``at``."""
+        return replace(self, qty=0, status=PositionStatus.CLOSED, closed_at=at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +335,17 @@ class IntentRecord:
     candidate_id: int | None = None
     position_id: int | None = None
     updated_at: datetime | None = None  # last change (a fill's booking time), from storage
+
+    def price_of_increment(self, filled_qty: int, avg_fill_price: Decimal) -> Decimal:
+        """The average price of the shares filled since this record, from the broker's
+        cumulative ``filled_qty`` at ``avg_fill_price`` (to :data:`AVG_PRICE_STEP`)."""
+        delta = filled_qty - self.filled_qty
+        if delta <= 0:
+            raise ValueError(f"order {self.client_order_id}: no new fill in {filled_qty}")
+        if self.filled_qty == 0 or self.avg_fill_price is None:
+            return avg_fill_price
+        total = avg_fill_price * filled_qty - self.avg_fill_price * self.filled_qty
+        return (total / delta).quantize(AVG_PRICE_STEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,56 +391,6 @@ def client_order_id(
     if position_id is None:
         raise ValueError(f"{purpose.value} order for {ticker} needs its position id")
     return f"{stem}{position_id}.{seq}"
-
-
-# -- entries --------------------------------------------------------------------------------
-
-
-def breakout_trigger(orh: Decimal, buffer_ticks: int) -> Decimal:
-    """The price the last trade must exceed to enter: ORH plus ``buffer_ticks`` ticks."""
-    return orh + asx_tick_size(orh) * buffer_ticks
-
-
-def is_breakout(last: Decimal | None, orh: Decimal, buffer_ticks: int) -> bool:
-    """True when the last price is strictly above the trigger."""
-    return last is not None and last > breakout_trigger(orh, buffer_ticks)
-
-
-def entry_limit(last: Decimal, slippage_ticks: int) -> Decimal:
-    """A marketable limit for an entry: the last price plus ``slippage_ticks`` ticks."""
-    return round_to_tick(last + asx_tick_size(last) * slippage_ticks, TickDirection.UP)
-
-
-def initial_stop(orl: Decimal, low_of_day: Decimal | None) -> Decimal:
-    """The first stop: the opening range low, or the day's low if that is higher (it cannot
-    be lower than ORL on entry day, but a later scan may know a higher low)."""
-    stop = orl if low_of_day is None else max(orl, low_of_day)
-    return round_to_tick(stop, TickDirection.DOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class SizingLimits:
-    risk_per_trade: Decimal
-    max_position_value: Decimal
-
-
-def position_size(entry: Decimal, stop: Decimal, limits: SizingLimits) -> int:
-    """Shares to buy so that ``(entry - stop) * qty <= risk_per_trade`` and
-    ``entry * qty <= max_position_value``; 0 when the stop is not below the entry or when
-    not even one share fits."""
-    per_share = entry - stop
-    if per_share <= 0 or entry <= 0:
-        return 0
-    by_risk = (limits.risk_per_trade / per_share).to_integral_value(ROUND_FLOOR)
-    by_value = (limits.max_position_value / entry).to_integral_value(ROUND_FLOOR)
-    return max(0, int(min(by_risk, by_value)))
-
-
-def within_price_band(price: Decimal, last: Decimal, band_pct: Decimal) -> bool:
-    """True when ``price`` is within ``band_pct`` percent of ``last`` (a fat-finger check)."""
-    if last <= 0:
-        return False
-    return abs(price - last) / last * 100 <= band_pct
 
 
 # -- managing a position --------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The ASX calendar: weekends, exchange holidays (:mod:`skimd.domain.asx_holidays`)
-and the two early closes (Christmas Eve and New Year's Eve close at 14:10 when they trade).
+and the two early closes (Christmas Eve and New Year's Eve close at 14:10 when they trade),
+in the zone and at the times the settings give (``[market]``; bootstrap's
+``build_calendar``): there is no default zone, so no wall clock is ever assumed.
 
 The holiday rules are computed in-house rather than loaded from ``exchange-calendars``
 (pandas: about +55 MB RSS) or ``holidays`` (~20 MB: it loads every country and exchange);
@@ -9,20 +11,23 @@ the two ASX ones are encoded here.
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from skimd.domain.asx_holidays import asx_holidays
-from skimd.domain.calendar import MarketSession, combine
+from skimd.domain.calendar import MarketSession, combine, day_bounds
 
 _EARLY_CLOSE_DAYS = ((12, 24), (12, 31))
 
 
 class AsxCalendar:
+    """:class:`~skimd.domain.calendar.MarketCalendar` of the ASX in ``zone`` (an IANA
+    name, e.g. the settings' ``market.timezone``)."""
+
     def __init__(
         self,
-        zone: str = "Australia/Sydney",
+        zone: str,
         open_time: time = time(10, 0),
         close_time: time = time(16, 0),
         early_close_time: time = time(14, 10),
@@ -56,6 +61,20 @@ class AsxCalendar:
         while not self.is_trading_day(candidate):
             candidate += timedelta(days=1)
         return candidate
+
+    def trading_days(self, first: date, last: date) -> list[date]:
+        days: list[date] = []
+        day = first if self.is_trading_day(first) else self.next_trading_day(first)
+        while day <= last:
+            days.append(day)
+            day = self.next_trading_day(day)
+        return days
+
+    def market_date(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        return day_bounds(day, self.zone)
 
 
 @lru_cache(maxsize=8)

@@ -13,7 +13,7 @@ import fcntl
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         "orders": [],
     }
     if src.store is not None:
-        start = datetime.combine(today, time.min, zone)
+        start, end = src.calendar.day_bounds(today)
         with src.store.read() as tx:
             guard = tx.guard()
             recorded = tx.last_session()
@@ -119,7 +119,7 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
             report["candidates"] = [_candidate(c) for c in tx.candidates(today)]
             report["positions"] = [_position(tx, p, today) for p in tx.open_positions()]
             report["orders"] = [
-                _order(i, zone) for i in tx.intents_between(start, start + timedelta(days=1))
+                _order(i, zone) for i in tx.intents_between(start, end)
             ]
     runs = src.last_runs([s.id for s in src.jobs]) if src.last_runs is not None else {}
     report["jobs"] = [
@@ -153,7 +153,7 @@ def next_run(
         if not spec.market_hours:
             return fire
         session = calendar.session(fire.date())
-        tomorrow = datetime.combine(fire.date() + timedelta(days=1), time.min, zone)
+        _, tomorrow = calendar.day_bounds(fire.date())
         if session is None:
             at = tomorrow
             continue

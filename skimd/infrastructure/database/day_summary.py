@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
+
+from skimd.domain.calendar import day_bounds
 
 from .factory import TradingDatabase
 from .tables import (
@@ -56,8 +58,7 @@ class DaySummary:
 
 
 def summarise_day(db: TradingDatabase, day: date, zone: ZoneInfo) -> DaySummary:
-    start = datetime.combine(day, time(0), zone)
-    end = start + timedelta(days=1)
+    start, end = day_bounds(day, zone)
     out = DaySummary(day=day)
     with db.unit_of_work(read_only=True) as uow:
         s = uow.session

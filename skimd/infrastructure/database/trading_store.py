@@ -21,6 +21,8 @@ from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
+    CANDIDATE_MOVES,
+    CandidateMove,
     CandidateRecord,
     CandidateState,
     GuardState,
@@ -29,6 +31,7 @@ from skimd.domain.trading import (
     IntentStatus,
     PlanRecord,
     PositionRecord,
+    PositionStatus,
 )
 from skimd.errors import IntegrityError
 
@@ -113,15 +116,15 @@ class SqlTradingTx:
         return _candidate(self._uow.candidates.upsert(row, now))
 
     def expire_candidates(self, before: dt.date, now: dt.datetime) -> int:
+        """The candidates' ``day_ended`` move (:data:`CANDIDATE_MOVES`) as one statement."""
+        move = CANDIDATE_MOVES[CandidateMove.DAY_ENDED]
         stmt = (
             update(Candidate)
             .where(
                 col(Candidate.scan_date) < before,
-                col(Candidate.status).in_(
-                    [CandidateState.RANGING.value, CandidateState.TRADEABLE.value]
-                ),
+                col(Candidate.status).in_(sorted(s.value for s in move.sources)),
             )
-            .values(status=CandidateState.EXPIRED.value, updated_at=now)
+            .values(status=move.target.value, updated_at=now)
         )
         result = self._session.execute(stmt)
         return int(getattr(result, "rowcount", 0) or 0)
@@ -163,7 +166,7 @@ class SqlTradingTx:
         row.stop = position.stop
         row.opened_at = position.opened_at
         row.closed_at = position.closed_at
-        row.status = position.status
+        row.status = position.status.value
         row.entry_date = position.entry_date
         row.partial_exit_done = position.partial_exit_done
         row.paused = position.paused
@@ -374,7 +377,7 @@ def _position(row: Position) -> PositionRecord:
         stop=row.stop,
         opened_at=row.opened_at,
         closed_at=row.closed_at,
-        status=row.status,
+        status=PositionStatus(row.status),
         entry_date=row.entry_date,
         partial_exit_done=row.partial_exit_done,
         paused=row.paused,

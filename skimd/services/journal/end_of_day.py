@@ -15,19 +15,14 @@ from decimal import Decimal
 import structlog
 
 from skimd.domain.alerts import DailySummary, ReconciliationDigest
+from skimd.domain.entries import EntryPlan
 from skimd.domain.excursions import Excursion, excursions
 from skimd.domain.journal import RoundTripView, build_round_trips
 from skimd.domain.market import Bar
 from skimd.domain.mistakes import MistakeThresholds, detect_mistakes, round_trip_facts
 from skimd.domain.orders import Side
-from skimd.domain.trading import (
-    CandidateRecord,
-    CandidateState,
-    IntentPurpose,
-    breakout_trigger,
-    initial_stop,
-)
-from skimd.services.journal.ports import JournalStore, JournalTx, PlanRecord, StoredRoundTrip
+from skimd.domain.trading import CandidateRecord, CandidateState, IntentPurpose
+from skimd.services.journal.ports import JournalStore, JournalTx, StoredRoundTrip
 from skimd.services.journal.sync import PositionSync, SyncOutcome
 from skimd.services.trading.context import TradingContext
 
@@ -81,7 +76,7 @@ class JournalDay:
         ctx = self.ctx
         day = day or ctx.today()
         outcome = EndOfDayOutcome(await self.sync.run())
-        start, end = ctx.day_bounds(day)
+        start, end = ctx.calendar.day_bounds(day)
         with self.store.read() as tx:
             touched = {
                 t.id: t
@@ -148,10 +143,11 @@ class JournalDay:
             return _trip_view(tx, trip)
 
     def _plans(self, tx: JournalTx, candidates: list[CandidateRecord]) -> int:
-        p = self.ctx.params
+        terms = self.ctx.params.entry_terms
         count = 0
         for c in candidates:
-            if c.orh is None or c.orl is None or c.id is None:
+            plan = EntryPlan.of(c, terms)
+            if plan is None or c.id is None:
                 continue
             entry_exec = None
             qty = None
@@ -163,23 +159,13 @@ class JournalDay:
             if status == "executed" and entry_exec is None:
                 status = "active"  # the entry order is still working
             tx.save_plan(
-                PlanRecord(
-                    ticker=c.ticker,
-                    entry=breakout_trigger(c.orh, p.breakout_buffer_ticks),
-                    stop=initial_stop(c.orl, None),
-                    status=status,
-                    candidate_id=c.id,
-                    qty=qty,
-                    entry_exec_id=entry_exec,
-                    notes=c.news_headline,
-                ),
-                self.ctx.now(),
+                plan.trade_plan(c, status, qty=qty, entry_exec_id=entry_exec), self.ctx.now()
             )
             count += 1
         return count
 
     def _daily_summary(self, tx: JournalTx, day: date, outcome: EndOfDayOutcome) -> None:
-        start, end = self.ctx.day_bounds(day)
+        start, end = self.ctx.calendar.day_bounds(day)
         fills = tx.fills_between(start, end)
         closed = tx.round_trips_closed_between(start, end)
         pnl = [t.net_pnl for t in closed if t.net_pnl is not None]
@@ -211,12 +197,13 @@ class JournalDay:
             if view is None:
                 continue
             c = by_ticker.get(trip.ticker)
+            plan = None if c is None else EntryPlan.of(c, self.ctx.params.entry_terms)
             range_done = None
             if c is not None and c.range_start_at is not None:
                 range_done = c.range_start_at + timedelta(minutes=self.ctx.params.range_minutes)
             facts = round_trip_facts(
                 view,
-                planned_stop=None if c is None or c.orl is None else initial_stop(c.orl, None),
+                planned_stop=None if plan is None else plan.stop,
                 risk_budget=self.ctx.params.risk_per_trade,
                 had_price_sensitive_news=None if c is None else c.price_sensitive,
                 opening_range_high=None if c is None else c.orh,

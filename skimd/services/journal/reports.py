@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +36,7 @@ from typing import Protocol
 import structlog
 
 from skimd.clock import Clock
+from skimd.domain.calendar import day_bounds
 from skimd.domain.market import PricePoint
 from skimd.errors import SkimdError
 from skimd.files import write_atomic
@@ -136,9 +137,7 @@ class TradeReports:
     def day_bounds(self, day: date) -> tuple[datetime, datetime]:
         """``day`` in the market zone as an aware ``[start, end)`` (23 or 25 hours on a DST
         change)."""
-        start = datetime.combine(day, time(0), self._zone)
-        end = datetime.combine(day + timedelta(days=1), time(0), self._zone)
-        return start, end
+        return day_bounds(day, self._zone)
 
     def local_date(self, at: datetime) -> date:
         return at.astimezone(self._zone).date()

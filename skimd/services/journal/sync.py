@@ -89,7 +89,7 @@ class PositionSync:
         broker = ctx.broker
         now = ctx.now()
         if since is None:
-            start, _ = ctx.day_bounds(ctx.today())
+            start, _ = ctx.calendar.day_bounds(ctx.today())
             since = start - (_HISTORY if not self._synced_once else timedelta(0))
         await self.desk.refresh()
         fills = await broker.executions(since)
@@ -151,7 +151,7 @@ class PositionSync:
                         dedup_key=f"adopted:{ticker}:{now.isoformat()}",
                     )
                 elif our_pos is not None and broker_pos is None:
-                    tx.save_position(replace(our_pos, qty=0, status="closed", closed_at=now))
+                    tx.save_position(our_pos.close(now))
                     outcome.closed.append(ticker)
                     tx.alert(
                         PositionMismatch(

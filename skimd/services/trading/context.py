@@ -26,8 +26,8 @@ class TradingContext:
         return self.clock.now()
 
     def today(self) -> date:
-        """The market's calendar date right now (Sydney), whatever the host's zone."""
-        return self.clock.now().astimezone(self.calendar.zone).date()
+        """The market's calendar date right now, whatever the host's zone."""
+        return self.calendar.market_date(self.clock.now())
 
     def session(self) -> MarketSession | None:
         return self.calendar.session(self.today())
@@ -35,19 +35,3 @@ class TradingContext:
     def entries_close_at(self, session: MarketSession) -> datetime:
         """No new entries from here on: the closing auction (early closes honoured)."""
         return session.close_at - timedelta(minutes=self.params.closing_auction_minutes)
-
-    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        """``day`` from midnight to midnight in the market zone, as aware datetimes."""
-        start = datetime.combine(day, datetime.min.time(), self.calendar.zone)
-        return start, datetime.combine(day + timedelta(days=1), datetime.min.time(), start.tzinfo)
-
-    def sessions_between(self, first: date, last: date) -> list[date]:
-        """Trading dates from ``first`` to ``last`` inclusive."""
-        days: list[date] = []
-        day = (
-            first if self.calendar.is_trading_day(first) else self.calendar.next_trading_day(first)
-        )
-        while day <= last:
-            days.append(day)
-            day = self.calendar.next_trading_day(day)
-        return days

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+import structlog
+
 from skimd.domain.alerts import GuardTripped
+from skimd.domain.calendar import MarketSession
+from skimd.domain.entries import within_price_band
 from skimd.domain.market import asx_tick_size
-from skimd.domain.trading import (
-    GuardKind,
-    IntentPurpose,
-    IntentStatus,
-    unrealised_pnl,
-    within_price_band,
-)
+from skimd.domain.trading import GuardKind, IntentPurpose, IntentStatus, unrealised_pnl
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.ports import TradingTx
+
+log = structlog.get_logger(__name__)
 
 MIN_BAND_TICKS = 2  # the default entry slippage; see check_price_band
 
@@ -45,7 +45,7 @@ class GuardVerdict:
 def realised_pnl_today(tx: TradingTx, ctx: TradingContext, day: date) -> Decimal:
     """P&L of exits that filled today against their positions' average price; an exit
     order placed on an earlier day (a resting GTC stop) counts on the day it fills."""
-    start, end = ctx.day_bounds(day)
+    start, end = ctx.calendar.day_bounds(day)
     total = Decimal(0)
     for intent in tx.intents_updated_between(start, end):
         if not intent.purpose.is_exit or intent.filled_qty == 0:
@@ -99,7 +99,7 @@ def check_gates(
     """The guards that do not depend on the ticker (kill switch, closing auction, max
     orders per day, max open positions, daily loss cap), in that order."""
     p = ctx.params
-    day = now.astimezone(ctx.calendar.zone).date()
+    day = ctx.calendar.market_date(now)
     guard = tx.guard()
     if guard.locked:
         stamp = guard.changed_at.isoformat() if guard.changed_at else "unknown"
@@ -117,7 +117,7 @@ def check_gates(
             "no new entries",
             dedup_key=f"guard:closing_auction:{day}",
         )
-    start, end = ctx.day_bounds(day)
+    start, end = ctx.calendar.day_bounds(day)
     placed_today = [i for i in tx.intents_between(start, end) if i.status != IntentStatus.REJECTED]
     if len(placed_today) >= p.max_orders_per_day:
         return GuardVerdict(
@@ -157,7 +157,7 @@ def check_price_band(
     ctx: TradingContext, *, ticker: str, limit_price: Decimal, last: Decimal, now: datetime
 ) -> GuardVerdict:
     """The fat-finger check: the order's limit against the last trade."""
-    day = now.astimezone(ctx.calendar.zone).date()
+    day = ctx.calendar.market_date(now)
     band = ctx.params.price_band_pct
     if within_price_band(limit_price, last, band):
         return GuardVerdict.ok()
@@ -188,3 +188,45 @@ def alert_trip(tx: TradingTx, verdict: GuardVerdict, now: datetime) -> bool:
         ),
         dedup_key=verdict.dedup_key,
     )
+
+
+class EntryGuards:
+    """The guards as one process's polls meet them: the account-wide verdict, reused while
+    nothing it depends on can have changed, and each trip alerted once."""
+
+    def __init__(self, ctx: TradingContext) -> None:
+        self.ctx = ctx
+        self._alerted: set[str] = set()  # trips already queued (the outbox dedups too)
+        self._gate_cache: tuple[tuple[int, date], GuardVerdict] | None = None
+
+    def gates(
+        self, now: datetime, session: MarketSession, last_prices: Mapping[str, Decimal]
+    ) -> GuardVerdict:
+        """The account-wide guards. A refusal by max orders or max positions depends only
+        on this process's own writes, so it is reused until the next write; the others
+        (kill switch set from the CLI, loss cap moving with prices) are read every time.
+        Whatever this says, the entry's own unit of work checks every guard again."""
+        key = (self.ctx.store.generation, session.day)
+        if self._gate_cache is not None and self._gate_cache[0] == key:
+            return self._gate_cache[1]
+        with self.ctx.store.read() as tx:
+            verdict = check_gates(
+                tx,
+                self.ctx,
+                now=now,
+                entries_close_at=self.ctx.entries_close_at(session),
+                last_prices=last_prices,
+            )
+        cacheable = (GuardKind.MAX_ORDERS_PER_DAY, GuardKind.MAX_POSITIONS)
+        self._gate_cache = (key, verdict) if verdict.kind in cacheable else None
+        return verdict
+
+    def trip(self, verdict: GuardVerdict, now: datetime) -> None:
+        """Alert a tripped guard once (the in-memory set saves a write per poll)."""
+        key = verdict.dedup_key or verdict.detail
+        if key in self._alerted:
+            return
+        with self.ctx.store.transaction() as tx:
+            if alert_trip(tx, verdict, now):
+                log.warning("guard tripped", guard=verdict.kind, detail=verdict.detail)
+        self._alerted.add(key)

@@ -23,17 +23,15 @@ from decimal import Decimal
 import structlog
 
 from skimd.domain.alerts import OrderFilled, OrderPlaced, OrderRejected, PositionExited
+from skimd.domain.entries import EntryPlan
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side, TimeInForce
 from skimd.domain.trading import (
-    CandidateState,
+    CandidateMove,
     ExitReason,
     IntentPurpose,
     IntentRecord,
     IntentStatus,
-    PlanRecord,
     PositionRecord,
-    breakout_trigger,
-    initial_stop,
 )
 from skimd.errors import (
     BrokerUnavailableError,
@@ -143,8 +141,8 @@ class OrderDesk:
             )
             if intent.purpose is IntentPurpose.ENTRY and intent.candidate_id is not None:
                 candidate = tx.candidate_by_id(intent.candidate_id)
-                if candidate is not None:
-                    tx.save_candidate(candidate.with_(status=CandidateState.SKIPPED), now)
+                if candidate is not None and candidate.can(CandidateMove.ENTRY_REFUSED):
+                    tx.save_candidate(candidate.entry_refused(), now)
             tx.alert(
                 OrderRejected(
                     occurred_at=now,
@@ -277,7 +275,7 @@ class OrderDesk:
                 self._apply(tx, intent.client_order_id, state)
             log.info("settled order", coid=intent.client_order_id, status=state.status)
             return True
-        created_day = intent.created_at.astimezone(self.ctx.calendar.zone).date()
+        created_day = self.ctx.calendar.market_date(intent.created_at)
         if created_day != self.ctx.today() and intent.tif == TimeInForce.DAY.value:
             self._drop(intent, "a DAY order never placed in its session; dropped")
             return True
@@ -291,7 +289,7 @@ class OrderDesk:
         if intent.purpose.is_exit and intent.position_id is not None:
             with self.ctx.store.read() as tx:
                 position = tx.position(intent.position_id)
-            if position is None or position.status != "open" or position.qty <= 0:
+            if position is None or not position.has_shares:
                 self._drop(intent, "exit never placed, and its position is closed; dropped")
                 return True
         log.warning("placing an order left unplaced", coid=intent.client_order_id)
@@ -304,8 +302,8 @@ class OrderDesk:
             tx.save_intent(replace(intent, status=IntentStatus.CANCELLED, reason=reason), now)
             if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
                 candidate = tx.candidate_by_id(intent.candidate_id)
-                if candidate is not None and candidate.status is CandidateState.ENTERED:
-                    tx.save_candidate(candidate.with_(status=CandidateState.EXPIRED), now)
+                if candidate is not None and candidate.can(CandidateMove.ENTRY_LAPSED):
+                    tx.save_candidate(candidate.entry_lapsed(), now)
         log.warning("order intent dropped", coid=intent.client_order_id, reason=reason)
 
     # -- applying broker state -------------------------------------------------------------
@@ -338,7 +336,7 @@ class OrderDesk:
             reason=state.message or reason or intent.reason,
         )
         if delta > 0 and state.avg_fill_price is not None:
-            fill_price = _delta_price(intent, state, delta)
+            fill_price = intent.price_of_increment(new_filled, state.avg_fill_price)
             position = self._book(tx, updated, delta, fill_price, now)
             updated = replace(updated, position_id=position.id)
         saved = tx.save_intent(updated, now)
@@ -350,8 +348,8 @@ class OrderDesk:
         )
         if unfilled_entry_ended and intent.candidate_id is not None:
             candidate = tx.candidate_by_id(intent.candidate_id)
-            if candidate is not None and candidate.status is CandidateState.ENTERED:
-                tx.save_candidate(candidate.with_(status=CandidateState.EXPIRED), now)
+            if candidate is not None and candidate.can(CandidateMove.ENTRY_LAPSED):
+                tx.save_candidate(candidate.entry_lapsed(), now)
         return saved
 
     def _book(
@@ -376,42 +374,27 @@ class OrderDesk:
         self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
     ) -> PositionRecord:
         position = tx.open_position_for(intent.ticker)
-        if position is None:
-            stop = None
-            if intent.candidate_id is not None:
-                candidate = tx.candidate_by_id(intent.candidate_id)
-                if candidate is not None and candidate.orl is not None:
-                    stop = initial_stop(candidate.orl, None)
-                if candidate is not None and candidate.orh is not None and stop is not None:
-                    tx.save_plan(  # the plan was carried out (its trade is linked at EOD)
-                        PlanRecord(
-                            ticker=candidate.ticker,
-                            entry=breakout_trigger(
-                                candidate.orh, self.ctx.params.breakout_buffer_ticks
-                            ),
-                            stop=stop,
-                            status="executed",
-                            candidate_id=candidate.id,
-                            qty=intent.qty,
-                            notes=candidate.news_headline,
-                        ),
-                        now,
-                    )
-            position = PositionRecord(
+        if position is not None:
+            return tx.save_position(position.add_fill(qty, price))
+        stop = None
+        candidate = None if intent.candidate_id is None else tx.candidate_by_id(intent.candidate_id)
+        plan = None if candidate is None else EntryPlan.of(candidate, self.ctx.params.entry_terms)
+        if candidate is not None and plan is not None:
+            stop = plan.stop
+            # the plan was carried out (its trade is linked at EOD)
+            tx.save_plan(plan.trade_plan(candidate, "executed", qty=intent.qty), now)
+        return tx.save_position(
+            PositionRecord(
                 ticker=intent.ticker,
                 conid=intent.conid,
                 qty=qty,
                 avg_price=price,
-                entry_date=now.astimezone(self.ctx.calendar.zone).date(),
+                entry_date=self.ctx.calendar.market_date(now),
                 opened_at=now,
                 stop=stop,
                 candidate_id=intent.candidate_id,
             )
-        else:
-            total = position.avg_price * position.qty + price * qty
-            new_qty = position.qty + qty
-            position = replace(position, qty=new_qty, avg_price=(total / new_qty).quantize(_AVG))
-        return tx.save_position(position)
+        )
 
     def _book_sell(
         self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
@@ -423,21 +406,15 @@ class OrderDesk:
             raise InvalidInputError(
                 f"order {intent.client_order_id}: sold {qty} {intent.ticker} with no position"
             )
-        remaining = max(position.qty - qty, 0)
-        closed = remaining == 0
-        position = replace(
-            position,
-            qty=remaining,
-            status="closed" if closed else "open",
-            closed_at=now if closed else None,
-            partial_exit_done=position.partial_exit_done or intent.purpose is IntentPurpose.PARTIAL,
-        )
+        partial = intent.purpose is IntentPurpose.PARTIAL
+        position = position.reduce(qty, now, partial_exit=partial)
         saved = tx.save_position(position)
         candidate = None
         if position.candidate_id is not None:
             candidate = tx.candidate_by_id(position.candidate_id)
-            if closed and candidate is not None:
-                tx.save_candidate(candidate.with_(status=CandidateState.CLOSED), now)
+            closed = not position.is_open
+            if closed and candidate is not None and candidate.can(CandidateMove.CLOSED):
+                tx.save_candidate(candidate.closed(), now)
         tx.alert(
             PositionExited(
                 occurred_at=now,
@@ -459,17 +436,5 @@ class OrderDesk:
         return saved
 
 
-_AVG = Decimal("0.0001")
-
-
 def _changed(intent: IntentRecord, state: OrderState) -> bool:
     return _STATUS[state.status] is not intent.status or state.filled_qty != intent.filled_qty
-
-
-def _delta_price(intent: IntentRecord, state: OrderState, delta: int) -> Decimal:
-    """The average price of the newly filled ``delta`` shares."""
-    assert state.avg_fill_price is not None
-    if intent.filled_qty == 0 or intent.avg_fill_price is None:
-        return state.avg_fill_price
-    total = state.avg_fill_price * state.filled_qty - intent.avg_fill_price * intent.filled_qty
-    return (total / delta).quantize(_AVG)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
 
-from skimd.domain.trading import SizingLimits
+from skimd.domain.entries import EntryTerms, SizingLimits
 
 
 @dataclass(frozen=True)
 class StrategyParams:
-    """Times are market wall-clock (Australia/Sydney); money in the account currency."""
+    """Times are market wall-clock (the calendar's zone); money in the account currency."""
 
     warmup_at: time = time(9, 45)
     purge_at: time = time(9, 55)
@@ -53,6 +53,11 @@ class StrategyParams:
     @property
     def sizing(self) -> SizingLimits:
         return SizingLimits(self.risk_per_trade, self.max_position_value)
+
+    @property
+    def entry_terms(self) -> EntryTerms:
+        """What an :class:`~skimd.domain.entries.EntryPlan` needs from these settings."""
+        return EntryTerms(self.breakout_buffer_ticks, self.entry_slippage_ticks, self.sizing)
 
     @property
     def range_length(self) -> timedelta:

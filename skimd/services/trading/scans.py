@@ -23,7 +23,7 @@ import structlog
 from skimd.domain.alerts import CandidateFound
 from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Announcement, GapCandidate
-from skimd.domain.trading import CandidateRecord, CandidateSource, CandidateState
+from skimd.domain.trading import CandidateRecord, CandidateSource
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.ports import TradingTx
 
@@ -115,10 +115,9 @@ class Scanner:
                 if existing is None and late:
                     continue
                 if existing is None:
-                    record = CandidateRecord(
+                    record = CandidateRecord(  # a new candidate starts ranging
                         scan_date=day,
                         ticker=gap.symbol,
-                        status=CandidateState.RANGING,
                         conid=gap.conid,
                         range_start_at=now,
                     )

@@ -9,7 +9,7 @@ from tests.integration.trading.desk import DAY, Desk, breakout_range, liquid_tic
 
 
 def _intents(desk: Desk) -> list:  # type: ignore[type-arg]
-    start, end = desk.ctx.day_bounds(desk.ctx.today())
+    start, end = desk.calendar.day_bounds(desk.ctx.today())
     with desk.ctx.store.read() as tx:
         return tx.intents_between(start, end)
 

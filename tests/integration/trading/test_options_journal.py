@@ -106,7 +106,7 @@ class Book:
 
 @pytest.fixture
 async def book(data_dir: Path) -> AsyncIterator[Book]:
-    calendar = AsxCalendar()
+    calendar = AsxCalendar("Australia/Sydney")
     clock = SimulatedClock(datetime.combine(DAY, time(9, 0), calendar.zone))
     broker = OptionsDemoBroker(
         MARKET, clock, events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache()

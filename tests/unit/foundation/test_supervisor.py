@@ -69,7 +69,7 @@ def make_supervisor(
     sup = Supervisor(
         clock=clock,
         scheduler=SchedulerAdapter(clock, SYD, misfire_grace_s=30),
-        calendar=AsxCalendar(),
+        calendar=AsxCalendar("Australia/Sydney"),
         jobs=table,
         sd=sd,
         hooks=hooks,
