@@ -40,7 +40,7 @@ async def demo_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
     events = RecordingBrokerEvents()
     cache = InMemoryIdentifierCache()
     broker = DemoBroker(
-        DemoMarket(seed=11, universe_size=60, calendar=AsxCalendar()),
+        DemoMarket(seed=11, universe_size=60, calendar=AsxCalendar("Australia/Sydney")),
         clock,
         events=events,
         identifier_cache=cache,

@@ -62,7 +62,7 @@ async def ibkr_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
                             ibkr=keys.settings(Path(tmp), BASE_URL))
         client = httpx.AsyncClient(transport=fake.transport())
         broker = build_ibkr_broker(settings, clock=clock, events=events,
-                                   identifier_cache=cache_, calendar=AsxCalendar(),
+                                   identifier_cache=cache_, calendar=AsxCalendar("Australia/Sydney"),
                                    http_client=client)
 
         async def advance(seconds: float) -> None:

@@ -1119,7 +1119,7 @@ def make_broker(
         clock=fake.clock,
         events=events if events is not None else RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
-        calendar=AsxCalendar(),
+        calendar=AsxCalendar("Australia/Sydney"),
         http_client=client,
     )
     return broker, client

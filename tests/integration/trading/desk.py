@@ -36,7 +36,7 @@ from tests.fakes.notifiers import RecordingNotifier
 SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
 DAY = date(2026, 11, 24)  # a Tuesday; the demo market below has gappers with news that day
 SEED = 7
-MARKET = DemoMarket(seed=SEED, universe_size=300, calendar=AsxCalendar())
+MARKET = DemoMarket(seed=SEED, universe_size=300, calendar=AsxCalendar("Australia/Sydney"))
 
 
 def _settings(data_dir: Path, encryption: str) -> Settings:

@@ -34,7 +34,7 @@ def create(factory: BrokerFactory, kind: str, settings: Settings | None = None) 
         clock=CLOCK,
         events=NullBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
-        calendar=AsxCalendar(),
+        calendar=AsxCalendar("Australia/Sydney"),
     )
 
 

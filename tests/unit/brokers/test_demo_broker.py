@@ -40,7 +40,7 @@ from skimd.infrastructure.calendar import AsxCalendar
 SYD = ZoneInfo("Australia/Sydney")
 DAY = date(2025, 3, 4)
 D = Decimal
-MARKET = DemoMarket(seed=3, universe_size=40, calendar=AsxCalendar())
+MARKET = DemoMarket(seed=3, universe_size=40, calendar=AsxCalendar("Australia/Sydney"))
 
 
 def syd(hh: int, mm: int, day: date = DAY) -> datetime:
@@ -412,7 +412,7 @@ async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: 
     await reopen(path, syd(11, 0))
     clock = SimulatedClock(syd(11, 0))
     with pytest.raises(ConfigurationError, match="written for market"):
-        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=AsxCalendar()), clock,
+        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=AsxCalendar("Australia/Sydney")), clock,
                    events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache(),
                    book_path=path)  # fmt: skip
     path.write_text(path.read_text(encoding="utf-8")[:-7], encoding="utf-8")  # torn by hand

@@ -38,7 +38,7 @@ async def test_the_live_session_token_reaches_on_secret_and_the_redactor(
         clock=clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
-        calendar=AsxCalendar(),
+        calendar=AsxCalendar("Australia/Sydney"),
         http_client=client,
         on_secret=on_secret,
     )
@@ -69,7 +69,7 @@ async def test_the_demo_broker_accepts_on_secret_and_makes_no_secrets(
         clock=clock,
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
-        calendar=AsxCalendar(),
+        calendar=AsxCalendar("Australia/Sydney"),
         on_secret=got.append,
     )
     assert (await broker.connect()).authenticated

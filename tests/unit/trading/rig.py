@@ -22,7 +22,7 @@ from skimd.services.trading.params import StrategyParams
 from tests.fakes.trading_store import FakeTradingStore
 
 DAY = date(2026, 11, 24)  # a Tuesday the demo market trades
-MARKET = DemoMarket(seed=7, universe_size=300)
+MARKET = DemoMarket(seed=7, universe_size=300, calendar=AsxCalendar("Australia/Sydney"))
 
 
 @dataclass
