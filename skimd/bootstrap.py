@@ -61,9 +61,10 @@ if TYPE_CHECKING:
     from skimd.infrastructure.demo_state import DemoAccount
     from skimd.infrastructure.notifications.base import NotificationService
     from skimd.services.alerts import OutboxSender
-    from skimd.services.broker_ports import AnnouncementFeed, Broker
     from skimd.services.guard import KillSwitch
-    from skimd.services.journal.reports import PricePath, TradeReports
+    from skimd.services.journal.reports import TradeReports
+    from skimd.services.ports.broker import AnnouncementFeed, Broker
+    from skimd.services.ports.reports import PricePath
     from skimd.services.supervisor import Supervisor
     from skimd.services.trading.day import TradingDay
 
@@ -371,7 +372,8 @@ class App:
         intraday path."""
         from skimd.infrastructure.database.report_store import SqlReportStore
         from skimd.infrastructure.notifications.report_charts import report_chart_renderer
-        from skimd.services.journal.reports import NoPricePath, TradeReports
+        from skimd.services.journal.reports import TradeReports
+        from skimd.services.ports.reports import NoPricePath
 
         zone = self.calendar.zone
         return TradeReports(
@@ -473,7 +475,7 @@ class App:
         (the demo market), else today's ASX announcements page."""
         if self._overrides.news is not None:
             return self._overrides.news
-        from skimd.services.broker_ports import AnnouncementFeed
+        from skimd.services.ports.broker import AnnouncementFeed
 
         if isinstance(self.broker, AnnouncementFeed):
             return self.broker

@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from skimd.clock import Clock, TimerHandle
 from skimd.services.jobs import DailyAt, Every, Trigger
-from skimd.services.scheduler_ports import JobEvent
+from skimd.services.ports.scheduler import JobEvent
 
 _MAX_WAIT_S = 3600.0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skimd.services.broker_ports import Broker
+from skimd.services.ports.broker import Broker
 
 
 async def collect(broker: Broker, symbol: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ not on every tick; a missed or overrun run alerts each time (those are rare by n
 Hooks never raise: an alert that cannot be stored is logged and trading goes on.
 
 :class:`AlertingBrokerEvents` does the same for the broker's
-:class:`~skimd.services.broker_ports.BrokerEvents` (session lost, competing
+:class:`~skimd.services.ports.broker.BrokerEvents` (session lost, competing
 login, rate-limit penalty), deduplicated per condition episode.
 """
 

@@ -20,7 +20,7 @@ import structlog
 from skimd.clock import Clock
 from skimd.domain.alerts import GuardReleased, GuardTripped
 from skimd.domain.trading import GuardKind, GuardState
-from skimd.services.trading.ports import TradingStore
+from skimd.services.ports.trading import TradingStore
 
 log = structlog.get_logger(__name__)
 

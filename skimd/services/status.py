@@ -28,7 +28,7 @@ from skimd.domain.trading import (
     unrealised_pnl,
 )
 from skimd.services.jobs import Every, JobResult, PlannedJob, Trigger, Window
-from skimd.services.trading.ports import TradingStore, TradingTx
+from skimd.services.ports.trading import TradingStore, TradingTx
 
 # Shown until the daemon has recorded the session's state (it does at start, at the warm-up
 # and when a poll finds the session gone); status never opens a broker session itself.

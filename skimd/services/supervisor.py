@@ -28,7 +28,7 @@ from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
 from skimd.errors import EX_SOFTWARE, ConfigurationError, FatalError, TradingHaltError
 from skimd.services.jobs import Every, JobResult, JobSpec, JobTable, Window
-from skimd.services.scheduler_ports import JobEvent, SchedulerPort, SdNotify
+from skimd.services.ports.scheduler import JobEvent, SchedulerPort, SdNotify
 
 log = structlog.get_logger("skimd.supervisor")
 

@@ -15,7 +15,7 @@ from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
-from skimd.services.broker_ports import Broker, IdentifierCache
+from skimd.services.ports.broker import Broker, IdentifierCache
 
 START = datetime(2025, 3, 4, 10, 30, tzinfo=ZoneInfo("Australia/Sydney"))
 FILL_PATIENCE_S = 60

@@ -35,7 +35,7 @@ import pytest
 from broker_contract_env import IMPLEMENTATIONS, START, BrokerEnv
 
 from skimd.clock import SimulatedClock
-from skimd.services.broker_ports import Broker
+from skimd.services.ports.broker import Broker
 
 try:
     from ibkr_contract_env import ibkr_env

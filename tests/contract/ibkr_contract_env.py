@@ -31,6 +31,8 @@ from tests.fakes.ibkr_server import (
     autojump,
 )
 
+SYDNEY = AsxCalendar("Australia/Sydney")
+
 BASE_URL = "https://api.ibkr.test/v1/api"
 
 
@@ -62,7 +64,7 @@ async def ibkr_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
                             ibkr=keys.settings(Path(tmp), BASE_URL))
         client = httpx.AsyncClient(transport=fake.transport())
         broker = build_ibkr_broker(settings, clock=clock, events=events,
-                                   identifier_cache=cache_, calendar=AsxCalendar("Australia/Sydney"),
+                                   identifier_cache=cache_, calendar=SYDNEY,
                                    http_client=client)
 
         async def advance(seconds: float) -> None:

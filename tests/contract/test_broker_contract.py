@@ -12,7 +12,7 @@ from broker_contract_env import FILL_PATIENCE_S, BrokerEnv
 from skimd.domain.market import Bar, Quote, TickDirection, round_to_tick
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side
 from skimd.errors import InvalidInputError
-from skimd.services.broker_ports import Broker
+from skimd.services.ports.broker import Broker
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 

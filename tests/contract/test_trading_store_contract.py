@@ -31,7 +31,7 @@ from skimd.domain.trading import (
 from skimd.errors import IntegrityError
 from skimd.infrastructure.database import open_trading_database
 from skimd.infrastructure.database.trading_store import SqlTradingStore
-from skimd.services.trading.ports import TradingStore
+from skimd.services.ports.trading import TradingStore
 from tests.fakes.trading_store import FakeTradingStore
 
 SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}

@@ -1,4 +1,4 @@
-"""An in-memory trading store: :class:`~skimd.services.trading.ports.TradingStore` and its
+"""An in-memory trading store: :class:`~skimd.services.ports.trading.TradingStore` and its
 ``TradingTx`` without a database, for unit tests of the trading services.
 
 Units of work are real: a transaction works on a copy of the committed state, which

@@ -1,4 +1,4 @@
-"""Implementations of :class:`~skimd.services.broker_ports.BrokerEvents`.
+"""Implementations of :class:`~skimd.services.ports.broker.BrokerEvents`.
 
 :class:`NullBrokerEvents` ignores everything (CLI one-shots); :class:`RecordingBrokerEvents`
 keeps what it was told, in order, for tests and for the daemon's own polling.

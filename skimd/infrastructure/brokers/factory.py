@@ -24,7 +24,7 @@ from skimd.clock import Clock
 from skimd.config import Settings
 from skimd.domain.calendar import MarketCalendar
 from skimd.errors import ConfigurationError
-from skimd.services.broker_ports import Broker, BrokerEvents, IdentifierCache
+from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
 
 SecretSink = Callable[[str], None]
 

@@ -1,4 +1,4 @@
-"""In-memory :class:`~skimd.services.broker_ports.IdentifierCache`.
+"""In-memory :class:`~skimd.services.ports.broker.IdentifierCache`.
 
 Used by the CLI, the demo and tests; the daemon passes a database-backed cache so conids
 survive restarts. Entries expire at ``expires_at`` (a ``get`` at or after it misses).

@@ -1,4 +1,4 @@
-"""The broker's :class:`~skimd.services.broker_ports.IdentifierCache` in the
+"""The broker's :class:`~skimd.services.ports.broker.IdentifierCache` in the
 database, so resolved conids survive restarts (the ``identifier_cache`` table).
 
 Each ``get``/``put`` is its own short unit of work (a read-only one for ``get``), so the

@@ -1,4 +1,4 @@
-"""The journal's store (:mod:`skimd.services.journal.ports`): the trading store's unit of
+"""The journal's store (:mod:`skimd.services.ports.journal`): the trading store's unit of
 work plus the journal tables, so a sync writes positions, trades, round trips and alerts in
 one transaction.
 
@@ -27,7 +27,7 @@ from skimd.domain.journal import RoundTripView, ledger_entries
 from skimd.domain.mistakes import MistakeFinding
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
 from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
-from skimd.services.journal.ports import StoredRoundTrip
+from skimd.services.ports.journal import StoredRoundTrip
 
 from .session import UnitOfWork
 from .tables import (

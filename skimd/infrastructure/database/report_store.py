@@ -1,4 +1,4 @@
-"""The trade-report store (:class:`skimd.services.journal.report_records.ReportStore`) on the
+"""The trade-report store (:class:`skimd.services.ports.reports.ReportStore`) on the
 encrypted database, and the read queries behind ``skimd journal`` listings and exports.
 
 Rows are mapped to the service's records here; no SQLModel object leaves this module.
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import col
 
-from skimd.services.journal.report_records import (
+from skimd.services.ports.reports import (
     MistakeNote,
     ReportDraft,
     ReportFill,
@@ -43,7 +43,7 @@ UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
 
 
 class SqlReportStore:
-    """:class:`~skimd.services.journal.report_records.ReportStore` over ``unit_of_work``."""
+    """:class:`~skimd.services.ports.reports.ReportStore` over ``unit_of_work``."""
 
     def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._uow = unit_of_work

@@ -1,4 +1,4 @@
-"""The trading services' store (:mod:`skimd.services.trading.ports`) on the encrypted DB.
+"""The trading services' store (:mod:`skimd.services.ports.trading`) on the encrypted DB.
 
 Each :meth:`SqlTradingStore.transaction` is one unit of work; rows are mapped to and from
 the domain records here so no SQLModel object ever leaves this module. ``after_commit`` (the
@@ -43,7 +43,7 @@ UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
 
 
 class SqlTradingStore:
-    """:class:`~skimd.services.trading.ports.TradingStore` over ``unit_of_work``."""
+    """:class:`~skimd.services.ports.trading.TradingStore` over ``unit_of_work``."""
 
     def __init__(
         self, unit_of_work: UnitOfWorkFactory, after_commit: Callable[[], None] | None = None

@@ -1,5 +1,5 @@
 """ASX company announcements: the real source of
-:class:`~skimd.services.broker_ports.AnnouncementFeed`.
+:class:`~skimd.services.ports.broker.AnnouncementFeed`.
 
 Bootstrap builds ``AsxAnnouncementFeed(http_client, DEFAULT_URL, clock, ZoneInfo(
 "Australia/Sydney"))``; :func:`parse_announcements` is the pure page reader behind it.

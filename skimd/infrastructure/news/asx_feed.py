@@ -1,4 +1,4 @@
-"""The real :class:`~skimd.services.broker_ports.AnnouncementFeed`: the ASX
+"""The real :class:`~skimd.services.ports.broker.AnnouncementFeed`: the ASX
 "Today's announcements" page over HTTP.
 
 The page lists only the current Sydney day, so only that day can be asked for; any other

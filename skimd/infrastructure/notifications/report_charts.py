@@ -1,5 +1,5 @@
 """Trade-report charts drawn with the alert charts' Pillow renderer (the same look as the
-charts sent with alerts): a :class:`~skimd.services.journal.reports.ChartRenderer`."""
+charts sent with alerts): a :class:`~skimd.services.ports.reports.ChartRenderer`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from skimd.services.journal.reports import ChartSpec
+    from skimd.services.ports.reports import ChartSpec
 
 
 def report_chart_renderer(zone: tzinfo) -> Callable[[ChartSpec], bytes]:

@@ -22,8 +22,8 @@ from skimd.domain.market import Bar
 from skimd.domain.mistakes import MistakeThresholds, detect_mistakes, round_trip_facts
 from skimd.domain.orders import Side
 from skimd.domain.trading import CandidateRecord, CandidateState, IntentPurpose
-from skimd.services.journal.ports import JournalStore, JournalTx, StoredRoundTrip
 from skimd.services.journal.sync import PositionSync, SyncOutcome
+from skimd.services.ports.journal import JournalStore, JournalTx, StoredRoundTrip
 from skimd.services.trading.context import TradingContext
 
 log = structlog.get_logger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from skimd.domain.market import PricePoint
-from skimd.services.broker_ports import Broker
+from skimd.services.ports.broker import Broker
 
 
 class BrokerPricePath:

@@ -1,7 +1,7 @@
 """The text of the trade reports: titles, the markdown body of a round trip's report, the
 day's ``report.md`` that links its charts, and the chart files' names.
 
-Pure functions of the report records (:mod:`skimd.services.journal.report_records`) and the
+Pure functions of the report records (:mod:`skimd.services.ports.reports`) and the
 market zone; times are shown in that zone. Free text from outside (notes, headlines,
 categories) is folded onto one line, and escaped inside table cells, so it cannot break the
 markdown around it.
@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from skimd.domain.formatting import fmt_price
-from skimd.services.journal.report_records import (
+from skimd.services.ports.reports import (
     MistakeNote,
     ReportTrip,
     StoredChart,

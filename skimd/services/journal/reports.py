@@ -2,7 +2,7 @@
 
 :meth:`TradeReports.write_reports` runs after the close (and from ``skimd journal report``):
 for every round trip closed on that market-zone date it writes a
-:class:`~skimd.services.journal.report_records.ReportDraft` -- a title, a markdown body
+:class:`~skimd.services.ports.reports.ReportDraft` -- a title, a markdown body
 (executions, averages, P&L, fees, holding time, the plan's levels, the mistakes recorded)
 and a PNG chart of the day's price path with the executions marked.
 The store keeps one report per round trip: running again for the same day replaces that
@@ -17,7 +17,7 @@ the broker replaces it.
 :meth:`TradeReports.export_report` writes a day's stored reports to
 ``<folder>/<date>/report.md`` plus one PNG per chart, from the stored bytes.
 
-Storage is behind :class:`~skimd.services.journal.report_records.ReportStore` (the database
+Storage is behind :class:`~skimd.services.ports.reports.ReportStore` (the database
 adapter), with the records it speaks; drawing is behind :class:`ChartRenderer`; both are
 injected, so this module does no SQL and no imaging. The reports' text (titles, the markdown
 body, the day's ``report.md``) is :mod:`skimd.services.journal.report_markdown`.
@@ -26,12 +26,11 @@ body, the day's ``report.md``) is :mod:`skimd.services.journal.report_markdown`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
@@ -46,8 +45,13 @@ from skimd.services.journal.report_markdown import (
     report_body,
     report_title,
 )
-from skimd.services.journal.report_records import (
+from skimd.services.ports.reports import (
+    ChartLevel,
+    ChartMark,
+    ChartRenderer,
+    ChartSpec,
     MistakeNote,
+    PricePath,
     ReportDraft,
     ReportStore,
     ReportTrip,
@@ -55,56 +59,6 @@ from skimd.services.journal.report_records import (
 )
 
 log = structlog.get_logger(__name__)
-
-
-# -- what the use case needs besides the store --------------------------------------------
-
-
-class PricePath(Protocol):
-    async def intraday(self, ticker: str, conid: int | None, day: date) -> list[PricePoint]:
-        """``ticker``'s intraday prices on market-zone ``day``, oldest first (may be empty).
-        Raises a SkimdError when the source cannot answer."""
-        ...
-
-
-class NoPricePath:
-    """A price source with nothing to say: charts are drawn from the executions alone."""
-
-    async def intraday(self, ticker: str, conid: int | None, day: date) -> list[PricePoint]:
-        return []
-
-
-@dataclass(frozen=True, slots=True)
-class ChartLevel:
-    """A horizontal line. ``kind``: orh | orl | entry | stop | target | avg_entry."""
-
-    label: str
-    price: Decimal
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChartMark:
-    """An execution on the chart; ``side`` BUY (an entry) or SELL (an exit)."""
-
-    label: str
-    at: datetime
-    price: Decimal
-    side: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChartSpec:
-    title: str
-    path: tuple[PricePoint, ...]
-    levels: tuple[ChartLevel, ...] = ()
-    marks: tuple[ChartMark, ...] = ()
-    profitable: bool = True
-
-
-ChartRenderer = Callable[[ChartSpec], bytes]
-"""PNG bytes for a :class:`ChartSpec` (whose path has at least two points); CPU-bound, so
-it runs in a worker thread."""
 
 
 # -- the use case ------------------------------------------------------------------------------
@@ -270,12 +224,4 @@ class TradeReports:
         return [md, *written]
 
 
-__all__ = [
-    "ChartLevel",
-    "ChartMark",
-    "ChartRenderer",
-    "ChartSpec",
-    "NoPricePath",
-    "PricePath",
-    "TradeReports",
-]
+__all__ = ["TradeReports"]

@@ -31,7 +31,7 @@ from skimd.domain.options import group_strategies
 from skimd.domain.orders import STOCK
 from skimd.domain.trading import IntentPurpose, PositionRecord
 from skimd.errors import SkimdError
-from skimd.services.journal.ports import JournalStore
+from skimd.services.ports.journal import JournalStore
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.orders import OrderDesk
 

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
-from skimd.services.broker_ports import AnnouncementFeed, Broker
+from skimd.services.ports.broker import AnnouncementFeed, Broker
+from skimd.services.ports.trading import TradingStore
 from skimd.services.trading.params import StrategyParams
-from skimd.services.trading.ports import TradingStore
 
 
 @dataclass

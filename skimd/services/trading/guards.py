@@ -20,8 +20,8 @@ from skimd.domain.calendar import MarketSession
 from skimd.domain.entries import within_price_band
 from skimd.domain.market import asx_tick_size
 from skimd.domain.trading import GuardKind, IntentPurpose, IntentStatus, unrealised_pnl
+from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
-from skimd.services.trading.ports import TradingTx
 
 log = structlog.get_logger(__name__)
 

@@ -39,8 +39,8 @@ from skimd.errors import (
     OrderRejectedError,
     RateLimitedError,
 )
+from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
-from skimd.services.trading.ports import TradingTx
 
 log = structlog.get_logger(__name__)
 

@@ -24,8 +24,8 @@ from skimd.domain.alerts import CandidateFound
 from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Announcement, GapCandidate
 from skimd.domain.trading import CandidateRecord, CandidateSource
+from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
-from skimd.services.trading.ports import TradingTx
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from skimd.config import Settings
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
 from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
-from skimd.services.broker_ports import IdentifierCache
+from skimd.services.ports.broker import IdentifierCache
 
 NOW = datetime(2025, 3, 14, 23, 5, tzinfo=UTC)
 SettingsFactory = Callable[..., Settings]  # the make_settings fixture (conftest)

@@ -13,7 +13,7 @@ import pytest
 from skimd.clock import SimulatedClock
 from skimd.errors import DataSourceError, InvalidInputError
 from skimd.infrastructure.news import DEFAULT_URL, AnnouncementPageError, AsxAnnouncementFeed
-from skimd.services.broker_ports import AnnouncementFeed
+from skimd.services.ports.broker import AnnouncementFeed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "news"
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -22,7 +22,7 @@ from skimd.infrastructure.brokers.events import NullBrokerEvents
 from skimd.infrastructure.brokers.factory import BrokerFactory
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
-from skimd.services.broker_ports import Broker, BrokerEvents, IdentifierCache
+from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
 
 CLOCK = SimulatedClock(datetime(2025, 3, 4, 11, 0, tzinfo=ZoneInfo("Australia/Sydney")))
 

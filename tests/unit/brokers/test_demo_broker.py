@@ -412,7 +412,7 @@ async def test_a_book_from_another_market_or_a_damaged_one_is_refused(tmp_path: 
     await reopen(path, syd(11, 0))
     clock = SimulatedClock(syd(11, 0))
     with pytest.raises(ConfigurationError, match="written for market"):
-        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=AsxCalendar("Australia/Sydney")), clock,
+        DemoBroker(DemoMarket(seed=4, universe_size=40, calendar=MARKET.calendar), clock,
                    events=RecordingBrokerEvents(), identifier_cache=InMemoryIdentifierCache(),
                    book_path=path)  # fmt: skip
     path.write_text(path.read_text(encoding="utf-8")[:-7], encoding="utf-8")  # torn by hand

@@ -51,7 +51,7 @@ from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookSt
 from skimd.infrastructure.brokers.demo.fills import FillEngine
 from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
 from skimd.infrastructure.brokers.demo.market import DemoMarket
-from skimd.services.broker_ports import (
+from skimd.services.ports.broker import (
     INTRADAY_BAR_MINUTES,
     BrokerEvents,
     IdentifierCache,

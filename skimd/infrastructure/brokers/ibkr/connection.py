@@ -28,7 +28,7 @@ from skimd.clock import Clock
 from skimd.domain.account import SessionHealth
 from skimd.errors import SkimdError
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
-from skimd.services.broker_ports import BrokerEvents
+from skimd.services.ports.broker import BrokerEvents
 
 log = structlog.get_logger(__name__)
 

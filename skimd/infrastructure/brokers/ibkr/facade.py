@@ -1,4 +1,4 @@
-"""The IBKR Client Portal Web API as a :class:`~skimd.services.broker_ports.Broker`.
+"""The IBKR Client Portal Web API as a :class:`~skimd.services.ports.broker.Broker`.
 
 Composition: :class:`~.auth.IbkrOAuth` signs, :class:`~.requests.IbkrHttp` paces and
 translates errors, :class:`~.connection.BrokerageSession` keeps the brokerage session
@@ -39,7 +39,7 @@ from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.market_data import IbkrMarketData
 from skimd.infrastructure.brokers.ibkr.orders import IbkrOrderDesk
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
-from skimd.services.broker_ports import BrokerEvents, IdentifierCache, PacingBudget
+from skimd.services.ports.broker import BrokerEvents, IdentifierCache, PacingBudget
 
 
 class IbkrBroker:

@@ -28,7 +28,7 @@ from skimd.domain.market import Bar, Contract, GapCandidate, Quote
 from skimd.errors import InvalidInputError
 from skimd.infrastructure.brokers.ibkr import mapping
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
-from skimd.services.broker_ports import INTRADAY_BAR_MINUTES, IdentifierCache
+from skimd.services.ports.broker import INTRADAY_BAR_MINUTES, IdentifierCache
 
 SNAPSHOT_BATCH = 100
 # IBKR builds the day's daily bar from the closing auction, which runs for ~10 minutes

@@ -23,7 +23,7 @@ from skimd.errors import (
     RateLimitedError,
 )
 from skimd.infrastructure.brokers.ibkr.pacing import IBKR_LIMITS, Pacer, RateLimit, endpoint_class
-from skimd.services.broker_ports import BrokerEvents, PacingBudget
+from skimd.services.ports.broker import BrokerEvents, PacingBudget
 
 PENALTY_S = 600.0
 

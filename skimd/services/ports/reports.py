@@ -11,11 +11,14 @@ to these records, so no ORM object reaches the service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
+
+from skimd.domain.market import PricePoint
 
 # -- records ---------------------------------------------------------------------------------
 
@@ -163,3 +166,53 @@ __all__ = [
     "StoredReport",
     "TripSetup",
 ]
+
+
+# -- prices and charts --------------------------------------------
+
+
+class PricePath(Protocol):
+    async def intraday(self, ticker: str, conid: int | None, day: date) -> list[PricePoint]:
+        """``ticker``'s intraday prices on market-zone ``day``, oldest first (may be empty).
+        Raises a SkimdError when the source cannot answer."""
+        ...
+
+
+class NoPricePath:
+    """A price source with nothing to say: charts are drawn from the executions alone."""
+
+    async def intraday(self, ticker: str, conid: int | None, day: date) -> list[PricePoint]:
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLevel:
+    """A horizontal line. ``kind``: orh | orl | entry | stop | target | avg_entry."""
+
+    label: str
+    price: Decimal
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMark:
+    """An execution on the chart; ``side`` BUY (an entry) or SELL (an exit)."""
+
+    label: str
+    at: datetime
+    price: Decimal
+    side: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    title: str
+    path: tuple[PricePoint, ...]
+    levels: tuple[ChartLevel, ...] = ()
+    marks: tuple[ChartMark, ...] = ()
+    profitable: bool = True
+
+
+ChartRenderer = Callable[[ChartSpec], bytes]
+"""PNG bytes for a :class:`ChartSpec` (whose path has at least two points); CPU-bound, so
+it runs in a worker thread."""

@@ -17,7 +17,7 @@ from skimd.domain.mistakes import MistakeFinding
 from skimd.domain.options import OptionsStrategyView
 from skimd.domain.orders import Fill
 from skimd.domain.trading import PlanRecord
-from skimd.services.trading.ports import TradingTx
+from skimd.services.ports.trading import TradingTx
 
 __all__ = ["JournalStore", "JournalTx", "PlanRecord", "StoredRoundTrip"]
 
