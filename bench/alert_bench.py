@@ -1,9 +1,13 @@
 """Alert latency from commit to webhook POST, and POST count for candidate bursts.
 
-Real pieces end to end: an SQLCipher database file (raw key, no KDF), the outbox sender
-with the system clock, DiscordNotifier over httpx, and the loopback fake Discord from the
-test suite. Latency is measured from just after the unit of work commits (then ``wake()``)
-to the moment the fake server has read the POST.
+Real pieces end to end, built by the daemon's composition root (an EXCLUSIVE
+``bootstrap.build`` App per run, with the system clock): an SQLCipher database file (small
+Argon2 parameters, t=1, 8 MiB: they only change how long opening takes), the alert outbox
+and its sender, and the Discord notifier over the App's httpx client, pointed by
+``[notifications] discord_webhook_url`` at the loopback fake Discord from the test suite
+(console alerts off). Latency is measured from just after the alert's unit of work commits
+(the commit wakes the sender, as in the daemon) to the moment the fake server has read the
+POST. The runs share one database file, as a daemon's restarts would.
 
 Run: ``python bench/alert_bench.py`` from the repository root. Prints figures only.
 """
@@ -11,33 +15,63 @@ Run: ``python bench/alert_bench.py`` from the repository root. Prints figures on
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from skimd.clock import SystemClock  # noqa: E402
-from skimd.config import MarketSettings  # noqa: E402
+from skimd import bootstrap  # noqa: E402
+from skimd.config import DatabaseSettings, NotificationSettings, PathSettings, Settings  # noqa: E402
 from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
 from skimd.domain.trading import CandidateSource  # noqa: E402
-from skimd.infrastructure.database import migrate  # noqa: E402
-from skimd.infrastructure.database.crypto import DatabaseKey  # noqa: E402
-from skimd.infrastructure.database.factory import TradingDatabase  # noqa: E402
-from skimd.infrastructure.notifications.discord import DiscordNotifier  # noqa: E402
-from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore  # noqa: E402
-from skimd.services.alerts import OutboxSender, enqueue  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 
-MARKET_ZONE = ZoneInfo(MarketSettings().timezone)  # the default market's, as the daemon's
+SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
+SettingsFor = Callable[[str | None], Settings]
+
+
+def settings_for(data_dir: Path, webhook: str | None) -> Settings:
+    return Settings(
+        paths=PathSettings(data_dir=data_dir),
+        database=DatabaseSettings(
+            encryption="sqlcipher",
+            passphrase=SecretStr("alert bench"),
+            **SMALL_KDF,  # type: ignore[arg-type]
+        ),
+        notifications=NotificationSettings(
+            console=False,
+            discord_webhook_url=None if webhook is None else SecretStr(webhook),
+        ),
+    )
+
+
+def open_app(settings: Settings) -> bootstrap.App:
+    """The daemon's alert path over the fake webhook; the sender is built first so every
+    commit wakes it."""
+    app = bootstrap.build(settings, access=bootstrap.Access.EXCLUSIVE, environ={})
+    app.outbox  # noqa: B018 - built for its side effect: commits wake it from now on
+    return app
+
+
+async def pending_count(app: bootstrap.App) -> int:
+    """Outbox rows not yet delivered (read straight from the table: the App does not expose
+    the outbox store)."""
+
+    def count() -> int:
+        with app.database.unit_of_work(read_only=True) as uow:
+            query = text("SELECT count(*) FROM alert_outbox WHERE status = 'pending'")
+            return int(uow.session.execute(query).scalar_one())
+
+    return await asyncio.to_thread(count)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -45,28 +79,32 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def latency_run(db: TradingDatabase, count: int, gap_s: float,
-                      bucket: tuple[int, float] | None) -> tuple[list[float], int]:
-    clock = SystemClock()
+async def latency_run(
+    settings: SettingsFor, count: int, gap_s: float, bucket: tuple[int, float] | None
+) -> tuple[list[float], int]:
     with FakeDiscord(bucket=bucket) as discord:
-        async with httpx.AsyncClient() as http:
-            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, tz=MARKET_ZONE)
-            store = SqlOutboxStore(db.unit_of_work)
-            sender = OutboxSender(store, [webhook], clock=clock)
+        app = open_app(settings(discord.url))
+        try:
+            clock = app.clock
             committed: dict[str, float] = {}
             for n in range(count):
                 order = f"bench-{id(discord)}-{n}"
-                alert = OrderFilled(occurred_at=clock.now(), symbol="BHP", side="BUY",
-                                    quantity=100, client_order_id=order, price=Decimal("45.10"))
-                with db.unit_of_work() as uow:
-                    enqueue(uow, alert)
+                alert = OrderFilled(
+                    occurred_at=clock.now(),
+                    symbol="BHP",
+                    side="BUY",
+                    quantity=100,
+                    client_order_id=order,
+                    price=Decimal("45.10"),
+                )
+                app.store_alert(alert)  # one unit of work; its commit wakes the sender
                 committed[order] = time.monotonic()
-                sender.wake()
                 await asyncio.sleep(gap_s)
             deadline = time.monotonic() + 30
-            while await store.pending_count() and time.monotonic() < deadline:
+            while await pending_count(app) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            await sender.aclose()
+        finally:
+            await app.aclose()
         latencies = []
         for r in discord.accepted():
             for e in r.embeds:
@@ -76,58 +114,61 @@ async def latency_run(db: TradingDatabase, count: int, gap_s: float,
         return latencies, len(discord.requests)
 
 
-async def burst_run(db: TradingDatabase, *, one_transaction: bool) -> tuple[int, float]:
-    clock = SystemClock()
+async def burst_run(settings: SettingsFor, *, one_transaction: bool) -> tuple[int, float]:
     with FakeDiscord() as discord:
-        async with httpx.AsyncClient() as http:
-            webhook = DiscordNotifier(discord.url, http_client=http, clock=clock, tz=MARKET_ZONE)
-            store = SqlOutboxStore(db.unit_of_work)
-            sender = OutboxSender(store, [webhook], clock=clock)
+        app = open_app(settings(discord.url))
+        try:
+            clock = app.clock
             start = time.monotonic()
             alerts = [
-                CandidateFound(occurred_at=clock.now(), symbol=f"B{i:02d}",
-                               source=CandidateSource.GAP, gap_pct=Decimal("4.2"))
+                CandidateFound(
+                    occurred_at=clock.now(),
+                    symbol=f"B{i:02d}",
+                    source=CandidateSource.GAP,
+                    gap_pct=Decimal("4.2"),
+                )
                 for i in range(50)
             ]
             if one_transaction:
-                with db.unit_of_work() as uow:
+                with app.store.transaction() as tx:
                     for a in alerts:
-                        enqueue(uow, a)
-                sender.wake()
+                        tx.alert(a)
             else:
                 for a in alerts:  # each candidate committed on its own, waking each time
-                    with db.unit_of_work() as uow:
-                        enqueue(uow, a)
-                    sender.wake()
+                    app.store_alert(a)
                     await asyncio.sleep(0)
-            while await store.pending_count():
-                await sender.wait_idle()
-                await sender.run_once()
+            while await pending_count(app):
+                await app.outbox.wait_idle()
+                await app.outbox.run_once()
             elapsed = (time.monotonic() - start) * 1000
-            await sender.aclose()
+        finally:
+            await app.aclose()
         return len(discord.accepted()), elapsed
 
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        db = TradingDatabase(Path(tmp) / "bench.db", DatabaseKey(os.urandom(32)), create=True)
-        migrate.upgrade(db)
-        print(f"database: {db!r}; python {sys.version.split()[0]}")
+        data_dir = Path(tmp) / "data"
+
+        def settings(webhook: str | None) -> Settings:
+            return settings_for(data_dir, webhook)
+
+        with bootstrap.build(settings(None), create_database=True) as app:
+            print(f"database: {app.database!r}; python {sys.version.split()[0]}")
         for label, count, gap, bucket in (
             ("healthy, no server rate limit", 200, 0.02, None),
             ("healthy, Discord-like bucket 5 per 2 s", 30, 0.45, (5, 2.0)),
         ):
-            lat, posts = await latency_run(db, count, gap, bucket)
+            lat, posts = await latency_run(settings, count, gap, bucket)
             print(
                 f"commit→POST latency [{label}]: n={len(lat)} posts={posts} "
                 f"p50={statistics.median(lat):.1f} ms p99={pct(lat, 99):.1f} ms "
                 f"max={max(lat):.1f} ms"
             )
-        posts, ms = await burst_run(db, one_transaction=True)
+        posts, ms = await burst_run(settings, one_transaction=True)
         print(f"burst of 50 candidate alerts in one commit: {posts} POST(s), sent in {ms:.0f} ms")
-        posts, ms = await burst_run(db, one_transaction=False)
+        posts, ms = await burst_run(settings, one_transaction=False)
         print(f"burst of 50 candidate alerts, 50 commits:   {posts} POST(s), sent in {ms:.0f} ms")
-        db.close()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Position sync and journal writes of a busy day: 500 executions (issue #7).
 
-Real pieces, wired as ``skimd run`` wires them for the demo broker: an SQLCipher database
-file in a temp dir, the SQL journal store, the demo broker (seed 7, 300 tickers, in-memory
-book), the ASX calendar, structlog at INFO (into memory), the journal's end of day with the
-trade reports writer of the daemon (``bootstrap.build_trade_reports`` over the broker's
-intraday path, charts drawn with Pillow into the images table). Only the clock is simulated.
+Real pieces, built by the daemon's composition root (an EXCLUSIVE ``bootstrap.build``
+App, as ``skimd run`` builds it): an SQLCipher database file in a temp dir, the SQL journal
+store, the ASX calendar, structlog at INFO (into memory), the trading day with the journal
+attached (position sync, end of day, the daemon's trade reports writer over the broker's
+intraday path, charts drawn with Pillow into the images table). Overrides: the clock
+(simulated) and the broker (the demo broker, seed 7, 300 tickers, in-memory book, counting
+its ``intraday_bars`` calls).
 
 Small Argon2 parameters (t=1, 8 MiB) are used: they only change how long opening the
 database takes (the key is derived once per open), not the cost of any query.
@@ -24,7 +26,9 @@ Timed with ``time.perf_counter`` (wall time, 2-core machine shared with others):
 2. a second run at 15:59 (nothing new);
 3. ``JournalDay.run(day)`` at 16:15 (its own sync, excursions, plans, watchlist,
    mistakes, the daily summary, trade reports with charts, the reconciliation digest),
-   with the sync and the reports writer timed on their own inside it.
+   with the sync and the reports writer timed on their own inside it. The App offers no
+   timing hook, so the built journal's ``sync.run`` and ``reports`` callables are wrapped
+   in place by timing shims (:func:`time_calls`) that call the originals unchanged.
 
 The first sync is compared with the sync job's interval (``sync_interval_s``) and with the
 watch job's poll interval (``poll_interval_s``): both jobs take one lock in TradingDay, so a
@@ -44,39 +48,36 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from skimd.bootstrap import build_trade_reports
+from skimd import bootstrap
 from skimd.clock import SimulatedClock
-from skimd.config import DatabaseSettings, PathSettings, Settings
+from skimd.config import DatabaseSettings, LoggingSettings, PathSettings, Settings
 from skimd.domain.market import Bar, asx_tick_size
-from skimd.domain.mistakes import MistakeThresholds
 from skimd.domain.orders import OrderRequest, OrderStatus, OrderType, Side
 from skimd.domain.trading import CandidateRecord, CandidateState, PositionRecord
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
-from skimd.infrastructure.calendar import AsxCalendar
-from skimd.infrastructure.database import TradingDatabase, open_trading_database
+from skimd.infrastructure.database import TradingDatabase
 from skimd.infrastructure.database.journal_store import SqlJournalStore
-from skimd.logs import SecretRedactor, configure_logging
 from skimd.services.journal.end_of_day import JournalDay
-from skimd.services.journal.prices import BrokerPricePath
-from skimd.services.journal.sync import PositionSync, SyncOutcome
-from skimd.services.trading.context import TradingContext
 from skimd.services.trading.day import TradingDay
-from skimd.services.trading.params import StrategyParams
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SEED = 7
 DAY = date(2026, 11, 24)
@@ -116,31 +117,32 @@ class CountingBroker(DemoBroker):
             self.bar_s += time.perf_counter() - began
 
 
-class TimedSync(PositionSync):
-    """PositionSync that keeps the wall time of each run (the end of day's own sync too)."""
-
-    timings: list[float]
-
-    async def run(self, since: datetime | None = None) -> SyncOutcome:
-        began = time.perf_counter()
-        try:
-            return await super().run(since)
-        finally:
-            self.timings.append(time.perf_counter() - began)
-
-
 @dataclass
 class Rig:
+    """The App and what the bench drives of it; ``sync_times`` gets the wall time of every
+    ``PositionSync.run`` (the end of day's own too), ``report_times`` the reports writer's
+    wall time and then the part of it spent fetching bars."""
+
+    app: bootstrap.App
     clock: SimulatedClock
     zone: tzinfo
-    db: TradingDatabase
     broker: CountingBroker
-    store: SqlJournalStore
-    ctx: TradingContext
     day: TradingDay
     journal: JournalDay
-    sync: TimedSync
+    sync_times: list[float]
     report_times: list[float]
+
+    @property
+    def db(self) -> TradingDatabase:
+        return self.app.database
+
+    @property
+    def store(self) -> SqlJournalStore:
+        return self.app.store
+
+    async def close(self) -> None:
+        await self.app.aclose()
+        await self.broker.close()  # an override: the caller's to close
 
 
 def settings_for(data_dir: Path) -> Settings:
@@ -151,30 +153,35 @@ def settings_for(data_dir: Path) -> Settings:
             passphrase=SecretStr("journal bench"),
             **SMALL_KDF,  # type: ignore[arg-type]
         ),
+        logging=LoggingSettings(level="INFO", format="json"),
     )
 
 
-def timed(
-    writer: Callable[[date], Awaitable[int]], broker: CountingBroker, into: list[float]
-) -> Callable[[date], Awaitable[int]]:
-    """``writer`` that appends its wall time, then the part of it spent fetching bars."""
+def time_calls(
+    call: Callable[P, Awaitable[T]],
+    into: list[float],
+    broker: CountingBroker | None = None,
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """``call`` that appends its wall time to ``into`` and, given ``broker``, then the part
+    of it spent in ``broker.intraday_bars``."""
 
-    async def run(day: date) -> int:
-        began, bars_before = time.perf_counter(), broker.bar_s
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        began, bars_before = time.perf_counter(), broker.bar_s if broker else 0.0
         try:
-            return await writer(day)
+            return await call(*args, **kwargs)
         finally:
-            into.extend((time.perf_counter() - began, broker.bar_s - bars_before))
+            into.append(time.perf_counter() - began)
+            if broker is not None:
+                into.append(broker.bar_s - bars_before)
 
     return run
 
 
-def open_rig(data_dir: Path) -> Rig:
-    """The demo daemon's journal pieces, wired as bootstrap wires them."""
-    settings = settings_for(data_dir)
-    calendar = AsxCalendar("Australia/Sydney")
+def open_rig(settings: Settings) -> Rig:
+    """The demo daemon's trading day and journal, built by bootstrap with the bench's clock
+    and counting demo broker."""
+    calendar = bootstrap.build_calendar(settings)
     clock = SimulatedClock(datetime.combine(DAY, clock_time(9, 0), calendar.zone))
-    db = open_trading_database(settings, create=True)
     broker = CountingBroker(
         DemoMarket(seed=SEED, universe_size=settings.demo.universe_size, calendar=calendar),
         clock,
@@ -182,32 +189,23 @@ def open_rig(data_dir: Path) -> Rig:
         identifier_cache=InMemoryIdentifierCache(),
         starting_cash=Decimal("1000000"),
     )
-    store = SqlJournalStore(db.unit_of_work)
-    ctx = TradingContext(
-        broker=broker,
-        store=store,
+    app = bootstrap.build(
+        settings,
+        access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
-        calendar=calendar,
-        params=StrategyParams(),
-        news=broker,
+        broker=broker,
+        stdout=io.StringIO(),
+        environ={},
+        create_database=True,
     )
-    day = TradingDay(ctx)
+    day = app.trading
+    journal = day.journal
+    assert isinstance(journal, JournalDay) and journal.reports is not None
+    sync_times: list[float] = []
     report_times: list[float] = []
-    reports = build_trade_reports(settings, db, prices=BrokerPricePath(broker), clock=clock)
-    sync = TimedSync(ctx, store, day.desk)
-    sync.timings = []
-    s = settings.strategy
-    thresholds = MistakeThresholds(
-        stop_tolerance=s.mistake_stop_tolerance,
-        risk_tolerance=s.mistake_risk_tolerance,
-        chase_pct=s.mistake_chase_pct,
-    )
-    journal = day.attach_journal(
-        lambda _desk: JournalDay(
-            ctx, store, sync, thresholds, timed(reports.write_reports, broker, report_times)
-        )
-    )
-    return Rig(clock, calendar.zone, db, broker, store, ctx, day, journal, sync, report_times)
+    journal.sync.run = time_calls(journal.sync.run, sync_times)  # type: ignore[method-assign]
+    journal.reports = time_calls(journal.reports, report_times, broker)
+    return Rig(app, clock, calendar.zone, broker, day, journal, sync_times, report_times)
 
 
 def at(rig: Rig, when: clock_time) -> datetime:
@@ -317,6 +315,106 @@ def profile_report(profiler: cProfile.Profile, limit: int = 25) -> str:
     return out.getvalue()
 
 
+async def drive(rig: Rig, args: argparse.Namespace, opened_s: float) -> None:
+    params = rig.day.ctx.params
+    await rig.broker.connect()
+    print(
+        f"database: SQLCipher file, small Argon2 params (t=1, 8 MiB; opened+created in "
+        f"{opened_s:.2f} s); demo broker seed {SEED}; day {DAY}; "
+        f"python {sys.version.split()[0]}"
+    )
+    tickers = liquid(rig.broker.market, args.tickers)
+    seed_database(rig, tickers)
+    began = time.perf_counter()
+    buys, sells = await trade_the_day(rig, tickers, args.per_ticker)
+    print(
+        f"day: {buys} buys + {sells} sells = {buys + sells} executions over "
+        f"{len(tickers)} tickers, MKT orders {TRADE_FROM:%H:%M}-{TRADE_UNTIL:%H:%M}, "
+        f"manual (client order ids unknown to the database, no intents); "
+        f"placed in {time.perf_counter() - began:.1f} s (broker simulation, not timed below)"
+    )
+    before = counts(rig.db)
+
+    at(rig, FIRST_SYNC_AT)
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None and args.profile == "sync":
+        profiler.enable()
+    began = time.perf_counter()
+    first = await rig.journal.sync.run()
+    first_s = time.perf_counter() - began
+    if profiler is not None:
+        profiler.disable()
+    after_first = counts(rig.db)
+    print(
+        f"1. first sync  {first_s * 1000:8.0f} ms  {first.summary()}; "
+        f"rows: {delta(before, after_first)}"
+    )
+
+    at(rig, SECOND_SYNC_AT)
+    began = time.perf_counter()
+    second = await rig.journal.sync.run()
+    second_s = time.perf_counter() - began
+    after_second = counts(rig.db)
+    print(
+        f"2. second sync {second_s * 1000:8.0f} ms  {second.summary()}; "
+        f"rows: {delta(after_first, after_second)}"
+    )
+
+    at(rig, params.end_of_day_at)
+    if profiler is not None and args.profile == "eod":
+        profiler.enable()
+    rig.broker.bar_calls, rig.broker.bar_s = 0, 0.0
+    began = time.perf_counter()
+    eod = await rig.journal.run(DAY)
+    eod_s = time.perf_counter() - began
+    if profiler is not None:
+        profiler.disable()
+    after_eod = counts(rig.db)
+    eod_sync_s = rig.sync_times[-1]
+    reports_s, report_bars_s = rig.report_times
+    print(
+        f"3. end of day  {eod_s * 1000:8.0f} ms  (its sync {eod_sync_s * 1000:.0f} ms, "
+        f"reports+charts {reports_s * 1000:.0f} ms, excursions/plans/mistakes/summary/"
+        f"digest {(eod_s - eod_sync_s - reports_s) * 1000:.0f} ms); {eod.summary()}; "
+        f"rows: {delta(after_second, after_eod)}"
+    )
+    charts_s = reports_s - report_bars_s
+    print(
+        f"   inside the end of day: {rig.broker.bar_calls} intraday_bars fetches for "
+        f"{len(tickers)} tickers took {rig.broker.bar_s * 1000:.0f} ms (one per round trip "
+        f"for excursions, again per closed round trip for its chart); the reports' "
+        f"charts, thumbnails and saves took {charts_s * 1000:.0f} ms "
+        f"({charts_s / max(1, eod.reports) * 1000:.0f} ms a report)"
+    )
+    print("totals: " + ", ".join(f"{k} {after_eod[k]}" for k in COUNTED))
+
+    interval, poll = params.sync_interval_s, params.poll_interval_s
+    print(
+        f"job bound: sync every {interval} s -> first sync {first_s:.2f} s is "
+        f"{first_s / interval * 100:.2f} % of it: "
+        f"{'fits in one sync interval' if first_s < interval else 'DOES NOT FIT'}"
+    )
+    if first_s <= poll:
+        blocking = (
+            f"shorter than the {poll} s watch poll: while it holds TradingDay's lock the "
+            f"next poll waits at most {first_s:.2f} s and no poll is skipped"
+        )
+    else:
+        blocking = (
+            f"LONGER than the {poll} s watch poll: TradingDay's lock makes polls wait "
+            f"{first_s - poll:.1f} s past their slot (about {int(first_s // poll)} poll "
+            f"slot(s) missed)"
+        )
+    print(f"watch poll: {blocking}")
+    print(
+        f"end of day ({params.end_of_day_at:%H:%M}, after the session; the watch job is "
+        f"not running): {eod_s:.2f} s"
+    )
+    if profiler is not None:
+        print(f"\n{args.profile} profile (cumulative):")
+        print(profile_report(profiler))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickers", type=int, default=50)
@@ -327,111 +425,17 @@ async def main() -> None:
         help="cProfile the first sync or the end of day and print the top functions",
     )
     args = parser.parse_args()
-    configure_logging("INFO", "json", SecretRedactor(), io.StringIO())
     wall = time.perf_counter()
-    params = StrategyParams()
     with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_for(Path(tmp) / "data")
+        bootstrap.setup_logging(settings, io.StringIO())
         began = time.perf_counter()
-        rig = open_rig(Path(tmp) / "data")
+        rig = open_rig(settings)
         opened_s = time.perf_counter() - began
-        await rig.broker.connect()
-        print(
-            f"database: SQLCipher file, small Argon2 params (t=1, 8 MiB; opened+created in "
-            f"{opened_s:.2f} s); demo broker seed {SEED}; day {DAY}; "
-            f"python {sys.version.split()[0]}"
-        )
-        tickers = liquid(rig.broker.market, args.tickers)
-        seed_database(rig, tickers)
-        began = time.perf_counter()
-        buys, sells = await trade_the_day(rig, tickers, args.per_ticker)
-        print(
-            f"day: {buys} buys + {sells} sells = {buys + sells} executions over "
-            f"{len(tickers)} tickers, MKT orders {TRADE_FROM:%H:%M}-{TRADE_UNTIL:%H:%M}, "
-            f"manual (client order ids unknown to the database, no intents); "
-            f"placed in {time.perf_counter() - began:.1f} s (broker simulation, not timed below)"
-        )
-        before = counts(rig.db)
-
-        at(rig, FIRST_SYNC_AT)
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler is not None and args.profile == "sync":
-            profiler.enable()
-        began = time.perf_counter()
-        first = await rig.sync.run()
-        first_s = time.perf_counter() - began
-        if profiler is not None:
-            profiler.disable()
-        after_first = counts(rig.db)
-        print(
-            f"1. first sync  {first_s * 1000:8.0f} ms  {first.summary()}; "
-            f"rows: {delta(before, after_first)}"
-        )
-
-        at(rig, SECOND_SYNC_AT)
-        began = time.perf_counter()
-        second = await rig.sync.run()
-        second_s = time.perf_counter() - began
-        after_second = counts(rig.db)
-        print(
-            f"2. second sync {second_s * 1000:8.0f} ms  {second.summary()}; "
-            f"rows: {delta(after_first, after_second)}"
-        )
-
-        at(rig, params.end_of_day_at)
-        if profiler is not None and args.profile == "eod":
-            profiler.enable()
-        rig.broker.bar_calls, rig.broker.bar_s = 0, 0.0
-        began = time.perf_counter()
-        eod = await rig.journal.run(DAY)
-        eod_s = time.perf_counter() - began
-        if profiler is not None:
-            profiler.disable()
-        after_eod = counts(rig.db)
-        eod_sync_s = rig.sync.timings[-1]
-        reports_s, report_bars_s = rig.report_times
-        print(
-            f"3. end of day  {eod_s * 1000:8.0f} ms  (its sync {eod_sync_s * 1000:.0f} ms, "
-            f"reports+charts {reports_s * 1000:.0f} ms, excursions/plans/mistakes/summary/"
-            f"digest {(eod_s - eod_sync_s - reports_s) * 1000:.0f} ms); {eod.summary()}; "
-            f"rows: {delta(after_second, after_eod)}"
-        )
-        charts_s = reports_s - report_bars_s
-        print(
-            f"   inside the end of day: {rig.broker.bar_calls} intraday_bars fetches for "
-            f"{len(tickers)} tickers took {rig.broker.bar_s * 1000:.0f} ms (one per round trip "
-            f"for excursions, again per closed round trip for its chart); the reports' "
-            f"charts, thumbnails and saves took {charts_s * 1000:.0f} ms "
-            f"({charts_s / max(1, eod.reports) * 1000:.0f} ms a report)"
-        )
-        print("totals: " + ", ".join(f"{k} {after_eod[k]}" for k in COUNTED))
-
-        interval, poll = params.sync_interval_s, params.poll_interval_s
-        print(
-            f"job bound: sync every {interval} s -> first sync {first_s:.2f} s is "
-            f"{first_s / interval * 100:.2f} % of it: "
-            f"{'fits in one sync interval' if first_s < interval else 'DOES NOT FIT'}"
-        )
-        if first_s <= poll:
-            blocking = (
-                f"shorter than the {poll} s watch poll: while it holds TradingDay's lock the "
-                f"next poll waits at most {first_s:.2f} s and no poll is skipped"
-            )
-        else:
-            blocking = (
-                f"LONGER than the {poll} s watch poll: TradingDay's lock makes polls wait "
-                f"{first_s - poll:.1f} s past their slot (about {int(first_s // poll)} poll "
-                f"slot(s) missed)"
-            )
-        print(f"watch poll: {blocking}")
-        print(
-            f"end of day ({params.end_of_day_at:%H:%M}, after the session; the watch job is "
-            f"not running): {eod_s:.2f} s"
-        )
-        if profiler is not None:
-            print(f"\n{args.profile} profile (cumulative):")
-            print(profile_report(profiler))
-        await rig.broker.close()
-        rig.db.close()
+        try:
+            await drive(rig, args, opened_s)
+        finally:
+            await rig.close()
     print(f"bench wall time: {time.perf_counter() - wall:.1f} s")
 
 

@@ -1,10 +1,11 @@
 """Breakout reaction time: the demo price path crosses ORH + buffer -> the entry order is placed.
 
-Real pieces, wired as ``skimd run`` wires them for the demo broker: an SQLCipher database
-file in a temp dir, the SQL trading store waking the alert outbox sender (console notifier
-into memory), the DB-backed conid cache, alerting broker events, the demo broker with its
-book file in the data dir, the ASX calendar, structlog at INFO (into memory). Only the clock
-is simulated, so a trading hour runs in seconds.
+Real pieces, built by the daemon's composition root (an EXCLUSIVE ``bootstrap.build`` App
+per day, as ``skimd run`` builds it for the demo broker): an SQLCipher database file in a
+temp dir, the SQL store waking the alert outbox sender (console notifier into memory), the
+DB-backed conid cache, alerting broker events, the demo broker with its book file in the
+data dir, the ASX calendar, the trading day with its journal attached, structlog at INFO
+(into memory). Only the clock is overridden (simulated), so a trading hour runs in seconds.
 
 Small Argon2 parameters (t=1, 8 MiB) are used: they only change how long opening the
 database takes (the key is derived once per open), not the cost of any query.
@@ -27,8 +28,8 @@ Per breakout:
 - reaction = detection delay + processing: the real daemon's delay plus its work.
 
 The strategy's guards on positions, orders per day and the daily loss cap are raised (and
-the paper account given more cash) so that every breakout becomes an entry; the poll
-interval and every other parameter are the defaults. The demo broker answers in-process:
+the paper account given more cash) in the settings, so that every breakout becomes an entry;
+the poll interval and every other parameter are the defaults. The demo broker answers in-process:
 a real broker's request latency is not part of these figures (see ``pacing_bench.py``).
 
 Run: ``python bench/reaction_bench.py [--days N] [--watch N]`` from the repository root.
@@ -46,7 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from decimal import Decimal
@@ -54,28 +55,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
 from pydantic import SecretStr
 
+from skimd import bootstrap
 from skimd.clock import SimulatedClock
-from skimd.config import DatabaseSettings, PathSettings, Settings
-from skimd.domain.alerts import Alert
+from skimd.config import (
+    DatabaseSettings,
+    DemoSettings,
+    LoggingSettings,
+    PathSettings,
+    Settings,
+    StrategySettings,
+)
 from skimd.domain.entries import breakout_trigger
 from skimd.domain.market import asx_tick_size
-from skimd.domain.trading import CandidateRecord, CandidateState, IntentPurpose, IntentStatus
+from skimd.domain.trading import (
+    CandidateRecord,
+    CandidateState,
+    IntentPurpose,
+    IntentStatus,
+)
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.calendar import AsxCalendar
-from skimd.infrastructure.database import TradingDatabase, open_trading_database
-from skimd.infrastructure.database.identifier_cache import SqlIdentifierCache
-from skimd.infrastructure.database.trading_store import SqlTradingStore
-from skimd.infrastructure.notifications.factory import build_notifier, build_outbox_sender
-from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
-from skimd.logs import SecretRedactor, configure_logging
-from skimd.services.alerts import OutboxSender, enqueue
-from skimd.services.daemon_alerts import AlertingBrokerEvents
-from skimd.services.trading.context import TradingContext
-from skimd.services.trading.day import TradingDay
 from skimd.services.trading.params import StrategyParams
 
 SEED = 7
@@ -110,30 +112,14 @@ class Breakout:
         return self.detection_s + self.processing_s
 
 
-@dataclass
-class Rig:
-    """A day's daemon pieces; ``close`` releases them."""
-
-    clock: SimulatedClock
-    db: TradingDatabase
-    http: httpx.AsyncClient
-    sender: OutboxSender
-    broker: DemoBroker
-    day: TradingDay
-
-    async def close(self) -> None:
-        await self.sender.aclose()
-        await self.broker.close()
-        await self.http.aclose()
-        self.db.close()
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def settings_for(data_dir: Path) -> Settings:
+def settings_for(data_dir: Path, watch: int) -> Settings:
+    """The demo config with small KDF parameters, and room for every breakout among ``watch``
+    tickers to enter (the guards are not measured here)."""
     return Settings(
         paths=PathSettings(data_dir=data_dir),
         database=DatabaseSettings(
@@ -141,16 +127,13 @@ def settings_for(data_dir: Path) -> Settings:
             passphrase=SecretStr("reaction bench"),
             **SMALL_KDF,  # type: ignore[arg-type]
         ),
-    )
-
-
-def bench_params(watch: int) -> StrategyParams:
-    """Defaults, with room for every breakout to enter (the guards are not measured here)."""
-    return replace(
-        StrategyParams(),
-        max_open_positions=watch,
-        max_orders_per_day=10 * watch,
-        daily_loss_cap=Decimal("1000000"),
+        logging=LoggingSettings(level="INFO", format="json"),
+        demo=DemoSettings(seed=SEED, starting_cash=100_000.0 * watch),
+        strategy=StrategySettings(
+            max_open_positions=watch,
+            max_orders_per_day=10 * watch,
+            daily_loss_cap=Decimal("1000000"),
+        ),
     )
 
 
@@ -191,36 +174,19 @@ def plan_day(
     return setups
 
 
-def open_rig(data_dir: Path, clock: SimulatedClock, calendar: AsxCalendar, watch: int) -> Rig:
-    """The demo daemon's trading pieces, wired as bootstrap wires them."""
-    settings = settings_for(data_dir)
-    db = open_trading_database(settings, create=False)
-    http = httpx.AsyncClient()  # unused by the console notifier; Discord would use it
-    notifier = build_notifier(settings, clock=clock, http_client=http, stdout=io.StringIO())
-    sender = build_outbox_sender(settings, SqlOutboxStore(db.unit_of_work), notifier, clock=clock)
-
-    def store(alert: Alert) -> None:
-        with db.unit_of_work() as uow:
-            enqueue(uow, alert)
-        sender.wake()
-
-    broker = DemoBroker(
-        DemoMarket(seed=SEED, universe_size=settings.demo.universe_size, calendar=calendar),
-        clock,
-        events=AlertingBrokerEvents(store, clock, broker="demo"),
-        identifier_cache=SqlIdentifierCache(db.unit_of_work, clock),
-        starting_cash=Decimal("100000") * watch,
-        book_path=data_dir / f"demo-broker-{SEED}.json",
-    )
-    ctx = TradingContext(
-        broker=broker,
-        store=SqlTradingStore(db.unit_of_work, after_commit=sender.wake),
+def open_app(data_dir: Path, clock: SimulatedClock, watch: int) -> bootstrap.App:
+    """The demo daemon for one day, built by bootstrap with the bench's clock; console alerts
+    go into memory. The outbox sender is built first, so every commit wakes it as in the
+    daemon."""
+    app = bootstrap.build(
+        settings_for(data_dir, watch),
+        access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
-        calendar=calendar,
-        params=bench_params(watch),
-        news=broker,
+        stdout=io.StringIO(),
+        environ={},
     )
-    return Rig(clock, db, http, sender, broker, TradingDay(ctx))
+    app.outbox  # noqa: B018 - built for its side effect: commits wake it from now on
+    return app
 
 
 async def run_day(
@@ -232,39 +198,42 @@ async def run_day(
     shutil.copytree(template, data_dir)
     zone = calendar.zone
     clock = SimulatedClock(local(day, POLL_FROM, zone) - timedelta(seconds=5))
-    rig = open_rig(data_dir, clock, calendar, watch)
-    ctx = rig.day.ctx
-    setups = plan_day(rig.broker.market, ctx.params, day, watch, zone)
-    with ctx.store.transaction() as tx:
-        for s in setups:
-            tx.save_candidate(
-                CandidateRecord(
-                    scan_date=day,
-                    ticker=s.ticker,
-                    status=CandidateState.TRADEABLE,
-                    conid=s.conid,
-                    orh=s.orh,
-                    orl=s.orl,
-                    price_sensitive=True,
-                ),
-                clock.now(),
-            )
-    wall: dict[datetime, float] = {}
-    end = local(day, POLL_UNTIL, zone)
+    app = open_app(data_dir, clock, watch)
     try:
+        day_jobs = app.trading
+        ctx = day_jobs.ctx
+        broker = app.broker
+        assert isinstance(broker, DemoBroker)
+        setups = plan_day(broker.market, ctx.params, day, watch, zone)
+        with ctx.store.transaction() as tx:
+            for s in setups:
+                tx.save_candidate(
+                    CandidateRecord(
+                        scan_date=day,
+                        ticker=s.ticker,
+                        status=CandidateState.TRADEABLE,
+                        conid=s.conid,
+                        orh=s.orh,
+                        orl=s.orl,
+                        price_sensitive=True,
+                    ),
+                    clock.now(),
+                )
+        wall: dict[datetime, float] = {}
+        end = local(day, POLL_UNTIL, zone)
         while clock.now() < end:
             clock.advance(ctx.params.poll_interval_s)
             began = time.perf_counter()
-            await rig.day.poll()
+            await day_jobs.poll()
             wall[clock.now()] = time.perf_counter() - began
-            await rig.sender.wait_idle()  # the real sender has 5 s to finish before the next poll
+            await app.outbox.wait_idle()  # the real sender has 5 s before the next poll
         start, stop = ctx.calendar.day_bounds(day)
         with ctx.store.read() as tx:
             entries = [
                 i for i in tx.intents_between(start, stop) if i.purpose is IntentPurpose.ENTRY
             ]
     finally:
-        await rig.close()
+        await app.aclose()
     problems: list[str] = []
     placed = {IntentStatus.SUBMITTED, IntentStatus.PARTIALLY_FILLED, IntentStatus.FILLED}
     by_ticker = {i.ticker: i for i in entries}
@@ -306,16 +275,18 @@ async def main() -> None:
     parser.add_argument("--watch", type=int, default=10, help="tradeable tickers per day")
     args = parser.parse_args()
 
-    configure_logging("INFO", "json", SecretRedactor(), io.StringIO())
-    calendar = AsxCalendar("Australia/Sydney")
-    interval = StrategyParams().poll_interval_s
     began = time.perf_counter()
     breakouts: list[Breakout] = []
     polls: list[float] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="skimd-reaction-") as tmp:
         template = Path(tmp) / "template"
-        open_trading_database(settings_for(template), create=True).close()
+        settings = settings_for(template, args.watch)
+        bootstrap.setup_logging(settings, io.StringIO())
+        calendar = bootstrap.build_calendar(settings)
+        interval = bootstrap.strategy_params(settings).poll_interval_s
+        with bootstrap.build(settings, create_database=True) as app:
+            app.database  # noqa: B018 - created and migrated: each day starts from a copy
         for day in trading_days(calendar, args.days):
             found, walls, wrong = await run_day(template, Path(tmp), day, args.watch, calendar)
             breakouts += found
