@@ -24,6 +24,10 @@ belong to the caller and are not closed.
 Imports of heavy or optional modules stay inside the functions that need them: ``skimd
 run`` on the demo config must not load alembic, Pillow, Fernet or Discord's stack at start
 (a fresh-interpreter test checks it).
+
+Longer than 500 lines because it is the one composition root: every part skimd creates is
+made here and nowhere else, so that a reader finds all the wiring (and every override a
+test or a bench can make) in one file; each part is a short property of :class:`App`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
+from dataclasses import fields
 from datetime import date, datetime, time
 from enum import StrEnum
 from functools import cached_property
@@ -59,10 +64,10 @@ if TYPE_CHECKING:
     from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.infrastructure.demo_state import DemoAccount
-    from skimd.infrastructure.notifications.base import NotificationService
     from skimd.services.alerts import OutboxSender
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import TradeReports
+    from skimd.services.ports.alerts import NotificationService
     from skimd.services.ports.broker import AnnouncementFeed, Broker
     from skimd.services.ports.reports import PricePath
     from skimd.services.supervisor import Supervisor
@@ -99,45 +104,14 @@ def build_calendar(settings: Settings) -> AsxCalendar:
 
 
 def strategy_params(settings: Settings) -> StrategyParams:
-    """``[strategy]`` as the services' plain parameters."""
+    """``[strategy]`` as the services' plain parameters: every field of
+    :class:`StrategyParams` from the setting of the same name, ``HH:MM`` text as a time."""
     s = settings.strategy
-
-    def at(text: str) -> time:
-        return time(*parse_hhmm(text))
-
-    return StrategyParams(
-        warmup_at=at(s.warmup_at),
-        purge_at=at(s.purge_at),
-        end_of_day_at=at(s.end_of_day_at),
-        news_from=at(s.news_from),
-        scan_until=at(s.scan_until),
-        poll_interval_s=s.poll_interval_s,
-        scan_interval_s=s.scan_interval_s,
-        news_interval_s=s.news_interval_s,
-        sync_interval_s=s.sync_interval_s,
-        min_gap_pct=s.min_gap_pct,
-        min_price=s.min_price,
-        min_volume=s.min_volume,
-        universe=s.universe,
-        require_news=s.require_news,
-        range_minutes=s.range_minutes,
-        breakout_buffer_ticks=s.breakout_buffer_ticks,
-        entry_slippage_ticks=s.entry_slippage_ticks,
-        entry_timeout_s=s.entry_timeout_s,
-        risk_per_trade=s.risk_per_trade,
-        max_position_value=s.max_position_value,
-        max_open_positions=s.max_open_positions,
-        max_orders_per_day=s.max_orders_per_day,
-        daily_loss_cap=s.daily_loss_cap,
-        price_band_pct=s.price_band_pct,
-        closing_auction_minutes=s.closing_auction_minutes,
-        resting_stop=s.resting_stop,
-        partial_exit_day=s.partial_exit_day,
-        trail_ma_days=s.trail_ma_days,
-        flatten_at_close=s.flatten_at_close,
-        flatten_minutes_before_close=s.flatten_minutes_before_close,
-        candidate_max_age_days=s.candidate_max_age_days,
-    )
+    values: dict[str, Any] = {}
+    for f in fields(StrategyParams):
+        value = getattr(s, f.name)
+        values[f.name] = time(*parse_hhmm(value)) if isinstance(f.default, time) else value
+    return StrategyParams(**values)
 
 
 def plumbing_schedule(settings: Settings) -> PlumbingSchedule:

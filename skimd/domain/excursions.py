@@ -28,20 +28,8 @@ from decimal import Decimal
 
 from skimd.errors import InvalidInputError
 
-from .market import Bar
+from .market import Bar, PricePoint
 from .orders import Side
-
-
-@dataclass(frozen=True, slots=True)
-class PricePoint:
-    """One traded price at an aware UTC moment."""
-
-    at: datetime
-    price: Decimal
-
-    def __post_init__(self) -> None:
-        if self.at.utcoffset() is None:
-            raise ValueError("PricePoint.at must be a timezone-aware datetime")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from skimd.domain.alerts import Alert
 from skimd.infrastructure.alert_codec import UnknownAlertKind, alert_from_json, to_payload
-from skimd.services.alerts import PendingAlert
+from skimd.services.ports.alerts import PendingAlert
 
 
 @dataclass

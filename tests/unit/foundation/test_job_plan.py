@@ -71,3 +71,23 @@ def test_binding_needs_a_handler_for_every_job_and_a_job_for_every_handler() -> 
         bind_plan(plan, {k: v for k, v in handlers.items() if k != "watch"})
     with pytest.raises(ValueError, match=r"no job for \['stray'\]"):
         bind_plan(plan, {**handlers, "stray": handler})
+
+
+def test_the_plan_comes_from_settings_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from skimd import bootstrap
+    from skimd.config import load_settings
+
+    env = {
+        "SKIMD__PATHS__DATA_DIR": str(tmp_path),
+        "SKIMD__STRATEGY__WARMUP_AT": "09:40",
+        "SKIMD__STRATEGY__POLL_INTERVAL_S": "10",
+        "SKIMD__STRATEGY__MIN_GAP_PCT": "6.5",
+    }
+    settings = load_settings(None, env)
+    params = bootstrap.strategy_params(settings)
+    assert params.warmup_at == time(9, 40) and params.poll_interval_s == 10
+    assert str(params.min_gap_pct) == "6.5"
+    plan = {j.id: j for j in bootstrap.job_plan(settings)}
+    assert plan["warmup"].trigger == DailyAt(time(9, 40))
+    assert plan["watch"].trigger == Every(10, Window.SESSION)
+    assert list(tmp_path.iterdir()) == [], "computing the plan touches no file"

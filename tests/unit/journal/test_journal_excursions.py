@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from skimd.domain.excursions import PricePoint, excursions
-from skimd.domain.market import Bar
+from skimd.domain.excursions import excursions
+from skimd.domain.market import Bar, PricePoint
 from skimd.domain.orders import Side
 from skimd.errors import InvalidInputError
 
