@@ -139,15 +139,28 @@ class GapScanner(Protocol):
 
 
 class OrderGateway(Protocol):
+    """Orders by client order id.
+
+    Lag: the lists behind :meth:`find_order`, :meth:`open_orders` and :meth:`order_status`
+    (and :meth:`PortfolioReader.executions`) may not show an order for a few seconds after
+    it was placed (IBKR's ``/iserver/account/orders`` and ``/trades``, paced at one request
+    per 5 s). None / InvalidInputError right after a placing means "not known yet", not
+    "not there"; callers ask again before concluding (see
+    :mod:`skimd.services.trading.order_lookup`).
+    """
+
     async def place_order(self, request: OrderRequest) -> OrderState:
         """Place ``request`` with its client order id; return its state right after placing.
 
-        Exactly once: if an order with this ``client_order_id`` already exists, its current
-        state is returned and nothing new is placed. Confirmation questions are answered
-        inside (allow-listed ones confirmed, any other rejects the order with
-        OrderRejectedError naming the question). Raises OrderRejectedError when the broker
-        refuses the order. On BrokerUnavailableError the outcome is unknown: call
-        :meth:`find_order` before retrying.
+        Exactly once: if an order with this ``client_order_id`` already exists, nothing new
+        is placed: its current state is returned, or, when the broker refuses the duplicate
+        id and its lists do not show the order yet (IBKR), OrderRejectedError whose message
+        names the id and says it already exists ("already exists" / "already registered"):
+        the order IS there. Confirmation questions are answered inside (allow-listed ones
+        confirmed, any other rejects the order with OrderRejectedError naming the question).
+        Raises OrderRejectedError when the broker refuses the order. On
+        BrokerUnavailableError the outcome is unknown: call :meth:`find_order` before
+        retrying.
         """
 
     async def cancel_order(self, broker_order_id: str) -> OrderState:

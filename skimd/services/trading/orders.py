@@ -1,6 +1,10 @@
 """The order desk: exactly-once placement, reconciliation by client order id, and fills
 turned into positions.
 
+Longer than 500 lines because placing, following, settling and booking are one state
+machine over the same intent records: every path ends in ``_apply``, and the exactly-once
+and broker-lag rules below can only be checked by reading those paths together.
+
 Exactly once, in three steps:
 
 1. The caller writes the intent (status ``pending``, a deterministic client order id) in a
@@ -11,7 +15,35 @@ Exactly once, in three steps:
    ``pending`` intent; between 2 and 3 an order the database does not know about yet.
    :meth:`OrderDesk.reconcile` (at start-up, before any entry job) asks the broker for each
    open intent by client order id and adopts what it finds; a ``pending`` intent the broker
-   has never seen is placed again under the SAME id, so the worst case is still one order.
+   does not show is placed again under the SAME id, so the worst case is still one order.
+
+Broker lag. The broker's lists can miss an order for seconds after it was placed (IBKR), so
+"not found" means "not known yet". :mod:`~skimd.services.trading.order_lookup` says how we
+ask (by broker id, by client order id, then the executions; back-off 5, 10, 20, 40, then 60
+s) and when an absence counts (a look-up that finds nothing ``ABSENT_AFTER_S`` = 30 s after
+the order could last have reached the broker). What the desk does with that:
+
+- Executions settle first: fills shown there for our client order id are booked at once,
+  by refresh, settle, reconcile and cancel alike; such an order is never dropped.
+- Until its absence counts, an intent keeps its open status (``pending``, ``unknown``,
+  ``submitted``), so it still blocks a second order for the same decision (the position
+  manager sees an open stop or exit; the candidate stays entered); a cancel returns it
+  unconfirmed; nothing is dropped.
+- A ``pending``/``unknown`` intent the broker does not show is sent again under the SAME
+  id (once ``SETTLE_GRACE_S`` has passed: its own placing may still be answering). A broker
+  that answers it already has that id (IBKR refuses the duplicate cOID while its lists lag)
+  HAS the order: the intent becomes ``submitted`` without a broker id ("adopted"), is never
+  sent again, rejected or dropped for absence, and is looked up until the broker shows it (a
+  DAY one whose session closed is settled by its executions). Any other refusal of a
+  re-send is held until the absence counts (the first send may still show up), then it is
+  rejected and alerted like any refusal.
+- Dropping (an entry when entries are closed or its breakout is stale, an exit whose
+  position is gone, a DAY order of an earlier session) and cancelling an order we have no
+  broker id for wait for the absence to count.
+- An order we have a broker id for that the broker no longer shows: a DAY one whose session
+  closed is settled by its executions; one of today's is dropped once its absence counts
+  (asked over ``ABSENT_AFTER_S`` from the first miss); a GTC one is kept and asked about
+  (never conclude a resting stop is gone: a second would follow).
 """
 
 from __future__ import annotations
@@ -41,6 +73,7 @@ from skimd.errors import (
 )
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
+from skimd.services.trading.order_lookup import OrderLookup, adopted, says_duplicate
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +114,8 @@ def request_for(intent: IntentRecord) -> OrderRequest:
 class OrderDesk:
     def __init__(self, ctx: TradingContext) -> None:
         self.ctx = ctx
+        self.lookup = OrderLookup(ctx)
+        self._refused: dict[str, str] = {}  # client order id → why its re-send was refused
 
     # -- placing ---------------------------------------------------------------------------
 
@@ -159,21 +194,56 @@ class OrderDesk:
 
     async def cancel(self, intent: IntentRecord, reason: str) -> IntentRecord:
         """Ask the broker to cancel and record the resulting state (a fill that raced the
-        cancel is booked like any other fill)."""
-        if intent.broker_order_id is None:
-            found = await self.ctx.broker.find_order(intent.client_order_id)
-            if found is None:
-                with self.ctx.store.transaction() as tx:
-                    return tx.save_intent(
-                        replace(intent, status=IntentStatus.CANCELLED, reason=reason),
-                        self.ctx.now(),
-                    )
-            state = await self.ctx.broker.cancel_order(found.broker_order_id)
-        else:
-            state = await self.ctx.broker.cancel_order(intent.broker_order_id)
+        cancel is booked like any other fill).
+
+        An order the broker does not show (yet) is not confirmed cancelled: the intent comes
+        back still open and is looked up again (with back-off) at the next call, until the
+        broker shows it or its absence counts (module doc)."""
+        if not intent.status.is_open:
+            return intent
+        if intent.broker_order_id is not None:
+            try:
+                state = await self.ctx.broker.cancel_order(intent.broker_order_id)
+            except InvalidInputError:  # the broker does not know that id now: look for it
+                state = None
+            if state is not None:
+                return self._record(intent, state, reason)
+        if not self.lookup.due(intent):
+            return intent
+        found = await self.lookup.look(intent)
+        if found is None:
+            return self._cancel_unseen(intent, reason)
+        if found.status.is_working:
+            try:
+                found = await self.ctx.broker.cancel_order(found.broker_order_id)
+            except InvalidInputError:  # its answer lags: record what we found, ask again
+                log.info(
+                    "cancel sent; the broker does not show it yet", coid=intent.client_order_id
+                )
+        return self._record(intent, found, reason)
+
+    def _cancel_unseen(self, intent: IntentRecord, reason: str) -> IntentRecord:
+        """Cancel an order the broker shows nowhere: only once its absence counts, and never
+        an adopted one or a GTC order it gave us an id for (module doc)."""
+        never_gone = adopted(intent) or (
+            intent.broker_order_id is not None and intent.tif == TimeInForce.GTC.value
+        )
+        if never_gone or not self.lookup.absent(intent):
+            log.warning(
+                "cancel waits: the broker does not show the order", coid=intent.client_order_id
+            )
+            return intent
+        return self._drop(intent, f"{reason}; the broker never showed it")
+
+    def _record(
+        self, intent: IntentRecord, state: OrderState, reason: str | None = None
+    ) -> IntentRecord:
+        """Write the broker's ``state`` of ``intent`` (alerting "placed" the first time the
+        broker shows an order we had no id for)."""
         with self.ctx.store.transaction() as tx:
-            saved = self._apply(tx, intent.client_order_id, state, reason=reason)
-        return saved
+            if intent.broker_order_id is None:
+                self._alert_placed(tx, intent, state)
+            return self._apply(tx, intent.client_order_id, state, reason=reason)
 
     # -- following orders ------------------------------------------------------------------
 
@@ -193,8 +263,11 @@ class OrderDesk:
             if intent.broker_order_id is None:
                 changed = await self.settle(intent, allow_entries=allow_entries) or changed
                 continue
-            state = await self._current_state(intent)
+            if not self.lookup.due(intent):
+                continue
+            state = await self.lookup.look(intent)
             if state is None:
+                changed = self._unseen(intent) or changed
                 continue
             if _changed(intent, state):
                 with self.ctx.store.transaction() as tx:
@@ -203,14 +276,20 @@ class OrderDesk:
             changed = await self._expire_stale_entry(intent, state) or changed
         return changed
 
-    async def _current_state(self, intent: IntentRecord) -> OrderState | None:
-        """The broker's state of an order we know the id of (by client order id when the
-        broker no longer knows that id); None when it cannot say."""
-        assert intent.broker_order_id is not None
-        try:
-            return await self.ctx.broker.order_status(intent.broker_order_id)
-        except InvalidInputError:
-            return await self.ctx.broker.find_order(intent.client_order_id)
+    def _unseen(self, intent: IntentRecord) -> bool:
+        """An order the broker gave us an id for and shows nowhere now, executions included
+        (module doc); True when it was dropped."""
+        if intent.tif == TimeInForce.GTC.value:
+            # never conclude a resting stop is gone: a second stop would follow
+            log.warning("broker does not show a GTC order; kept", coid=intent.client_order_id)
+            return False
+        if self.lookup.session_over(intent):
+            self._drop(intent, "its session closed with nothing executed")
+            return True
+        if not self.lookup.absent(intent):
+            return False
+        self._drop(intent, "no longer known to the broker, and nothing executed")
+        return True
 
     async def _expire_stale_entry(self, intent: IntentRecord, state: OrderState) -> bool:
         timeout = timedelta(seconds=self.ctx.params.entry_timeout_s)
@@ -234,20 +313,13 @@ class OrderDesk:
         placed = 0
         for intent in intents:
             if intent.broker_order_id is not None:
-                state = await self._current_state(intent)
+                state = await self.lookup.look(intent)
                 if state is not None:
                     with self.ctx.store.transaction() as tx:
                         self._alert_placed(tx, intent, state)
                         self._apply(tx, intent.client_order_id, state)
-                    continue
-                if intent.tif == TimeInForce.GTC.value:
-                    # never conclude a resting stop is gone from one empty answer: a second
-                    # stop would follow; keep it and ask again at the next refresh
-                    log.warning(
-                        "broker did not find a GTC order; kept", coid=intent.client_order_id
-                    )
-                    continue
-                self._drop(intent, "no longer known to the broker")
+                else:
+                    self._unseen(intent)
                 continue
             if await self.settle(intent, allow_entries=allow_entries, grace_s=0):
                 placed += 1
@@ -256,55 +328,110 @@ class OrderDesk:
     async def settle(
         self, intent: IntentRecord, *, allow_entries: bool, grace_s: float = SETTLE_GRACE_S
     ) -> bool:
-        """An intent we never heard back about (``pending``: the daemon stopped or the
-        session dropped before placing; ``unknown``: the placing call timed out).
+        """An intent we have no broker id for (``pending``: the daemon stopped or the
+        session dropped before or while placing; ``unknown``: the placing call failed;
+        ``submitted``: adopted, see the module doc).
 
-        Found at the broker by client order id → adopted. Not found → placed again under
-        the SAME id (the broker would return the existing order, never make a second),
-        unless it is an entry and entries are not allowed now, a DAY order of an earlier
-        session, or an exit whose position is gone: those are dropped. Intents younger than
-        ``grace_s`` are left alone (their placing may still be answering). True when it
-        changed anything.
+        Shown by the broker (its executions included) → adopted with its state. Not shown →
+        sent again under the SAME id, unless it is an entry and entries are not allowed
+        now, a DAY order of an earlier session, or an exit whose position is gone: those
+        are dropped, once the absence counts. Intents written or answered less than
+        ``grace_s`` ago are left alone (their placing may still be answering). True when
+        it changed anything.
         """
-        if (self.ctx.now() - intent.created_at).total_seconds() < grace_s:
+        since = intent.updated_at or intent.created_at
+        if (self.ctx.now() - since).total_seconds() < grace_s or not self.lookup.due(intent):
             return False
-        state = await self.ctx.broker.find_order(intent.client_order_id)
+        state = await self.lookup.look(intent)
         if state is not None:
-            with self.ctx.store.transaction() as tx:
-                self._alert_placed(tx, intent, state)
-                self._apply(tx, intent.client_order_id, state)
+            self._refused.pop(intent.client_order_id, None)
+            self._record(intent, state)
             log.info("settled order", coid=intent.client_order_id, status=state.status)
             return True
+        if adopted(intent):
+            if self.lookup.session_over(intent):
+                self._drop(intent, "its session closed with nothing executed")
+                return True
+            log.warning("broker has the order but does not show it", coid=intent.client_order_id)
+            return False
+        refused = self._refused.get(intent.client_order_id)
+        drop = self._drop_reason(intent, allow_entries)
+        if refused is None and drop is None:
+            await self._resend(intent)
+            return True
+        if not self.lookup.absent(intent):
+            log.info("broker does not show the order yet", coid=intent.client_order_id)
+            return False
+        if refused is not None:
+            del self._refused[intent.client_order_id]
+            self.lookup.forget(intent)
+            self._rejected(intent, refused)
+        elif drop is not None:
+            self._drop(intent, drop)
+        return True
+
+    def _drop_reason(self, intent: IntentRecord, allow_entries: bool) -> str | None:
+        """Why an intent the broker does not show must not be sent (again), if it must not."""
         created_day = self.ctx.calendar.market_date(intent.created_at)
         if created_day != self.ctx.today() and intent.tif == TimeInForce.DAY.value:
-            self._drop(intent, "a DAY order never placed in its session; dropped")
-            return True
+            return "a DAY order never placed in its session; dropped"
         if intent.purpose is IntentPurpose.ENTRY and not allow_entries:
-            self._drop(intent, "entry never placed, and entries are closed now; dropped")
-            return True
+            return "entry never placed, and entries are closed now; dropped"
         age = (self.ctx.now() - intent.created_at).total_seconds()
         if intent.purpose is IntentPurpose.ENTRY and age > self.ctx.params.entry_timeout_s:
-            self._drop(intent, "entry never placed, and its breakout is stale now; dropped")
-            return True
+            return "entry never placed, and its breakout is stale now; dropped"
         if intent.purpose.is_exit and intent.position_id is not None:
             with self.ctx.store.read() as tx:
                 position = tx.position(intent.position_id)
             if position is None or not position.has_shares:
-                self._drop(intent, "exit never placed, and its position is closed; dropped")
-                return True
-        log.warning("placing an order left unplaced", coid=intent.client_order_id)
-        await self.place(intent)
-        return True
+                return "exit never placed, and its position is closed; dropped"
+        return None
 
-    def _drop(self, intent: IntentRecord, reason: str) -> None:
-        now = self.ctx.now()
+    async def _resend(self, intent: IntentRecord) -> None:
+        """Send an intent the broker does not show again, under its own client order id."""
+        coid = intent.client_order_id
+        log.warning("placing an order the broker does not show", coid=coid)
+        try:
+            state = await self.ctx.broker.place_order(request_for(intent))
+        except OrderRejectedError as exc:
+            if says_duplicate(str(exc), coid):
+                log.warning("broker already has the order; adopted", coid=coid)
+                self._mark(intent, IntentStatus.SUBMITTED, "the broker already has this id")
+            else:
+                self._refused[coid] = str(exc)
+                self._mark(intent, IntentStatus.UNKNOWN, f"sent again and refused: {exc}")
+            return
+        except (BrokerUnavailableError, RateLimitedError) as exc:
+            self._mark(intent, IntentStatus.UNKNOWN, str(exc))
+            log.warning("order outcome unknown", coid=coid, error=str(exc))
+            return
+        if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
+            self._rejected(intent, state.message or f"broker says {state.status.value}")
+            return
+        self._record(intent, state)
+
+    def _mark(self, intent: IntentRecord, status: IntentStatus, reason: str) -> IntentRecord:
         with self.ctx.store.transaction() as tx:
-            tx.save_intent(replace(intent, status=IntentStatus.CANCELLED, reason=reason), now)
+            current = tx.intent(intent.client_order_id) or intent
+            return tx.save_intent(
+                replace(current, status=status, reason=reason[:200]), self.ctx.now()
+            )
+
+    def _drop(self, intent: IntentRecord, reason: str) -> IntentRecord:
+        now = self.ctx.now()
+        self.lookup.forget(intent)
+        self._refused.pop(intent.client_order_id, None)
+        with self.ctx.store.transaction() as tx:
+            current = tx.intent(intent.client_order_id) or intent
+            saved = tx.save_intent(
+                replace(current, status=IntentStatus.CANCELLED, reason=reason), now
+            )
             if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
                 candidate = tx.candidate_by_id(intent.candidate_id)
                 if candidate is not None and candidate.can(CandidateMove.ENTRY_LAPSED):
                     tx.save_candidate(candidate.entry_lapsed(), now)
         log.warning("order intent dropped", coid=intent.client_order_id, reason=reason)
+        return saved
 
     # -- applying broker state -------------------------------------------------------------
 

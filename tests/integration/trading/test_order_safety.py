@@ -157,6 +157,7 @@ async def test_a_restart_under_the_kill_switch_drops_an_unplaced_entry(data_dir:
             IntentRecord(coid, ticker, contract.conid, "BUY", 10, "MKT", IntentPurpose.ENTRY, now)
         )
         tx.lock_guard("stop everything", now)
+    desk.clock.advance(60)  # the restart, a minute after the process that wrote it died
     await desk.day.ensure_ready()
     with desk.ctx.store.read() as tx:
         dropped = tx.intent(coid)

@@ -83,6 +83,7 @@ async def test_an_unplaced_entry_is_dropped_when_entries_are_closed() -> None:
     ticker = liquid_tickers(1)[0]
     rig.at(11, 0)
     intent = _write_entry(rig, ticker)
+    rig.clock.advance(60)  # the restart, a minute after the process that wrote it died
     await rig.desk.reconcile(allow_entries=False)
     with rig.store.read() as tx:
         dropped = tx.intent(intent.client_order_id)
