@@ -8,8 +8,6 @@ made this object holds it (``exclusive``); the others are safe beside a running 
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from pydantic import SecretStr
 from skimd.clock import Clock
 from skimd.config import Settings
 from skimd.errors import IntegrityError
+from skimd.files import write_atomic
 
 from . import maintenance
 from .crypto import KdfParams
@@ -55,12 +54,12 @@ class DatabaseAdmin:
         """Resolve the passphrase as opening would (a 0644 file or a missing source raises
         its ConfigurationError), without touching the database."""
         if self.encrypted or self._settings.database.create_passphrase:
-            ensure_passphrase(self._settings, self._data_dir)
+            ensure_passphrase(self._settings, self._data_dir, create=self._exclusive)
 
     def init(self) -> str:
         """Create and migrate; the revision the database is now at."""
         self._need_lock("init")
-        db = open_trading_database(self._settings, create=True)
+        db = open_trading_database(self._settings, create=True, exclusive=True)
         try:
             return current_revision(db) or "none"
         finally:
@@ -68,7 +67,7 @@ class DatabaseAdmin:
 
     def verify(self) -> str:
         """The checks that passed; IntegrityError names the first problem found."""
-        db = open_trading_database(self._settings, create=False)
+        db = open_trading_database(self._settings, create=False, exclusive=self._exclusive)
         try:
             problems = maintenance.integrity_problems(db)
         finally:
@@ -86,7 +85,7 @@ class DatabaseAdmin:
 
     def backup(self, directory: Path | None) -> Path:
         """An encrypted online backup, verified, then rotation; the new file."""
-        db = open_trading_database(self._settings, create=False)
+        db = open_trading_database(self._settings, create=False, exclusive=self._exclusive)
         try:
             return maintenance.backup(
                 db,
@@ -100,17 +99,21 @@ class DatabaseAdmin:
     def restore(self, backup: Path) -> Path:
         """Replace the database with ``backup``; where the previous one was moved."""
         self._need_lock("restore")
-        passphrase = ensure_passphrase(self._settings, self._data_dir) if self.encrypted else None
+        passphrase = (
+            ensure_passphrase(self._settings, self._data_dir, create=False)
+            if self.encrypted
+            else None
+        )
         aside = maintenance.restore(
             self.path, backup, passphrase, encrypted=self.encrypted, now=self._clock.now()
         )
-        open_trading_database(self._settings, create=False).close()  # proves it opens
+        open_trading_database(self._settings, create=False, exclusive=True).close()  # it opens
         return aside
 
     def rekey(self, new_passphrase: SecretStr) -> str:
         """Re-encrypt with a new passphrase and salt; a note on the passphrase source."""
         self._need_lock("rekey")
-        db = open_trading_database(self._settings, create=False)
+        db = open_trading_database(self._settings, create=False, exclusive=self._exclusive)
         new_db = maintenance.rekey(
             db, new_passphrase, KdfParams.from_settings(self._settings.database)
         )
@@ -125,7 +128,7 @@ class DatabaseAdmin:
 
     def encrypt(self, *, keep_plaintext: bool) -> maintenance.EncryptResult:
         self._need_lock("encrypt")
-        passphrase = ensure_passphrase(self._settings, self._data_dir)
+        passphrase = ensure_passphrase(self._settings, self._data_dir, create=True)
         return maintenance.encrypt_plaintext(
             self.path,
             passphrase,
@@ -135,7 +138,7 @@ class DatabaseAdmin:
         )
 
     def table_counts(self) -> list[tuple[str, int]]:
-        db = open_trading_database(self._settings, create=False)
+        db = open_trading_database(self._settings, create=False, exclusive=self._exclusive)
         try:
             return maintenance.table_counts(db)
         finally:
@@ -143,11 +146,4 @@ class DatabaseAdmin:
 
 
 def _replace_secret_file(path: Path, value: SecretStr) -> None:
-    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, (value.get_secret_value() + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, (value.get_secret_value() + "\n").encode("utf-8"))  # 0600

@@ -1,12 +1,15 @@
 """The one entry the composition root calls: settings → an open TradingDatabase.
 
-Resolves the file (``get_db_path``), the passphrase (config, or the demo's self-made file),
-the salt file and KDF parameters, derives the key once, opens the database and — when
-``create`` — migrates it to the head revision.
+Resolves the file (``[database] filename`` in the data dir), the passphrase (config, or
+the demo's self-made file), the salt file and KDF parameters, derives the key once, opens
+the database and — when ``create`` — migrates it to the head revision.
 
 A rekey leaves ``<db>.salt.new`` in place until the new key is in use; if the process died
-in between, opening tries the other salt and finishes the switch, so a crash can never
-lock the trader out.
+in between, opening tries the other salt and finishes the switch.
+
+Without ``create`` nothing is created: not the data dir, not a passphrase file, not a
+salt, not the database. Without ``exclusive`` (no instance lock: a reader beside the
+daemon) the database is opened ``shared`` (see :class:`BaseDatabase`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from .crypto import (
     write_salt_file,
 )
 from .passphrase import ensure_passphrase
-from .paths import get_data_dir, get_db_path
+from .paths import ensure_data_dir, get_data_dir
 from .session import SessionManager, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -49,13 +52,19 @@ class TradingDatabase(BaseDatabase):
         key: DatabaseKey | None,
         *,
         create: bool = False,
+        shared: bool = False,
         busy_timeout_ms: int = 5000,
         fernet_key: DatabaseKey | None = None,
     ) -> None:
-        super().__init__(path, key, create=create, busy_timeout_ms=busy_timeout_ms)
+        super().__init__(path, key, create=create, shared=shared, busy_timeout_ms=busy_timeout_ms)
         source = key if key is not None else fernet_key
         self.fernet = LazyFernet(source) if source is not None else None
-        self.session_manager = SessionManager(self.engine, self.read_only_engine(), self.fernet)
+        self.session_manager = SessionManager(
+            self.engine,
+            self.read_only_engine(),
+            self.fernet,
+            readers_cannot_write=self.readers_cannot_write,
+        )
 
     def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
         return self.session_manager.unit_of_work(read_only=read_only)
@@ -98,17 +107,24 @@ def candidate_keys(
         yield derive_key(passphrase, record.salt, record.params), True
 
 
-def open_trading_database(settings: Settings, *, create: bool) -> TradingDatabase:
+def open_trading_database(
+    settings: Settings, *, create: bool, exclusive: bool = False
+) -> TradingDatabase:
     """Open (and with ``create``, initialise and migrate) the trading database.
 
-    Raises DatabaseKeyError for a wrong passphrase, DatabaseError when the file or its salt
-    is missing, ConfigurationError when no passphrase is configured.
+    ``exclusive``: the caller holds the instance lock (reads and writes share one pool).
+    Raises DatabaseKeyError for a wrong passphrase, SchemaVersionError when the file is
+    missing, DatabaseError when its salt is missing, IntegrityError when its pages are
+    damaged, ConfigurationError when no passphrase is configured.
     """
     db_settings = settings.database
-    data_dir = get_data_dir(settings)
-    path = get_db_path(settings)
+    data_dir = ensure_data_dir(settings) if create else get_data_dir(settings)
+    path = data_dir / db_settings.filename
     params = KdfParams.from_settings(db_settings)
     encrypted = db_settings.encryption == "sqlcipher"
+    busy = db_settings.busy_timeout_ms
+    if not create and not path.exists():
+        raise SchemaVersionError(f"database {path} does not exist; run `skimd db init`")
     if not encrypted:
         log.warning(
             "database_encryption_off",
@@ -116,10 +132,10 @@ def open_trading_database(settings: Settings, *, create: bool) -> TradingDatabas
             warning="the trade journal is stored UNENCRYPTED; set [database] encryption = "
             "'sqlcipher' and run `skimd db encrypt`",
         )
-        db = _open_plain(settings, path, data_dir, params, create=create)
+        db = _open_plain(settings, path, data_dir, params, create=create, shared=not exclusive)
     else:
-        passphrase = ensure_passphrase(settings, data_dir)
-        db = _open_encrypted(path, passphrase, params, db_settings.busy_timeout_ms, create)
+        passphrase = ensure_passphrase(settings, data_dir, create=create)
+        db = _open_encrypted(path, passphrase, params, busy, create, shared=not exclusive)
     if create:
         from .migrate import bring_to_head
 
@@ -132,12 +148,20 @@ def open_trading_database(settings: Settings, *, create: bool) -> TradingDatabas
 
 
 def _open_encrypted(
-    path: Path, passphrase: SecretStr, params: KdfParams, busy_timeout_ms: int, create: bool
+    path: Path,
+    passphrase: SecretStr,
+    params: KdfParams,
+    busy_timeout_ms: int,
+    create: bool,
+    *,
+    shared: bool,
 ) -> TradingDatabase:
     error: DatabaseKeyError | None = None
     for key, is_pending in candidate_keys(path, passphrase, params, create=create):
         try:
-            db = TradingDatabase(path, key, create=create, busy_timeout_ms=busy_timeout_ms)
+            db = TradingDatabase(
+                path, key, create=create, shared=shared, busy_timeout_ms=busy_timeout_ms
+            )
         except DatabaseKeyError as exc:
             error = exc
             continue
@@ -153,22 +177,30 @@ def _open_encrypted(
 
 
 def _open_plain(
-    settings: Settings, path: Path, data_dir: Path, params: KdfParams, *, create: bool
+    settings: Settings,
+    path: Path,
+    data_dir: Path,
+    params: KdfParams,
+    *,
+    create: bool,
+    shared: bool,
 ) -> TradingDatabase:
     """A plaintext file. A passphrase, if configured, still keys the Fernet for API keys."""
     fernet_key: DatabaseKey | None = None
     db_settings = settings.database
     if db_settings.passphrase is not None or db_settings.create_passphrase:
-        passphrase = ensure_passphrase(settings, data_dir)
+        passphrase = ensure_passphrase(settings, data_dir, create=create)
         salt_file = salt_path(path)
-        if not salt_file.exists():  # only the Fernet depends on it: safe to make now
+        if not salt_file.exists() and create:  # only the Fernet depends on it: safe to make
             write_salt_file(salt_file, new_salt_record(params), exclusive=True)
-        record = read_salt_file(salt_file)
-        fernet_key = derive_key(passphrase, record.salt, record.params)
+        if salt_file.exists():
+            record = read_salt_file(salt_file)
+            fernet_key = derive_key(passphrase, record.salt, record.params)
     return TradingDatabase(
         path,
         None,
         create=create,
+        shared=shared,
         busy_timeout_ms=db_settings.busy_timeout_ms,
         fernet_key=fernet_key,
     )

@@ -1,8 +1,10 @@
 """Operator tasks on the database file: verify, backup, restore, rekey, encrypt, counts.
 
 All of these work below the ORM on DBAPI connections from :func:`open_keyed` /
-:meth:`BaseDatabase.connect_raw`, so they share the keying and probing rules. The callers
-(``skimd db ...``) hold the data-directory lock, so the daemon is not running meanwhile.
+:meth:`BaseDatabase.connect_raw`, so they share the keying and probing rules. Reading steps
+(verify, counts, the source of a backup) use read-only connections; the steps that rewrite
+the file (restore, rekey, encrypt) run with the instance lock held, so the daemon is not
+running meanwhile. Every file made here is 0600 from its first byte.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import sqlcipher3
 from pydantic import SecretStr
 
 from skimd.errors import ConfigurationError, DatabaseError, DatabaseKeyError
+from skimd.files import create_private, fsync_dir, private_dir, write_atomic
 
 from .base import DBAPI_ERRORS, BaseDatabase, open_keyed
 from .crypto import (
     DatabaseKey,
     KdfParams,
     derive_key,
-    fsync_dir,
     new_salt_record,
     read_salt_file,
     salt_path,
@@ -56,14 +58,14 @@ def integrity_problems_of(conn: Any, encrypted: bool) -> list[str]:
 
 
 def integrity_problems(db: BaseDatabase) -> list[str]:
-    with db.raw_connection() as conn:
+    with db.raw_connection(read_only=True) as conn:
         return integrity_problems_of(conn, db.encrypted)
 
 
 def verify_file(path: Path, key: DatabaseKey | None) -> list[str]:
-    """Open ``path`` read-only-in-effect (no pragma that writes) and check it."""
+    """Open ``path`` read-only and check it."""
     try:
-        conn = open_keyed(path, key)
+        conn = open_keyed(path, key, read_only=True)
     except DatabaseKeyError:
         raise
     except DatabaseError as exc:
@@ -75,7 +77,7 @@ def verify_file(path: Path, key: DatabaseKey | None) -> list[str]:
 
 
 def table_counts(db: BaseDatabase) -> list[tuple[str, int]]:
-    with db.raw_connection() as conn:
+    with db.raw_connection(read_only=True) as conn:
         names = [
             str(r[0])
             for r in conn.execute(
@@ -103,12 +105,13 @@ def backup(db: BaseDatabase, dest_dir: Path, *, keep: int, now: dt.datetime) -> 
     The copy is fsynced, reopened and integrity-checked before it is given its final name
     and before any older backup is rotated away; the salt file travels with it.
     """
-    dest_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(dest_dir)
     final = dest_dir / backup_name(db.path, now)
     partial = final.with_name(final.name + ".partial")
     _remove_with_side_files(partial)
     try:
-        with db.raw_connection() as src:
+        create_private(partial)  # SQLite would make it with the umask's mode
+        with db.raw_connection(read_only=True) as src:
             dst = open_keyed(partial, db.key)
             try:
                 src.backup(dst)
@@ -121,7 +124,7 @@ def backup(db: BaseDatabase, dest_dir: Path, *, keep: int, now: dt.datetime) -> 
             raise DatabaseError(f"backup {final} failed verification: {problems[0]}")
         src_salt = salt_path(db.path)
         if src_salt.exists():
-            _copy_private(src_salt, salt_path(final))
+            write_atomic(salt_path(final), src_salt.read_bytes())
         os.replace(partial, final)
         fsync_dir(dest_dir)
     except BaseException:
@@ -290,6 +293,7 @@ def encrypt_plaintext(
     key = derive_key(passphrase, record.salt, record.params)
     staged = db_path.with_name(db_path.name + ".encrypting")
     _remove_with_side_files(staged)
+    create_private(staged)
     conn = sqlcipher3.dbapi2.connect(str(db_path), isolation_level=None)
     try:
         conn.execute(f"ATTACH DATABASE ? AS encrypted KEY {key.pragma_literal()}", (str(staged),))
@@ -312,6 +316,7 @@ def encrypt_plaintext(
             f"{db_path.name}.plaintext-{now.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
         )
         os.replace(db_path, kept)
+        os.chmod(kept, 0o600)
     else:
         db_path.unlink()
     for suffix in SIDE_FILES:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from skimd.config import Settings
-from skimd.errors import DatabaseError, DatabaseKeyError
+from skimd.errors import DatabaseError, DatabaseKeyError, IntegrityError
 from skimd.infrastructure.database import TradingDatabase, maintenance, open_trading_database
 from skimd.infrastructure.database.crypto import KdfParams, salt_path
 from skimd.infrastructure.database.tables import Trade
@@ -132,9 +132,11 @@ def test_integrity_check_reports_a_damaged_data_page(
     db.close()
     last_page = db.path.stat().st_size // 4096 - 1
     corrupt_middle_of_a_page(db.path, page=last_page)
-    damaged = open_trading_database(settings, create=False)
-    problems = maintenance.integrity_problems(damaged)
-    damaged.close()
+    before = db.path.read_bytes()
+    with pytest.raises(IntegrityError, match=f"page {last_page + 1}"):  # refused on open
+        open_trading_database(settings, create=False, exclusive=True)
+    assert db.path.read_bytes() == before
+    problems = maintenance.verify_file(db.path, db.key)
     assert any(f"page {last_page + 1}" in p for p in problems)
 
 
