@@ -1,11 +1,10 @@
 """The one entry the composition root calls: settings → an open TradingDatabase.
 
-Resolves the file (``[database] filename`` in the data dir), the passphrase (config, or
-the demo's self-made file), the salt file and KDF parameters, derives the key once, opens
-the database and — when ``create`` — migrates it to the head revision.
-
-A rekey leaves ``<db>.salt.new`` in place until the new key is in use; if the process died
-in between, opening tries the other salt and finishes the switch.
+Resolves the file (``[database] filename`` in the data dir), settles a maintenance step
+that did not finish (:mod:`.recovery`: a process holding the instance lock finishes or
+rolls it back, anyone else is refused), resolves the passphrase (config, or the demo's
+self-made file), the salt file and KDF parameters, derives the key once, opens the
+database and — when ``create`` — migrates it to the head revision.
 
 Without ``create`` nothing is created: not the data dir, not a passphrase file, not a
 salt, not the database. Without ``exclusive`` (no instance lock: a reader beside the
@@ -14,8 +13,6 @@ daemon) the database is opened ``shared`` (see :class:`BaseDatabase`).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -23,7 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from skimd.config import Settings
-from skimd.errors import DatabaseKeyError, SchemaVersionError
+from skimd.errors import SchemaVersionError
 
 from .base import BaseDatabase
 from .crypto import (
@@ -38,6 +35,7 @@ from .crypto import (
 )
 from .passphrase import ensure_passphrase
 from .paths import ensure_data_dir, get_data_dir
+from .recovery import settle_interrupted
 from .session import SessionManager, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -70,10 +68,6 @@ class TradingDatabase(BaseDatabase):
         return self.session_manager.unit_of_work(read_only=read_only)
 
 
-def pending_salt_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".salt.new")
-
-
 def load_or_create_salt_key(
     db_path: Path, passphrase: SecretStr, params: KdfParams, *, create: bool
 ) -> DatabaseKey:
@@ -92,30 +86,16 @@ def load_or_create_salt_key(
     return derive_key(passphrase, record.salt, record.params)
 
 
-def candidate_keys(
-    db_path: Path, passphrase: SecretStr, params: KdfParams, *, create: bool
-) -> Iterator[tuple[DatabaseKey, bool]]:
-    """The key from the salt file, then (if an interrupted rekey left one) the pending one.
-
-    Yields ``(key, is_pending)``. Derivation is lazy: the pending salt costs nothing unless
-    the first key fails.
-    """
-    yield load_or_create_salt_key(db_path, passphrase, params, create=create), False
-    pending = pending_salt_path(db_path)
-    if pending.exists():
-        record = read_salt_file(pending)
-        yield derive_key(passphrase, record.salt, record.params), True
-
-
 def open_trading_database(
     settings: Settings, *, create: bool, exclusive: bool = False
 ) -> TradingDatabase:
     """Open (and with ``create``, initialise and migrate) the trading database.
 
-    ``exclusive``: the caller holds the instance lock (reads and writes share one pool).
-    Raises DatabaseKeyError for a wrong passphrase, SchemaVersionError when the file is
-    missing, DatabaseError when its salt is missing, IntegrityError when its pages are
-    damaged, ConfigurationError when no passphrase is configured.
+    ``exclusive``: the caller holds the instance lock (it may settle an interrupted
+    maintenance step; reads and writes share one pool). Raises DatabaseKeyError for a wrong
+    passphrase, SchemaVersionError when the file is missing, DatabaseError when its salt is
+    missing or a maintenance step is pending, IntegrityError when its pages are damaged,
+    ConfigurationError when no passphrase is configured.
     """
     db_settings = settings.database
     data_dir = ensure_data_dir(settings) if create else get_data_dir(settings)
@@ -123,6 +103,12 @@ def open_trading_database(
     params = KdfParams.from_settings(db_settings)
     encrypted = db_settings.encryption == "sqlcipher"
     busy = db_settings.busy_timeout_ms
+    settle_interrupted(
+        path,
+        lambda: ensure_passphrase(settings, data_dir, create=False),
+        exclusive=exclusive,
+        busy_timeout_ms=busy,
+    )
     if not create and not path.exists():
         raise SchemaVersionError(f"database {path} does not exist; run `skimd db init`")
     if not encrypted:
@@ -135,7 +121,8 @@ def open_trading_database(
         db = _open_plain(settings, path, data_dir, params, create=create, shared=not exclusive)
     else:
         passphrase = ensure_passphrase(settings, data_dir, create=create)
-        db = _open_encrypted(path, passphrase, params, busy, create, shared=not exclusive)
+        key = load_or_create_salt_key(path, passphrase, params, create=create)
+        db = TradingDatabase(path, key, create=create, shared=not exclusive, busy_timeout_ms=busy)
     if create:
         from .migrate import bring_to_head
 
@@ -145,35 +132,6 @@ def open_trading_database(
             db.close()
             raise
     return db
-
-
-def _open_encrypted(
-    path: Path,
-    passphrase: SecretStr,
-    params: KdfParams,
-    busy_timeout_ms: int,
-    create: bool,
-    *,
-    shared: bool,
-) -> TradingDatabase:
-    error: DatabaseKeyError | None = None
-    for key, is_pending in candidate_keys(path, passphrase, params, create=create):
-        try:
-            db = TradingDatabase(
-                path, key, create=create, shared=shared, busy_timeout_ms=busy_timeout_ms
-            )
-        except DatabaseKeyError as exc:
-            error = exc
-            continue
-        pending = pending_salt_path(path)
-        if is_pending:  # the rekey happened; finish it
-            os.replace(pending, salt_path(path))
-            log.warning("database_rekey_completed", path=str(path))
-        elif pending.exists():  # the rekey never happened; forget it
-            pending.unlink()
-        return db
-    assert error is not None
-    raise error
 
 
 def _open_plain(

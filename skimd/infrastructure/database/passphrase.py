@@ -30,9 +30,15 @@ def passphrase_path(settings: Settings, data_dir: Path) -> Path:
     return settings.database.passphrase_file or data_dir / PASSPHRASE_FILENAME
 
 
+def pending_passphrase_path(passphrase_file: Path) -> Path:
+    """Where ``skimd db rekey`` writes a new self-made passphrase before the database needs it."""
+    return passphrase_file.with_name(passphrase_file.name + ".new")
+
+
 def passphrase_files(settings: Settings, data_dir: Path) -> list[Path]:
     """The secret files that may sit in the data dir (never tightened: refused when open)."""
-    return [passphrase_path(settings, data_dir)]
+    path = passphrase_path(settings, data_dir)
+    return [path, pending_passphrase_path(path)]
 
 
 def ensure_passphrase(settings: Settings, data_dir: Path, *, create: bool) -> SecretStr:

@@ -15,6 +15,7 @@ from skimd.config import Settings
 from skimd.errors import DatabaseError, DatabaseKeyError, IntegrityError
 from skimd.infrastructure.database import TradingDatabase, maintenance, open_trading_database
 from skimd.infrastructure.database.crypto import KdfParams, salt_path
+from skimd.infrastructure.database.restore import restore
 from skimd.infrastructure.database.tables import Trade
 
 SettingsFactory = Callable[..., Settings]
@@ -53,7 +54,7 @@ def test_backup_then_restore_round_trips(
     add_trade(db, "AFTER-BACKUP", now=now)
     db.close()
 
-    aside = maintenance.restore(
+    aside = restore(
         db.path, made, settings.database.passphrase, encrypted=mode == "sqlcipher", now=now
     )
     assert (aside / db.path.name).exists()
@@ -85,7 +86,7 @@ def test_restore_refuses_a_corrupt_backup_and_changes_nothing(
     corrupt_middle_of_a_page(made, page=3)
     before = db.path.read_bytes()
     with pytest.raises(DatabaseError, match="failed verification"):
-        maintenance.restore(db.path, made, settings.database.passphrase, encrypted=True, now=now)
+        restore(db.path, made, settings.database.passphrase, encrypted=True, now=now)
     assert db.path.read_bytes() == before
 
 
@@ -97,7 +98,7 @@ def test_restore_with_the_wrong_passphrase_is_refused(
     db.close()
     wrong = make_settings(passphrase="some other passphrase").database.passphrase
     with pytest.raises(DatabaseKeyError):
-        maintenance.restore(db.path, made, wrong, encrypted=True, now=now)
+        restore(db.path, made, wrong, encrypted=True, now=now)
 
 
 def test_plaintext_database_is_encrypted_in_place(
