@@ -47,7 +47,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
 from skimd.infrastructure.calendar import AsxCalendar
-from skimd.infrastructure.database.paths import get_data_dir
+from skimd.infrastructure.database.passphrase import passphrase_files
+from skimd.infrastructure.database.paths import ensure_data_dir, get_data_dir
+from skimd.infrastructure.database.private_files import tidy_data_dir, warn_if_open
 from skimd.infrastructure.instance_lock import InstanceLock
 from skimd.logs import SecretRedactor, configure_logging
 from skimd.services.job_plan import PlumbingSchedule, daemon_plan, trading_plan
@@ -228,9 +230,17 @@ class App:
         self._async = AsyncExitStack()
         self._has_async_parts = False
         if access is Access.EXCLUSIVE:
+            ensure_data_dir(settings)
             lock = InstanceLock(self.data_dir)
             lock.acquire()  # first: a second instance stops here and touches nothing
             self._sync.callback(lock.release)
+            try:  # modes and leftovers of killed writes; readers leave both alone
+                tidy_data_dir(self.data_dir, passphrase_files(settings, self.data_dir))
+            except BaseException:
+                self._sync.close()
+                raise
+        else:
+            warn_if_open(self.data_dir)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -280,7 +290,11 @@ class App:
         """The trading database; an unmigrated or newer one is refused."""
         from skimd.infrastructure.database import check_schema, open_trading_database
 
-        db = open_trading_database(self.settings, create=self._create_database)
+        db = open_trading_database(
+            self.settings,
+            create=self._create_database,
+            exclusive=self.access is Access.EXCLUSIVE,
+        )
         try:
             check_schema(db)
         except BaseException:

@@ -3,8 +3,10 @@
 Every sub-command builds the App (:func:`skimd.bootstrap.build`), runs one step of its
 ``db_admin`` (which opens the database the way the daemon does) and prints one result line
 (``tables`` supports ``--json``). Commands that replace or rewrite the file (``init``,
-``restore``, ``rekey``, ``encrypt``) build an EXCLUSIVE App, which holds the data-directory
-lock, so they refuse to run while the daemon is up.
+``restore``, ``rekey``, ``encrypt``, ``recover``) build an EXCLUSIVE App, which holds the
+data-directory lock, so they refuse to run while the daemon is up. ``recover`` finishes or
+rolls back a ``restore`` or ``rekey`` that was killed half-way (any command holding the
+lock does that too, before it opens the database; readers only say so).
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--keep-plaintext", action="store_true", help="move the plaintext file aside, not delete"
     )
     p.set_defaults(handler=cmd_encrypt)
+
+    p = sub.add_parser(
+        "recover", parents=parents, help="finish or roll back an interrupted restore or rekey"
+    )
+    p.set_defaults(handler=cmd_recover)
 
     p = sub.add_parser("tables", parents=parents, help="table names and row counts")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -128,6 +135,12 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
         f"database {result.path} is now encrypted{kept}; "
         'set [database] encryption = "sqlcipher" before the next start'
     )
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    with _app(args, bootstrap.Access.EXCLUSIVE) as app:
+        print(app.db_admin.recover())
     return 0
 
 

@@ -9,13 +9,15 @@ dir this marker proves belongs to the demo: a database without it is never touch
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from skimd.errors import ConfigurationError
 from skimd.files import write_atomic
 from skimd.infrastructure.brokers.demo.book_store import BOOK_GLOB, book_file
+from skimd.infrastructure.database.maintenance_journal import journal_path
+from skimd.infrastructure.database.restore import staged_path, staged_salt_path
 
 MARKER = "demo-run.json"
 
@@ -71,10 +73,20 @@ def book_as_of(data_dir: Path, seed: int) -> datetime | None:
 
 
 def wipe_demo_account(data_dir: Path, db_file: str) -> list[Path]:
-    """Remove the demo's database, its salt and WAL files, the broker books and the
-    marker (the passphrase file is kept); returns what was removed."""
-    names = [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}.salt", MARKER]
-    targets = [data_dir / n for n in names] + sorted(data_dir.glob(BOOK_GLOB))
+    """Remove the demo's database, its salt and WAL files (and what an unfinished restore
+    left), the broker books and the marker (the passphrase file is kept); returns what was
+    removed.
+
+    The marker is first rewritten as finished and removed last, so a wipe killed half-way
+    leaves an account no later run resumes: the next run wipes what is left."""
+    marker = load(data_dir)
+    if marker is not None and not marker.finished:
+        save(data_dir, replace(marker, finished=True))
+    db = data_dir / db_file
+    names = [db_file, f"{db_file}-wal", f"{db_file}-shm", f"{db_file}.salt"]
+    targets = [data_dir / n for n in names]
+    targets += [staged_path(db), staged_salt_path(db), journal_path(db)]
+    targets += [*sorted(data_dir.glob(BOOK_GLOB)), data_dir / MARKER]
     removed = []
     for target in targets:
         if target.exists():

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from skimd.config import DatabaseSettings
 from skimd.errors import DatabaseError
+from skimd.files import fsync_dir, write_atomic
 
 KEY_BYTES = 32
 SALT_BYTES = 16
@@ -151,49 +152,55 @@ def new_salt_record(params: KdfParams) -> SaltRecord:
     return SaltRecord(secrets.token_bytes(SALT_BYTES), params)
 
 
+def salt_record_json(record: SaltRecord) -> dict[str, Any]:
+    """The salt file's fields (not secret: a salt and cost parameters)."""
+    return {
+        "format": _SALT_FORMAT,
+        "kdf": "argon2id",
+        "salt": record.salt.hex(),
+        "time_cost": record.params.time_cost,
+        "memory_kib": record.params.memory_kib,
+        "parallelism": record.params.parallelism,
+    }
+
+
+def salt_record_from_json(data: dict[str, Any]) -> SaltRecord:
+    """Inverse of :func:`salt_record_json`; ValueError/KeyError/TypeError when malformed."""
+    if data.get("kdf") != "argon2id":
+        raise ValueError("unknown kdf")
+    return SaltRecord(
+        bytes.fromhex(data["salt"]),
+        KdfParams(int(data["time_cost"]), int(data["memory_kib"]), int(data["parallelism"])),
+    )
+
+
 def write_salt_file(path: Path, record: SaltRecord, *, exclusive: bool) -> None:
     """Write the salt file at mode 0600 and fsync it (and its directory).
 
     ``exclusive`` refuses to replace an existing file (creating a database must never
     overwrite the salt of another one). Otherwise the file is replaced atomically.
     """
-    body = json.dumps(
-        {
-            "format": _SALT_FORMAT,
-            "kdf": "argon2id",
-            "salt": record.salt.hex(),
-            "time_cost": record.params.time_cost,
-            "memory_kib": record.params.memory_kib,
-            "parallelism": record.params.parallelism,
-        },
-        indent=2,
-    ).encode("ascii")
-    target = path if exclusive else path.with_name(path.name + ".tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if exclusive else os.O_TRUNC)
+    body = json.dumps(salt_record_json(record), indent=2).encode("ascii") + b"\n"
+    if not exclusive:
+        write_atomic(path, body)
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_EXCL
     try:
-        fd = os.open(target, flags, 0o600)
+        fd = os.open(path, flags, 0o600)
     except FileExistsError:
         raise DatabaseError(f"salt file {path} already exists; refusing to overwrite") from None
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, body + b"\n")
+        os.write(fd, body)
         os.fsync(fd)
     finally:
         os.close(fd)
-    if not exclusive:
-        os.replace(target, path)
     fsync_dir(path.parent)
 
 
 def read_salt_file(path: Path) -> SaltRecord:
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="ascii"))
-        if data.get("kdf") != "argon2id":
-            raise ValueError("unknown kdf")
-        return SaltRecord(
-            bytes.fromhex(data["salt"]),
-            KdfParams(int(data["time_cost"]), int(data["memory_kib"]), int(data["parallelism"])),
-        )
+        return salt_record_from_json(json.loads(path.read_text(encoding="ascii")))
     except FileNotFoundError:
         raise DatabaseError(
             f"salt file {path} is missing; without it the database key cannot be derived "
@@ -201,11 +208,3 @@ def read_salt_file(path: Path) -> SaltRecord:
         ) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DatabaseError(f"salt file {path} is unreadable or malformed") from exc
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,15 +1,17 @@
-"""Operator tasks on the database file: verify, backup, restore, rekey, encrypt, counts.
+"""Operator tasks on the database file: verify, backup, encrypt, counts. (Restore and
+rekey, which need a journal to survive a crash, live in :mod:`.restore` and :mod:`.rekey`.)
 
 All of these work below the ORM on DBAPI connections from :func:`open_keyed` /
-:meth:`BaseDatabase.connect_raw`, so they share the keying and probing rules. The callers
-(``skimd db ...``) hold the data-directory lock, so the daemon is not running meanwhile.
+:meth:`BaseDatabase.connect_raw`, so they share the keying and probing rules. Reading steps
+(verify, counts, the source of a backup) use read-only connections; ``encrypt`` runs with
+the instance lock held, so the daemon is not running meanwhile. Every file made here is
+0600 from its first byte.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,20 +19,19 @@ from typing import Any
 import sqlcipher3
 from pydantic import SecretStr
 
-from skimd.errors import ConfigurationError, DatabaseError, DatabaseKeyError
+from skimd.errors import DatabaseError, DatabaseKeyError
+from skimd.files import create_private, fsync_dir, private_dir, write_atomic
 
 from .base import DBAPI_ERRORS, BaseDatabase, open_keyed
 from .crypto import (
     DatabaseKey,
     KdfParams,
     derive_key,
-    fsync_dir,
     new_salt_record,
     read_salt_file,
     salt_path,
     write_salt_file,
 )
-from .factory import TradingDatabase, pending_salt_path
 
 SIDE_FILES = ("-wal", "-shm")
 
@@ -56,14 +57,14 @@ def integrity_problems_of(conn: Any, encrypted: bool) -> list[str]:
 
 
 def integrity_problems(db: BaseDatabase) -> list[str]:
-    with db.raw_connection() as conn:
+    with db.raw_connection(read_only=True) as conn:
         return integrity_problems_of(conn, db.encrypted)
 
 
 def verify_file(path: Path, key: DatabaseKey | None) -> list[str]:
-    """Open ``path`` read-only-in-effect (no pragma that writes) and check it."""
+    """Open ``path`` read-only and check it."""
     try:
-        conn = open_keyed(path, key)
+        conn = open_keyed(path, key, read_only=True)
     except DatabaseKeyError:
         raise
     except DatabaseError as exc:
@@ -75,7 +76,7 @@ def verify_file(path: Path, key: DatabaseKey | None) -> list[str]:
 
 
 def table_counts(db: BaseDatabase) -> list[tuple[str, int]]:
-    with db.raw_connection() as conn:
+    with db.raw_connection(read_only=True) as conn:
         names = [
             str(r[0])
             for r in conn.execute(
@@ -103,12 +104,13 @@ def backup(db: BaseDatabase, dest_dir: Path, *, keep: int, now: dt.datetime) -> 
     The copy is fsynced, reopened and integrity-checked before it is given its final name
     and before any older backup is rotated away; the salt file travels with it.
     """
-    dest_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(dest_dir)
     final = dest_dir / backup_name(db.path, now)
     partial = final.with_name(final.name + ".partial")
     _remove_with_side_files(partial)
     try:
-        with db.raw_connection() as src:
+        create_private(partial)  # SQLite would make it with the umask's mode
+        with db.raw_connection(read_only=True) as src:
             dst = open_keyed(partial, db.key)
             try:
                 src.backup(dst)
@@ -121,7 +123,7 @@ def backup(db: BaseDatabase, dest_dir: Path, *, keep: int, now: dt.datetime) -> 
             raise DatabaseError(f"backup {final} failed verification: {problems[0]}")
         src_salt = salt_path(db.path)
         if src_salt.exists():
-            _copy_private(src_salt, salt_path(final))
+            write_atomic(salt_path(final), src_salt.read_bytes())
         os.replace(partial, final)
         fsync_dir(dest_dir)
     except BaseException:
@@ -145,110 +147,6 @@ def rotate_backups(dest_dir: Path, stem: str, keep: int) -> list[Path]:
     if removed:
         fsync_dir(dest_dir)
     return removed
-
-
-# -- restore -------------------------------------------------------------------------------
-
-
-def backup_key(
-    backup_path: Path, passphrase: SecretStr | None, encrypted: bool
-) -> DatabaseKey | None:
-    if not encrypted:
-        return None
-    if passphrase is None:
-        raise ConfigurationError("restoring an encrypted backup needs the database passphrase")
-    record = read_salt_file(salt_path(backup_path))
-    return derive_key(passphrase, record.salt, record.params)
-
-
-def restore(
-    db_path: Path,
-    backup_path: Path,
-    passphrase: SecretStr | None,
-    *,
-    encrypted: bool,
-    now: dt.datetime,
-) -> Path:
-    """Replace the live database with a verified backup; returns where the old one went.
-
-    Steps: verify the backup; stage it (and its salt as the pending salt) beside the
-    database; move the live file and its -wal/-shm into ``pre-restore-<time>/``; rename the
-    staged copy into place; promote the salt. A crash between the last two steps is
-    repaired on the next open (the pending salt is tried and promoted).
-    """
-    if not backup_path.is_file():
-        raise DatabaseError(f"backup {backup_path} does not exist")
-    key = backup_key(backup_path, passphrase, encrypted)
-    problems = verify_file(backup_path, key)
-    if problems:
-        raise DatabaseError(f"backup {backup_path} failed verification: {problems[0]}")
-    staged = db_path.with_name(db_path.name + ".restoring")
-    shutil.copyfile(backup_path, staged)
-    os.chmod(staged, 0o600)
-    _fsync_file(staged)
-    if encrypted:
-        _copy_private(salt_path(backup_path), pending_salt_path(db_path))
-    aside = db_path.parent / f"pre-restore-{now.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-    aside.mkdir(mode=0o700, exist_ok=False)
-    for suffix in ("", *SIDE_FILES):
-        live = Path(f"{db_path}{suffix}")
-        if live.exists():
-            os.replace(live, aside / live.name)
-    if salt_path(db_path).exists():
-        shutil.copy2(salt_path(db_path), aside / salt_path(db_path).name)
-    fsync_dir(aside)
-    os.replace(staged, db_path)
-    fsync_dir(db_path.parent)
-    if encrypted:
-        os.replace(pending_salt_path(db_path), salt_path(db_path))
-        fsync_dir(db_path.parent)
-    return aside
-
-
-# -- rekey ---------------------------------------------------------------------------------
-
-
-def rekey(db: TradingDatabase, new_passphrase: SecretStr, params: KdfParams) -> TradingDatabase:
-    """Change the passphrase: a new salt, a new raw key, ``PRAGMA rekey`` in place.
-
-    ``db`` is closed; the returned database is open with the new key. Provider API keys
-    are re-encrypted under the new key's Fernet. The new salt is written as the pending
-    salt first, so a crash at any point leaves a database that still opens.
-    """
-    old_key = db.key
-    if old_key is None:
-        raise ConfigurationError(
-            f"database {db.path} is not encrypted; use `skimd db encrypt` instead of rekey"
-        )
-    record = new_salt_record(params)
-    new_key = derive_key(new_passphrase, record.salt, record.params)
-    with db.unit_of_work(read_only=True) as uow:
-        providers = [row.provider for row in uow.providers.list_all()]
-        api_keys = {p: uow.providers.get_api_key(p) for p in providers}
-    path, busy = db.path, db._busy_timeout_ms
-    write_salt_file(pending_salt_path(path), record, exclusive=False)
-    db.close()
-    conn = open_keyed(path, old_key, busy)
-    try:
-        conn.execute(f"PRAGMA rekey = {new_key.pragma_literal()}")
-    except DBAPI_ERRORS as exc:
-        raise DatabaseError(f"database {path}: rekey failed ({exc})") from exc
-    finally:
-        conn.close()
-    os.replace(pending_salt_path(path), salt_path(path))
-    fsync_dir(path.parent)
-    new_db = TradingDatabase(path, new_key, busy_timeout_ms=busy)
-    with new_db.unit_of_work() as uow:
-        for provider, api_key in api_keys.items():
-            if api_key is not None:
-                uow.providers.set_api_key(provider, api_key, _provider_row_time(uow, provider))
-    return new_db
-
-
-def _provider_row_time(uow: Any, provider: str) -> dt.datetime:
-    row = uow.providers.by_provider(provider)
-    updated: dt.datetime = row.updated_at
-    return updated
 
 
 # -- encrypt a plaintext database ------------------------------------------------------------
@@ -290,6 +188,7 @@ def encrypt_plaintext(
     key = derive_key(passphrase, record.salt, record.params)
     staged = db_path.with_name(db_path.name + ".encrypting")
     _remove_with_side_files(staged)
+    create_private(staged)
     conn = sqlcipher3.dbapi2.connect(str(db_path), isolation_level=None)
     try:
         conn.execute(f"ATTACH DATABASE ? AS encrypted KEY {key.pragma_literal()}", (str(staged),))
@@ -312,6 +211,7 @@ def encrypt_plaintext(
             f"{db_path.name}.plaintext-{now.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
         )
         os.replace(db_path, kept)
+        os.chmod(kept, 0o600)
     else:
         db_path.unlink()
     for suffix in SIDE_FILES:
@@ -330,18 +230,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _copy_private(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, src.read_bytes())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dst)
 
 
 def _remove_with_side_files(path: Path) -> None:

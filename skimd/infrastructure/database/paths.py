@@ -1,8 +1,13 @@
-"""Where skimd keeps its files: the one function that resolves the data directory.
+"""Where skimd keeps its files: the one function that resolves the data directory, and the
+one that creates it.
 
 Order: the configured ``[paths] data_dir`` when set; else ``/opt/skim/data`` when it
-exists (the systemd deployment); else ``<project>/data`` (a checkout). The chosen directory
-is created if missing (mode 0700: it holds the encrypted DB, its salt and backups).
+exists (the systemd deployment); else ``<project>/data`` (a checkout).
+
+Resolving creates nothing (:func:`get_data_dir`): ``status``, ``config check`` and the
+other readers must not leave a directory behind. Whoever is about to write there — a
+command that takes the instance lock, or ``db init`` — calls :func:`ensure_data_dir`,
+which creates it at mode 0700 (it holds the encrypted DB, its salt and backups).
 """
 
 from __future__ import annotations
@@ -11,26 +16,26 @@ from pathlib import Path
 
 from skimd.config import PROJECT_ROOT, Settings
 from skimd.errors import ConfigurationError
+from skimd.files import private_dir
 
 DEPLOYED_DATA_DIR = Path("/opt/skim/data")
 
 
 def get_data_dir(settings: Settings, deployed: Path = DEPLOYED_DATA_DIR) -> Path:
+    """The data directory ``settings`` name; it may not exist yet."""
     if settings.paths.data_dir is not None:
-        chosen = settings.paths.data_dir
-    elif deployed.is_dir():
-        chosen = deployed
-    else:
-        chosen = PROJECT_ROOT / "data"
+        return settings.paths.data_dir
+    if deployed.is_dir():
+        return deployed
+    return PROJECT_ROOT / "data"
+
+
+def ensure_data_dir(settings: Settings, deployed: Path = DEPLOYED_DATA_DIR) -> Path:
+    """The data directory, created (0700, parents too) when missing."""
+    chosen = get_data_dir(settings, deployed)
     try:
-        chosen.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return private_dir(chosen)
     except OSError as exc:
         raise ConfigurationError(
             f"{settings.source}: [paths] data_dir: cannot create {chosen} ({exc.strerror})"
         ) from exc
-    return chosen
-
-
-def get_db_path(settings: Settings, deployed: Path = DEPLOYED_DATA_DIR) -> Path:
-    """The trading database file inside the data directory."""
-    return get_data_dir(settings, deployed) / settings.database.filename

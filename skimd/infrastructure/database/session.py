@@ -5,7 +5,9 @@ transaction), exposes every repository on ``uow``, commits when the block ends n
 rolls back on any exception, and always closes. Repositories only flush.
 
 ``unit_of_work(read_only=True)`` begins DEFERRED and never commits: for status pages and
-reports that must not take the write lock.
+reports that must not take the write lock. Its changes are never kept; in a ``shared``
+database (whose readers' connections cannot write) they are not even flushed: they stay in
+the session and are dropped with it.
 
 Driver errors leaving the block are translated: a constraint violation becomes
 :class:`skimd.errors.IntegrityError`, a lock that outlived ``busy_timeout`` becomes
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
@@ -87,18 +90,32 @@ class UnitOfWork:
         self.identifiers = IdentifierCacheRepository(session)
 
 
+class _UnflushedSession(Session):
+    """A session over connections that cannot write: changes are kept in memory only."""
+
+    def flush(self, objects: Any = None) -> None:
+        return None
+
+
 class SessionManager:
     def __init__(
-        self, engine: Engine, read_only_engine: Engine, fernet: LazyFernet | None = None
+        self,
+        engine: Engine,
+        read_only_engine: Engine,
+        fernet: LazyFernet | None = None,
+        *,
+        readers_cannot_write: bool = False,
     ) -> None:
         self._engine = engine
         self._read_only_engine = read_only_engine
         self._fernet = fernet
+        self._reader_session = _UnflushedSession if readers_cannot_write else Session
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[UnitOfWork]:
         engine = self._read_only_engine if read_only else self._engine
-        session = Session(engine, expire_on_commit=False, autoflush=True)
+        kind = self._reader_session if read_only else Session
+        session = kind(engine, expire_on_commit=False, autoflush=True)
         try:
             yield UnitOfWork(session, self._fernet)
             if read_only:

@@ -38,7 +38,7 @@ from skimd.clock import Clock
 from skimd.domain.calendar import day_bounds
 from skimd.domain.market import PricePoint
 from skimd.errors import SkimdError
-from skimd.files import write_atomic
+from skimd.files import private_dir, write_atomic
 from skimd.services.journal.report_markdown import (
     chart_title,
     day_report,
@@ -213,7 +213,7 @@ class TradeReports:
             return []
         text, charts = day_report(day, reports)
         target = folder / day.isoformat()
-        target.mkdir(parents=True, exist_ok=True)
+        private_dir(target)  # 0700 whatever the umask: the trader's own trades
         written: list[Path] = []
         for name, data in charts:
             path = target / name

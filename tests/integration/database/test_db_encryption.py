@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from skimd.config import Settings
 from skimd.errors import DatabaseError, DatabaseKeyError
-from skimd.infrastructure.database import maintenance, open_trading_database
-from skimd.infrastructure.database.crypto import KdfParams, salt_path
+from skimd.infrastructure.database import open_trading_database
+from skimd.infrastructure.database.crypto import salt_path
 from skimd.infrastructure.database.tables import Trade
 
 SettingsFactory = Callable[..., Settings]
@@ -134,6 +134,16 @@ def test_awkward_passphrases_work(
     db.close()
 
 
+def rekey(settings: Settings, new: SecretStr, now: datetime) -> None:
+    """`skimd db rekey`'s steps, through the admin that holds the lock."""
+    from skimd.clock import SimulatedClock
+    from skimd.infrastructure.database.admin import DatabaseAdmin
+
+    assert settings.paths.data_dir is not None
+    admin = DatabaseAdmin(settings, settings.paths.data_dir, SimulatedClock(now), exclusive=True)
+    assert admin.rekey(new) == "update the passphrase source before the next start"
+
+
 def test_rekey_keeps_data_and_retires_the_old_key(
     make_settings: SettingsFactory, now: datetime
 ) -> None:
@@ -142,10 +152,10 @@ def test_rekey_keeps_data_and_retires_the_old_key(
     db = open_trading_database(settings, create=False)
     with db.unit_of_work() as uow:
         uow.providers.set_api_key("md", SecretStr("api-key-123"), now)
+    db.close()
     old_salt = salt_path(db.path).read_text()
     new = SecretStr("brand new passphrase ' \" \\ ✓")
-    rekeyed = maintenance.rekey(db, new, KdfParams(1, 8192, 1))
-    rekeyed.close()
+    rekey(settings, new, now)
     assert salt_path(db.path).read_text() != old_salt
     with pytest.raises(DatabaseKeyError):
         open_trading_database(settings, create=False)
@@ -155,17 +165,6 @@ def test_rekey_keeps_data_and_retires_the_old_key(
         key = uow.providers.get_api_key("md")
         assert key is not None and key.get_secret_value() == "api-key-123"
     reopened.close()
-
-
-def test_interrupted_rekey_still_opens(make_settings: SettingsFactory, now: datetime) -> None:
-    """A pending salt left by a rekey that never ran is discarded on open."""
-    settings = make_settings()
-    path = journal_markers(settings, now)
-    pending = path.with_name(path.name + ".salt.new")
-    pending.write_bytes(salt_path(path).read_bytes().replace(b'"salt": "', b'"salt": "ff'))
-    db = open_trading_database(settings, create=False)
-    db.close()
-    assert not pending.exists()
 
 
 def test_writers_begin_immediate_and_pragmas_hold(make_settings: SettingsFactory) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from skimd.config import Settings
-from skimd.errors import DatabaseError, DatabaseKeyError
+from skimd.errors import DatabaseError, DatabaseKeyError, IntegrityError
 from skimd.infrastructure.database import TradingDatabase, maintenance, open_trading_database
 from skimd.infrastructure.database.crypto import KdfParams, salt_path
+from skimd.infrastructure.database.restore import restore
 from skimd.infrastructure.database.tables import Trade
 
 SettingsFactory = Callable[..., Settings]
@@ -53,7 +54,7 @@ def test_backup_then_restore_round_trips(
     add_trade(db, "AFTER-BACKUP", now=now)
     db.close()
 
-    aside = maintenance.restore(
+    aside = restore(
         db.path, made, settings.database.passphrase, encrypted=mode == "sqlcipher", now=now
     )
     assert (aside / db.path.name).exists()
@@ -85,7 +86,7 @@ def test_restore_refuses_a_corrupt_backup_and_changes_nothing(
     corrupt_middle_of_a_page(made, page=3)
     before = db.path.read_bytes()
     with pytest.raises(DatabaseError, match="failed verification"):
-        maintenance.restore(db.path, made, settings.database.passphrase, encrypted=True, now=now)
+        restore(db.path, made, settings.database.passphrase, encrypted=True, now=now)
     assert db.path.read_bytes() == before
 
 
@@ -97,7 +98,7 @@ def test_restore_with_the_wrong_passphrase_is_refused(
     db.close()
     wrong = make_settings(passphrase="some other passphrase").database.passphrase
     with pytest.raises(DatabaseKeyError):
-        maintenance.restore(db.path, made, wrong, encrypted=True, now=now)
+        restore(db.path, made, wrong, encrypted=True, now=now)
 
 
 def test_plaintext_database_is_encrypted_in_place(
@@ -132,9 +133,11 @@ def test_integrity_check_reports_a_damaged_data_page(
     db.close()
     last_page = db.path.stat().st_size // 4096 - 1
     corrupt_middle_of_a_page(db.path, page=last_page)
-    damaged = open_trading_database(settings, create=False)
-    problems = maintenance.integrity_problems(damaged)
-    damaged.close()
+    before = db.path.read_bytes()
+    with pytest.raises(IntegrityError, match=f"page {last_page + 1}"):  # refused on open
+        open_trading_database(settings, create=False, exclusive=True)
+    assert db.path.read_bytes() == before
+    problems = maintenance.verify_file(db.path, db.key)
     assert any(f"page {last_page + 1}" in p for p in problems)
 
 

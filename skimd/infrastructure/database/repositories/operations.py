@@ -164,15 +164,14 @@ class JobRunRepository(Repository[JobRun]):
 
 
 class GuardRepository(Repository[OrderGuard]):
-    """The single kill-switch row; created unlocked on first use."""
+    """The single kill-switch row; stored on its first change (until then it reads as
+    unlocked), so reading it never writes: readers may hold read-only connections."""
 
     model = OrderGuard
 
     def current(self) -> OrderGuard:
         guard = self._session.get(OrderGuard, 1)
-        if guard is None:
-            guard = self.add(OrderGuard(id=1))
-        return guard
+        return OrderGuard(id=1) if guard is None else guard
 
     def lock(self, reason: str, now: dt.datetime) -> OrderGuard:
         guard = self.current()
