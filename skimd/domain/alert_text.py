@@ -216,11 +216,12 @@ def _position_mismatch(a: PositionMismatch) -> AlertText:
 def _protection_fallback(a: ProtectionFallback) -> AlertText:
     sold = SELL_WORDS[a.refused]
     retry = MISSING if a.retry_at is None else _after(a.retry_at - a.occurred_at)
+    cover = COVER_WORDS[a.cover] if a.quantity else "none needed: the position is closed"
     return AlertText(
-        title=f"{sold.capitalize()} refused: {a.symbol} — {COVER_WORDS[a.cover]}",
+        title=f"{sold.capitalize()} refused: {a.symbol} — {cover}",
         summary=(
             f"{a.symbol} {sold} refused ({a.reason}); {a.quantity} shares: "
-            f"{COVER_WORDS[a.cover]}, stop {fmt_price(a.stop)}; retry {retry}"
+            f"{cover}, stop {fmt_price(a.stop)}; retry {retry}"
         ),
         details=(
             ("Symbol", a.symbol),
@@ -228,7 +229,7 @@ def _protection_fallback(a: ProtectionFallback) -> AlertText:
             ("Order", a.client_order_id),
             ("Reason", a.reason),
             ("Shares", str(a.quantity)),
-            ("Protected by", COVER_WORDS[a.cover]),
+            ("Protected by", cover),
             ("Stop", fmt_price(a.stop)),
             ("Next try", retry),
             ("What to do", _what_to_do(a)),
@@ -253,7 +254,7 @@ def _what_to_do(a: ProtectionFallback) -> str:
     if a.cover is Cover.BROKER_STOP:
         return f"The stop protects it; skimd retries with back-off. To exit now, {by_hand}."
     if a.cover is Cover.EXITING:
-        return "Nothing: working exit orders are selling it."
+        return "Nothing: working exit orders are selling it." if a.quantity else "Nothing."
     return f"Act now: {by_hand}."
 
 

@@ -207,9 +207,10 @@ class PositionMismatch(Alert):
 @dataclass(frozen=True, kw_only=True)
 class ProtectionFallback(Alert):
     """The broker refused a sell that protects or closes a position (its resting stop, or
-    an exit): ``cover`` is what protects it now (the stop put back, or the software stop),
-    and ``retry_at`` when the refused order is tried again. One per run of refusals, not
-    one per retry (:mod:`skimd.domain.protection`)."""
+    an exit): ``cover`` is what protects it now (the stop put back, or the software stop;
+    ``quantity`` 0 when what was done instead sold it all), and ``retry_at`` when the
+    refused order is tried again. One per run of refusals, not one per retry
+    (:mod:`skimd.domain.protection`)."""
 
     kind: ClassVar[str] = "protection_fallback"
     default_severity: ClassVar[Severity] = Severity.CRITICAL

@@ -146,6 +146,8 @@ def _of(intents: Sequence[IntentRecord], purpose: IntentPurpose) -> list[IntentR
 def refusal_run(intents: Sequence[IntentRecord], purpose: IntentPurpose) -> RefusalRun | None:
     """The open refusal run of ``purpose`` among one position's ``intents``: None unless the
     latest order of that purpose was refused."""
+    if not any(i.purpose is purpose and i.status is IntentStatus.REJECTED for i in intents):
+        return None  # the common case, answered without sorting anything
     refused: list[IntentRecord] = []
     for intent in reversed(_of(intents, purpose)):
         if intent.status is not IntentStatus.REJECTED:
@@ -159,6 +161,8 @@ def ended_refusal_run(
 ) -> tuple[RefusalRun, IntentRecord] | None:
     """The refusal run the latest order of ``purpose`` ended, with that order: when the
     broker took (is working or filled) an order right after refusing the ones before it."""
+    if not any(i.purpose is purpose and i.status is IntentStatus.REJECTED for i in intents):
+        return None
     ordered = _of(intents, purpose)
     if not ordered or ordered[-1].status not in _ACCEPTED:
         return None
@@ -213,8 +217,12 @@ def protection_of(position: PositionRecord, intents: Sequence[IntentRecord]) -> 
     exposed = max(held - selling, 0)
     working = [i for i in open_stops(intents) if i.status in _WORKING]
     covered = sum(i.qty - i.filled_qty for i in working)
+    refused = {i.purpose for i in intents if i.status is IntentStatus.REJECTED}
     runs = tuple(
-        run for p in IntentPurpose if p.is_exit if (run := refusal_run(intents, p)) is not None
+        run
+        for p in IntentPurpose
+        if p in refused and p.is_exit
+        if (run := refusal_run(intents, p)) is not None
     )
 
     def made(cover: Cover, why: str, stop: Decimal | None = position.stop) -> Protection:

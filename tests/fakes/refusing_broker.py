@@ -34,12 +34,14 @@ _BY_CODE = {p.code: p for p in IntentPurpose}
 
 
 def sell_kind(request: OrderRequest) -> IntentPurpose | None:
-    """What a sell is for, from the purpose code of its client order id
-    (``SK<day>-<TICKER>-<code><position>.<seq>``); None for buys and foreign ids."""
-    if request.side is not Side.SELL:
-        return None
-    tail = request.client_order_id.rsplit("-", 1)[-1]
-    purpose = _BY_CODE.get(tail[:1])
+    """What a sell is for (see :func:`exit_purpose`); None for buys."""
+    return exit_purpose(request.client_order_id) if request.side is Side.SELL else None
+
+
+def exit_purpose(client_order_id: str) -> IntentPurpose | None:
+    """The exit purpose a client order id carries (``SK<day>-<TICKER>-<code><position>.<seq>``);
+    None for entries and ids skimd did not make."""
+    purpose = _BY_CODE.get(client_order_id.rsplit("-", 1)[-1][:1])
     return purpose if purpose is not None and purpose.is_exit else None
 
 

@@ -106,11 +106,10 @@ class PositionManager:
             if position.paused or position.conid is None or position.id is None:
                 continue
             orders = _Orders(intents_by_position.get(position.id, ()))
-            held = await self._manage_one(
+            after = await self._manage_one(
                 position, orders, quotes.get(position.conid), session, exits
             )
-            if held is not None:
-                self._tell(held, orders)
+            self._tell(after, orders)
         return exits
 
     async def _manage_one(
@@ -120,9 +119,9 @@ class PositionManager:
         quote: Quote | None,
         session: MarketSession,
         exits: list[str],
-    ) -> PositionRecord | None:
-        """Steps 1-4 of the module doc; the position as it is afterwards (None once it holds
-        nothing, or when a step must wait for the next poll)."""
+    ) -> PositionRecord:
+        """Steps 1-4 of the module doc; the position as it is afterwards (closed, when an
+        exit or a stop sold it all)."""
         now = self.ctx.now()
         day_n = trading_day_number(
             position.entry_date,
@@ -141,10 +140,9 @@ class PositionManager:
                     return self._reread(position)  # try again next poll
                 if await self._sell_at_market(orders, position, purpose, qty, session):
                     exits.append(f"{position.ticker}:{purpose.value}")
-                fresh = self._reread(position)
-                if fresh is None:
-                    return None
-                position = fresh
+                position = self._reread(position)
+                if not position.has_shares:
+                    return position
         position = self._ratchet(position, day_n, session)
         return await self._guard(orders, position, quote, session, exits)
 
@@ -170,7 +168,7 @@ class PositionManager:
         quote: Quote | None,
         session: MarketSession,
         exits: list[str],
-    ) -> PositionRecord | None:
+    ) -> PositionRecord:
         """Protect the shares no exit is selling: the resting stop (when on), else, or while
         it is not working, the software stop."""
         resting = self.ctx.params.resting_stop
@@ -190,8 +188,9 @@ class PositionManager:
         if await self._sell_at_market(orders, position, IntentPurpose.STOP_EXIT, qty, session):
             exits.append(f"{position.ticker}:stop")
         fresh = self._reread(position)
-        if fresh is not None and resting:
+        if fresh.has_shares and resting:
             await self._follow_resting_stop(orders, fresh, session)  # after a refusal
+            return self._reread(fresh)
         return fresh
 
     async def _cancel_all(
@@ -211,12 +210,12 @@ class PositionManager:
         run = refusal_run(orders.intents, purpose)
         return run is None or not run.waiting(now)
 
-    def _reread(self, position: PositionRecord) -> PositionRecord | None:
-        """The position as stored now; None once it holds nothing."""
+    def _reread(self, position: PositionRecord) -> PositionRecord:
+        """The position as stored now (fills booked by this poll included)."""
         assert position.id is not None
         with self.ctx.store.read() as tx:
             fresh = tx.position(position.id)
-        return fresh if fresh is not None and fresh.has_shares else None
+        return position if fresh is None else fresh
 
     def _exit_due(
         self, position: PositionRecord, day_n: int, session: MarketSession, now: datetime
@@ -280,7 +279,8 @@ class PositionManager:
         next sequence number) unless a refused one is still waiting for its back-off."""
         if position.stop is None or position.id is None or position.conid is None:
             return
-        exposed = protection_of(position, orders.intents).exposed
+        selling = sum(i.qty - i.filled_qty for i in orders.exits())
+        exposed = max(position.qty - selling, 0) if position.has_shares else 0
         resting = orders.stops()
         current = [
             i for i in resting if exposed and i.stop_price == position.stop and i.qty == exposed
@@ -314,6 +314,8 @@ class PositionManager:
         """One alert per refusal run opened (what protects the position now, when the
         refused order is tried again), and one when the broker takes a resting stop again
         after refusals; remembered here and deduplicated by the outbox across restarts."""
+        if not any(i.status is IntentStatus.REJECTED for i in orders.intents):
+            return  # no refusal, nothing to tell (most positions, most polls)
         protection = protection_of(position, orders.intents)
         news: list[tuple[str, Alert]] = []
         now = self.ctx.now()
