@@ -18,7 +18,12 @@ Two scenarios, so that every kind of SELL happens and is refused:
   the last day: refusals of the software stop's market exits and the flatten.
 
 A trail exit needs a holding that survives its half exit to a close under its average; on
-some runs of days none does (the bench says so). Lag and time-outs are not injected yet.
+some runs of days none does (the bench says so).
+
+``--time-out-every N`` also loses the broker's answer to every n-th SELL of each kind (the
+order is placed; the call times out), and ``--lag-s S`` makes the broker's order lists lag
+S seconds behind its orders (as IBKR's can); both are off by default. Working sells that
+exceed what the broker holds (two sells for the same shares) are counted as "oversold".
 
 Prints, per scenario and in total: ``unprotected seconds: N`` (must be 0), duplicate client
 order ids (must be 0), sells sent / refused / refusal runs / ``order_rejected`` and
@@ -66,6 +71,7 @@ def trading_days(start: date, count: int) -> tuple[date, ...]:
 def table(report: FaultReport) -> list[str]:
     rows = {
         "sells sent": report.sells,
+        "timed out": Counter(r.kind.value for r in report.timed_out),
         "refused": report.refused_by_kind(),
         "refusal runs": report.runs,
         "order_rejected alerts": report.rejected_alerts_by_kind(),
@@ -86,6 +92,9 @@ def show(name: str, report: FaultReport, wall: float) -> None:
         f"covers {dict(sorted(report.covers.items()))}"
     )
     print(f"  seconds past the stop while a refused stop-exit waited: {report.waiting_seconds}")
+    print(f"  polls with working sells above the holding (oversold): {len(report.oversold)}")
+    for lapse in report.oversold[:5]:
+        print(f"  OVERSOLD {lapse.at.isoformat()} {lapse.ticker}: {lapse.why}")
     for line in table(report):
         print(line)
     alerted = set(report.rejected_alerts_by_kind()) | set(report.fallback_alerts_by_kind())
@@ -106,6 +115,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--partial-day", type=int, default=1)
     parser.add_argument("--trail-days", type=int, default=2)
+    parser.add_argument("--time-out-every", type=int, default=0, help="0: no time-outs")
+    parser.add_argument("--lag-s", type=float, default=0.0, help="order lists lag (s)")
     parser.add_argument("--scenario", choices=["resting", "software", "both"], default="both")
     args = parser.parse_args()
     bootstrap.setup_logging(  # the daemon's log is not the bench's output
@@ -115,17 +126,28 @@ def main() -> int:
     print(
         f"fault bench: {days[0]}..{days[-1]} ({len(days)} trading days), seed {args.seed}, "
         f"1 in every {args.every} SELLs of each kind refused"
+        + (f", 1 in {args.time_out_every} timed out" if args.time_out_every else "")
+        + (f", order lists lagging {args.lag_s:g} s" if args.lag_s else "")
     )
+    refuse = every_kind(args.every)
+    time_out = every_kind(args.time_out_every) if args.time_out_every else {}
     plans = {
         "resting": FaultPlan(
             days=days,
-            every=every_kind(args.every),
+            every=refuse,
+            time_out=time_out,
+            lag_s=args.lag_s,
             seed=args.seed,
             partial_exit_day=args.partial_day,
             trail_ma_days=args.trail_days,
         ),
         "software": FaultPlan(
-            days=days, every=every_kind(args.every), seed=args.seed, resting_stop=False
+            days=days,
+            every=refuse,
+            time_out=time_out,
+            lag_s=args.lag_s,
+            seed=args.seed,
+            resting_stop=False,
         ),
     }
     chosen = list(plans) if args.scenario == "both" else [args.scenario]

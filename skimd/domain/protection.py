@@ -236,7 +236,7 @@ def protection_of(position: PositionRecord, intents: Sequence[IntentRecord]) -> 
         prices = [i.stop_price for i in working if i.stop_price is not None]
         return made(
             Cover.BROKER_STOP,
-            f"resting stop working at the broker for {covered} shares",
+            f"working for {covered} shares",
             min(prices) if prices else position.stop,
         )
     if position.paused:

@@ -1,5 +1,5 @@
-"""Demo days with a broker that says no, and the protection of every position checked after
-EVERY watch poll.
+"""Demo days with a broker that says no (and, if asked, loses answers and lists orders late),
+and the protection of every position checked after EVERY watch poll.
 
 The daemon's own wiring runs each day: ``bootstrap.build`` (EXCLUSIVE, a fresh or carried-on
 data dir) with a :class:`~tests.fakes.refusing_broker.RefusingBroker` over the demo market as
@@ -8,14 +8,14 @@ real supervisor and job plan from ``day_start`` to ``day_end``. The broker (its 
 holdings, working GTC stops) and the database carry over from one day to the next, as
 ``skimd demo --continue`` does, so positions reach their day-3 partial exit and their trail.
 
-The check (:class:`ProtectionCheck`) runs after each watch poll while the market is open. For
-every open position it derives what protects it from the database
-(:func:`~skimd.domain.protection.protection_of`) and holds that against the broker's own
-book: a claimed broker stop must be a working stop at the broker for every exposed share; a
-claimed exit must be working sells for every share; the software stop must have acted when
-the price is at or below the stop (sold, or its sale refused and waiting for its back-off);
-and every share the broker holds must be a share skimd knows about. Anything else is a lapse,
-counted as one poll interval of unprotected time per position.
+The check (:class:`ProtectionCheck`) runs after each watch poll while the market is open,
+with the broker's book as the truth: the shares the broker holds of a symbol must be covered
+by its working sells and stops, or else be shares skimd knows of and says its software stop
+guards (:func:`~skimd.domain.protection.protection_of`), and the software stop must have
+acted when the price is at or below the stop (sold, or its sale refused and waiting for its
+back-off). Anything else is a lapse, counted as one poll interval of unprotected time per
+position: a broker stop skimd believes in that the broker does not work, shares skimd does
+not know of, a software stop that did not sell.
 
 Used by ``tests/e2e/test_fault_day.py`` (a short run) and ``bench/fault_bench.py``.
 """
@@ -43,7 +43,7 @@ from skimd.config import (
 )
 from skimd.domain.alerts import Alert, OrderRejected, ProtectionFallback
 from skimd.domain.calendar import combine
-from skimd.domain.orders import OrderState, OrderStatus, OrderType, Side
+from skimd.domain.orders import OrderStatus, OrderType, Side
 from skimd.domain.protection import Cover, Protection, protection_of
 from skimd.domain.trading import IntentPurpose, IntentRecord, IntentStatus, PositionRecord
 from skimd.infrastructure.brokers.demo.market import DemoMarket
@@ -63,13 +63,16 @@ _WORKING = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Which days, which refusals (every n-th SELL of each kind), and the strategy knobs
+    """Which days, which faults (``every``: refuse the n-th SELL of each kind; ``time_out``:
+    lose the answer to the n-th; ``lag_s``: order lists lag that long), and the strategy knobs
     that decide which sells happen: ``flatten_last_day`` turns the end-of-day flatten on
     for the last day only (earlier days carry their positions on to their partial exit and
     trail); ``resting_stop`` False leaves every position to the software stop."""
 
     days: tuple[date, ...]
     every: Mapping[IntentPurpose, int]
+    time_out: Mapping[IntentPurpose, int] = field(default_factory=dict)
+    lag_s: float = 0.0
     resting_stop: bool = True
     flatten_last_day: bool = True
     partial_exit_day: int = 3
@@ -102,6 +105,8 @@ class FaultReport:
     sells: Counter[str] = field(default_factory=Counter)
     runs: Counter[str] = field(default_factory=Counter)  # refusal runs by kind (from the DB)
     waiting: list[Lapse] = field(default_factory=list)  # past the stop, a refused sale waits
+    oversold: list[Lapse] = field(default_factory=list)  # working sells exceed the holding
+    timed_out: list[Refusal] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     duplicate_client_order_ids: int = 0
     exit_codes: list[int] = field(default_factory=list)
@@ -151,12 +156,21 @@ class CheckedWatch(IntradayWatch):
 
 class ProtectionCheck:
     """Holds what skimd says protects each position against the broker's book (see the
-    module doc); appends lapses to ``report``."""
+    module doc); appends lapses to ``report``.
+
+    The broker's book is the truth: the shares it holds of a symbol are protected when its
+    working sells (market exits) and working stops cover them; what they do not cover only
+    skimd's software stop can protect, so skimd must know the position, must say the
+    software stop guards it, and the software stop must act when the price is at or below
+    the stop. A position skimd says a broker stop protects while the broker works none is a
+    lapse: the software stop would not act for it."""
 
     def __init__(self, broker: RefusingBroker, report: FaultReport) -> None:
         self.broker = broker
         self.report = report
-        self._cached: tuple[int, list[PositionRecord], dict[int, list[IntentRecord]]] | None = None
+        self._cached: (
+            tuple[tuple[object, int], list[PositionRecord], dict[int, list[IntentRecord]]] | None
+        ) = None
 
     async def __call__(self, ctx: TradingContext) -> None:
         now = ctx.now()
@@ -165,24 +179,39 @@ class ProtectionCheck:
             return
         self.report.polls += 1
         positions, orders = self._read(ctx)
-        working = [o for o in await self.broker.open_orders() if o.status in _WORKING]
-        held = {p.symbol: p.qty for p in await self.broker.positions() if p.qty}
-        known: Counter[str] = Counter()
+        working = [
+            o
+            for o in await self.broker.book_orders()
+            if o.status in _WORKING and o.side is Side.SELL
+        ]
+        held = {p.symbol: p.qty for p in await self.broker.positions() if p.qty > 0}
+        ours = {p.ticker: p for p in positions}
         for p in positions:
             assert p.id is not None
-            known[p.ticker] += p.qty
-            found = protection_of(p, orders[p.id])
             self.report.position_checks += 1
-            self.report.covers[found.cover.value] += 1
-            why = self._lapse(p, found, working, now)
-            if why is not None:
-                self.report.lapses.append(Lapse(now, p.ticker, why))
-            elif self._past_the_stop(p, found, now):
-                self.report.waiting.append(Lapse(now, p.ticker, "refused stop exit waits"))
-        for symbol, qty in held.items():
-            if known[symbol] != qty:
-                why = f"the broker holds {qty}, skimd knows of {known[symbol]}"
+            self.report.covers[protection_of(p, orders[p.id]).cover.value] += 1
+        for symbol in sorted({o.symbol for o in working}):
+            selling = sum(o.remaining for o in working if o.symbol == symbol)
+            if selling > held.get(symbol, 0):  # two sells for the same shares
+                why = f"sells for {selling} work, the broker holds {held.get(symbol, 0)}"
+                self.report.oversold.append(Lapse(now, symbol, why))
+        for symbol, qty in sorted(held.items()):
+            mine = [o for o in working if o.symbol == symbol]
+            exits = sum(o.remaining for o in mine if o.order_type is not OrderType.STP)
+            stops = sum(o.remaining for o in mine if o.order_type is OrderType.STP)
+            if stops >= qty - exits:
+                continue  # the broker itself protects every share
+            position = ours.get(symbol)
+            if position is None or position.id is None:
+                why = f"the broker holds {qty} shares skimd does not know of"
                 self.report.lapses.append(Lapse(now, symbol, why))
+                continue
+            found = protection_of(position, orders[position.id])
+            why = self._software_lapse(position, found, stops, qty - exits, now)
+            if why is not None:
+                self.report.lapses.append(Lapse(now, symbol, why))
+            elif self._past_the_stop(position, found, now):
+                self.report.waiting.append(Lapse(now, symbol, "refused stop exit waits"))
 
     def _read(
         self, ctx: TradingContext
@@ -199,18 +228,15 @@ class ProtectionCheck:
             self._cached = (key, positions, orders)
         return self._cached[1], self._cached[2]
 
-    def _lapse(
-        self, p: PositionRecord, found: Protection, working: list[OrderState], now: datetime
+    def _software_lapse(
+        self, p: PositionRecord, found: Protection, stops: int, uncovered: int, now: datetime
     ) -> str | None:
-        mine = [o for o in working if o.symbol == p.ticker and o.side is Side.SELL]
-        stops = sum(o.remaining for o in mine if o.order_type is OrderType.STP)
-        sells = sum(o.remaining for o in mine)
-        if found.cover is Cover.UNPROTECTED:
-            return found.why
-        if found.cover is Cover.BROKER_STOP and stops < found.exposed:
-            return f"a broker stop is claimed, the broker works stops for {stops}"
-        if found.cover is Cover.EXITING and sells < found.held:
-            return f"exits are claimed, the broker works sells for {sells}"
+        """Why the software stop does not protect ``p``'s shares no broker order covers."""
+        if found.cover is not Cover.SOFTWARE_STOP:
+            return (
+                f"skimd says {found.cover.value} ({found.why}); the broker works stops for "
+                f"{stops} of {uncovered} shares"
+            )
         if self._past_the_stop(p, found, now):
             run = found.run_of(IntentPurpose.STOP_EXIT)
             if run is None or not run.waiting(now):
@@ -255,6 +281,9 @@ async def run_fault_days(data_dir: Path, plan: FaultPlan) -> FaultReport:
     )
     for kind, every in plan.every.items():
         broker.refuse(kind, every=every)
+    for kind, every in plan.time_out.items():
+        broker.time_out(kind, every=every)
+    broker.lag_s = plan.lag_s
     report = FaultReport()
     notifier = RecordingNotifier("fault days")
     check = ProtectionCheck(broker, report)
@@ -286,6 +315,7 @@ async def run_fault_days(data_dir: Path, plan: FaultPlan) -> FaultReport:
                 report.sells.update(i.purpose.value for i in sent)
                 report.runs = _refusal_runs(sent)
     report.refused = list(broker.refused)
+    report.timed_out = list(broker.timed_out)
     report.alerts = list(notifier.received)
     return report
 

@@ -1,31 +1,36 @@
-"""A broker that says no: the demo broker with refusals injected where a real one refuses.
+"""A broker that says no, or does not answer: the demo broker with the faults a real one
+shows injected per kind of sell.
 
-A real broker refuses an order it will not take (IBKR: precautionary settings, a
-confirmation nobody answers, permissions, a price it dislikes) by raising
-:class:`~skimd.errors.OrderRejectedError` with its reason; nothing is placed and the same
-order may be accepted a minute later. :class:`RefusingBroker` does exactly that for the
-sells chosen by a rule, per kind of sell:
-
-- ``refuse(kind)``: every order of that kind;
-- ``refuse(kind, every=n)``: the n-th, 2n-th, ... order of that kind.
+- Refusals. A real broker refuses an order it will not take (IBKR: precautionary settings,
+  a confirmation nobody answers, permissions, a price it dislikes) by raising
+  :class:`~skimd.errors.OrderRejectedError` with its reason; nothing is placed, and the
+  same order may be accepted a minute later. ``refuse(kind)`` refuses every order of that
+  kind, ``refuse(kind, every=n)`` the n-th, 2n-th, ... one.
+- Time-outs. The order reaches the broker (and may fill at once) but its answer is lost:
+  the call raises :class:`~skimd.errors.BrokerUnavailableError`. ``time_out(kind,
+  every=n)`` does that to the n-th, 2n-th, ... order of the kind.
+- Lag. IBKR's order lists can lag a few seconds behind the orders themselves: with
+  ``lag_s`` set, an order placed less than that long ago is missing from
+  :meth:`find_order` and :meth:`open_orders` (asking by broker order id still finds it).
 
 The kind of a sell is what the order is for (:class:`~skimd.domain.trading.IntentPurpose`:
 the resting stop, or the market exit of the software stop, the partial exit, the trail, the
-flatten), read from the purpose code the client order id carries. ``refused`` records every
-refusal, in order, so a test or bench can check each one was answered.
+flatten), read from the purpose code the client order id carries. Every order counts once
+toward its kind's rules (a repeat of a client order id the broker has is answered as
+before, never refused). ``refused`` and ``timed_out`` record what was done, in order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from skimd.clock import Clock
 from skimd.domain.orders import OrderRequest, OrderState, Side
 from skimd.domain.trading import IntentPurpose
-from skimd.errors import OrderRejectedError
+from skimd.errors import BrokerUnavailableError, OrderRejectedError
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 
@@ -47,6 +52,8 @@ def exit_purpose(client_order_id: str) -> IntentPurpose | None:
 
 @dataclass(frozen=True)
 class Refusal:
+    """One fault injected: the order's kind, client order id, symbol and when."""
+
     kind: IntentPurpose
     client_order_id: str
     symbol: str
@@ -54,41 +61,79 @@ class Refusal:
 
 
 class RefusingBroker(DemoBroker):
-    """The demo broker refusing the sells its rule picks (see the module doc); built with
-    the demo broker's own arguments."""
+    """The demo broker with faults injected by rule (see the module doc); built with the
+    demo broker's own arguments."""
 
     def __init__(self, market: DemoMarket, clock: Clock, **options: Any) -> None:
         super().__init__(market, clock, **options)
         self._at = clock
-        self._every: dict[IntentPurpose, int] = {}
+        self._refuse: dict[IntentPurpose, int] = {}
+        self._time_out: dict[IntentPurpose, int] = {}
         self._seen: Counter[IntentPurpose] = Counter()
+        self._placed_at: dict[str, datetime] = {}
+        self.lag_s = 0.0
         self.refused: list[Refusal] = []
+        self.timed_out: list[Refusal] = []
 
     def refuse(self, kind: IntentPurpose, *, every: int = 1) -> None:
         """Refuse the ``every``-th order of ``kind`` (1: all of them) from now on."""
-        if every < 1:
-            raise ValueError(f"every must be at least 1, not {every}")
-        self._every[kind] = every
+        self._refuse[kind] = _positive(every)
 
     def accept(self, kind: IntentPurpose) -> None:
         """Stop refusing ``kind``."""
-        self._every.pop(kind, None)
+        self._refuse.pop(kind, None)
+
+    def time_out(self, kind: IntentPurpose, *, every: int = 1) -> None:
+        """Place the ``every``-th order of ``kind`` but lose its answer, from now on."""
+        self._time_out[kind] = _positive(every)
 
     async def place_order(self, request: OrderRequest) -> OrderState:
         kind = sell_kind(request)
-        every = None if kind is None else self._every.get(kind)
-        # a repeat of an order the broker has is answered as before, never refused
-        if kind is not None and every is not None and not await self._known(request):
-            self._seen[kind] += 1
-            if self._seen[kind] % every == 0:
-                self.refused.append(
-                    Refusal(kind, request.client_order_id, request.symbol, self._at.now())
-                )
-                raise OrderRejectedError(
-                    f"{request.symbol}: {kind.value} order {request.client_order_id} "
-                    f"refused (fault injection: {kind.value} #{self._seen[kind]})"
-                )
-        return await super().place_order(request)
+        if kind is None or await self._known(request):
+            return await super().place_order(request)
+        self._seen[kind] += 1
+        n = self._seen[kind]
+        fault = Refusal(kind, request.client_order_id, request.symbol, self._at.now())
+        refuse = self._refuse.get(kind)
+        if refuse is not None and n % refuse == 0:
+            self.refused.append(fault)
+            raise OrderRejectedError(
+                f"{request.symbol}: {kind.value} order {request.client_order_id} refused "
+                f"(fault injection: {kind.value} #{n})"
+            )
+        state = await super().place_order(request)
+        self._placed_at[request.client_order_id] = self._at.now()
+        time_out = self._time_out.get(kind)
+        if time_out is not None and n % time_out == 0:
+            self.timed_out.append(fault)
+            raise BrokerUnavailableError(
+                f"{request.symbol}: order {request.client_order_id} placed, answer lost "
+                "(fault injection: time-out)"
+            )
+        return state
+
+    async def find_order(self, client_order_id: str) -> OrderState | None:
+        if self._lagging(client_order_id):
+            return None
+        return await super().find_order(client_order_id)
+
+    async def open_orders(self) -> list[OrderState]:
+        listed = await super().open_orders()
+        return [o for o in listed if not self._lagging(o.client_order_id)]
+
+    async def book_orders(self) -> list[OrderState]:
+        """The orders the broker really works, lag or not (what a check holds skimd to)."""
+        return await super().open_orders()
 
     async def _known(self, request: OrderRequest) -> bool:
-        return await self.find_order(request.client_order_id) is not None
+        return await super().find_order(request.client_order_id) is not None
+
+    def _lagging(self, client_order_id: str | None) -> bool:
+        placed = None if client_order_id is None else self._placed_at.get(client_order_id)
+        return placed is not None and self._at.now() - placed < timedelta(seconds=self.lag_s)
+
+
+def _positive(every: int) -> int:
+    if every < 1:
+        raise ValueError(f"every must be at least 1, not {every}")
+    return every

@@ -325,3 +325,31 @@ async def test_a_refused_software_stop_exit_is_retried_after_its_back_off(data_d
     (fallback,) = desk.alerts("protection_fallback")
     assert (fallback["refused"], fallback["cover"]) == ("stop_exit", "software_stop")
     desk.close()
+
+
+async def test_a_resting_stop_whose_answer_was_lost_is_guarded_meanwhile_and_never_doubled(
+    data_dir: Path,
+) -> None:
+    desk, broker = _refusing_desk(data_dir)
+    broker.time_out(IntentPurpose.STOP, every=1)
+    ticker = liquid_tickers(DAY, 1)[0]
+    desk.at(DAY, 11, 0)
+    orh, _ = breakout_range(ticker, desk.clock.now())
+    record = desk.tradeable(ticker, orh, (orh / 2).quantize(Decimal("0.01")))
+    await desk.broker.connect()
+    await desk.broker.snapshots([record.conid or 0])
+    assert (await desk.day.watch.poll()).entered == [ticker]
+    position = _position(desk, ticker)
+    (lost,) = _intents(desk, position, IntentPurpose.STOP)
+    assert lost.status is IntentStatus.UNKNOWN and len(broker.timed_out) == 1
+    (shown,) = desk.app.status_report()["positions"]
+    assert shown["protection"]["cover"] == "software_stop"  # not confirmed: the watch guards
+    assert "not confirmed" in shown["protection"]["why"]
+    await _poll_for(desk, seconds=60)  # the desk settles it by client order id
+    (settled,) = _intents(desk, position, IntentPurpose.STOP)
+    assert settled.status is IntentStatus.SUBMITTED, "adopted, never placed a second time"
+    assert await _covered_at_the_broker(desk, ticker) == position.qty
+    (shown,) = desk.app.status_report()["positions"]
+    assert shown["protection"]["cover"] == "broker_stop"
+    assert desk.alerts("protection_fallback") == []
+    desk.close()
