@@ -110,9 +110,9 @@ def show(name: str, report: FaultReport, wall: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", default="2026-11-24", help="first day (YYYY-MM-DD)")
-    parser.add_argument("--days", type=int, default=5, help="trading days per scenario")
+    parser.add_argument("--days", type=int, default=6, help="trading days per scenario")
     parser.add_argument("--every", type=int, default=2, help="refuse every n-th SELL per kind")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=4, help="4: a trail exit falls due")
     parser.add_argument("--partial-day", type=int, default=1)
     parser.add_argument("--trail-days", type=int, default=2)
     parser.add_argument("--time-out-every", type=int, default=0, help="0: no time-outs")

@@ -204,6 +204,11 @@ def open_exits(intents: Sequence[IntentRecord]) -> list[IntentRecord]:
     ]
 
 
+def selling(intents: Sequence[IntentRecord]) -> int:
+    """Shares the open exits are selling (what no stop may cover as well)."""
+    return sum(i.qty - i.filled_qty for i in open_exits(intents))
+
+
 def open_stops(intents: Sequence[IntentRecord]) -> list[IntentRecord]:
     """Resting stop orders the broker may still fill (working, or not confirmed yet)."""
     return [i for i in intents if i.status.is_open and i.purpose is IntentPurpose.STOP]
@@ -213,8 +218,8 @@ def protection_of(position: PositionRecord, intents: Sequence[IntentRecord]) -> 
     """What protects ``position`` now, from its ``intents`` (all of them: the refusal runs
     are read from the refused ones)."""
     held = position.qty if position.has_shares else 0
-    selling = sum(i.qty - i.filled_qty for i in open_exits(intents))
-    exposed = max(held - selling, 0)
+    sold = selling(intents)
+    exposed = max(held - sold, 0)
     working = [i for i in open_stops(intents) if i.status in _WORKING]
     covered = sum(i.qty - i.filled_qty for i in working)
     refused = {i.purpose for i in intents if i.status is IntentStatus.REJECTED}
@@ -226,7 +231,7 @@ def protection_of(position: PositionRecord, intents: Sequence[IntentRecord]) -> 
     )
 
     def made(cover: Cover, why: str, stop: Decimal | None = position.stop) -> Protection:
-        return Protection(cover, held, selling, stop, why, runs)
+        return Protection(cover, held, sold, stop, why, runs)
 
     if held == 0:
         return made(Cover.EXITING, "nothing left to protect")
@@ -270,4 +275,5 @@ __all__ = [
     "protection_of",
     "refusal_run",
     "retry_delay",
+    "selling",
 ]

@@ -44,6 +44,7 @@ from skimd.domain.protection import (
     open_stops,
     protection_of,
     refusal_run,
+    selling,
 )
 from skimd.domain.trading import (
     IntentPurpose,
@@ -279,8 +280,7 @@ class PositionManager:
         next sequence number) unless a refused one is still waiting for its back-off."""
         if position.stop is None or position.id is None or position.conid is None:
             return
-        selling = sum(i.qty - i.filled_qty for i in orders.exits())
-        exposed = max(position.qty - selling, 0) if position.has_shares else 0
+        exposed = max(position.qty - selling(orders.intents), 0) if position.has_shares else 0
         resting = orders.stops()
         current = [
             i for i in resting if exposed and i.stop_price == position.stop and i.qty == exposed
