@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from skimd import bootstrap
+from skimd.domain.protection import COVER_WORDS, SELL_WORDS, Cover
+from skimd.domain.trading import IntentPurpose
 
 Say = Callable[[str], None]
 NO_RECORD = "no record"
@@ -107,6 +109,27 @@ def _positions(say: Say, rows: list[dict[str, Any]]) -> None:
         say(
             f"  {p['ticker']:<6} qty {p['qty']} @ {p['avg_price']} stop {p['stop'] or '-'} "
             f"{price}{paused}"
+        )
+        _protection(say, p["protection"])
+
+
+def _protection(say: Say, found: dict[str, Any]) -> None:
+    """One line on what protects the position, then one per refusal run of its orders."""
+    cover = Cover(found["cover"])
+    if found["protected"]:
+        head = f"protected by {COVER_WORDS[cover]}"
+    elif cover is Cover.SOFTWARE_STOP:
+        head = "NOT PROTECTED: the software stop acts only while skimd runs"
+    else:
+        head = "NOT PROTECTED"
+    at = f" at {found['stop']}" if found["stop"] is not None else ""
+    say(f"  {'':<6} {head}{at}: {found['why']}")
+    for run in found["refusals"]:
+        order = SELL_WORDS[IntentPurpose(run["order"])]
+        times = "once" if run["refused"] == 1 else f"{run['refused']} times"
+        say(
+            f"  {'':<6} broker refused the {order} {times} since {run['since']} "
+            f"({run['reason']}); next try {run['next_try']}"
         )
 
 

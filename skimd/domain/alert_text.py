@@ -13,6 +13,7 @@ alerts are unaffected, since only the facts are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import singledispatch
 
 from skimd.domain.alerts import (
@@ -33,10 +34,13 @@ from skimd.domain.alerts import (
     OrderRejected,
     PositionExited,
     PositionMismatch,
+    ProtectionFallback,
+    ProtectionRestored,
     ReconciliationDigest,
     TradeableCandidate,
 )
 from skimd.domain.formatting import MISSING, fmt_money, fmt_pct, fmt_price
+from skimd.domain.protection import COVER_WORDS, SELL_WORDS, Cover
 from skimd.domain.trading import ExitReason
 
 Details = tuple[tuple[str, str], ...]
@@ -205,6 +209,72 @@ def _position_mismatch(a: PositionMismatch) -> AlertText:
         title=f"Position mismatch: {a.symbol}",
         summary=f"{a.symbol}: ours {a.ours}, broker {a.broker}{extra}",
         details=tuple(details),
+    )
+
+
+@describe.register
+def _protection_fallback(a: ProtectionFallback) -> AlertText:
+    sold = SELL_WORDS[a.refused]
+    retry = MISSING if a.retry_at is None else _after(a.retry_at - a.occurred_at)
+    cover = COVER_WORDS[a.cover] if a.quantity else "none needed: the position is closed"
+    return AlertText(
+        title=f"{sold.capitalize()} refused: {a.symbol} — {cover}",
+        summary=(
+            f"{a.symbol} {sold} refused ({a.reason}); {a.quantity} shares: "
+            f"{cover}, stop {fmt_price(a.stop)}; retry {retry}"
+        ),
+        details=(
+            ("Symbol", a.symbol),
+            ("Refused", sold),
+            ("Order", a.client_order_id),
+            ("Reason", a.reason),
+            ("Shares", str(a.quantity)),
+            ("Protected by", cover),
+            ("Stop", fmt_price(a.stop)),
+            ("Next try", retry),
+            ("What to do", _what_to_do(a)),
+        ),
+    )
+
+
+def _after(wait: timedelta) -> str:
+    seconds = max(int(wait.total_seconds()), 0)
+    return f"in {seconds} s" if seconds < 120 else f"in {seconds // 60} min"
+
+
+def _what_to_do(a: ProtectionFallback) -> str:
+    by_hand = (
+        f"sell {a.symbol} by hand at the broker (skimd's sync books it and cancels its orders)"
+    )
+    if a.cover is Cover.SOFTWARE_STOP:
+        return (
+            "Keep skimd running: the software stop sells only while it polls. Fix what the "
+            f"broker objects to, or {by_hand}."
+        )
+    if a.cover is Cover.BROKER_STOP:
+        return f"The stop protects it; skimd retries with back-off. To exit now, {by_hand}."
+    if a.cover is Cover.EXITING:
+        return "Nothing: working exit orders are selling it." if a.quantity else "Nothing."
+    return f"Act now: {by_hand}."
+
+
+@describe.register
+def _protection_restored(a: ProtectionRestored) -> AlertText:
+    times = "once" if a.refusals == 1 else f"{a.refusals} times"
+    return AlertText(
+        title=f"Resting stop back at the broker: {a.symbol}",
+        summary=(
+            f"{a.symbol} resting stop working again for {a.quantity} shares at "
+            f"{fmt_price(a.stop)} (refused {times} before)"
+        ),
+        details=(
+            ("Symbol", a.symbol),
+            ("Shares", str(a.quantity)),
+            ("Stop", fmt_price(a.stop)),
+            ("Order", a.client_order_id),
+            ("Refused before", times),
+            ("Refused since", a.since.isoformat()),
+        ),
     )
 
 

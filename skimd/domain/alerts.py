@@ -24,7 +24,8 @@ from typing import ClassVar, TypeVar
 # Imported at run time, not only for type checking: the alert codec resolves field types by
 # name through these classes' type hints.
 from skimd.domain.market import PricePoint
-from skimd.domain.trading import CandidateSource, ExitReason, GuardKind
+from skimd.domain.protection import Cover
+from skimd.domain.trading import CandidateSource, ExitReason, GuardKind, IntentPurpose
 
 
 class Severity(StrEnum):
@@ -200,6 +201,44 @@ class PositionMismatch(Alert):
     ours: int
     broker: int
     detail: str = ""
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class ProtectionFallback(Alert):
+    """The broker refused a sell that protects or closes a position (its resting stop, or
+    an exit): ``cover`` is what protects it now (the stop put back, or the software stop;
+    ``quantity`` 0 when what was done instead sold it all), and ``retry_at`` when the
+    refused order is tried again. One per run of refusals, not one per retry
+    (:mod:`skimd.domain.protection`)."""
+
+    kind: ClassVar[str] = "protection_fallback"
+    default_severity: ClassVar[Severity] = Severity.CRITICAL
+
+    symbol: str
+    quantity: int
+    refused: IntentPurpose
+    client_order_id: str
+    reason: str
+    cover: Cover
+    stop: Decimal | None = None
+    retry_at: datetime | None = None
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class ProtectionRestored(Alert):
+    """The broker took a resting stop again after refusing ``refusals`` of them since
+    ``since``: the position is protected at the broker once more."""
+
+    kind: ClassVar[str] = "protection_restored"
+
+    symbol: str
+    quantity: int
+    stop: Decimal | None
+    client_order_id: str
+    refusals: int
+    since: datetime
 
 
 # -- the daemon, its jobs and the broker session ----------------------------------------------

@@ -5,6 +5,12 @@ comes from the same job table and triggers the daemon uses, computed on the give
 Trading state (today's candidates, open positions, today's orders, the kill switch) is read
 in one read-only unit of work, which never takes the write lock. Nothing here talks to the
 broker: a position's price is the last daily close stored in the database, if any.
+
+Each open position says what protects it (:func:`~skimd.domain.protection.protection_of`,
+read from its orders as the daemon records them): a resting stop working at the broker, the
+software stop (which acts only while the daemon runs, so without one it is reported as not
+protecting), working exits, or nothing; and the broker's open runs of refusals of its stop
+or exits, with when each is tried again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar
+from skimd.domain.protection import Cover, protection_of
 from skimd.domain.trading import (
     CandidateRecord,
     IntentRecord,
@@ -117,7 +124,10 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
                 "changed_at": _iso(guard.changed_at, zone),
             }
             report["candidates"] = [_candidate(c) for c in tx.candidates(today)]
-            report["positions"] = [_position(tx, p, today) for p in tx.open_positions()]
+            report["positions"] = [
+                _position(tx, p, today, zone, running=pid is not None)
+                for p in tx.open_positions()
+            ]
             report["orders"] = [
                 _order(i, zone) for i in tx.intents_between(start, end)
             ]
@@ -197,9 +207,12 @@ def _candidate(c: CandidateRecord) -> dict[str, Any]:
     }
 
 
-def _position(tx: TradingTx, p: PositionRecord, today: date) -> dict[str, Any]:
+def _position(
+    tx: TradingTx, p: PositionRecord, today: date, zone: tzinfo, *, running: bool
+) -> dict[str, Any]:
     bars = tx.daily_bars(p.ticker, today - timedelta(days=LAST_PRICE_LOOKBACK_DAYS), today)
     last = bars[-1] if bars else None
+    intents = tx.intents_for_position(p.id) if p.id is not None else []
     return {
         "ticker": p.ticker,
         "qty": p.qty,
@@ -212,6 +225,34 @@ def _position(tx: TradingTx, p: PositionRecord, today: date) -> dict[str, Any]:
         "last_price": None if last is None else str(last.close),
         "last_price_date": None if last is None else last.day.isoformat(),
         "unrealised_pnl": None if last is None else str(unrealised_pnl(p, last.close)),
+        "protection": _protection(p, intents, zone, running=running),
+    }
+
+
+def _protection(
+    p: PositionRecord, intents: Sequence[IntentRecord], zone: tzinfo, *, running: bool
+) -> dict[str, Any]:
+    """What protects ``p`` now; ``protected`` is False for the software stop when no
+    daemon runs (nothing polls the price then)."""
+    found = protection_of(p, intents)
+    software = found.cover is Cover.SOFTWARE_STOP
+    return {
+        "cover": found.cover.value,
+        "protected": found.cover.protects and (running or not software),
+        "stop": _s(found.stop),
+        "shares": found.exposed,
+        "selling": found.selling,
+        "why": found.why,
+        "refusals": [
+            {
+                "order": run.purpose.value,
+                "refused": run.count,
+                "since": _iso(run.since, zone),
+                "reason": run.reason,
+                "next_try": _iso(run.retry_at, zone),
+            }
+            for run in found.refusals
+        ],
     }
 
 

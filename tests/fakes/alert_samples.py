@@ -28,12 +28,15 @@ from skimd.domain.alerts import (
     OrderRejected,
     PositionExited,
     PositionMismatch,
+    ProtectionFallback,
+    ProtectionRestored,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
 )
 from skimd.domain.market import PricePoint
-from skimd.domain.trading import CandidateSource, ExitReason, GuardKind
+from skimd.domain.protection import Cover
+from skimd.domain.trading import CandidateSource, ExitReason, GuardKind, IntentPurpose
 
 T = datetime(2024, 6, 3, 0, 5, tzinfo=UTC)
 
@@ -148,5 +151,25 @@ def one_of_each() -> list[Alert]:
             ),
             clean=False,
             notes=("CBA sold outside skimd?",),
+        ),
+        ProtectionFallback(
+            occurred_at=T,
+            symbol="BHP",
+            quantity=100,
+            refused=IntentPurpose.STOP,
+            client_order_id="SK20240603-BHP-S1.1",
+            reason="order confirmation not answered",
+            cover=Cover.SOFTWARE_STOP,
+            stop=Decimal("46.80"),
+            retry_at=T + timedelta(seconds=30),
+        ),
+        ProtectionRestored(
+            occurred_at=T + timedelta(minutes=5),
+            symbol="BHP",
+            quantity=100,
+            stop=Decimal("46.80"),
+            client_order_id="SK20240603-BHP-S1.4",
+            refusals=3,
+            since=T,
         ),
     ]

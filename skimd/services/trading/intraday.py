@@ -10,8 +10,10 @@ Per poll, in order:
    complete, then the candidate is ``tradeable`` (or ``skipped``) and alerted;
 4. entries (:mod:`~skimd.services.trading.entries`): a tradeable candidate above its
    trigger gets ONE entry intent, after every guard passes; a held ticker never enters;
-5. manage (:mod:`~skimd.services.trading.positions`): stops ratchet up and the resting stop
-   follows; day-N half exit, moving-average trail, optional end-of-day flatten.
+5. manage (:mod:`~skimd.services.trading.positions`), over the positions and orders read
+   again after the entries: an entry that filled in this poll is managed (gets its resting
+   stop) in this same poll. Stops ratchet up and the resting stop follows, or the software
+   stop guards; day-N half exit, moving-average trail, optional end-of-day flatten.
 """
 
 from __future__ import annotations
@@ -54,10 +56,7 @@ class IntradayWatch:
         self.ranges = OpeningRanges(ctx)
         self.entries = BreakoutEntries(ctx, desk, EntryGuards(ctx))
         self.positions = PositionManager(ctx, desk)
-        self._cached: (
-            tuple[tuple[int, date], list[CandidateRecord], list[PositionRecord], list[IntentRecord]]
-            | None
-        ) = None
+        self._cached: _WorkingSet | None = None
 
     async def poll(self) -> PollOutcome:
         ctx = self.ctx
@@ -87,11 +86,9 @@ class IntradayWatch:
         entering = [c for c in candidates if c.ticker not in held]
         entries = await self.entries.run(entering, quotes, last_prices, session)
         outcome.entered, outcome.blocked = entries.entered, entries.blocked
-        by_position: dict[int, list[IntentRecord]] = {}
-        for intent in open_intents:
-            if intent.position_id is not None:
-                by_position.setdefault(intent.position_id, []).append(intent)
-        outcome.exits = await self.positions.manage(positions, by_position, quotes, session)
+        # read again (only if anything was written): a fill of this poll is managed now
+        positions, orders = self._positions(session.day)
+        outcome.exits = await self.positions.manage(positions, orders, quotes, session)
         return outcome
 
     def _working_set(
@@ -99,17 +96,39 @@ class IntradayWatch:
     ) -> tuple[list[CandidateRecord], list[PositionRecord], list[IntentRecord]]:
         """Today's live candidates, open positions and open intents: read in one go, and
         read again only after this process wrote something (most polls change nothing)."""
+        cached = self._read(day)
+        return list(cached.candidates), list(cached.positions), list(cached.open_intents)
+
+    def _positions(self, day: date) -> tuple[list[PositionRecord], dict[int, list[IntentRecord]]]:
+        """The open positions and all the orders of each (the refused and finished ones
+        too: protection and back-off are read from them), from the same read."""
+        cached = self._read(day)
+        return list(cached.positions), {k: list(v) for k, v in cached.orders.items()}
+
+    def _read(self, day: date) -> _WorkingSet:
         generation = self.ctx.store.generation
-        if self._cached is None or self._cached[0] != (generation, day):
+        if self._cached is None or self._cached.key != (generation, day):
             with self.ctx.store.read() as tx:
-                self._cached = (
+                positions = tx.open_positions()
+                self._cached = _WorkingSet(
                     (generation, day),
                     tx.candidates(day, EXPIRABLE_STATES),
-                    tx.open_positions(),
+                    positions,
                     tx.open_intents(),
+                    {p.id: tx.intents_for_position(p.id) for p in positions if p.id is not None},
                 )
-        _, candidates, positions, intents = self._cached
-        return list(candidates), list(positions), list(intents)
+        return self._cached
+
+
+@dataclass(frozen=True)
+class _WorkingSet:
+    """What one read gives the watch; ``key`` is the store generation and day it is of."""
+
+    key: tuple[int, date]
+    candidates: list[CandidateRecord]
+    positions: list[PositionRecord]
+    open_intents: list[IntentRecord]
+    orders: dict[int, list[IntentRecord]]
 
 
 __all__ = ["IntradayWatch", "PollOutcome"]

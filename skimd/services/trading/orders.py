@@ -119,17 +119,18 @@ class OrderDesk:
 
     # -- placing ---------------------------------------------------------------------------
 
-    async def place(self, intent: IntentRecord) -> IntentRecord:
+    async def place(self, intent: IntentRecord, *, alert_refusal: bool = True) -> IntentRecord:
         """Send a committed ``pending`` intent and record the outcome (see module doc).
 
-        A rejection is final and alerted; a timeout leaves the intent ``unknown`` for
-        :meth:`reconcile`; a lost session propagates (the job fails and alerts) with the
-        intent still ``pending``.
+        A rejection is final and alerted (unless ``alert_refusal`` is False: the caller
+        tells the trader another way, e.g. once for a run of retries); a timeout leaves the
+        intent ``unknown`` for :meth:`reconcile`; a lost session propagates (the job fails
+        and alerts) with the intent still ``pending``.
         """
         try:
             state = await self.ctx.broker.place_order(request_for(intent))
         except OrderRejectedError as exc:
-            return self._rejected(intent, str(exc))
+            return self._rejected(intent, str(exc), alert=alert_refusal)
         except (BrokerUnavailableError, RateLimitedError) as exc:
             with self.ctx.store.transaction() as tx:
                 current = tx.intent(intent.client_order_id) or intent
@@ -138,7 +139,8 @@ class OrderDesk:
             log.warning("order outcome unknown", coid=intent.client_order_id, error=str(exc))
             return saved
         if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
-            return self._rejected(intent, state.message or f"broker says {state.status.value}")
+            reason = state.message or f"broker says {state.status.value}"
+            return self._rejected(intent, reason, alert=alert_refusal)
         with self.ctx.store.transaction() as tx:
             self._alert_placed(tx, intent, state)
             saved = self._apply(tx, intent.client_order_id, state)
@@ -167,7 +169,7 @@ class OrderDesk:
             dedup_key=f"placed:{intent.client_order_id}",
         )
 
-    def _rejected(self, intent: IntentRecord, reason: str) -> IntentRecord:
+    def _rejected(self, intent: IntentRecord, reason: str, *, alert: bool = True) -> IntentRecord:
         now = self.ctx.now()
         with self.ctx.store.transaction() as tx:
             current = tx.intent(intent.client_order_id) or intent
@@ -178,17 +180,18 @@ class OrderDesk:
                 candidate = tx.candidate_by_id(intent.candidate_id)
                 if candidate is not None and candidate.can(CandidateMove.ENTRY_REFUSED):
                     tx.save_candidate(candidate.entry_refused(), now)
-            tx.alert(
-                OrderRejected(
-                    occurred_at=now,
-                    symbol=intent.ticker,
-                    side=intent.side,
-                    quantity=intent.qty,
-                    client_order_id=intent.client_order_id,
-                    reason=reason,
-                ),
-                dedup_key=f"rejected:{intent.client_order_id}",
-            )
+            if alert:
+                tx.alert(
+                    OrderRejected(
+                        occurred_at=now,
+                        symbol=intent.ticker,
+                        side=intent.side,
+                        quantity=intent.qty,
+                        client_order_id=intent.client_order_id,
+                        reason=reason,
+                    ),
+                    dedup_key=f"rejected:{intent.client_order_id}",
+                )
         log.warning("order rejected", coid=intent.client_order_id, reason=reason)
         return saved
 

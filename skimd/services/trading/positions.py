@@ -1,15 +1,27 @@
-"""Managing open positions, the last step of each intraday poll.
+"""Managing open positions, the last step of each intraday poll, under one rule: every
+position is protected at every moment, by a resting stop working at the broker or by the
+software stop (:func:`~skimd.domain.protection.protection_of` derives which from its orders).
 
-Per position, unless it is paused (a quantity mismatch) or an exit is already working:
+Per position, unless it is paused (a quantity mismatch):
 
-- an exit that is due goes out at market, after the resting stop is confirmed cancelled:
-  the optional end-of-day flatten, the day-N half exit, then the moving-average trail;
-- otherwise the stop ratchets up (from day 2, to the previous session's low), and the
-  resting stop order follows the stop and the quantity; without a resting stop, a last
-  price at or below the stop exits at market.
+1. an exit that is due goes out at market, once no other exit is working and the resting
+   stop is confirmed cancelled: the optional end-of-day flatten, the day-N half exit, then
+   the moving-average trail. An exit the broker refused waits for its back-off
+   (:func:`~skimd.domain.protection.retry_delay`) before it is tried again; meanwhile the
+   position is managed as if no exit were due;
+2. the stop ratchets up (from day 2, to the previous session's low);
+3. the resting stop follows the stop and the shares no working exit sells, at once: an exit
+   the broker just refused has its stop back in the same poll, and a fill its first stop;
+4. without a working broker stop covering those shares (resting stops off, or refused, or
+   not confirmed yet), the software stop guards them: a last price at or below the stop
+   sells them at market (and if that sale is refused, the resting stop goes back);
+5. a run of refusals (of the stop or of an exit) raises ONE critical alert saying what
+   protects the position now and what the trader can do, and a resting stop the broker
+   takes again after refusals says so once. Each refusal after the first of its run is
+   recorded without an alert of its own.
 
 Every sell is written from the position re-read in its unit of work, so it never sells
-more than is held; a purpose the broker refused is retried only after REJECT_RETRY_S.
+more than is held.
 """
 
 from __future__ import annotations
@@ -21,9 +33,19 @@ from decimal import Decimal
 
 import structlog
 
+from skimd.domain.alerts import Alert, ProtectionFallback, ProtectionRestored
 from skimd.domain.calendar import MarketSession
 from skimd.domain.market import Bar, Quote
 from skimd.domain.orders import OrderType, Side, TimeInForce
+from skimd.domain.protection import (
+    Cover,
+    ended_refusal_run,
+    open_exits,
+    open_stops,
+    protection_of,
+    refusal_run,
+    selling,
+)
 from skimd.domain.trading import (
     IntentPurpose,
     IntentRecord,
@@ -41,90 +63,160 @@ from skimd.services.trading.orders import OrderDesk
 log = structlog.get_logger(__name__)
 
 
+class _Orders:
+    """One position's orders as this poll knows them: what the watch read, updated with
+    every answer the desk gives (so each step sees what the one before it did)."""
+
+    def __init__(self, intents: Sequence[IntentRecord]) -> None:
+        self.intents = list(intents)
+
+    def note(self, intent: IntentRecord) -> IntentRecord:
+        for n, known in enumerate(self.intents):
+            if known.client_order_id == intent.client_order_id:
+                self.intents[n] = intent
+                return intent
+        self.intents.append(intent)
+        return intent
+
+    def exits(self) -> list[IntentRecord]:
+        return open_exits(self.intents)
+
+    def stops(self) -> list[IntentRecord]:
+        return open_stops(self.intents)
+
+
 class PositionManager:
     def __init__(self, ctx: TradingContext, desk: OrderDesk) -> None:
         self.ctx = ctx
         self.desk = desk
         self._history: dict[tuple[str, date], list[Bar]] = {}
+        self._told: set[str] = set()  # alert keys of refusal runs told already
 
     async def manage(
         self,
         positions: Sequence[PositionRecord],
-        open_by_position: Mapping[int, list[IntentRecord]],
+        intents_by_position: Mapping[int, Sequence[IntentRecord]],
         quotes: Mapping[int, Quote],
         session: MarketSession,
     ) -> list[str]:
-        """Manage every open position that is not paused; returns the exits placed, as
-        ``ticker:purpose``."""
+        """Manage every open position that is not paused, from all its orders
+        (``intents_by_position``: refused and finished ones too); returns the exits placed
+        (and not refused), as ``ticker:purpose``."""
         exits: list[str] = []
         for position in positions:
             if position.paused or position.conid is None or position.id is None:
                 continue
-            quote = quotes.get(position.conid)
-            intents = open_by_position.get(position.id, [])
-            await self._manage_one(position, intents, quote, session, exits)
+            orders = _Orders(intents_by_position.get(position.id, ()))
+            after = await self._manage_one(
+                position, orders, quotes.get(position.conid), session, exits
+            )
+            self._tell(after, orders)
         return exits
 
     async def _manage_one(
         self,
         position: PositionRecord,
-        intents: Sequence[IntentRecord],
+        orders: _Orders,
         quote: Quote | None,
         session: MarketSession,
         exits: list[str],
-    ) -> None:
-        p = self.ctx.params
+    ) -> PositionRecord:
+        """Steps 1-4 of the module doc; the position as it is afterwards (closed, when an
+        exit or a stop sold it all)."""
         now = self.ctx.now()
-        open_exits = [
-            i
-            for i in intents
-            if i.status.is_open and i.purpose.is_exit and i.purpose is not IntentPurpose.STOP
-        ]
-        if open_exits:
-            return  # an exit is working; wait for it
-        resting = [i for i in intents if i.status.is_open and i.purpose is IntentPurpose.STOP]
         day_n = trading_day_number(
             position.entry_date,
             session.day,
             self.ctx.calendar.trading_days(position.entry_date, session.day),
         )
-        exit_purpose, exit_qty = self._exit_due(position, day_n, session, now)
-        if exit_purpose is not None:
-            # The resting stop must be gone before the exit goes out: if it filled (or its
-            # cancel is still pending) selling again would sell shares we no longer hold.
-            if not await self._cancel_all(resting, f"replaced by {exit_purpose.value} exit"):
-                return  # try again next poll, with the position as it is then
-            if await self._exit(position, exit_purpose, exit_qty, session):
-                exits.append(f"{position.ticker}:{exit_purpose.value}")
-            return
-        # stop ratchet: from day 2 the stop may rise to the previous session's low
-        proposed = None
-        if day_n >= 2:
-            proposed = self._previous_low(position, session)
-        new_stop = ratchet_stop(position.stop, proposed)
-        if new_stop != position.stop:
-            with self.ctx.store.transaction() as tx:
-                current = tx.position(position.id) if position.id is not None else None
-                if current is not None:
-                    position = tx.save_position(replace(current, stop=new_stop))
-            log.info("stop raised", ticker=position.ticker, stop=new_stop)
-        if p.resting_stop:
-            await self._follow_resting_stop(position, resting, session)
-            return
-        last = None if quote is None else quote.last
-        stopped = position.stop is not None and last is not None and last <= position.stop
-        if stopped and await self._exit(position, IntentPurpose.STOP_EXIT, position.qty, session):
-            exits.append(f"{position.ticker}:stop")
+        if not orders.exits():
+            purpose, qty = self._exit_due(position, day_n, session, now)
+            if purpose is not None and self._may_try(orders, purpose, now):
+                # The resting stop must be gone before the exit goes out: if it filled (or
+                # its cancel is still pending) selling again would sell shares we no longer
+                # hold.
+                if not await self._cancel_all(
+                    orders, orders.stops(), f"replaced by {purpose.value} exit"
+                ):
+                    return self._reread(position)  # try again next poll
+                if await self._sell_at_market(orders, position, purpose, qty, session):
+                    exits.append(f"{position.ticker}:{purpose.value}")
+                position = self._reread(position)
+                if not position.has_shares:
+                    return position
+        position = self._ratchet(position, day_n, session)
+        return await self._guard(orders, position, quote, session, exits)
 
-    async def _cancel_all(self, orders: Sequence[IntentRecord], reason: str) -> bool:
-        """Cancel ``orders``; True only when every one is confirmed cancelled with nothing
+    def _ratchet(
+        self, position: PositionRecord, day_n: int, session: MarketSession
+    ) -> PositionRecord:
+        """From day 2 the stop may rise to the previous session's low (never fall)."""
+        proposed = self._previous_low(position, session) if day_n >= 2 else None
+        new_stop = ratchet_stop(position.stop, proposed)
+        if new_stop == position.stop or position.id is None:
+            return position
+        with self.ctx.store.transaction() as tx:
+            current = tx.position(position.id)
+            if current is not None:
+                position = tx.save_position(replace(current, stop=new_stop))
+        log.info("stop raised", ticker=position.ticker, stop=new_stop)
+        return position
+
+    async def _guard(
+        self,
+        orders: _Orders,
+        position: PositionRecord,
+        quote: Quote | None,
+        session: MarketSession,
+        exits: list[str],
+    ) -> PositionRecord:
+        """Protect the shares no exit is selling: the resting stop (when on), else, or while
+        it is not working, the software stop."""
+        resting = self.ctx.params.resting_stop
+        if resting:
+            await self._follow_resting_stop(orders, position, session)
+        protection = protection_of(position, orders.intents)
+        last = None if quote is None else quote.last
+        stop = position.stop
+        if protection.cover is not Cover.SOFTWARE_STOP or stop is None or last is None:
+            return position
+        if last > stop or not self._may_try(orders, IntentPurpose.STOP_EXIT, self.ctx.now()):
+            return position
+        # an unconfirmed or short stop must be gone before the software stop sells
+        if not await self._cancel_all(orders, orders.stops(), "the software stop sells"):
+            return self._reread(position)
+        qty = protection.exposed
+        if await self._sell_at_market(orders, position, IntentPurpose.STOP_EXIT, qty, session):
+            exits.append(f"{position.ticker}:stop")
+        fresh = self._reread(position)
+        if fresh.has_shares and resting:
+            await self._follow_resting_stop(orders, fresh, session)  # after a refusal
+            return self._reread(fresh)
+        return fresh
+
+    async def _cancel_all(
+        self, orders: _Orders, cancel: Sequence[IntentRecord], reason: str
+    ) -> bool:
+        """Cancel ``cancel``; True only when every one is confirmed cancelled with nothing
         filled since we last looked (a stop that filled meanwhile is booked, and False)."""
         confirmed = True
-        for order in orders:
-            after = await self.desk.cancel(order, reason)
+        for order in cancel:
+            after = orders.note(await self.desk.cancel(order, reason))
             if after.status is not IntentStatus.CANCELLED or after.filled_qty != order.filled_qty:
                 confirmed = False
         return confirmed
+
+    def _may_try(self, orders: _Orders, purpose: IntentPurpose, now: datetime) -> bool:
+        """False while an order of ``purpose`` the broker refused waits for its back-off."""
+        run = refusal_run(orders.intents, purpose)
+        return run is None or not run.waiting(now)
+
+    def _reread(self, position: PositionRecord) -> PositionRecord:
+        """The position as stored now (fills booked by this poll included)."""
+        assert position.id is not None
+        with self.ctx.store.read() as tx:
+            fresh = tx.position(position.id)
+        return position if fresh is None else fresh
 
     def _exit_due(
         self, position: PositionRecord, day_n: int, session: MarketSession, now: datetime
@@ -163,38 +255,113 @@ class PositionManager:
             self._history[key] = [b for b in bars if b.day < day]
         return self._history[key]
 
-    async def _exit(
-        self, position: PositionRecord, purpose: IntentPurpose, qty: int, session: MarketSession
+    async def _sell_at_market(
+        self,
+        orders: _Orders,
+        position: PositionRecord,
+        purpose: IntentPurpose,
+        qty: int,
+        session: MarketSession,
     ) -> bool:
         """Write and place a market exit for ``qty`` (never more than the position holds
-        now); False when there is nothing left to sell."""
+        now); True when it went out and the broker did not refuse it."""
         intent = self._write_sell(position, purpose, session, qty=qty, order_type=OrderType.MKT)
         if intent is None:
             return False
         log.info("exit", ticker=intent.ticker, purpose=purpose.value, qty=intent.qty)
-        await self.desk.place(intent)
-        return True
+        placed = await self._place(orders, intent)
+        return placed.status is not IntentStatus.REJECTED
 
     async def _follow_resting_stop(
-        self, position: PositionRecord, resting: Sequence[IntentRecord], session: MarketSession
+        self, orders: _Orders, position: PositionRecord, session: MarketSession
     ) -> None:
-        """Keep exactly one resting stop at the broker matching the position's stop and
-        quantity: cancel a stale one, then place its successor (the next sequence number)."""
+        """Keep exactly one resting stop at the broker matching the position's stop and the
+        shares no working exit sells: cancel a stale one, then place its successor (the
+        next sequence number) unless a refused one is still waiting for its back-off."""
         if position.stop is None or position.id is None or position.conid is None:
             return
-        current = [i for i in resting if i.stop_price == position.stop and i.qty == position.qty]
+        exposed = max(position.qty - selling(orders.intents), 0) if position.has_shares else 0
+        resting = orders.stops()
+        current = [
+            i for i in resting if exposed and i.stop_price == position.stop and i.qty == exposed
+        ]
         stale = [i for i in resting if i not in current]
-        if not await self._cancel_all(stale, "stop moved or quantity changed"):
+        if not await self._cancel_all(orders, stale, "stop moved or quantity changed"):
             return  # the old stop filled or is still cancelling: never two stops live
-        if current:
+        if current or not exposed or not self._may_try(orders, IntentPurpose.STOP, self.ctx.now()):
             return
         intent = self._write_sell(
-            position, IntentPurpose.STOP, session, order_type=OrderType.STP, tif=TimeInForce.GTC
+            position,
+            IntentPurpose.STOP,
+            session,
+            order_type=OrderType.STP,
+            qty=exposed,
+            tif=TimeInForce.GTC,
         )
         if intent is None:
             return
         log.info("resting stop placed", ticker=intent.ticker, stop=intent.stop_price)
-        await self.desk.place(intent)
+        await self._place(orders, intent)
+
+    async def _place(self, orders: _Orders, intent: IntentRecord) -> IntentRecord:
+        """Place a written intent; a refusal that continues a run is recorded without an
+        alert of its own (the run's one alert is :meth:`_tell`'s)."""
+        retry = refusal_run(orders.intents, intent.purpose) is not None
+        orders.note(intent)
+        return orders.note(await self.desk.place(intent, alert_refusal=not retry))
+
+    def _tell(self, position: PositionRecord, orders: _Orders) -> None:
+        """One alert per refusal run opened (what protects the position now, when the
+        refused order is tried again), and one when the broker takes a resting stop again
+        after refusals; remembered here and deduplicated by the outbox across restarts."""
+        if not any(i.status is IntentStatus.REJECTED for i in orders.intents):
+            return  # no refusal, nothing to tell (most positions, most polls)
+        protection = protection_of(position, orders.intents)
+        news: list[tuple[str, Alert]] = []
+        now = self.ctx.now()
+        for run in protection.refusals:
+            key = f"protection:{run.first.client_order_id}"
+            if key not in self._told:
+                alert = ProtectionFallback(
+                    occurred_at=now,
+                    symbol=position.ticker,
+                    quantity=position.qty,
+                    refused=run.purpose,
+                    client_order_id=run.last.client_order_id,
+                    reason=run.reason,
+                    cover=protection.cover,
+                    stop=protection.stop,
+                    retry_at=run.retry_at,
+                )
+                news.append((key, alert))
+                log.warning(
+                    "position protection fell back",
+                    ticker=position.ticker,
+                    refused=run.purpose.value,
+                    cover=protection.cover.value,
+                    reason=run.reason,
+                )
+        ended = ended_refusal_run(orders.intents, IntentPurpose.STOP)
+        if ended is not None:
+            run, taken = ended
+            key = f"protection-restored:{run.first.client_order_id}"
+            if key not in self._told:
+                restored = ProtectionRestored(
+                    occurred_at=now,
+                    symbol=position.ticker,
+                    quantity=taken.qty,
+                    stop=taken.stop_price,
+                    client_order_id=taken.client_order_id,
+                    refusals=run.count,
+                    since=run.since,
+                )
+                news.append((key, restored))
+        if not news:
+            return
+        with self.ctx.store.transaction() as tx:
+            for key, queued in news:
+                tx.alert(queued, dedup_key=key)
+        self._told.update(key for key, _ in news)
 
     def _write_sell(
         self,
@@ -209,7 +376,7 @@ class PositionManager:
         """Commit the intent of a sell for ``position`` (the next sequence number of
         ``purpose``), from the position re-read in the same unit of work: ``qty`` (default
         all) never exceeds what it holds now, and a stop order takes its current stop. None
-        when there is nothing to sell or the broker refused this purpose just now."""
+        when there is nothing to sell or a refusal of this purpose waits for its back-off."""
         assert position.id is not None and position.conid is not None
         now = self.ctx.now()
         with self.ctx.store.transaction() as tx:
@@ -220,8 +387,9 @@ class PositionManager:
             if order_type is OrderType.STP and stop is None:
                 return None
             existing = tx.intents_for_position(position.id)
-            if _recently_rejected(existing, purpose, now):
-                return None  # alerted already; retried after REJECT_RETRY_S, not every poll
+            run = refusal_run(existing, purpose)
+            if run is not None and run.waiting(now):
+                return None  # refused just now: tried again when its back-off ends
             seq = 1 + sum(1 for i in existing if i.purpose is purpose)
             return tx.add_intent(
                 IntentRecord(
@@ -241,23 +409,3 @@ class PositionManager:
                     position_id=position.id,
                 )
             )
-
-
-REJECT_RETRY_S = 300  # a refused stop or exit is tried again this long after (each alerts)
-
-
-def _recently_rejected(
-    intents: Sequence[IntentRecord], purpose: IntentPurpose, now: datetime
-) -> bool:
-    """True when the broker refused an order of ``purpose`` for this position within the
-    last REJECT_RETRY_S: placing the same thing again on every poll would only repeat the
-    refusal and its alert."""
-    window = timedelta(seconds=REJECT_RETRY_S)
-    return any(
-        i.purpose is purpose
-        and i.status is IntentStatus.REJECTED
-        and i.updated_at is not None
-        and now - i.updated_at < window
-        for i in intents
-    )
-

@@ -52,7 +52,7 @@ async def test_size_respects_risk_and_position_value(desk: Desk) -> None:
     with_params(desk, risk_per_trade=Decimal("300"), max_position_value=Decimal("1000000"))
     await _breakout(desk, ticker)
     await desk.day.watch.poll()
-    (intent,) = _intents(desk)
+    (intent,) = [i for i in _intents(desk) if i.purpose is IntentPurpose.ENTRY]  # + its stop
     with desk.ctx.store.read() as tx:
         cand = tx.candidate(DAY, ticker)
     assert cand is not None and cand.orl is not None and intent.limit_price is not None
@@ -67,7 +67,7 @@ async def test_position_value_caps_size(desk: Desk) -> None:
     with_params(desk, risk_per_trade=Decimal("100000"), max_position_value=Decimal("2000"))
     await _breakout(desk, ticker)
     await desk.day.watch.poll()
-    (intent,) = _intents(desk)
+    (intent,) = [i for i in _intents(desk) if i.purpose is IntentPurpose.ENTRY]  # + its stop
     assert intent.limit_price * intent.qty <= Decimal("2000")
     assert intent.limit_price * (intent.qty + 1) > Decimal("2000")
 
@@ -175,11 +175,11 @@ async def test_an_entry_not_filled_in_time_is_cancelled(desk: Desk) -> None:
     record = desk.tradeable(ticker, orh, orh - Decimal("1.50"))
     await desk.broker.snapshots([record.conid or 0])
     await desk.day.watch.poll()
-    (intent,) = _intents(desk)
+    (intent,) = [i for i in _intents(desk) if i.purpose is IntentPurpose.ENTRY]  # + its stop
     assert intent.status is IntentStatus.SUBMITTED
     desk.clock.advance(61)
     await desk.day.watch.poll()
-    (intent,) = _intents(desk)
+    (intent,) = [i for i in _intents(desk) if i.purpose is IntentPurpose.ENTRY]  # + its stop
     assert intent.status is IntentStatus.CANCELLED
     with desk.ctx.store.read() as tx:
         assert tx.candidate(DAY, ticker).status is CandidateState.EXPIRED  # type: ignore[union-attr]

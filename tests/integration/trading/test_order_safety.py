@@ -14,6 +14,7 @@ from skimd.errors import RateLimitedError
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+from tests.fakes.refusing_broker import RefusingBroker
 from tests.integration.trading.desk import (
     DAY,
     MARKET,
@@ -185,18 +186,7 @@ async def test_a_position_sold_by_hand_has_its_resting_stop_cancelled(desk: Desk
     assert not [o for o in await desk.broker.open_orders() if o.symbol == ticker]
 
 
-class RefusingBroker(DemoBroker):
-    """A broker that refuses every stop order (e.g. an unanswerable confirmation)."""
-
-    async def place_order(self, request: OrderRequest) -> OrderState:
-        if request.order_type is OrderType.STP:
-            from skimd.errors import OrderRejectedError
-
-            raise OrderRejectedError(f"{request.symbol}: stop orders refused here")
-        return await super().place_order(request)
-
-
-async def test_a_refused_stop_alerts_once_per_retry_window_not_every_poll(
+async def test_a_refused_stop_alerts_once_for_its_whole_run_of_retries(
     data_dir: Path,
 ) -> None:
     clock = desk_clock()
@@ -206,14 +196,17 @@ async def test_a_refused_stop_alerts_once_per_retry_window_not_every_poll(
         events=RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
     )
+    broker.refuse(IntentPurpose.STOP)  # e.g. an unanswerable confirmation
     desk = make_desk(data_dir, clock=clock, broker=broker)
     ticker = await _enter(desk)
     for _ in range(24):  # two minutes of polls
         desk.clock.advance(5)
         await desk.day.watch.poll()
-    rejected = [a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]
-    assert len(rejected) == 1
     desk.clock.advance(300)
     await desk.day.watch.poll()
-    assert len([a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]) == 2
+    assert len(broker.refused) >= 4, "retried, backing off"
+    rejected = [a for a in desk.alerts("order_rejected") if a["symbol"] == ticker]
+    fallback = [a for a in desk.alerts("protection_fallback") if a["symbol"] == ticker]
+    assert len(rejected) == 1 and len(fallback) == 1
+    assert fallback[0]["cover"] == "software_stop" and fallback[0]["refused"] == "stop"
     desk.close()

@@ -68,11 +68,16 @@ class Rig:
 
 
 async def make_rig(
-    params: StrategyParams | None = None, *, starting_cash: Decimal = Decimal("100000")
+    params: StrategyParams | None = None,
+    *,
+    starting_cash: Decimal = Decimal("100000"),
+    broker_class: type[DemoBroker] = DemoBroker,
 ) -> Rig:
+    """The rig at 09:00 on DAY; ``broker_class`` is the demo broker or a fault-injecting
+    subclass of it (built with the same arguments)."""
     calendar = AsxCalendar("Australia/Sydney")
     clock = SimulatedClock(datetime.combine(DAY, time(9, 0), calendar.zone))
-    broker = DemoBroker(
+    broker = broker_class(
         MARKET,
         clock,
         events=RecordingBrokerEvents(),
