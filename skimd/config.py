@@ -324,13 +324,28 @@ def load_settings(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables; anything that stops it being read is a ConfigurationError naming
+    the file (TOML is UTF-8 by definition, so other bytes are the file's fault too)."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: config file not found") from None
     except PermissionError:
         raise ConfigurationError(f"{path}: config file is not readable") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: config file cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"{path}: not UTF-8 text (line {line}, byte 0x{raw[exc.start]:02x}); "
+            "TOML files must be UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
     for name, value in data.items():
@@ -423,9 +438,11 @@ def _read_secret_file(path: Path, *, strict: bool) -> str:
         raise SecretFileError(f"{path}: secret file is not readable") from None
     if strict:
         check_private_file(path, info.st_mode)
+    if stat.S_ISDIR(info.st_mode):
+        raise SecretFileError(f"{path}: secret file is a directory")
     try:
         value = path.read_text(encoding="utf-8").strip()
-    except (PermissionError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise SecretFileError(f"{path}: secret file is not readable UTF-8 text") from exc
     if not value:
         raise SecretFileError(f"{path}: secret file is empty")
