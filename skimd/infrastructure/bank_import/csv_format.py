@@ -15,7 +15,7 @@ from typing import Any
 
 from skimd.errors import InvalidInputError
 
-from ._text import decode, parse_amount, read_bytes
+from ._text import decode, parse_amount, read_bytes, shown
 from .records import BankTxnRecord, txn_hash
 
 
@@ -219,7 +219,7 @@ def _record(
         tm = time.strptime(raw_date, config.date_format)
     except ValueError as exc:
         raise bad(
-            config.date_column, f"{raw_date!r} is not a date like {config.date_format!r}"
+            config.date_column, f"{shown(raw_date)} is not a date like {config.date_format!r}"
         ) from exc
     posted_on = date(tm.tm_year, tm.tm_mon, tm.tm_mday)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from skimd.errors import InvalidInputError
 
-from ._text import decode, parse_amount, read_bytes
+from ._text import decode, parse_amount, read_bytes, shown
 from .records import BankTxnRecord, txn_hash
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_.]*)(?:\s[^<>]*)?>")
@@ -122,7 +122,7 @@ def _record(txn: _Txn, account: str, currency: str | None, source: str) -> BankT
         posted_on = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError as exc:
         raise InvalidInputError(
-            f"{source}: line {date_line}: <DTPOSTED>: {raw_date!r} is not an OFX date"
+            f"{source}: line {date_line}: <DTPOSTED>: {shown(raw_date)} is not an OFX date"
         ) from exc
 
     raw_amount, amount_line = required("TRNAMT")

@@ -309,3 +309,63 @@ def test_declared_ofx_charset_is_honoured_and_bad_bytes_are_located(tmp_path: Pa
 CBA_PLAIN = CsvImportConfig(
     name="plain", date_column="Date", amount_column="Amount", description_column="Description"
 )
+
+
+# -- amounts a bank statement can hold -------------------------------------------------------
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (HUGE, "more than 12 digits before the decimal point"),
+        ("-1234567890123.00", "more than 12 digits before the decimal point"),
+        ("0.000001", "more than 4 decimal places"),
+        ("1." + "1" * 5000, "more than 4 decimal places"),
+    ],
+)
+def test_an_amount_no_bank_statement_holds_is_refused_naming_file_line_and_start(
+    amount: str, why: str
+) -> None:
+    body = f'Date,Description,Amount\n01/07/2024,ok,1.00\n01/07/2024,big,"{amount}"\n'
+    with pytest.raises(InvalidInputError) as err:
+        parse_csv_text(body, CBA_PLAIN, ACCOUNT, source="s.csv")
+    message = str(err.value)
+    assert message.startswith(f"s.csv: line 3: column 'Amount': {amount[:20]!r}")
+    assert why in message
+    assert len(message) < 200 and "\n" not in message
+
+    ofx = OFX_HEAD + f"<STMTTRN>\n<DTPOSTED>20240701\n<TRNAMT>{amount}\n</STMTTRN>" + OFX_TAIL
+    with pytest.raises(InvalidInputError) as err:
+        parse_ofx_text(ofx, ACCOUNT, source="s.ofx")
+    message = str(err.value)
+    assert message.startswith(f"s.ofx: line 8: <TRNAMT>: {amount[:20]!r}")
+    assert why in message and len(message) < 200
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["999999999999.99", "-999,999,999,999.9999", "0000000000000001.50", "12.500000", "0.0001"],
+)
+def test_the_largest_and_finest_amounts_a_statement_holds_are_kept(amount: str) -> None:
+    body = f'Date,Description,Amount\n01/07/2024,ok,"{amount}"\n'
+    (rec,) = parse_csv_text(body, CBA_PLAIN, ACCOUNT)
+    assert rec.amount == D(amount.replace(",", ""))
+
+
+def test_a_long_value_is_shown_by_its_start_in_every_message() -> None:
+    junk = "x" * 5000
+    for body, where in (
+        (f"Date,Description,Amount\n01/07/2024,ok,{junk}\n", "column 'Amount'"),
+        (f"Date,Description,Amount\n{junk},ok,1\n", "column 'Date'"),
+    ):
+        with pytest.raises(InvalidInputError) as err:
+            parse_csv_text(body, CBA_PLAIN, ACCOUNT, source="s.csv")
+        assert f"s.csv: line 2: {where}: {junk[:20]!r}" in str(err.value)
+        assert len(str(err.value)) < 200
+    ofx = OFX_HEAD + f"<STMTTRN>\n<DTPOSTED>{junk}\n<TRNAMT>1\n</STMTTRN>" + OFX_TAIL
+    with pytest.raises(InvalidInputError, match=f"line 7: <DTPOSTED>: '{junk[:20]}'") as err:
+        parse_ofx_text(ofx, ACCOUNT, source="s.ofx")
+    assert len(str(err.value)) < 200
