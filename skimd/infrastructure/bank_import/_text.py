@@ -1,5 +1,12 @@
 """Reading a statement file and parsing its amounts; shared by the CSV and OFX readers.
 
+Files are read in chunks of :data:`CHUNK_BYTES`, decoded incrementally, never whole: memory
+does not grow with the statement, and a byte the encoding cannot read is still reported
+with its line and offset. :func:`split_lines` cuts the text into physical lines exactly as
+``io.StringIO(text, newline="")`` would (``\n``, ``\r\n`` or a lone ``\r``), which is what
+:mod:`csv` needs; a physical line longer than :data:`MAX_LINE_CHARS` is refused rather than
+held (no bank writes one; it would be the only thing memory grows with).
+
 Amounts are bounded to what a bank statement can hold: at most
 :data:`MAX_WHOLE_DIGITS` (12) digits before the decimal point — under one trillion, above any
 single payment a personal or trading account settles (the largest high-value payment
@@ -16,7 +23,9 @@ a message stays one short line whatever the file holds.
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,29 +34,91 @@ from skimd.errors import InvalidInputError
 MAX_WHOLE_DIGITS = 12
 MAX_DECIMAL_PLACES = 4
 SHOWN_CHARS = 20
+CHUNK_BYTES = 1 << 18
+MAX_LINE_CHARS = 1 << 20
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _DRCR = re.compile(r"(?i)\s*(CR|DR)$")
+_EOL = re.compile(r"\r\n|\r|\n")
 
 
-def read_bytes(path: Path) -> bytes:
+def read_head(path: Path, size: int = 4096) -> bytes:
+    """The first ``size`` bytes (enough to tell OFX from CSV and to find a declared charset)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            return fh.read(size)
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot read the statement ({exc.strerror})") from exc
 
 
-def decode(raw: bytes, encoding: str, source: str) -> str:
-    """Text of the file; a byte the encoding cannot read is reported with its line."""
+def read_chunks(
+    path: Path, encoding: str, source: str, size: int = CHUNK_BYTES
+) -> Iterator[str]:
+    """The file's text, decoded a chunk at a time.
+
+    Raises InvalidInputError for a file that cannot be read, an unknown encoding, or a byte
+    the encoding cannot read (naming its line and its offset in the file).
+    """
     try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(
-            f"{source}: line {line}: not valid {encoding} text (byte {exc.start})"
-        ) from exc
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
     except LookupError as exc:
         raise InvalidInputError(f"{source}: unknown text encoding {encoding!r}") from exc
+    fed = 0  # bytes given to the decoder so far
+    newlines = 0  # in the text decoded so far
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InvalidInputError(f"{source}: cannot read the statement ({exc.strerror})") from exc
+    with fh:
+        while True:
+            try:
+                raw = fh.read(size)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"{source}: cannot read the statement ({exc.strerror})"
+                ) from exc
+            try:
+                text = decoder.decode(raw, not raw)
+            except UnicodeDecodeError as exc:
+                # exc.object is what the decoder held back from the last chunk, then `raw`
+                # (utf-8-sig: without the BOM); exc.start is the bad byte's index in it.
+                held = len(exc.object) - len(raw)
+                before = exc.object[: exc.start].decode(encoding, "replace")
+                line = newlines + before.count("\n") + 1
+                raise InvalidInputError(
+                    f"{source}: line {line}: not valid {encoding} text "
+                    f"(byte {fed - held + exc.start})"
+                ) from exc
+            fed += len(raw)
+            if text:
+                newlines += text.count("\n")
+                yield text
+            if not raw:
+                return
+
+
+def split_lines(chunks: Iterable[str], source: str) -> Iterator[str]:
+    """Physical lines with their endings, split as ``io.StringIO(newline="")`` splits."""
+    rest = ""
+    line = 1
+    for chunk in chunks:
+        text = rest + chunk
+        start = 0
+        for end_of_line in _EOL.finditer(text):
+            end = end_of_line.end()
+            if end == len(text) and end_of_line.group() == "\r":
+                break  # the next chunk may start with the "\n" of this "\r\n"
+            yield text[start:end]
+            start = end
+            line += 1
+        rest = text[start:]
+        if len(rest) > MAX_LINE_CHARS:
+            raise InvalidInputError(
+                f"{source}: line {line}: longer than {MAX_LINE_CHARS} characters; "
+                "not a bank statement line"
+            )
+    if rest:
+        yield rest
 
 
 def shown(value: str) -> str:
