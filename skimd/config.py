@@ -324,28 +324,19 @@ def load_settings(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    """The file's tables; anything that stops it being read is a ConfigurationError naming
-    the file (TOML is UTF-8 by definition, so other bytes are the file's fault too)."""
+    """The file's tables; a file that cannot be read is a ConfigurationError naming it."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: config file not found") from None
-    except PermissionError:
-        raise ConfigurationError(f"{path}: config file is not readable") from None
     except IsADirectoryError:
         raise ConfigurationError(f"{path}: is a directory, not a config file") from None
     except OSError as exc:
-        raise ConfigurationError(f"{path}: config file cannot be read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
+        raise ConfigurationError(f"{path}: config file is not readable ({exc.strerror})") from None
+    try:  # TOML is UTF-8 by definition: other bytes are the file's fault too
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigurationError(
-            f"{path}: not UTF-8 text (line {line}, byte 0x{raw[exc.start]:02x}); "
-            "TOML files must be UTF-8"
-        ) from None
-    try:
-        data = tomllib.loads(text)
+        raise ConfigurationError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
     for name, value in data.items():
@@ -438,8 +429,6 @@ def _read_secret_file(path: Path, *, strict: bool) -> str:
         raise SecretFileError(f"{path}: secret file is not readable") from None
     if strict:
         check_private_file(path, info.st_mode)
-    if stat.S_ISDIR(info.st_mode):
-        raise SecretFileError(f"{path}: secret file is a directory")
     try:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:

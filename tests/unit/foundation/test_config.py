@@ -207,6 +207,6 @@ def test_a_directory_given_as_a_secret_file_is_a_configuration_error(tmp_path: P
     folder.mkdir(mode=0o700)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npassphrase_file = "{folder}"\n')
-    with pytest.raises(ConfigurationError, match="secret file is a directory") as info:
+    with pytest.raises(ConfigurationError, match="secret file is not readable") as info:
         load_settings(cfg, {})
     assert str(info.value).startswith(f"{folder}: ")
