@@ -324,13 +324,19 @@ def load_settings(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables; a file that cannot be read is a ConfigurationError naming it."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: config file not found") from None
-    except PermissionError:
-        raise ConfigurationError(f"{path}: config file is not readable") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: config file is not readable ({exc.strerror})") from None
+    try:  # TOML is UTF-8 by definition: other bytes are the file's fault too
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
     for name, value in data.items():
@@ -425,7 +431,7 @@ def _read_secret_file(path: Path, *, strict: bool) -> str:
         check_private_file(path, info.st_mode)
     try:
         value = path.read_text(encoding="utf-8").strip()
-    except (PermissionError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise SecretFileError(f"{path}: secret file is not readable UTF-8 text") from exc
     if not value:
         raise SecretFileError(f"{path}: secret file is empty")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import csv
-import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,7 +14,7 @@ from typing import Any
 
 from skimd.errors import InvalidInputError
 
-from ._text import decode, parse_amount, read_bytes
+from ._text import parse_amount, read_chunks, shown, split_lines
 from .records import BankTxnRecord, txn_hash
 
 
@@ -115,30 +114,43 @@ class CsvImportConfig:
         return cls(**values)
 
 
-def parse_csv(path: Path, config: CsvImportConfig, account: str) -> list[BankTxnRecord]:
-    """Every line of a CSV statement, in file order, or InvalidInputError (nothing partial).
+def iter_csv(path: Path, config: CsvImportConfig, account: str) -> Iterator[BankTxnRecord]:
+    """Every line of a CSV statement, in file order, read as the iteration goes (memory does
+    not grow with the file).
 
-    Blank lines are skipped. A bad line raises naming the file, its line number and the
-    column; so does a line with more non-empty fields than the header (a value holding an
-    unquoted delimiter, such as ``1,234.56``, would otherwise shift the columns).
-    Duplicate lines are returned (same ``hash``); the caller skips known hashes.
+    Blank lines are skipped. A bad line raises InvalidInputError naming the file, its line
+    number and the column, when the iteration reaches it: a caller that stores lines as they
+    come must do so in one transaction to store nothing of a bad file. A line with more
+    non-empty fields than the header is bad too (a value holding an unquoted delimiter, such
+    as ``1,234.56``, would otherwise shift the columns). Duplicate lines are returned (same
+    ``hash``); the caller skips known hashes.
     """
-    text = decode(read_bytes(path), config.encoding, str(path))
-    return parse_csv_text(text, config, account, source=str(path))
+    source = str(path)
+    return _records(read_chunks(path, config.encoding, source), config, account, source)
+
+
+def parse_csv(path: Path, config: CsvImportConfig, account: str) -> list[BankTxnRecord]:
+    """:func:`iter_csv` as a list: every line, or InvalidInputError (nothing partial)."""
+    return list(iter_csv(path, config, account))
 
 
 def parse_csv_text(
     text: str, config: CsvImportConfig, account: str, *, source: str = "<csv>"
 ) -> list[BankTxnRecord]:
     """:func:`parse_csv` on text already read; ``source`` names it in errors."""
-    buffer = io.StringIO(text, newline="")
+    return list(_records((text,), config, account, source))
+
+
+def _records(
+    chunks: Iterable[str], config: CsvImportConfig, account: str, source: str
+) -> Iterator[BankTxnRecord]:
+    lines = split_lines(chunks, source)
     skipped = 0
-    while skipped < config.skip_rows and buffer.readline():
+    while skipped < config.skip_rows and next(lines, None) is not None:
         skipped += 1
-    reader = csv.reader(buffer, delimiter=config.delimiter, strict=True)
+    reader = csv.reader(lines, delimiter=config.delimiter, strict=True)
     index: Mapping[str, int] | None = None if config.has_header else _numbered(config)
     width: int | None = None  # fields in the header row
-    records: list[BankTxnRecord] = []
     last_line = 0
     try:
         for row in reader:
@@ -155,13 +167,12 @@ def parse_csv_text(
                     f"{source}: line {line}: {len(row)} fields but the header has {width} "
                     "(an unquoted delimiter in a value?)"
                 )
-            records.append(_record(row, index, config, account, source, line))
+            yield _record(row, index, config, account, source, line)
     except csv.Error as exc:
         line = skipped + reader.line_num
         raise InvalidInputError(f"{source}: line {line}: unreadable CSV ({exc})") from exc
     if index is None and config.has_header:
         raise InvalidInputError(f"{source}: no header row found")
-    return records
 
 
 def _numbered(config: CsvImportConfig) -> dict[str, int]:
@@ -219,7 +230,7 @@ def _record(
         tm = time.strptime(raw_date, config.date_format)
     except ValueError as exc:
         raise bad(
-            config.date_column, f"{raw_date!r} is not a date like {config.date_format!r}"
+            config.date_column, f"{shown(raw_date)} is not a date like {config.date_format!r}"
         ) from exc
     posted_on = date(tm.tm_year, tm.tm_mon, tm.tm_mday)
 

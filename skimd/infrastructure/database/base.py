@@ -6,7 +6,10 @@ Every database class inherits it; nothing else in skimd opens a connection.
   caller passes ``key=None`` because config said ``encryption = "off"`` explicitly.
 - A wrong key does not fail at ``PRAGMA key``; it fails on the first read. Each new
   connection is probed right after keying, before any pragma that could write, so a wrong
-  passphrase becomes :class:`DatabaseKeyError` and the file is left untouched.
+  passphrase becomes :class:`DatabaseKeyError` and the file is left untouched. A key that
+  fails on a file starting with the plain SQLite header is not a passphrase problem: the
+  file is not encrypted (an SQLCipher file starts with its random salt), and the error says
+  so and names `skimd db encrypt` (:func:`refuse_plain_file`).
 - WAL, ``synchronous=FULL`` (the journal must lose nothing), ``foreign_keys=ON`` and a
   ``busy_timeout`` on every connection.
 - A bounded page cache per connection (``cache_kib``, 2 MiB): SQLCipher's default is 8 MiB
@@ -288,6 +291,7 @@ def _probe(conn: Any, path: Path, encrypted: bool) -> None:
         if "not a database" not in str(exc) and "encrypted" not in str(exc):
             raise DatabaseError(f"database {path}: cannot read ({exc})") from exc
         if encrypted:
+            refuse_plain_file(path)
             raise DatabaseKeyError(f"wrong passphrase for {path}") from None
         raise DatabaseKeyError(
             f"database {path} is not a plain SQLite file (encrypted? check [database] encryption)"
@@ -298,6 +302,24 @@ def _probe(conn: Any, path: Path, encrypted: bool) -> None:
         raise DatabaseError(
             f"database {path} is damaged ({exc}); run `skimd db verify`, restore a backup"
         ) from exc
+
+
+PLAIN_HEADER = b"SQLite format 3\x00"
+
+
+def refuse_plain_file(path: Path) -> None:
+    """DatabaseKeyError when ``path`` is a plaintext SQLite file where an encrypted one is
+    expected (read-only: looks at the first 16 bytes, writes nothing)."""
+    try:
+        with path.open("rb") as fh:
+            plain = fh.read(len(PLAIN_HEADER)) == PLAIN_HEADER
+    except OSError:
+        return
+    if plain:
+        raise DatabaseKeyError(
+            f"database {path}: this database is not encrypted; `skimd db encrypt` encrypts "
+            "it with the configured passphrase"
+        )
 
 
 def _emit_begin(conn: Connection) -> None:

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from skimd.config import Settings
 from skimd.errors import SchemaVersionError
 
-from .base import BaseDatabase
+from .base import BaseDatabase, refuse_plain_file
 from .crypto import (
     DatabaseKey,
     KdfParams,
@@ -78,6 +78,7 @@ def load_or_create_salt_key(
     salt_file = salt_path(db_path)
     if not salt_file.exists():
         if db_path.exists():
+            refuse_plain_file(db_path)  # a plaintext file has no salt to miss
             read_salt_file(salt_file)  # raises: the salt of an existing database is missing
         if not create:
             raise SchemaVersionError(f"database {db_path} does not exist; run `skimd db init`")

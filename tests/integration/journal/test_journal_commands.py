@@ -257,3 +257,20 @@ def test_export_csv(
     trips = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["ticker"] for r in trips] == ["BHP", "CBA", "XYZ", "WES"]
     assert trips[2]["net_pnl"] == "-112" and trips[3]["closed_at"] == ""
+
+
+def test_an_amount_no_statement_holds_fails_the_import_naming_its_start(
+    config: Path, db: TradingDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statement = tmp_path / "huge.csv"
+    statement.write_text(
+        "Date,Description,Amount\n01/07/2024,fine,1.00\n02/07/2024,huge," + "9" * 5000 + "\n"
+    )
+    assert run(config, "bank-config", "add", "plain", "--date-column", "Date",
+               "--description-column", "Description", "--amount-column", "Amount") == 0
+    capsys.readouterr()
+    assert run(config, "import-bank", str(statement), "--bank", "plain") == 65
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith(f"skimd: {statement}: line 3: column 'Amount': '{'9' * 20}'")
+    assert "more than 12 digits before the decimal point" in err and len(err) < 300
+    assert bank_rows(db) == []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,40 @@ def test_production_refuses_plaintext_and_demo_passphrase(tmp_path: Path) -> Non
 def test_secret_registry_has_unique_credentials() -> None:
     names = [s.credential for s in SECRETS]
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b'[logging]\nlevel = "INFO" # caf\xe9\n'), "not UTF-8 text"),
+        (lambda p: p.mkdir(), "is a directory, not a config file"),
+    ],
+    ids=["latin-1 bytes", "a directory"],
+)
+def test_unreadable_config_is_a_configuration_error_naming_the_file(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], object],
+    expected: str,
+    clean_env: None,
+) -> None:
+    cfg = tmp_path / "skimd.toml"
+    make(cfg)
+    with pytest.raises(ConfigurationError, match=expected) as info:
+        load_settings(cfg, {"SKIMD_DB_PASSPHRASE": "pw"})
+    assert str(info.value).startswith(f"{cfg}: ")
+
+    code = main(["--config", str(cfg), "config", "check"])
+    err = capsys.readouterr().err
+    assert code == EX_CONFIG
+    assert err.strip().splitlines() == [f"skimd: {info.value}"]
+
+
+def test_a_directory_given_as_a_secret_file_is_a_configuration_error(tmp_path: Path) -> None:
+    folder = tmp_path / "pw"
+    folder.mkdir(mode=0o700)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npassphrase_file = "{folder}"\n')
+    with pytest.raises(ConfigurationError, match="secret file is not readable") as info:
+        load_settings(cfg, {})
+    assert str(info.value).startswith(f"{folder}: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -21,6 +22,8 @@ from skimd.infrastructure.bank_import import (
     split_duplicates,
     txn_hash,
 )
+from skimd.infrastructure.bank_import._text import MAX_LINE_CHARS, read_chunks, split_lines
+from skimd.infrastructure.bank_import.ofx_format import MAX_GAP_CHARS, scan_ofx
 
 BANK = Path(__file__).resolve().parents[2] / "fixtures" / "bank"
 ACCOUNT = "cba-12345678"
@@ -309,3 +312,132 @@ def test_declared_ofx_charset_is_honoured_and_bad_bytes_are_located(tmp_path: Pa
 CBA_PLAIN = CsvImportConfig(
     name="plain", date_column="Date", amount_column="Amount", description_column="Description"
 )
+
+
+# -- amounts a bank statement can hold -------------------------------------------------------
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (HUGE, "more than 12 digits before the decimal point"),
+        ("-1234567890123.00", "more than 12 digits before the decimal point"),
+        ("0.000001", "more than 4 decimal places"),
+        ("1." + "1" * 5000, "more than 4 decimal places"),
+    ],
+)
+def test_an_amount_no_bank_statement_holds_is_refused_naming_file_line_and_start(
+    amount: str, why: str
+) -> None:
+    body = f'Date,Description,Amount\n01/07/2024,ok,1.00\n01/07/2024,big,"{amount}"\n'
+    with pytest.raises(InvalidInputError) as err:
+        parse_csv_text(body, CBA_PLAIN, ACCOUNT, source="s.csv")
+    message = str(err.value)
+    assert message.startswith(f"s.csv: line 3: column 'Amount': {amount[:20]!r}")
+    assert why in message
+    assert len(message) < 200 and "\n" not in message
+
+    ofx = OFX_HEAD + f"<STMTTRN>\n<DTPOSTED>20240701\n<TRNAMT>{amount}\n</STMTTRN>" + OFX_TAIL
+    with pytest.raises(InvalidInputError) as err:
+        parse_ofx_text(ofx, ACCOUNT, source="s.ofx")
+    message = str(err.value)
+    assert message.startswith(f"s.ofx: line 8: <TRNAMT>: {amount[:20]!r}")
+    assert why in message and len(message) < 200
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["999999999999.99", "-999,999,999,999.9999", "0000000000000001.50", "12.500000", "0.0001"],
+)
+def test_the_largest_and_finest_amounts_a_statement_holds_are_kept(amount: str) -> None:
+    body = f'Date,Description,Amount\n01/07/2024,ok,"{amount}"\n'
+    (rec,) = parse_csv_text(body, CBA_PLAIN, ACCOUNT)
+    assert rec.amount == D(amount.replace(",", ""))
+
+
+def test_a_long_value_is_shown_by_its_start_in_every_message() -> None:
+    junk = "x" * 5000
+    for body, where in (
+        (f"Date,Description,Amount\n01/07/2024,ok,{junk}\n", "column 'Amount'"),
+        (f"Date,Description,Amount\n{junk},ok,1\n", "column 'Date'"),
+    ):
+        with pytest.raises(InvalidInputError) as err:
+            parse_csv_text(body, CBA_PLAIN, ACCOUNT, source="s.csv")
+        assert f"s.csv: line 2: {where}: {junk[:20]!r}" in str(err.value)
+        assert len(str(err.value)) < 200
+    ofx = OFX_HEAD + f"<STMTTRN>\n<DTPOSTED>{junk}\n<TRNAMT>1\n</STMTTRN>" + OFX_TAIL
+    with pytest.raises(InvalidInputError, match=f"line 7: <DTPOSTED>: '{junk[:20]}'") as err:
+        parse_ofx_text(ofx, ACCOUNT, source="s.ofx")
+    assert len(str(err.value)) < 200
+
+
+# -- streaming: the same lines whatever the chunks ------------------------------------------
+
+
+def chunked(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@pytest.mark.parametrize("name", ["statement_v1.ofx", "statement_v2.ofx"])
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
+def test_ofx_read_in_any_chunks_gives_the_same_lines_and_line_numbers(name: str, size: int) -> None:
+    text = (BANK / name).read_text(encoding="utf-8")
+    whole = parse_ofx_text(text, ACCOUNT, source=name)
+    pieces = list(scan_ofx(lambda: chunked(text, size), ACCOUNT, source=name))
+    assert pieces == whole
+    lines = [39, 47, 59, 67] if name.endswith("v1.ofx") else [25, 33, 42, 50]
+    assert [r.line for r in whole] == lines
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 4096])
+def test_ofx_errors_keep_their_line_numbers_across_chunks(size: int) -> None:
+    txn = "<STMTTRN>\n<DTPOSTED>20240701\n<TRNAMT>12..5\n</STMTTRN>"
+    text = OFX_HEAD + "\n" * 3000 + txn + OFX_TAIL
+    with pytest.raises(InvalidInputError, match=r"s\.ofx: line 3008: <TRNAMT>: '12\.\.5'"):
+        list(scan_ofx(lambda: chunked(text, size), ACCOUNT, source="s.ofx"))
+
+
+def test_ofx_with_pages_of_text_between_tags_is_refused() -> None:
+    text = OFX_HEAD + "<STMTTRN>\n<NAME>" + "x" * (MAX_GAP_CHARS + 1) + OFX_TAIL
+    expected = rf"s\.ofx: line 7: more than {MAX_GAP_CHARS} characters after <NAME>"
+    with pytest.raises(InvalidInputError, match=expected):
+        list(scan_ofx(lambda: chunked(text, 1 << 16), ACCOUNT, source="s.ofx"))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 8, 1000])
+def test_lines_split_as_csv_needs_them_whatever_the_chunks(size: int) -> None:
+    text = 'a,b\r\nc,"multi\rline"\rd,e\n\nf,g\r\n\r\nlast'
+    expected = io.StringIO(text, newline="").readlines()
+    assert list(split_lines(chunked(text, size), "s.csv")) == expected
+    body = 'Date,Description,Amount\r\n01/07/2024,"a\r\nb",1\r\n'
+    rows = parse_csv_text(body, CBA_PLAIN, ACCOUNT)
+    assert rows[0].description == "a\r\nb"
+
+
+def test_a_physical_line_longer_than_any_bank_writes_is_refused() -> None:
+    text = "Date,Description,Amount\n01/07/2024,x,1\n" + "y" * (MAX_LINE_CHARS + 10)
+    with pytest.raises(InvalidInputError, match=r"s\.csv: line 3: longer than"):
+        list(split_lines(chunked(text, 1 << 16), "s.csv"))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bad"), [("utf-8-sig", b"\xff"), ("utf-8", b"\xc3"), ("ascii", b"\x80")]
+)
+def test_a_bad_byte_far_into_the_file_is_located_exactly(
+    tmp_path: Path, encoding: str, bad: bytes
+) -> None:
+    head = b"Date,Description,Amount\n" + b"01/07/2024,ok,1\n" * 20_000
+    path = tmp_path / "far.csv"
+    path.write_bytes(b"\xef\xbb\xbf" * (encoding == "utf-8-sig") + head + b"01/07/2024,CAF" + bad)
+    offset = len(head) + 14 + 3 * (encoding == "utf-8-sig")
+    with pytest.raises(InvalidInputError) as err:
+        list(read_chunks(path, encoding, str(path), size=4096))
+    assert str(err.value) == f"{path}: line 20002: not valid {encoding} text (byte {offset})"
+
+
+def test_an_unreadable_statement_is_named() -> None:
+    with pytest.raises(InvalidInputError, match=rf"{BANK}: cannot read the statement"):
+        parse_statement(BANK, ACCOUNT, CBA)
