@@ -15,7 +15,7 @@ from skimd.config import Settings
 from skimd.errors import EX_CONFIG
 from skimd.infrastructure.database import open_trading_database
 from skimd.infrastructure.database.crypto import salt_path
-from skimd.infrastructure.database.paths import get_db_path
+from skimd.infrastructure.database.paths import get_data_dir
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bank"
 
@@ -26,7 +26,7 @@ def make_plain(settings: Settings, *, salt: bool) -> Path:
     """Replace the encrypted database with a migrated plaintext one, as ``db init`` makes
     it under ``encryption = "off"`` (with a passphrase configured the salt stays: it keys
     the provider-key Fernet)."""
-    path = get_db_path(settings)
+    path = (get_data_dir(settings) / settings.database.filename)
     for side in ("", "-wal", "-shm"):
         Path(f"{path}{side}").unlink(missing_ok=True)
     plain = settings.model_copy(
@@ -72,5 +72,5 @@ def test_an_encrypted_database_with_the_wrong_passphrase_still_says_so(
     os.chmod(secret, 0o600)
     assert main(["--config", str(config), "journal", "trades"]) == EX_CONFIG
     assert capsys.readouterr().err.strip() == (
-        f"skimd: wrong passphrase for {get_db_path(settings)}"
+        f"skimd: wrong passphrase for {(get_data_dir(settings) / settings.database.filename)}"
     )
