@@ -154,13 +154,13 @@ class AlertingBrokerEvents:
         self._last_seen: dict[tuple[str, str], datetime] = {}
         self._suppressed: dict[tuple[str, str], int] = {}
 
-    def session_lost(self, reason: str) -> None:
+    def session_lost(self, reason: str, retry_at: datetime | None = None) -> None:
         self._report(
             ("session_lost", reason),
             lambda now: BrokerSessionLost(occurred_at=now, broker=self._broker, reason=reason),
         )
 
-    def session_competing(self) -> None:
+    def session_competing(self, retry_at: datetime | None = None) -> None:
         self._report(
             ("session_competing", ""),
             lambda now: BrokerSessionLost(
@@ -170,6 +170,12 @@ class AlertingBrokerEvents:
                 taken_by_other_login=True,
             ),
         )
+
+    def session_restored(self) -> None:
+        log.info("broker session restored", broker=self._broker)
+
+    def session_renewed(self, expires_at: datetime | None) -> None:
+        log.info("broker session renewed", broker=self._broker, expires_at=expires_at)
 
     def rate_limited(self, endpoint_class: str, until: datetime) -> None:
         self._report(

@@ -10,16 +10,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-EventKind = Literal["session_lost", "session_competing", "rate_limited"]
+EventKind = Literal[
+    "session_lost", "session_competing", "session_restored", "session_renewed", "rate_limited"
+]
 
 
 class NullBrokerEvents:
     """Drops every event."""
 
-    def session_lost(self, reason: str) -> None:
+    def session_lost(self, reason: str, retry_at: datetime | None = None) -> None:
         return None
 
-    def session_competing(self) -> None:
+    def session_competing(self, retry_at: datetime | None = None) -> None:
+        return None
+
+    def session_restored(self) -> None:
+        return None
+
+    def session_renewed(self, expires_at: datetime | None) -> None:
         return None
 
     def rate_limited(self, endpoint_class: str, until: datetime) -> None:
@@ -28,8 +36,9 @@ class NullBrokerEvents:
 
 @dataclass(frozen=True, slots=True)
 class BrokerEvent:
-    """One reported event. ``detail`` is the reason or the endpoint class; ``until`` is set
-    for rate limits."""
+    """One reported event. ``detail`` is the reason or the endpoint class; ``until`` is the
+    end of a rate limit, the expiry of a renewed session, or the next restore attempt of a
+    lost or competing one."""
 
     kind: EventKind
     detail: str = ""
@@ -42,11 +51,17 @@ class RecordingBrokerEvents:
 
     events: list[BrokerEvent] = field(default_factory=list)
 
-    def session_lost(self, reason: str) -> None:
-        self.events.append(BrokerEvent("session_lost", reason))
+    def session_lost(self, reason: str, retry_at: datetime | None = None) -> None:
+        self.events.append(BrokerEvent("session_lost", reason, retry_at))
 
-    def session_competing(self) -> None:
-        self.events.append(BrokerEvent("session_competing"))
+    def session_competing(self, retry_at: datetime | None = None) -> None:
+        self.events.append(BrokerEvent("session_competing", until=retry_at))
+
+    def session_restored(self) -> None:
+        self.events.append(BrokerEvent("session_restored"))
+
+    def session_renewed(self, expires_at: datetime | None) -> None:
+        self.events.append(BrokerEvent("session_renewed", until=expires_at))
 
     def rate_limited(self, endpoint_class: str, until: datetime) -> None:
         self.events.append(BrokerEvent("rate_limited", endpoint_class, until))

@@ -63,11 +63,20 @@ class BrokerEvents(Protocol):
     not raise (queue the alert, do not send it inline).
     """
 
-    def session_lost(self, reason: str) -> None:
-        """The brokerage session is no longer authenticated (``reason``: one line)."""
+    def session_lost(self, reason: str, retry_at: datetime | None = None) -> None:
+        """The brokerage session is no longer authenticated (``reason``: one line);
+        ``retry_at`` (aware UTC) is when the broker will next try to restore it, if known."""
 
-    def session_competing(self) -> None:
-        """Another login is competing for the brokerage session."""
+    def session_competing(self, retry_at: datetime | None = None) -> None:
+        """Another login is competing for the brokerage session; ``retry_at`` as above."""
+
+    def session_restored(self) -> None:
+        """The brokerage session is authenticated again after ``session_lost`` or
+        ``session_competing`` (called once per recovery, not on every healthy call)."""
+
+    def session_renewed(self, expires_at: datetime | None) -> None:
+        """A new session credential was obtained (IBKR: a new live session token, about
+        daily and after a 401); ``expires_at`` is aware UTC when the broker says."""
 
     def rate_limited(self, endpoint_class: str, until: datetime) -> None:
         """Calls in ``endpoint_class`` (e.g. ``"snapshot"``, ``"orders"``, ``"global"``) are
