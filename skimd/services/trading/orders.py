@@ -1,9 +1,9 @@
 """The order desk: exactly-once placement, reconciliation by client order id, and fills
 turned into positions.
 
-Longer than 500 lines because placing, following, settling and booking are one state
-machine over the same intent records: every path ends in ``_apply``, and the exactly-once
-and broker-lag rules below can only be checked by reading those paths together.
+Placing, following and settling are one state machine over the same intent records: every
+path ends in ``_apply``, which hands new fill quantity to
+:class:`~skimd.services.trading.fill_booking.FillBooking` (positions, plans, alerts).
 
 Exactly once, in three steps:
 
@@ -49,21 +49,17 @@ the order could last have reached the broker). What the desk does with that:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import structlog
 
-from skimd.domain.alerts import OrderFilled, OrderPlaced, OrderRejected, PositionExited
-from skimd.domain.entries import EntryPlan
+from skimd.domain.alerts import OrderPlaced, OrderRejected
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side, TimeInForce
 from skimd.domain.trading import (
     CandidateMove,
-    ExitReason,
     IntentPurpose,
     IntentRecord,
     IntentStatus,
-    PositionRecord,
 )
 from skimd.errors import (
     BrokerUnavailableError,
@@ -73,6 +69,7 @@ from skimd.errors import (
 )
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
+from skimd.services.trading.fill_booking import FillBooking
 from skimd.services.trading.order_lookup import OrderLookup, adopted, says_duplicate
 
 log = structlog.get_logger(__name__)
@@ -87,13 +84,6 @@ _STATUS = {
     OrderStatus.CANCELLED: IntentStatus.CANCELLED,
     OrderStatus.REJECTED: IntentStatus.REJECTED,
     OrderStatus.INACTIVE: IntentStatus.CANCELLED,
-}
-_EXIT_REASONS = {
-    IntentPurpose.STOP: ExitReason.STOP,
-    IntentPurpose.STOP_EXIT: ExitReason.STOP,
-    IntentPurpose.PARTIAL: ExitReason.PARTIAL,
-    IntentPurpose.TRAIL: ExitReason.TRAIL,
-    IntentPurpose.FLATTEN: ExitReason.END_OF_DAY,
 }
 
 
@@ -115,6 +105,7 @@ class OrderDesk:
     def __init__(self, ctx: TradingContext) -> None:
         self.ctx = ctx
         self.lookup = OrderLookup(ctx)
+        self.booking = FillBooking(ctx)
         self._refused: dict[str, str] = {}  # client order id → why its re-send was refused
 
     # -- placing ---------------------------------------------------------------------------
@@ -467,7 +458,7 @@ class OrderDesk:
         )
         if delta > 0 and state.avg_fill_price is not None:
             fill_price = intent.price_of_increment(new_filled, state.avg_fill_price)
-            position = self._book(tx, updated, delta, fill_price, now)
+            position = self.booking.book(tx, updated, delta, fill_price, now)
             updated = replace(updated, position_id=position.id)
         saved = tx.save_intent(updated, now)
         unfilled_entry_ended = (
@@ -480,89 +471,6 @@ class OrderDesk:
             candidate = tx.candidate_by_id(intent.candidate_id)
             if candidate is not None and candidate.can(CandidateMove.ENTRY_LAPSED):
                 tx.save_candidate(candidate.entry_lapsed(), now)
-        return saved
-
-    def _book(
-        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
-    ) -> PositionRecord:
-        tx.alert(
-            OrderFilled(
-                occurred_at=now,
-                symbol=intent.ticker,
-                side=intent.side,
-                quantity=qty,
-                client_order_id=intent.client_order_id,
-                price=price,
-            ),
-            dedup_key=f"filled:{intent.client_order_id}:{intent.filled_qty}",
-        )
-        if intent.side == Side.BUY.value:
-            return self._book_buy(tx, intent, qty, price, now)
-        return self._book_sell(tx, intent, qty, price, now)
-
-    def _book_buy(
-        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
-    ) -> PositionRecord:
-        position = tx.open_position_for(intent.ticker)
-        if position is not None:
-            return tx.save_position(position.add_fill(qty, price))
-        stop = None
-        candidate = None if intent.candidate_id is None else tx.candidate_by_id(intent.candidate_id)
-        plan = None if candidate is None else EntryPlan.of(candidate, self.ctx.params.entry_terms)
-        if candidate is not None and plan is not None:
-            stop = plan.stop
-            # the plan was carried out (its trade is linked at EOD)
-            tx.save_plan(plan.trade_plan(candidate, "executed", qty=intent.qty), now)
-        return tx.save_position(
-            PositionRecord(
-                ticker=intent.ticker,
-                conid=intent.conid,
-                qty=qty,
-                avg_price=price,
-                entry_date=self.ctx.calendar.market_date(now),
-                opened_at=now,
-                stop=stop,
-                candidate_id=intent.candidate_id,
-            )
-        )
-
-    def _book_sell(
-        self, tx: TradingTx, intent: IntentRecord, qty: int, price: Decimal, now: datetime
-    ) -> PositionRecord:
-        position = (
-            tx.position(intent.position_id) if intent.position_id is not None else None
-        ) or tx.open_position_for(intent.ticker)
-        if position is None:
-            raise InvalidInputError(
-                f"order {intent.client_order_id}: sold {qty} {intent.ticker} with no position"
-            )
-        partial = intent.purpose is IntentPurpose.PARTIAL
-        position = position.reduce(qty, now, partial_exit=partial)
-        saved = tx.save_position(position)
-        candidate = None
-        if position.candidate_id is not None:
-            candidate = tx.candidate_by_id(position.candidate_id)
-            closed = not position.is_open
-            if closed and candidate is not None and candidate.can(CandidateMove.CLOSED):
-                tx.save_candidate(candidate.closed(), now)
-        tx.alert(
-            PositionExited(
-                occurred_at=now,
-                symbol=intent.ticker,
-                quantity=qty,
-                entry_price=position.avg_price,
-                exit_price=price,
-                entry_at=position.opened_at,
-                exit_at=now,
-                reason=_EXIT_REASONS.get(intent.purpose, ExitReason.MANUAL),
-                pnl=(price - position.avg_price) * qty,
-                stop=position.stop,
-                orh=None if candidate is None else candidate.orh,
-                orl=None if candidate is None else candidate.orl,
-                prev_close=None if candidate is None else candidate.prev_close,
-            ),
-            dedup_key=f"exited:{intent.client_order_id}:{intent.filled_qty}",
-        )
         return saved
 
 
