@@ -75,7 +75,8 @@ async def test_daily_bars_exclude_the_forming_day(broker: Any, fake: FakeIbkr) -
     ]
     bars = await broker.daily_bars(77, 5)
     assert [b.day for b in bars] == [date(2025, 2, 28), date(2025, 3, 3)]
-    assert bars[1].close == Decimal("10.2") and bars[1].volume == 1200
+    # the fake answers with IBKR's volumeFactor 100: v=1200 is 120 000 shares
+    assert bars[1].close == Decimal("10.2") and bars[1].volume == 120_000
 
 
 async def test_gap_scanner_filters_and_sorts(broker: Any, fake: FakeIbkr) -> None:
