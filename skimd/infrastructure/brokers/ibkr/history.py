@@ -18,11 +18,12 @@ What IBKR documents, and where (checked against IBKR's documentation for issue 1
 - Rows are ``{o, h, l, c, v, t}``; ``t`` is "Unix timestamp of the start (chronologically
   earlier) of the bar", in milliseconds (spec ``singleHistoricalBarLast`` and its examples).
 - Volume: ``v`` is in units of the body's ``volumeFactor``. The spec's own AAPL example answers
-  daily bars with ``"volumeFactor": 100`` and ``"v": 266616.18``; the older Client Portal swagger
-  (HistoryData) says "volume factor will always be 100 (reported volume = actual volume/100)".
-  Shares = ``v * volumeFactor`` (scaled before rounding, ``v`` may be fractional); a body without
-  a factor is taken as shares. Whether ASX bars use 100 too is not documented; applying the
-  body's own factor is right for any value.
+  daily bars with ``"volumeFactor": 100`` and ``"v": 266616.18`` (26.7 M shares once scaled;
+  266 616 would be implausibly thin for AAPL), and the older Client Portal swagger, describing
+  the volume inside HistoryData's ``high``/``low`` strings, says "volume factor will always be
+  100 (reported volume = actual volume/100)". Shares = ``v * volumeFactor`` (scaled before
+  rounding: ``v`` may be fractional); a body without a factor is taken as shares. Whether ASX
+  bars use 100 too is not documented; applying the body's own factor is right for any value.
 - At most 5 requests in flight (IBKR Web API documentation, "Additional Usage Limits",
   https://www.interactivebrokers.com/campus/ibkr-api-page/webapi-doc/); the caller holds a slot.
 """

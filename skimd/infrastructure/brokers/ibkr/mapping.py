@@ -51,7 +51,9 @@ log = structlog.get_logger(__name__)
 # prefixes: C - Previous day's closing price. H - Trading has halted."), 55 Symbol, 70/71 the
 # day's high/low, 84/86 bid/ask, 87 "Volume for the day" (formatted, e.g. "1.2K"), 7295 Open,
 # 7741 Prior Close, 7762 "Volume Long. High precision volume for the day". Whether ASX volumes
-# are shares or lots is not documented; they are taken as shares.
+# are shares or lots the Web API does not say; they are taken as shares, as IBKR's TWS API
+# counts lots of 100 for US stocks only (tick 8 "Volume",
+# https://interactivebrokers.github.io/tws-api/tick_types.html).
 F_LAST, F_SYMBOL, F_HIGH, F_LOW = "31", "55", "70", "71"
 F_BID, F_ASK, F_VOLUME = "84", "86", "87"
 F_OPEN, F_PRIOR_CLOSE, F_VOLUME_LONG = "7295", "7741", "7762"
