@@ -745,6 +745,20 @@ class FakeIbkr:
         return bars
 
     def _scanner(self, body: Any) -> tuple[int, Any]:
+        """IBKR's documented request (its OpenAPI spec, ``/iserver/scanner/run``): a JSON object
+        with string ``instrument``, ``location`` and ``type`` and a ``filter`` list of
+        ``{code, value}``; anything else draws the documented 400 "Invalid input format or
+        missing required fields". Rows follow the spec's response example."""
+        filters = body.get("filter", []) if isinstance(body, dict) else None
+        if (
+            not isinstance(body, dict)
+            or not all(isinstance(body.get(k), str) and body[k] for k in
+                       ("instrument", "location", "type"))
+            or not isinstance(filters, list)
+            or not all(isinstance(f, dict) and isinstance(f.get("code"), str) and "value" in f
+                       for f in filters)
+        ):
+            return 400, {"error": "Invalid input format or missing required fields"}
         contracts: list[dict[str, Any]] = []
         for conid in self.scanner_conids:
             inst = self._instrument(conid)

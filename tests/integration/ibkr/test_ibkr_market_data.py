@@ -91,6 +91,19 @@ async def test_gap_scanner_filters_and_sorts(broker: Any, fake: FakeIbkr) -> Non
     assert broker.has_scanner
 
 
+async def test_scanner_request_has_ibkrs_documented_shape(broker: Any, fake: FakeIbkr) -> None:
+    """``POST /iserver/scanner/run`` takes ``instrument``/``location``/``type`` and a
+    ``filter`` list of ``{code, value}`` (IBKR's OpenAPI spec); our ASX defaults are
+    ``STOCK.HK`` / ``STK.HK.ASX`` / ``HIGH_OPEN_GAP``."""
+    fake.scanner_conids = []
+    assert await broker.scan_gaps(Decimal("4"), Decimal("0.2"), 20_000) == []
+    (call,) = fake.calls_to("/iserver/scanner/run")
+    assert call.body == {
+        "instrument": "STOCK.HK", "location": "STK.HK.ASX", "type": "HIGH_OPEN_GAP",
+        "filter": [{"code": "priceAbove", "value": 0.2}, {"code": "volumeAbove", "value": 20_000}],
+    }
+
+
 async def test_real_loopback_http_with_system_clock(
     ibkr_keys: FakeIbkrKeys, tmp_path: Path
 ) -> None:
