@@ -196,8 +196,10 @@ def order_state_from(
       key live orders report a stop under is not documented; ``stop_price``, ``auxPrice`` and
       ``price`` are tried in that order.
     """
-    qty = int(parse_price(_first(row, "totalSize", "total_size", "size")) or 0)
     filled = int(parse_price(_first(row, "filledQuantity", "cum_fill")) or 0)
+    total = parse_price(_first(row, "totalSize", "total_size"))
+    # order status's ``size`` is what remains, not the order's size
+    qty = int(total) if total is not None else int(parse_price(row.get("size")) or 0) + filled
     status = parse_status(_first(row, "status", "order_status"), filled, qty)
     kind = _ORDER_TYPE.get(str(_first(row, "orderType", "origOrderType", "order_type")).lower())
     limit = parse_price(_first(row, "limit_price", "price")) if kind is OrderType.LMT else None
