@@ -239,6 +239,9 @@ class FakeIbkr:
         # IBKR documents startTime both as the window's end (period reaching back) and its
         # start (period reaching forward); True plays the second reading
         self.history_start_is_begin = False
+        # IBKR reports history ``v`` in units of the body's ``volumeFactor`` (its spec's AAPL
+        # example: 100); rows in :attr:`bars`/:attr:`intraday` are raw IBKR rows in those units
+        self.history_volume_factor = 100
         self.scanner_conids: list[int] = []
         # orders
         self.orders: dict[str, FakeOrder] = {}
@@ -667,7 +670,7 @@ class FakeIbkr:
         if data is None:
             data = self._made_up_bars(inst, period)
         return 200, {"symbol": inst.symbol, "text": inst.name, "barLength": 86400,
-                     "data": data}
+                     "volumeFactor": self.history_volume_factor, "data": data}
 
     def _intraday_history(
         self, inst: FakeInstrument, query: dict[str, str], bar: str
@@ -697,7 +700,8 @@ class FakeIbkr:
         return 200, {
             "symbol": inst.symbol, "text": inst.name, "priceFactor": 100,
             "startTime": begin.strftime("%Y%m%d-%H:%M:%S"), "timePeriod": query.get("period"),
-            "barLength": int(length.total_seconds()), "volumeFactor": 1, "outsideRth": False,
+            "barLength": int(length.total_seconds()),
+            "volumeFactor": self.history_volume_factor, "outsideRth": False,
             "data": data, "points": len(data),
         }
 
@@ -741,6 +745,20 @@ class FakeIbkr:
         return bars
 
     def _scanner(self, body: Any) -> tuple[int, Any]:
+        """IBKR's documented request (its OpenAPI spec, ``/iserver/scanner/run``): a JSON object
+        with string ``instrument``, ``location`` and ``type`` and a ``filter`` list of
+        ``{code, value}``; anything else draws the documented 400 "Invalid input format or
+        missing required fields". Rows follow the spec's response example."""
+        filters = body.get("filter", []) if isinstance(body, dict) else None
+        if (
+            not isinstance(body, dict)
+            or not all(isinstance(body.get(k), str) and body[k] for k in
+                       ("instrument", "location", "type"))
+            or not isinstance(filters, list)
+            or not all(isinstance(f, dict) and isinstance(f.get("code"), str) and "value" in f
+                       for f in filters)
+        ):
+            return 400, {"error": "Invalid input format or missing required fields"}
         contracts: list[dict[str, Any]] = []
         for conid in self.scanner_conids:
             inst = self._instrument(conid)

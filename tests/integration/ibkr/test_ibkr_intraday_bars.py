@@ -17,7 +17,7 @@ import pytest
 from skimd.clock import SimulatedClock
 from skimd.errors import RateLimitedError
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
-from skimd.infrastructure.brokers.ibkr import mapping
+from skimd.infrastructure.brokers.ibkr import history
 from tests.fakes.ibkr_server import FakeIbkr, autojump, make_broker, minute_bar
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -64,7 +64,7 @@ async def test_rows_are_mapped_filtered_to_the_day_and_to_now(
     assert [b.at for b in bars] == [sydney(TODAY, 10, m).astimezone(UTC) for m in (0, 1, 2)]
     assert all(b.at is not None and b.at.tzinfo is UTC for b in bars)
     assert (bars[1].high, bars[1].close, bars[1].volume) == (Decimal("10.06"), Decimal("10.05"),
-                                                              1300)
+                                                              130_000)  # volumeFactor 100
     assert (bars[2].low, bars[2].high) == (Decimal("10.04"), Decimal("10.06"))
     assert all(b.day == TODAY for b in bars)
 
@@ -74,9 +74,9 @@ def test_mapping_drops_other_sessions_and_applies_the_volume_factor() -> None:
         minute_bar(sydney(TODAY - timedelta(days=1), 15, 59), "1", "1", "1", "1", 7),
         minute_bar(sydney(TODAY, 10, 0), "1.5", "1.6", "1.4", "1.55", 12),
     ]}
-    (bar,) = mapping.intraday_bars_from_history(body, "XYZ", TODAY, SYDNEY)
+    (bar,) = history.intraday_bars(body, "XYZ", TODAY, SYDNEY)
     assert (bar.symbol, bar.open, bar.volume) == ("XYZ", Decimal("1.5"), 1200)
-    assert [mapping.history_bar_size(m) for m in (1, 5, 30, 60)] == ["1min", "5min", "30min",
+    assert [history.bar_size(m) for m in (1, 5, 30, 60)] == ["1min", "5min", "30min",
                                                                     "1h"]
 
 

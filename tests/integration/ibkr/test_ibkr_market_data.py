@@ -75,7 +75,8 @@ async def test_daily_bars_exclude_the_forming_day(broker: Any, fake: FakeIbkr) -
     ]
     bars = await broker.daily_bars(77, 5)
     assert [b.day for b in bars] == [date(2025, 2, 28), date(2025, 3, 3)]
-    assert bars[1].close == Decimal("10.2") and bars[1].volume == 1200
+    # the fake answers with IBKR's volumeFactor 100: v=1200 is 120 000 shares
+    assert bars[1].close == Decimal("10.2") and bars[1].volume == 120_000
 
 
 async def test_gap_scanner_filters_and_sorts(broker: Any, fake: FakeIbkr) -> None:
@@ -88,6 +89,19 @@ async def test_gap_scanner_filters_and_sorts(broker: Any, fake: FakeIbkr) -> Non
     assert [(c.symbol, c.gap_pct) for c in found] == [("BBB", Decimal("20.0000")),
                                                       ("AAA", Decimal("10.0000"))]
     assert broker.has_scanner
+
+
+async def test_scanner_request_has_ibkrs_documented_shape(broker: Any, fake: FakeIbkr) -> None:
+    """``POST /iserver/scanner/run`` takes ``instrument``/``location``/``type`` and a
+    ``filter`` list of ``{code, value}`` (IBKR's OpenAPI spec); our ASX defaults are
+    ``STOCK.HK`` / ``STK.HK.ASX`` / ``HIGH_OPEN_GAP``."""
+    fake.scanner_conids = []
+    assert await broker.scan_gaps(Decimal("4"), Decimal("0.2"), 20_000) == []
+    (call,) = fake.calls_to("/iserver/scanner/run")
+    assert call.body == {
+        "instrument": "STOCK.HK", "location": "STK.HK.ASX", "type": "HIGH_OPEN_GAP",
+        "filter": [{"code": "priceAbove", "value": 0.2}, {"code": "volumeAbove", "value": 20_000}],
+    }
 
 
 async def test_real_loopback_http_with_system_clock(

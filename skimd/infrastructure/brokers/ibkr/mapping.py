@@ -4,7 +4,11 @@ IBKR formats numbers as strings with decorations: snapshot prices may carry a ``
 (yesterday's close shown before the open) or ``H`` (halted), thousands separators, and
 volumes such as ``"1.23M"``. Order endpoints disagree on key names (``orderId`` /
 ``order_id``, ``status`` / ``order_status``, ``side`` ``"BUY"`` / ``"B"``); each parser
-accepts both.
+accepts both. History rows are mapped in :mod:`.history`.
+
+Sources (checked for issue 14): IBKR's OpenAPI spec "IB REST API" v2.29.0,
+https://api.ibkr.com/gw/api/v3/api-docs ("[spec]" below), and IBKR's Web API documentation,
+https://www.interactivebrokers.com/campus/ibkr-api-page/webapi-doc/ ("[doc]").
 
 Executions (``/iserver/account/trades``) carry ``sec_type``; an option's row (``"OPT"``) names
 its underlying in ``contract_description_1`` (IBKR: "the underlying symbol of the contract")
@@ -20,14 +24,14 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
 
 from skimd.domain.account import AccountSummary, Position
-from skimd.domain.market import Bar, Quote
+from skimd.domain.market import Quote
 from skimd.domain.orders import (
     OPTION,
     STOCK,
@@ -43,7 +47,13 @@ from skimd.errors import InvalidInputError
 
 log = structlog.get_logger(__name__)
 
-# Snapshot field ids (IBKR Client Portal market data fields).
+# Snapshot field ids ([spec] ``MdFields``): 31 Last ("May contain one of the following
+# prefixes: C - Previous day's closing price. H - Trading has halted."), 55 Symbol, 70/71 the
+# day's high/low, 84/86 bid/ask, 87 "Volume for the day" (formatted, e.g. "1.2K"), 7295 Open,
+# 7741 Prior Close, 7762 "Volume Long. High precision volume for the day". Whether ASX volumes
+# are shares or lots the Web API does not say; they are taken as shares, as IBKR's TWS API
+# counts lots of 100 for US stocks only (tick 8 "Volume",
+# https://interactivebrokers.github.io/tws-api/tick_types.html).
 F_LAST, F_SYMBOL, F_HIGH, F_LOW = "31", "55", "70", "71"
 F_BID, F_ASK, F_VOLUME = "84", "86", "87"
 F_OPEN, F_PRIOR_CLOSE, F_VOLUME_LONG = "7295", "7741", "7762"
@@ -87,8 +97,8 @@ def parse_price(value: Any) -> Decimal | None:
     return result if result.is_finite() else None
 
 
-def parse_volume(value: Any) -> int | None:
-    """``"1.23M"`` → 1230000, ``"12,345"`` → 12345; junk → None."""
+def volume_decimal(value: Any) -> Decimal | None:
+    """``"1.23M"`` → 1230000, ``"12,345"`` → 12345, ``266616.18`` → 266616.18; junk → None."""
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip().replace(",", "").upper()
@@ -96,9 +106,16 @@ def parse_volume(value: Any) -> int | None:
     if text and text[-1] in _SUFFIX:
         factor, text = _SUFFIX[text[-1]], text[:-1]
     try:
-        return int(Decimal(text) * factor)
+        result = Decimal(text) * factor
     except (InvalidOperation, ValueError):
         return None
+    return result if result.is_finite() else None
+
+
+def parse_volume(value: Any) -> int | None:
+    """A volume as whole shares (rounded down): ``"1.23M"`` → 1230000; junk → None."""
+    volume = volume_decimal(value)
+    return None if volume is None else int(volume)
 
 
 def snapshot_has_data(row: Mapping[str, Any]) -> bool:
@@ -131,77 +148,6 @@ def quote_from_snapshot(row: Mapping[str, Any], symbol: str, fallback_at: dateti
     )
 
 
-def bars_from_history(body: Any, symbol: str, zone: tzinfo) -> list[Bar]:
-    """Daily bars from ``/iserver/marketdata/history`` (``t`` ms epoch → its date in the
-    market's ``zone``), oldest first, one per day (the later row wins)."""
-    rows = body.get("data", []) if isinstance(body, dict) else []
-    by_day: dict[date, Bar] = {}
-    for row in rows:
-        try:
-            day = datetime.fromtimestamp(int(row["t"]) / 1000, UTC).astimezone(zone).date()
-            values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
-            if any(v is None for v in values):
-                continue
-            o, h, low, c = (v for v in values if v is not None)
-            by_day[day] = Bar(symbol=symbol, day=day, open=o, high=h, low=low, close=c,
-                              volume=parse_volume(row.get("v")) or 0)
-        except (KeyError, TypeError, ValueError):
-            continue
-    return [by_day[d] for d in sorted(by_day)]
-
-
-def history_bar_size(minutes: int) -> str:
-    """IBKR's ``bar`` parameter for a bar of ``minutes``: ``"5min"``, ``"1h"``, ..."""
-    if minutes % 60 == 0:
-        return f"{minutes // 60}h"
-    return f"{minutes}min"
-
-
-def history_time(when: datetime) -> str:
-    """IBKR's ``startTime`` format: UTC ``YYYYMMDD-hh:mm:ss``."""
-    return when.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
-
-
-def intraday_bars_from_history(body: Any, symbol: str, day: date, zone: tzinfo) -> list[Bar]:
-    """Intraday bars of date ``day`` (in the market's ``zone``) from
-    ``/iserver/marketdata/history``.
-
-    Each ``data`` row is ``{"o", "h", "l", "c", "v", "t"}`` with ``t`` the bar's start in
-    ms since the epoch. Rows of other dates (the request window may reach into the previous
-    session) and rows missing a price are skipped; ``v`` is scaled by the body's
-    ``volumeFactor`` when IBKR sends one. Oldest first, one bar per start (the later row
-    wins). High and low are widened to cover open and close if IBKR's row does not, so every
-    bar keeps ``low <= open, close <= high``.
-    """
-    if not isinstance(body, dict):
-        return []
-    factor = parse_price(body.get("volumeFactor"))
-    if factor is None or factor <= 0:
-        factor = Decimal(1)
-    by_start: dict[datetime, Bar] = {}
-    for row in body.get("data") or []:
-        try:
-            at = datetime.fromtimestamp(int(row["t"]) / 1000, UTC)
-            values = [parse_price(row.get(k)) for k in ("o", "h", "l", "c")]
-            if at.astimezone(zone).date() != day or any(v is None for v in values):
-                continue
-            o, h, low, c = (v for v in values if v is not None)
-            volume = parse_volume(row.get("v")) or 0
-            by_start[at] = Bar(
-                symbol=symbol,
-                day=day,
-                open=o,
-                high=max(h, low, o, c),
-                low=min(h, low, o, c),
-                close=c,
-                volume=int(volume * factor),
-                at=at,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError, OSError):
-            continue
-    return [by_start[t] for t in sorted(by_start)]
-
-
 def _first(row: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = row.get(key)
@@ -231,9 +177,29 @@ def parse_status(value: Any, filled: int, qty: int) -> OrderStatus:
 def order_state_from(
     row: Mapping[str, Any], *, client_order_id: str | None = None, symbol: str = ""
 ) -> OrderState:
-    """One order from ``/iserver/account/orders`` or ``/iserver/account/order/status``."""
-    qty = int(parse_price(_first(row, "totalSize", "total_size", "size")) or 0)
+    """One order from ``/iserver/account/orders`` or ``/iserver/account/order/status``.
+
+    - Live orders ([spec] ``/iserver/account/orders``) use camelCase (``orderId``,
+      ``totalSize``, ``filledQuantity``, ``status``, ``orderType`` "Limit"/"Market"/"Stop",
+      ``origOrderType`` "LIMIT"/..., ``timeInForce``, ``side`` "BUY"/"SELL", ``price``) and carry
+      the cOID as ``order_ref`` ([doc] "Monitoring Live Orders" example; the [spec] schema omits
+      it, its ``/iserver/account/trades`` rows define it: "Specified via cOID during order
+      submission").
+    - Order status ([spec] ``/iserver/account/order/status/{orderId}``) uses snake_case
+      (``order_id``, ``total_size``, ``cum_fill``, ``size`` = the remaining quantity,
+      ``order_status``, ``order_type`` "MARKET"/..., ``tif``, ``side`` "S"/"B" in IBKR's
+      example) and carries no cOID at all: the caller passes ``client_order_id`` from what it
+      learnt at placement or from live orders. The spec documents no price fields there.
+    - A STP order's stop is sent as ``price`` ([doc] bracket example ``"orderType": "STP",
+      "price": 157.30``; IBKR's older Client Portal swagger: "For STP this is the stop price",
+      while ``auxPrice`` is the stop of a STOP_LIMIT order, whose ``price`` is the limit). Which
+      key live orders report a stop under is not documented; ``stop_price``, ``auxPrice`` and
+      ``price`` are tried in that order.
+    """
     filled = int(parse_price(_first(row, "filledQuantity", "cum_fill")) or 0)
+    total = parse_price(_first(row, "totalSize", "total_size"))
+    # order status's ``size`` is what remains, not the order's size
+    qty = int(total) if total is not None else int(parse_price(row.get("size")) or 0) + filled
     status = parse_status(_first(row, "status", "order_status"), filled, qty)
     kind = _ORDER_TYPE.get(str(_first(row, "orderType", "origOrderType", "order_type")).lower())
     limit = parse_price(_first(row, "limit_price", "price")) if kind is OrderType.LMT else None

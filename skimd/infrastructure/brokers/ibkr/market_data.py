@@ -1,11 +1,30 @@
 """IBKR market data: contract search, snapshots, daily and intraday history, the gap scanner.
 
-- Snapshots: the first request for a conid only subscribes (IBKR's pre-flight). Every new
-  conid is subscribed, then polled (bounded by ``snapshot_poll_attempts``) until the fields
-  arrive; conids still empty come back as Quotes without data.
-- History (daily and intraday bars): every request holds one of the ``history`` pacer's
-  5 concurrent slots (IBKR answers a sixth in flight with 429), and a 429 there pauses
-  history only.
+Sources: IBKR's OpenAPI spec "IB REST API" v2.29.0 (https://api.ibkr.com/gw/api/v3/api-docs,
+"[spec]") and IBKR's Web API documentation
+(https://www.interactivebrokers.com/campus/ibkr-api-page/webapi-doc/, "[doc]").
+
+- Snapshots: the first request for a conid only subscribes ([doc] "Top-of-Book Snapshots":
+  the pre-flight "will not deliver any data, but rather makes the stream available"). Every
+  new conid is subscribed, then polled (bounded by ``snapshot_poll_attempts``) until the
+  fields arrive; conids still empty come back as Quotes without data. At most 100 conids a
+  call: our own batch size (no IBKR page reached states a per-call limit).
+- History (daily and intraday bars, see :mod:`.history` for the parameters and units): every
+  request holds one of the ``history`` pacer's 5 concurrent slots ([doc] "Additional Usage
+  Limits": "/iserver/marketdata/history GET 5 concurrent requests"; a sixth in flight draws
+  429), and a 429 there pauses history only.
+- Scanner: ``POST /iserver/scanner/run`` with ``instrument``/``location``/``type``/``filter``,
+  whose valid values ``GET /iserver/scanner/params`` lists (``instrument_list``,
+  ``location_tree``, ``scan_type_list``, ``filter_list``) ([spec]; IBind's ``scanner_mixin.py``,
+  github.com/Voyz/ibind). Our defaults: instrument ``STOCK.HK`` (in [spec]'s own
+  ``scan_type_list`` example; "Asian stocks" in IB's API reference as copied by
+  github.com/ib-ruby/ib-ruby ``lib/ib/messages/outgoing.rb``), location ``STK.HK.ASX``
+  ("Australian Stocks", same reference; not in any IBKR page reached) and type
+  ``HIGH_OPEN_GAP`` (not in any IBKR page reached): ``[ibkr] scanner_*`` can change all three
+  once ``/iserver/scanner/params`` shows otherwise. ``priceAbove`` is in [spec]'s example;
+  ``volumeAbove`` and its unit for ASX are not documented, which is why the domain GapFilter
+  re-screens every row on snapshot volume. IBKR returns at most 50 contracts a scan (IBind)
+  and allows 1 run a second ([doc] rate limits).
 - Session times come from the market calendar: today's daily bar counts once
   :data:`DAILY_BAR_SETTLES` has passed after today's close, and a past session's intraday
   history is asked for ending :data:`INTRADAY_HISTORY_ENDS` after that session's close, so an
@@ -26,7 +45,7 @@ from skimd.domain.calendar import MarketCalendar
 from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Bar, Contract, GapCandidate, Quote
 from skimd.errors import InvalidInputError
-from skimd.infrastructure.brokers.ibkr import mapping
+from skimd.infrastructure.brokers.ibkr import history, mapping
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
 from skimd.services.ports.broker import INTRADAY_BAR_MINUTES, IdentifierCache
 
@@ -150,7 +169,7 @@ class IbkrMarketData:
             {"conid": str(conid), "period": f"{period}d", "bar": "1d", "outsideRth": "false"}
         )
         symbol = self._symbols.get(conid) or str((body or {}).get("symbol") or conid)
-        bars = mapping.bars_from_history(body, symbol, self._calendar.zone)
+        bars = history.daily_bars(body, symbol, self._calendar.zone)
         now = self._clock.now()
         today = now.astimezone(self._calendar.zone).date()
         session = self._calendar.session(today)
@@ -160,8 +179,9 @@ class IbkrMarketData:
 
     async def intraday_bars(self, conid: int, day: date, minutes: int = 1) -> list[Bar]:
         """One history request, ``period=1d``. Today: no ``startTime``, so the period ends
-        at IBKR's now. A past session: ``startTime`` = its close + INTRADAY_HISTORY_ENDS,
-        the reference point IBKR's period reaches back from. A day without a session has no
+        at IBKR's now (an explicit "now" can miss the newest bar: see :mod:`.history`). A
+        past session: ``startTime`` (UTC) = its close + INTRADAY_HISTORY_ENDS, the reference
+        point IBKR's period reaches back from by default. A day without a session has no
         bars (nothing is asked). Rows of another date and rows starting after our clock are
         dropped whatever IBKR sends, so neither a neighbouring session nor clock skew leaks
         into the result."""
@@ -179,14 +199,14 @@ class IbkrMarketData:
             "conid": str(conid),
             "exchange": "ASX",
             "period": "1d",
-            "bar": mapping.history_bar_size(minutes),
+            "bar": history.bar_size(minutes),
             "outsideRth": "false",
         }
         if day < now.astimezone(zone).date():
-            params["startTime"] = mapping.history_time(session.close_at + INTRADAY_HISTORY_ENDS)
+            params["startTime"] = history.start_time(session.close_at + INTRADAY_HISTORY_ENDS)
         body = await self._history(params)
         symbol = self._symbols.get(conid) or str((body or {}).get("symbol") or conid)
-        bars = mapping.intraday_bars_from_history(body, symbol, day, zone)
+        bars = history.intraday_bars(body, symbol, day, zone)
         return [b for b in bars if b.at is not None and b.at <= now]
 
     async def _history(self, params: dict[str, str]) -> Any:
@@ -203,7 +223,11 @@ class IbkrMarketData:
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int
     ) -> list[GapCandidate]:
         """IBKR's scanner narrows the market to liquid movers (its own price and volume
-        filters), then the snapshots of its rows go through the domain's gap screen."""
+        filters), then the snapshots of its rows go through the domain's gap screen.
+
+        A row names its contract by ``con_id`` (int) and ``conidex`` (string, "conid" or
+        "conid@EXCHANGE") and its ticker by ``symbol`` ([spec] ``/iserver/scanner/run``
+        response)."""
         screen = GapFilter(min_gap_pct, min_price, min_volume)
         body = await self._http.post(
             "/iserver/scanner/run",
