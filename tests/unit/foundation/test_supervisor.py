@@ -56,7 +56,13 @@ class RecordingHooks:
         self.finished.append(result)
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
         self.problems.append((kind, job_id, detail))
         self.scheduled.append(scheduled_at)
