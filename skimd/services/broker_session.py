@@ -114,7 +114,10 @@ class BrokerSessionMonitor:
             self.lost(health.message or "brokerage session not authenticated")
 
     def failed(self, error: BaseException) -> None:
-        """A job met a session error (the broker may not have said so itself)."""
+        """A job met a session error (the broker may not have said so itself). During a
+        known outage it is a consequence, not news: the state and its reason stay."""
+        if self._record is not None and self._record.down:
+            return
         self.lost(f"{type(error).__name__}: {error}"[:200])
 
     # -- the supervisor's gate -------------------------------------------------------------

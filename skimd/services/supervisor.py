@@ -302,7 +302,8 @@ class Supervisor:
                 if held is not None:
                     self._note_held(spec, held)
                     return None
-                self._held_logged.pop(spec.id, None)
+                if self._held_logged.pop(spec.id, None) is not None:
+                    log.info("job resumed", job=spec.id)
             result = self.results[spec.id]
             result.started_at = self._clock.now()
             with structlog.contextvars.bound_contextvars(job=spec.id):
@@ -345,8 +346,8 @@ class Supervisor:
             result.outcome, result.message = "skipped", reason
 
     def _note_held(self, spec: JobSpec, reason: str) -> None:
-        """Logged when the reason changes, not on every tick (the gate alerted it once)."""
-        if self._held_logged.get(spec.id) != reason:
+        """Logged when the job starts waiting, not on every tick (the gate alerted it)."""
+        if spec.id not in self._held_logged:
             self._held_logged[spec.id] = reason
             log.info("job paused", job=spec.id, reason=reason)
         self.results[spec.id].outcome, self.results[spec.id].message = "paused", reason

@@ -115,6 +115,7 @@ async def test_a_login_that_stays_competing_is_one_alert_with_each_retry_recorde
     for backoff in (2, 4, 8):  # the adapter backs off and says when it tries again
         clock.advance(60)
         monitor.competing(clock.now() + timedelta(minutes=backoff))
+        monitor.failed(RuntimeError("no bridge"))  # the call that met it fails too
     (alert,) = store.alerts
     assert isinstance(alert, BrokerSessionLost) and alert.taken_by_other_login
     rec = recorded(store)
@@ -122,6 +123,9 @@ async def test_a_login_that_stays_competing_is_one_alert_with_each_retry_recorde
     assert rec.paused_until == T0 + timedelta(minutes=3 + 8)
     reason = await monitor.hold()
     assert reason is not None and "taken by another login" in reason
+    monitor.restored()
+    restored = store.alerts[-1]
+    assert isinstance(restored, BrokerSessionRestored) and restored.taken_by_other_login
 
 
 async def test_the_pause_alert_names_each_open_position_and_what_protects_it() -> None:
