@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.infrastructure.demo_state import DemoAccount
     from skimd.services.alerts import OutboxSender
+    from skimd.services.broker_session import BrokerSessionMonitor
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import TradeReports
     from skimd.services.ports.alerts import NotificationService
@@ -439,7 +440,10 @@ class App:
             from skimd.services.daemon_alerts import AlertingBrokerEvents
 
             events: Any = AlertingBrokerEvents(
-                self.store_alert, self.clock, broker=self.settings.broker.kind
+                self.store_alert,
+                self.clock,
+                broker=self.settings.broker.kind,
+                session=self.broker_session,
             )
             cache: Any = SqlIdentifierCache(self.database.unit_of_work, self.clock)
         else:
@@ -456,6 +460,16 @@ class App:
         )
         self._on_close(broker.close)
         return broker
+
+    @cached_property
+    def broker_session(self) -> BrokerSessionMonitor:
+        """What the daemon knows of the broker session: fed by the broker's events and the
+        jobs, recorded for ``skimd status``, pausing the market-data and order jobs while
+        the session is down. EXCLUSIVE only (it writes)."""
+        from skimd.services.broker_session import BrokerSessionMonitor
+
+        self._require_exclusive("the broker session monitor")
+        return BrokerSessionMonitor(self.store, self.clock, broker=self.settings.broker.kind)
 
     @cached_property
     def news(self) -> AnnouncementFeed:
@@ -502,7 +516,9 @@ class App:
             params=self.params,
             news=self.news,
         )
-        day = TradingDay(ctx)
+        session = self.broker_session
+        session.probe_with(self.broker.health)
+        day = TradingDay(ctx, session=session)
         reports = self.trade_reports(BrokerPricePath(self.broker)).write_reports
         day.attach_journal(lambda desk: _journal_day(self.settings, ctx, self.store, desk, reports))
         return day
@@ -531,16 +547,18 @@ class App:
             table.add(planned.bind(handler))
         for spec in bind_plan(plan, handlers):
             table.add(spec)
+        built: list[Supervisor] = []
         hooks = AlertingHooks(
             self.store_alert,
             self.clock,
             broker=self.settings.broker.kind,
             live_trading=self.settings.broker.live_trading,
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
+            running_since=lambda job: built[0].running_since(job) if built else None,
         )
         sup = self.settings.supervisor
         kill_switch = self.kill_switch
-        return Supervisor(
+        supervisor = Supervisor(
             clock=self.clock,
             scheduler=SchedulerAdapter(self.clock, self.calendar.zone, sup.misfire_grace_s),
             calendar=self.calendar,
@@ -551,7 +569,10 @@ class App:
             watchdog_interval_s=watchdog_interval_s(self._environ.get("WATCHDOG_USEC")),
             status_interval_s=sup.status_interval_s,
             halt_trading=lambda reason: kill_switch.lock(reason, by="the daemon"),
+            session=self.broker_session,
         )
+        built.append(supervisor)
+        return supervisor
 
     def _heartbeat(self) -> JobHandler | None:
         from skimd.infrastructure.notifications.factory import build_heartbeat

@@ -20,6 +20,7 @@ from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
     BrokerSessionLost,
+    BrokerSessionRestored,
     CandidateDigest,
     CandidateFound,
     DaemonStarted,
@@ -27,8 +28,10 @@ from skimd.domain.alerts import (
     DailySummary,
     GuardReleased,
     GuardTripped,
+    HeldPosition,
     JobFailed,
     JobMissed,
+    JobOverrun,
     OrderFilled,
     OrderPlaced,
     OrderRejected,
@@ -39,8 +42,8 @@ from skimd.domain.alerts import (
     ReconciliationDigest,
     TradeableCandidate,
 )
-from skimd.domain.formatting import MISSING, fmt_money, fmt_pct, fmt_price
-from skimd.domain.protection import COVER_WORDS, SELL_WORDS, Cover
+from skimd.domain.formatting import MISSING, fmt_duration, fmt_money, fmt_pct, fmt_price
+from skimd.domain.protection import COVER_WORDS, PAUSED_COVER_WORDS, SELL_WORDS, Cover
 from skimd.domain.trading import ExitReason
 
 Details = tuple[tuple[str, str], ...]
@@ -296,6 +299,26 @@ def _job_failed(a: JobFailed) -> AlertText:
 
 
 @describe.register
+def _job_overrun(a: JobOverrun) -> AlertText:
+    runs, took = f"{a.skipped_runs} run{'s' * (a.skipped_runs != 1)}", fmt_duration(a.ran_for_s)
+    what = (
+        f"one run took {took}; {runs} skipped meanwhile"
+        if a.finished
+        else f"one run still going after {took}; {runs} skipped so far"
+    )
+    return AlertText(
+        title=f"Job overran: {a.job_id}",
+        summary=f"job {a.job_id}: {what}",
+        details=(
+            ("Job", a.job_id),
+            ("Run started", a.started_at.isoformat()),
+            ("Ran for", took + ("" if a.finished else " (still running)")),
+            ("Runs skipped", str(a.skipped_runs)),
+        ),
+    )
+
+
+@describe.register
 def _job_missed(a: JobMissed) -> AlertText:
     return AlertText(
         title=f"Job missed: {a.job_id}",
@@ -317,13 +340,37 @@ def _broker_session_lost(a: BrokerSessionLost) -> AlertText:
         title = f"Broker session taken by another login ({a.broker})"
     else:
         title = f"Broker session lost ({a.broker})"
+    competing = "yes" if a.taken_by_other_login else "no"
+    details = [("Broker", a.broker), ("Competing login", competing), ("Reason", a.reason)]
+    summary = f"{title}: {a.reason}"
+    if a.paused:
+        until = a.retry_at.isoformat() if a.retry_at is not None else "the session is back"
+        paused = f"market-data and order jobs paused until {until}"
+        held = "; ".join(_held(p) for p in a.positions) or "none"
+        summary = f"{summary}; {paused}; open positions: {held}"
+        details += [("Paused", paused), ("Open positions", held)]
+    return AlertText(title=title, summary=summary, details=tuple(details))
+
+
+def _held(p: HeldPosition) -> str:
+    at = f" at {fmt_price(p.stop)}" if p.stop is not None else ""
+    return f"{p.symbol} {p.quantity} sh: {PAUSED_COVER_WORDS[p.cover].format(at=at)}"
+
+
+@describe.register
+def _broker_session_restored(a: BrokerSessionRestored) -> AlertText:
+    what = "taken by another login" if a.taken_by_other_login else "lost"
+    down = fmt_duration(a.down_for_s)
+    title = f"Broker session restored ({a.broker}) after {down}"
     return AlertText(
         title=title,
-        summary=f"{title}: {a.reason}",
+        summary=f"{title}; it was {what} since {a.down_since.isoformat()}; jobs resumed",
         details=(
             ("Broker", a.broker),
-            ("Competing login", "yes" if a.taken_by_other_login else "no"),
-            ("Reason", a.reason),
+            ("Was", what),
+            ("Down since", a.down_since.isoformat()),
+            ("Down for", down),
+            ("Reason", a.reason or MISSING),
         ),
     )
 

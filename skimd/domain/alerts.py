@@ -264,6 +264,23 @@ class JobFailed(Alert):
 
 @register
 @dataclass(frozen=True, kw_only=True)
+class JobOverrun(Alert):
+    """Runs of ``job_id`` were skipped because the one started at ``started_at`` was still
+    going: one alert per slow stretch. ``finished`` False means it was still running when
+    this was said (``ran_for_s`` so far)."""
+
+    kind: ClassVar[str] = "job_overrun"
+    default_severity: ClassVar[Severity] = Severity.WARNING
+
+    job_id: str
+    skipped_runs: int
+    started_at: datetime
+    ran_for_s: float
+    finished: bool = True
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
 class JobMissed(Alert):
     kind: ClassVar[str] = "job_missed"
     default_severity: ClassVar[Severity] = Severity.WARNING
@@ -273,10 +290,25 @@ class JobMissed(Alert):
     late_by_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class HeldPosition:
+    """An open position while the broker session is down: what still protects it
+    (a resting stop at the broker keeps working; the software stop cannot act)."""
+
+    symbol: str
+    quantity: int
+    cover: Cover
+    stop: Decimal | None = None
+
+
 @register
 @dataclass(frozen=True, kw_only=True)
 class BrokerSessionLost(Alert):
-    """The brokerage session dropped or another login took it; entries are halted."""
+    """The brokerage session dropped or another login took it; entries are halted.
+
+    ``paused``: the daemon's market-data and order jobs wait until the session is back;
+    ``retry_at`` is when the broker next tries to restore it (None: not known);
+    ``positions`` are the open positions left meanwhile, with what protects each."""
 
     kind: ClassVar[str] = "broker_session_lost"
     default_severity: ClassVar[Severity] = Severity.CRITICAL
@@ -284,6 +316,27 @@ class BrokerSessionLost(Alert):
     broker: str
     reason: str
     taken_by_other_login: bool = False
+    paused: bool = False
+    retry_at: datetime | None = None
+    positions: tuple[HeldPosition, ...] = ()
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class BrokerSessionRestored(Alert):
+    """The brokerage session is authenticated again after being lost (or taken by another
+    login) since ``down_since``; paused jobs run again."""
+
+    kind: ClassVar[str] = "broker_session_restored"
+
+    broker: str
+    down_since: datetime
+    taken_by_other_login: bool = False
+    reason: str = ""
+
+    @property
+    def down_for_s(self) -> float:
+        return max(0.0, (self.occurred_at - self.down_since).total_seconds())
 
 
 @register

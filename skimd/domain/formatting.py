@@ -1,4 +1,4 @@
-"""How prices, money and percentages read in everything the trader sees: alert text,
+"""How prices, money, percentages and durations read in everything the trader sees: alert text,
 charts and journal reports share these so a number reads the same everywhere."""
 
 from __future__ import annotations
@@ -29,3 +29,14 @@ def fmt_money(value: Decimal | None) -> str:
 def fmt_pct(value: Decimal | None) -> str:
     """Signed percent with two decimals (``+5.32%``)."""
     return MISSING if value is None else f"{value:+.2f}%"
+
+
+def fmt_duration(seconds: float) -> str:
+    """Whole seconds under two minutes, then minutes and seconds, then hours and minutes
+    (``45 s``, ``4 min 12 s``, ``3 h 5 min``)."""
+    whole = max(int(seconds), 0)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -77,6 +77,15 @@ COVER_WORDS = {
 }
 """What protects a position, in the words the trader reads."""
 
+PAUSED_COVER_WORDS = {
+    Cover.BROKER_STOP: "resting stop at the broker{at} still works",
+    Cover.EXITING: "exit orders at the broker are selling it",
+    Cover.SOFTWARE_STOP: "NOT PROTECTED: its software stop{at} cannot act while paused",
+    Cover.UNPROTECTED: "NOT PROTECTED: nothing covers it",
+}
+"""What protects a position while the daemon's market-data and order jobs are paused (the
+broker session is down): only what works at the broker; ``{at}`` takes " at <stop>"."""
+
 
 def retry_delay(refusals: int) -> timedelta:
     """How long after its ``refusals``-th consecutive refusal an order is tried again."""

@@ -3,18 +3,26 @@
 Each hook writes its alert to the outbox in its own unit of work (so it survives a crash
 and is delivered at least once by the OutboxSender) and wakes the sender. A job that keeps
 failing alerts on its first failure and then every ``repeat_every`` consecutive failures,
-not on every tick; a missed or overrun run alerts each time (those are rare by nature).
-Hooks never raise: an alert that cannot be stored is logged and trading goes on.
+not on every tick; a failure with a known cause (the broker session is down, and that was
+alerted once already) is logged, not alerted or counted. A missed run alerts each time.
+Runs skipped because the previous one was still going make one slow stretch, alerted once
+with its count when the long run ends (or once while it is still going after
+``overrun_alert_after_s``, so a hung job is not silent). Hooks never raise: an alert that
+cannot be stored is logged and trading goes on.
 
-:class:`AlertingBrokerEvents` does the same for the broker's
-:class:`~skimd.services.ports.broker.BrokerEvents` (session lost, competing
-login, rate-limit penalty), deduplicated per condition episode.
+:class:`AlertingBrokerEvents` is the broker's
+:class:`~skimd.services.ports.broker.BrokerEvents`: session events go to the daemon's
+session monitor (:mod:`skimd.services.broker_session`: one alert per outage, one when it is
+restored, every transition recorded); rate-limit penalties become alerts, deduplicated per
+condition episode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 
@@ -23,11 +31,11 @@ from skimd.clock import Clock
 from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
-    BrokerSessionLost,
     DaemonStarted,
     DaemonStopping,
     JobFailed,
     JobMissed,
+    JobOverrun,
 )
 from skimd.services.jobs import JobResult
 from skimd.services.supervisor import LoggingHooks
@@ -35,6 +43,15 @@ from skimd.services.supervisor import LoggingHooks
 log = structlog.get_logger("skimd.alerts")
 
 AlertSink = Callable[[Alert], None]
+
+
+@dataclass
+class _Stretch:
+    """Runs of one job skipped while its run started at ``started_at`` went on."""
+
+    started_at: datetime
+    skipped: int = 0
+    alerted: bool = False
 
 
 class AlertingHooks(LoggingHooks):
@@ -46,15 +63,22 @@ class AlertingHooks(LoggingHooks):
         broker: str,
         live_trading: bool,
         repeat_every: int = 10,
+        overrun_alert_after_s: float = 60.0,
         record_run: Callable[[JobResult], None] | None = None,
+        running_since: Callable[[str], datetime | None] | None = None,
     ) -> None:
+        """``running_since(job_id)``: when the job's current run started (the supervisor
+        knows); without it a stretch counts from its first skipped run."""
         self._sink = sink
         self._record_run = record_run
         self._clock = clock
         self._broker = broker
         self._live = live_trading
         self._repeat_every = repeat_every
+        self._overrun_after_s = overrun_alert_after_s
+        self._running_since = running_since
         self._failures: dict[str, int] = {}
+        self._stretches: dict[str, _Stretch] = {}
 
     def daemon_started(self, jobs: list[str]) -> None:
         super().daemon_started(jobs)
@@ -75,6 +99,9 @@ class AlertingHooks(LoggingHooks):
         super().job_finished(result)
         if result.outcome == "ok":
             self._failures.pop(result.job_id, None)
+        stretch = self._stretches.pop(result.job_id, None)
+        if stretch is not None:  # the long run ended: the stretch's one alert
+            self._overrun_alert(result.job_id, stretch, finished=True)
         if self._record_run is not None:
             try:  # status reads these rows; a failed write must not stop the supervisor
                 self._record_run(result)
@@ -82,11 +109,19 @@ class AlertingHooks(LoggingHooks):
                 log.warning("job run not recorded", job=result.job_id, error=str(exc))
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
         super().job_problem(kind, job_id, detail, scheduled_at=scheduled_at)
         now = self._clock.now()
-        if kind == "failed":
+        if kind == "failed" and known_cause is not None:
+            log.warning("job failed; not alerted", job=job_id, cause=known_cause)
+        elif kind == "failed":
             count = self._failures.get(job_id, 0) + 1
             self._failures[job_id] = count
             if count == 1 or count % self._repeat_every == 0:
@@ -107,9 +142,35 @@ class AlertingHooks(LoggingHooks):
             late = max(0.0, (now - due).total_seconds())
             self._emit(JobMissed(occurred_at=now, job_id=job_id, scheduled_for=due, late_by_s=late))
         else:
-            self._emit(
-                JobFailed(occurred_at=now, job_id=job_id, error_type="Overrun", message=detail)
+            self._overran(job_id, now)
+
+    def _overran(self, job_id: str, now: datetime) -> None:
+        stretch = self._stretches.get(job_id)
+        if stretch is None:
+            started = self._running_since(job_id) if self._running_since is not None else None
+            stretch = self._stretches[job_id] = _Stretch(started or now)
+        stretch.skipped += 1
+        long = (now - stretch.started_at).total_seconds() >= self._overrun_after_s
+        if long and not stretch.alerted:
+            stretch.alerted = True
+            self._overrun_alert(job_id, stretch, finished=False)
+
+    def _overrun_alert(self, job_id: str, stretch: _Stretch, *, finished: bool) -> None:
+        """One alert per stretch: when it is long, and when it ends unless that was said."""
+        if finished and stretch.alerted:
+            log.warning("job overrun ended", job=job_id, skipped_runs=stretch.skipped)
+            return
+        now = self._clock.now()
+        self._emit(
+            JobOverrun(
+                occurred_at=now,
+                job_id=job_id,
+                skipped_runs=stretch.skipped,
+                started_at=stretch.started_at.astimezone(UTC),
+                ran_for_s=max(0.0, (now - stretch.started_at).total_seconds()),
+                finished=finished,
             )
+        )
 
     def _emit(self, alert: Alert) -> None:
         try:
@@ -118,16 +179,26 @@ class AlertingHooks(LoggingHooks):
             log.error("alert not stored", alert=alert.kind, error=f"{type(exc).__name__}: {exc}")
 
 
-COMPETING_REASON = "another login is competing for the brokerage session"
+class SessionListener(Protocol):
+    """Where the broker's session events go (:class:`~skimd.services.broker_session.
+    BrokerSessionMonitor`)."""
+
+    def lost(self, reason: str, retry_at: datetime | None = None) -> None: ...
+
+    def competing(self, retry_at: datetime | None = None) -> None: ...
+
+    def restored(self) -> None: ...
+
+    def renewed(self, expires_at: datetime | None) -> None: ...
 
 
 class AlertingBrokerEvents:
-    """:class:`BrokerEvents` that become durable alerts, once per condition episode.
+    """:class:`BrokerEvents` for the daemon: session events to ``session`` (which alerts
+    once per outage and once when it ends), rate-limit penalties to durable alerts, once per
+    condition episode.
 
-    A broker reports a condition on every call that meets it (each failing request of a
-    dead session says ``session_lost``), and the protocol has no "restored" callback. So a
-    condition is keyed by (kind, reason) — the reason for ``session_lost``, the endpoint
-    class for ``rate_limited`` — and an episode lasts while reports keep coming less than
+    A broker may report a penalty on every call that meets it, so a condition is keyed by
+    the endpoint class and an episode lasts while reports keep coming less than
     ``cooldown_s`` apart on the Clock: its first report alerts, the rest are counted and
     logged at debug. A report after ``cooldown_s`` of quiet starts a new episode and
     alerts again.
@@ -143,6 +214,7 @@ class AlertingBrokerEvents:
         clock: Clock,
         *,
         broker: str,
+        session: SessionListener,
         cooldown_s: float = 600.0,
     ) -> None:
         if cooldown_s < 0:
@@ -150,32 +222,22 @@ class AlertingBrokerEvents:
         self._store = store
         self._clock = clock
         self._broker = broker
+        self._session = session
         self._cooldown_s = cooldown_s
         self._last_seen: dict[tuple[str, str], datetime] = {}
         self._suppressed: dict[tuple[str, str], int] = {}
 
     def session_lost(self, reason: str, retry_at: datetime | None = None) -> None:
-        self._report(
-            ("session_lost", reason),
-            lambda now: BrokerSessionLost(occurred_at=now, broker=self._broker, reason=reason),
-        )
+        self._forward("session_lost", lambda: self._session.lost(reason, retry_at))
 
     def session_competing(self, retry_at: datetime | None = None) -> None:
-        self._report(
-            ("session_competing", ""),
-            lambda now: BrokerSessionLost(
-                occurred_at=now,
-                broker=self._broker,
-                reason=COMPETING_REASON,
-                taken_by_other_login=True,
-            ),
-        )
+        self._forward("session_competing", lambda: self._session.competing(retry_at))
 
     def session_restored(self) -> None:
-        log.info("broker session restored", broker=self._broker)
+        self._forward("session_restored", self._session.restored)
 
     def session_renewed(self, expires_at: datetime | None) -> None:
-        log.info("broker session renewed", broker=self._broker, expires_at=expires_at)
+        self._forward("session_renewed", lambda: self._session.renewed(expires_at))
 
     def rate_limited(self, endpoint_class: str, until: datetime) -> None:
         self._report(
@@ -187,6 +249,12 @@ class AlertingBrokerEvents:
                 until=until.astimezone(UTC),
             ),
         )
+
+    def _forward(self, event: str, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception as exc:  # never into the broker: it is in the middle of a call
+            log.error("broker event not handled", broker_event=event, error=f"{exc!r}")
 
     def _report(self, key: tuple[str, str], build: Callable[[datetime], Alert]) -> None:
         try:

@@ -13,6 +13,12 @@
 | outbox     | every ``outbox_poll_interval_s``     | deliver pending alerts (plumbing)          |
 | heartbeat  | every ``heartbeat_interval_min``     | dead-man's-switch ping (plumbing, optional)|
 
+``scan``, ``watch`` and ``sync`` need the broker session for market data and orders: the
+supervisor holds them while the session is known to be down
+(:mod:`skimd.services.broker_session`). The daily jobs run regardless (a warm-up or an end
+of day skipped would be lost for the day; one that fails says so), and so does the
+housekeeping.
+
 Pure: no broker, store or scheduler is needed to compute it, so ``skimd status`` shows the
 same plan the daemon runs. The supervisor binds each entry to its handler
 (:func:`skimd.services.jobs.bind_plan`) and gates market-hours jobs by the calendar; the
@@ -51,6 +57,7 @@ def trading_plan(params: StrategyParams) -> list[PlannedJob]:
             "scan",
             Every(p.scan_interval_s, Window.SESSION),
             f"gap scan (until {p.scan_until:%H:%M})",
+            needs_session=True,
         ),
         PlannedJob(
             "watch",
@@ -58,11 +65,13 @@ def trading_plan(params: StrategyParams) -> list[PlannedJob]:
             "opening ranges, breakout entries, stops and exits",
             # a poll that starts a whole interval late is better skipped for the next one
             misfire_grace_s=max(1, p.poll_interval_s),
+            needs_session=True,
         ),
         PlannedJob(
             "sync",
             Every(p.sync_interval_s, Window.SESSION),
             "position sync with the broker, executions into the journal",
+            needs_session=True,
         ),
         PlannedJob(
             "end_of_day",

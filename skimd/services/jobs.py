@@ -64,6 +64,7 @@ class PlannedJob:
     market_hours: bool = True
     misfire_grace_s: int | None = None  # None → the scheduler default
     internal: bool = False  # plumbing (watchdog, outbox): not shown as a trading job
+    needs_session: bool = False  # market data / orders: waits while the broker session is down
 
     def bind(self, handler: JobHandler) -> JobSpec:
         return JobSpec(
@@ -74,6 +75,7 @@ class PlannedJob:
             market_hours=self.market_hours,
             misfire_grace_s=self.misfire_grace_s,
             internal=self.internal,
+            needs_session=self.needs_session,
         )
 
 
@@ -88,6 +90,7 @@ class JobSpec:
     market_hours: bool = True
     misfire_grace_s: int | None = None  # None → the scheduler default
     internal: bool = False  # plumbing (watchdog, outbox): not shown as a trading job
+    needs_session: bool = False  # market data / orders: waits while the broker session is down
 
     @property
     def plan(self) -> PlannedJob:
@@ -98,6 +101,7 @@ class JobSpec:
             market_hours=self.market_hours,
             misfire_grace_s=self.misfire_grace_s,
             internal=self.internal,
+            needs_session=self.needs_session,
         )
 
 

@@ -6,6 +6,10 @@ Trading state (today's candidates, open positions, today's orders, the kill swit
 in one read-only unit of work, which never takes the write lock. Nothing here talks to the
 broker: a position's price is the last daily close stored in the database, if any.
 
+The broker session is what the daemon last recorded (:func:`broker_session`): its state,
+since when, until when the market-data and order jobs are paused, the last session renewal;
+shown as current only while the daemon that recorded it runs.
+
 Each open position says what protects it (:func:`~skimd.domain.protection.protection_of`,
 read from its orders as the daemon records them): a resting stop working at the broker, the
 software stop (which acts only while the daemon runs, so without one it is reported as not
@@ -26,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from skimd.clock import Clock
+from skimd.domain.broker_session import SessionRecord, SessionState
 from skimd.domain.calendar import MarketCalendar
 from skimd.domain.protection import Cover, protection_of
 from skimd.domain.trading import (
@@ -37,8 +42,8 @@ from skimd.domain.trading import (
 from skimd.services.jobs import Every, JobResult, PlannedJob, Trigger, Window
 from skimd.services.ports.trading import TradingStore, TradingTx
 
-# Shown until the daemon has recorded the session's state (it does at start, at the warm-up
-# and when a poll finds the session gone); status never opens a broker session itself.
+# Shown until a daemon has recorded the session's state (every transition: up, lost,
+# competing, paused until, restored, renewed, stopped); status never opens a broker session.
 SESSION_NOT_RECORDED = "unknown (not recorded)"
 # How far back a position's last stored daily close may be to count as its last price.
 LAST_PRICE_LOOKBACK_DAYS = 30
@@ -100,7 +105,7 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         "market": market_line(src.calendar, now),
         "now": now.isoformat(),
         "database": {"path": str(src.database_path), "exists": src.store is not None},
-        "broker": {"kind": src.broker, "session": SESSION_NOT_RECORDED},
+        "broker": broker_session(src.broker, None, running=pid is not None, zone=zone),
         "guard": None,
         "candidates": [],
         "positions": [],
@@ -110,14 +115,9 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         start, end = src.calendar.day_bounds(today)
         with src.store.read() as tx:
             guard = tx.guard()
-            recorded = tx.last_session()
-            if recorded is not None:
-                health, at = recorded
-                report["broker"]["session"] = (
-                    f"{'ok' if health.ok else 'NOT OK'}"
-                    f"{': ' + health.message if health.message else ''} "
-                    f"(as of {at.astimezone(zone):%Y-%m-%d %H:%M})"
-                )
+            report["broker"] = broker_session(
+                src.broker, tx.last_session(), running=pid is not None, zone=zone
+            )
             report["guard"] = {
                 "locked": guard.locked,
                 "reason": guard.reason,
@@ -176,6 +176,68 @@ def next_run(
                 continue
         return fire
     return None
+
+
+def broker_session(
+    kind: str, rec: SessionRecord | None, *, running: bool, zone: tzinfo
+) -> dict[str, Any]:
+    """The broker session as the daemon last recorded it. ``current`` only while the daemon
+    that recorded it runs: a stopped daemon's last state is shown as that, never as now."""
+    current = rec is not None and running and rec.stopped_at is None
+    out: dict[str, Any] = {
+        "kind": kind,
+        "session": _session_line(rec, running=running, zone=zone),
+        "state": rec.state.value if current and rec is not None else "unknown",
+        "current": current,
+        "last_recorded_state": None if rec is None else rec.state.value,
+        "since": None,
+        "reason": None,
+        "paused": False,
+        "paused_until": None,
+        "recorded_at": None,
+        "daemon_stopped_at": None,
+        "last_renewal": None,
+        "renewal_expires_at": None,
+    }
+    if rec is not None:
+        out.update(
+            since=_iso(rec.since, zone),
+            reason=rec.reason or None,
+            paused=current and rec.down,
+            paused_until=_iso(rec.paused_until, zone) if current and rec.down else None,
+            recorded_at=_iso(rec.at, zone),
+            daemon_stopped_at=_iso(rec.stopped_at, zone),
+            last_renewal=_iso(rec.renewed_at, zone),
+            renewal_expires_at=_iso(rec.renewal_expires_at, zone),
+        )
+    return out
+
+
+def _session_line(rec: SessionRecord | None, *, running: bool, zone: tzinfo) -> str:
+    if rec is None:
+        return SESSION_NOT_RECORDED
+
+    def at(value: datetime) -> str:
+        return f"{value.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+    renewal = ""
+    if rec.renewed_at is not None:
+        expires = f", expires {at(rec.renewal_expires_at)}" if rec.renewal_expires_at else ""
+        renewal = f"; last renewal {at(rec.renewed_at)}{expires}"
+    since = f" since {at(rec.since)}" if rec.since is not None else ""
+    if not running or rec.stopped_at is not None:
+        last = f"{rec.state.value}{since}, recorded {at(rec.at)}"
+        if rec.stopped_at is not None:
+            last += f" by a daemon that stopped at {at(rec.stopped_at)}"
+        who = "no daemon running" if not running else "not yet recorded by this daemon"
+        return f"unknown: {who} (last: {last}){renewal}"
+    if not rec.down:
+        return f"authenticated{since}{renewal}"
+    what = "COMPETING (taken by another login)" if rec.state is SessionState.COMPETING else "LOST"
+    until = f"until {at(rec.paused_until)}" if rec.paused_until else "until it is back"
+    return (
+        f"{what}{since}: {rec.reason}; market-data and order jobs paused {until}{renewal}"
+    )
 
 
 # -- presentation helpers -------------------------------------------------------------------

@@ -13,6 +13,11 @@ rows). What an error that escapes a job does next follows its class (:mod:`skimd
 a ``FatalError`` or ``ConfigurationError`` asks the daemon to stop with the error's exit
 code; a ``TradingHaltError`` locks the kill switch (through ``halt_trading``); anything
 else fails that run only, and the job runs again on its schedule.
+
+Jobs that need the broker session (``needs_session``) ask the :class:`SessionGate` before
+each run: while the session is known to be down they are skipped (the gate alerted that
+once), and a transient failure of theirs in that time is reported with its known cause,
+so it is logged rather than alerted again. The gate hears when the daemon stops.
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ import structlog
 
 from skimd.clock import Clock
 from skimd.domain.calendar import MarketCalendar, MarketSession
-from skimd.errors import EX_SOFTWARE, ConfigurationError, FatalError, TradingHaltError
+from skimd.errors import (
+    EX_SOFTWARE,
+    ConfigurationError,
+    FatalError,
+    TradingHaltError,
+    TransientError,
+)
 from skimd.services.jobs import Every, JobResult, JobSpec, JobTable, Window
 from skimd.services.ports.scheduler import JobEvent, SchedulerPort, SdNotify
 
@@ -45,11 +56,32 @@ class SupervisorHooks(Protocol):
     def job_finished(self, result: JobResult) -> None: ...
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
         """``kind`` is failed / missed / overrun. ``scheduled_at`` is the run's scheduled
         time (aware) when the scheduler reported it: always for a missed run, so the alert
-        names the run that was missed rather than the moment we noticed."""
+        names the run that was missed rather than the moment we noticed. ``known_cause``:
+        why a failure was expected (the broker session is down), already said elsewhere."""
+
+
+class SessionGate(Protocol):
+    """The broker session as the supervisor needs it (:mod:`skimd.services.broker_session`)."""
+
+    async def hold(self) -> str | None:
+        """Why a job that needs the session must not run now; None to run it."""
+        ...
+
+    def down_reason(self) -> str | None:
+        """Why the session is known to be down now; None when it is not."""
+        ...
+
+    def daemon_stopped(self) -> None: ...
 
 
 class LoggingHooks:
@@ -65,14 +97,21 @@ class LoggingHooks:
         log.debug("job finished", job=result.job_id, outcome=result.outcome)
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
-        log.error(
+        (log.warning if known_cause else log.error)(
             "job problem",
             kind=kind,
             job=job_id,
             detail=detail,
             scheduled_at=scheduled_at.isoformat() if scheduled_at else None,
+            known_cause=known_cause,
         )
 
 
@@ -90,9 +129,11 @@ class Supervisor:
         watchdog_interval_s: float | None,
         status_interval_s: float,
         halt_trading: Callable[[str], object] | None = None,
+        session: SessionGate | None = None,
     ) -> None:
         """``halt_trading(reason)`` locks the kill switch (and alerts); it is called when an
-        error that halts trading escapes a job. Without it such errors are only logged."""
+        error that halts trading escapes a job. Without it such errors are only logged.
+        ``session``: the broker session gate; without one no job is ever held."""
         self._clock = clock
         self._scheduler = scheduler
         self._calendar = calendar
@@ -105,6 +146,8 @@ class Supervisor:
         self._stop_reason = ""
         self._exit_code: int | None = None
         self._halt_trading = halt_trading
+        self._session = session
+        self._held_logged: dict[str, str] = {}
         self._started = False
         self._add_internal_jobs(watchdog_interval_s, status_interval_s)
         self.results: dict[str, JobResult] = {s.id: JobResult(s.id) for s in jobs}
@@ -160,7 +203,18 @@ class Supervisor:
                 await asyncio.gather(*pending, return_exceptions=True)
         self._scheduler.shutdown()
         self._started = False
+        if self._session is not None:
+            self._session.daemon_stopped()
         return clean
+
+    def running_since(self, job_id: str) -> datetime | None:
+        """When the run of ``job_id`` that is going now started; None when none is."""
+        result = self.results.get(job_id)
+        if result is None or result.started_at is None:
+            return None
+        if result.finished_at is not None and result.finished_at >= result.started_at:
+            return None
+        return result.started_at
 
     def idle(self) -> bool:
         """True when no job is running (the simulated clock waits for this between timers)."""
@@ -243,6 +297,13 @@ class Supervisor:
             if skip is not None:
                 self._note_skip(spec, now, skip)
                 return None
+            if spec.needs_session and self._session is not None:
+                held = await self._session.hold()
+                if held is not None:
+                    self._note_held(spec, held)
+                    return None
+                if self._held_logged.pop(spec.id, None) is not None:
+                    log.info("job resumed", job=spec.id)
             result = self.results[spec.id]
             result.started_at = self._clock.now()
             with structlog.contextvars.bound_contextvars(job=spec.id):
@@ -284,6 +345,13 @@ class Supervisor:
         ):
             result.outcome, result.message = "skipped", reason
 
+    def _note_held(self, spec: JobSpec, reason: str) -> None:
+        """Logged when the job starts waiting, not on every tick (the gate alerted it)."""
+        if spec.id not in self._held_logged:
+            self._held_logged[spec.id] = reason
+            log.info("job paused", job=spec.id, reason=reason)
+        self.results[spec.id].outcome, self.results[spec.id].message = "paused", reason
+
     def _finish(self, result: JobResult, outcome: str, message: str) -> None:
         result.finished_at = self._clock.now()
         result.outcome, result.message = outcome, message
@@ -293,7 +361,13 @@ class Supervisor:
         at = event.scheduled_at
         if event.kind == "error":
             detail = f"{type(event.error).__name__}: {event.error}" if event.error else "error"
-            self._hooks.job_problem("failed", event.job_id, detail, scheduled_at=at)
+            self._hooks.job_problem(
+                "failed",
+                event.job_id,
+                detail,
+                scheduled_at=at,
+                known_cause=self._known_cause(event.job_id, event.error),
+            )
             self._apply_error_policy(event.job_id, event.error, detail)
         elif event.kind == "missed":
             when = f"{at.astimezone(self._calendar.zone):%H:%M:%S %Z}" if at else "?"
@@ -309,6 +383,14 @@ class Supervisor:
                 scheduled_at=at,
             )
 
+    def _known_cause(self, job_id: str, error: BaseException | None) -> str | None:
+        """The session outage, for a transient failure of a job that needs the session
+        while the gate knows it is down (the gate alerted the outage once)."""
+        if self._session is None or not isinstance(error, TransientError):
+            return None
+        if not any(s.id == job_id and s.needs_session for s in self._jobs):
+            return None
+        return self._session.down_reason()
 
     def _apply_error_policy(self, job_id: str, error: BaseException | None, detail: str) -> None:
         """What the error's class says the daemon must do (see the module docstring)."""

@@ -15,8 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from skimd.config import DatabaseSettings, PathSettings, Settings
-from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import GuardKind, GuardTripped
+from skimd.domain.broker_session import SessionRecord, SessionState
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateRecord,
@@ -334,13 +334,28 @@ def test_kill_switch_locks_and_unlocks(store: TradingStore) -> None:
 
 
 def test_the_broker_session_round_trips(store: TradingStore) -> None:
-    health = SessionHealth(authenticated=True, competing=False, connected=True, message="ok")
+    up = SessionRecord(
+        state=SessionState.UP,
+        at=NOW,
+        since=NOW,
+        renewed_at=NOW - timedelta(minutes=1),
+        renewal_expires_at=NOW + timedelta(hours=24),
+    )
     with store.read() as tx:
         assert tx.last_session() is None
     with store.transaction() as tx:
-        tx.record_session(health, NOW)
+        tx.record_session(up)
     with store.read() as tx:
-        assert tx.last_session() == (health, NOW)
+        assert tx.last_session() == up
+    later = NOW + timedelta(minutes=5)
+    lost = up.moved(
+        later, state=SessionState.COMPETING, since=later, reason="another login",
+        paused_until=later + timedelta(minutes=1),
+    )
+    with store.transaction() as tx:
+        tx.record_session(lost)  # replaces the one before
+    with store.read() as tx:
+        assert tx.last_session() == lost
 
 
 def test_alerts_are_queued_once_per_dedup_key(store: TradingStore) -> None:

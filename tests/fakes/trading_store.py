@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
+from skimd.domain.broker_session import SessionRecord
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateMove,
@@ -47,7 +47,7 @@ class _State:
     intents: dict[str, tuple[int, IntentRecord]] = field(default_factory=dict)  # coid -> row
     plans: dict[int, PlanRecord] = field(default_factory=dict)
     guard: GuardState = field(default_factory=lambda: GuardState(locked=False))
-    session: tuple[SessionHealth, datetime] | None = None
+    session: SessionRecord | None = None
     alerts: list[tuple[Alert, str | None]] = field(default_factory=list)
     bars: dict[tuple[str, date], Bar] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=dict)
@@ -304,10 +304,10 @@ class FakeTradingTx:
 
     # -- broker session --------------------------------------------------------------------
 
-    def record_session(self, health: SessionHealth, at: datetime) -> None:
-        self._s.session = (health, at)
+    def record_session(self, record: SessionRecord) -> None:
+        self._s.session = record
 
-    def last_session(self) -> tuple[SessionHealth, datetime] | None:
+    def last_session(self) -> SessionRecord | None:
         return self._s.session
 
     # -- alerts and prices -----------------------------------------------------------------

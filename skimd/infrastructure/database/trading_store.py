@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
+from skimd.domain.broker_session import SessionRecord
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CANDIDATE_MOVES,
@@ -36,6 +36,7 @@ from skimd.domain.trading import (
 from skimd.errors import IntegrityError
 
 from .session import UnitOfWork
+from .session_record import session_from_json, session_to_json
 from .tables import Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
 
 _SESSION_KEY = "daemon.broker_session"
@@ -284,30 +285,11 @@ class SqlTradingTx:
 
     # -- broker session --------------------------------------------------------------------
 
-    def record_session(self, health: SessionHealth, at: dt.datetime) -> None:
-        self._uow.settings.set_user(
-            _SESSION_KEY,
-            {
-                "connected": health.connected,
-                "authenticated": health.authenticated,
-                "competing": health.competing,
-                "message": health.message,
-                "at": at.isoformat(),
-            },
-            at,
-        )
+    def record_session(self, record: SessionRecord) -> None:
+        self._uow.settings.set_user(_SESSION_KEY, session_to_json(record), record.at)
 
-    def last_session(self) -> tuple[SessionHealth, dt.datetime] | None:
-        raw = self._uow.settings.resolve(_SESSION_KEY)
-        if not isinstance(raw, dict):
-            return None
-        health = SessionHealth(
-            authenticated=bool(raw.get("authenticated")),
-            competing=bool(raw.get("competing")),
-            connected=bool(raw.get("connected")),
-            message=str(raw.get("message", "")),
-        )
-        return health, dt.datetime.fromisoformat(str(raw["at"]))
+    def last_session(self) -> SessionRecord | None:
+        return session_from_json(self._uow.settings.resolve(_SESSION_KEY))
 
     # -- alerts and prices -----------------------------------------------------------------
 

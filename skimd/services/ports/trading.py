@@ -13,8 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from skimd.domain.account import SessionHealth
 from skimd.domain.alerts import Alert
+from skimd.domain.broker_session import SessionRecord
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateRecord,
@@ -103,11 +103,12 @@ class TradingTx(Protocol):
     def unlock_guard(self, now: datetime) -> GuardState: ...
 
     # broker session -----------------------------------------------------------------------
-    def record_session(self, health: SessionHealth, at: datetime) -> None:
-        """Remember the broker session's last known state (``skimd status`` shows it)."""
+    def record_session(self, record: SessionRecord) -> None:
+        """Remember the broker session's last known state, replacing the one before
+        (``skimd status`` shows it)."""
         ...
 
-    def last_session(self) -> tuple[SessionHealth, datetime] | None: ...
+    def last_session(self) -> SessionRecord | None: ...
 
     # alerts and prices --------------------------------------------------------------------
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:

@@ -4,12 +4,18 @@
 Every job is gated by the ASX calendar (nothing runs on a holiday; early closes move the
 session's end). Before anything can enter, open order intents are reconciled with the broker
 by client order id (once per process, at the first job that could place an order).
+
+What the jobs learn of the broker session (a connect, the warm-up's health check, a
+:class:`~skimd.errors.BrokerSessionError` met by any job) goes to the session monitor
+(:mod:`skimd.services.broker_session`), which records it for ``skimd status`` and pauses
+the market-data and order jobs while the session is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -18,6 +24,7 @@ import structlog
 from skimd.domain.account import SessionHealth
 from skimd.domain.trading import CandidateState
 from skimd.errors import BrokerAuthError, BrokerSessionError
+from skimd.services.broker_session import BrokerSessionMonitor
 from skimd.services.jobs import JobHandler
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.intraday import IntradayWatch
@@ -45,22 +52,39 @@ class DayJournal(Protocol):
     async def run(self, day: date) -> Summarised: ...
 
 
+class SessionObserver(Protocol):
+    """Where the jobs report what they learn of the broker session."""
+
+    def observed(self, health: SessionHealth) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+
 class TradingDay:
     """The day's jobs. ``journal`` (the journal's sync and end of day) is optional so the
-    trading jobs can be tested alone; the daemon always has one.
+    trading jobs can be tested alone; the daemon always has one. ``session``: the daemon's
+    session monitor (default: one of this day's own, recording to its store).
 
     Jobs that touch orders or positions take one lock, so a sync never compares positions
     half-way through a poll that is booking a fill."""
 
-    def __init__(self, ctx: TradingContext, journal: DayJournal | None = None) -> None:
+    def __init__(
+        self,
+        ctx: TradingContext,
+        journal: DayJournal | None = None,
+        *,
+        session: SessionObserver | None = None,
+    ) -> None:
         self.ctx = ctx
         self.desk = OrderDesk(ctx)
         self.scanner = Scanner(ctx)
         self.watch = IntradayWatch(ctx, self.desk)
         self.journal = journal
+        self.session = session or BrokerSessionMonitor(
+            ctx.store, ctx.clock, broker=ctx.broker.kind
+        )
         self._reconciled = False
         self._lock = asyncio.Lock()
-        self._last_health: SessionHealth | None = None
 
     def attach_journal(self, factory: Callable[[OrderDesk], DayJournal]) -> DayJournal:
         """Give the day its journal (built around this day's order desk)."""
@@ -73,7 +97,7 @@ class TradingDay:
         """Connect and reconcile open intents once per process, before any order."""
         if self._reconciled:
             return
-        self._record_session(await self.ctx.broker.connect())
+        self.session.observed(await self.ctx.broker.connect())
         session = self.ctx.session()
         now = self.ctx.now()
         with self.ctx.store.read() as tx:
@@ -94,13 +118,13 @@ class TradingDay:
     # -- jobs ------------------------------------------------------------------------------
 
     async def warmup(self) -> str:
-        async with self._lock:
+        async with self._lock, self._watching_session():
             return await self._warmup()
 
     async def _warmup(self) -> str:
         await self.ensure_ready()
         health = await self.ctx.broker.health()
-        self._record_session(health)
+        self.session.observed(health)
         await self.store_history()
         likely: list[str] = []
         if self.ctx.news is not None:
@@ -130,32 +154,28 @@ class TradingDay:
         now = self.ctx.now().astimezone(self.ctx.calendar.zone)
         if now.time() > self.ctx.params.scan_until:
             return "after scan_until"
-        async with self._lock:
+        async with self._lock, self._watching_session():
             await self.ensure_ready()
             return (await self.scanner.scan_gaps()).summary()
 
     async def poll(self) -> str:
-        async with self._lock:
-            try:
-                await self.ensure_ready()
-                return (await self.watch.poll()).summary()
-            except (BrokerSessionError, BrokerAuthError) as exc:
-                self._record_session(SessionHealth(False, False, True, str(exc)[:200]))
-                raise
+        async with self._lock, self._watching_session():
+            await self.ensure_ready()
+            return (await self.watch.poll()).summary()
 
-    def _record_session(self, health: SessionHealth) -> None:
-        """Keep the session's state where ``skimd status`` (another process) can read it;
-        written only when it changes."""
-        if health == self._last_health:
-            return
-        with self.ctx.store.transaction() as tx:
-            tx.record_session(health, self.ctx.now())
-        self._last_health = health
+    @asynccontextmanager
+    async def _watching_session(self) -> AsyncIterator[None]:
+        """A session error met inside tells the monitor (and still fails the run)."""
+        try:
+            yield
+        except (BrokerSessionError, BrokerAuthError) as exc:
+            self.session.failed(exc)
+            raise
 
     async def sync(self) -> str:
         if self.journal is None:
             return "no journal"
-        async with self._lock:
+        async with self._lock, self._watching_session():
             await self.ensure_ready()
             return (await self.journal.sync.run()).summary()
 
@@ -163,7 +183,7 @@ class TradingDay:
         ctx = self.ctx
         day = ctx.today()
         now = ctx.now()
-        async with self._lock:
+        async with self._lock, self._watching_session():
             await self.ensure_ready()
             await self.desk.refresh()
             stored = await self.store_history()

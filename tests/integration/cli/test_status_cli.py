@@ -8,6 +8,7 @@ import os
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from skimd import bootstrap
 from skimd.clock import SimulatedClock
 from skimd.commands.status import render
+from skimd.domain.broker_session import SessionRecord, SessionState
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateRecord,
@@ -162,7 +164,9 @@ def test_status_reports_todays_trading_from_the_database(initialised: Path) -> N
 
     assert report["market"] == "open; today 10:00-16:00"
     assert report["database"]["exists"] is True
-    assert report["broker"] == {"kind": "demo", "session": SESSION_NOT_RECORDED}
+    assert report["broker"]["kind"] == "demo"
+    assert report["broker"]["session"] == SESSION_NOT_RECORDED
+    assert report["broker"]["state"] == "unknown" and report["broker"]["paused"] is False
     assert report["guard"]["locked"] is True and report["guard"]["reason"] == "loss cap review"
 
     (cand,) = report["candidates"]
@@ -237,3 +241,101 @@ def test_status_works_while_the_daemon_runs(
     assert report["guard"]["locked"] is True
     assert {"candidates", "positions", "orders", "broker", "jobs"} <= set(report)
     assert [p["ticker"] for p in report["positions"]] == ["RJQ"]
+
+
+def _record(settings_path: Path, record: SessionRecord) -> None:
+    with bootstrap.build(settings_of(settings_path)) as app, app.store.transaction() as tx:
+        tx.record_session(record)
+
+
+def _status_while_running(
+    settings_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], str]:
+    daemon = InstanceLock(tmp_path / "data")
+    daemon.acquire()
+    try:
+        assert cli(settings_path, "status", "--json") == 0
+        report = json.loads(capsys.readouterr().out)
+        assert cli(settings_path, "status") == 0
+        text = capsys.readouterr().out
+    finally:
+        daemon.release()
+    return report["broker"], text
+
+
+def test_status_shows_a_competing_session_paused_until_its_retry_and_the_last_renewal(
+    initialised: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    since = _sydney(DAY, 10, 3)
+    _record(
+        initialised,
+        SessionRecord(
+            state=SessionState.COMPETING,
+            at=since + timedelta(minutes=2),
+            since=since,
+            reason="another login is competing for the brokerage session",
+            paused_until=since + timedelta(minutes=4),
+            renewed_at=_sydney(DAY, 9, 44),
+            renewal_expires_at=_sydney(DAY + timedelta(days=1), 9, 44),
+        ),
+    )
+    broker, text = _status_while_running(initialised, tmp_path, capsys)
+    assert broker["state"] == "competing" and broker["current"] is True
+    assert broker["paused"] is True and broker["paused_until"] == _sydney(DAY, 10, 7).isoformat()
+    assert broker["since"] == since.isoformat()
+    assert broker["last_renewal"] == _sydney(DAY, 9, 44).isoformat()
+    assert (
+        "session COMPETING (taken by another login) since 2026-11-24 10:03:00: another login is "
+        "competing for the brokerage session; market-data and order jobs paused until "
+        "2026-11-24 10:07:00; last renewal 2026-11-24 09:44:00, expires 2026-11-25 09:44:00"
+    ) in text
+    assert "session ok" not in text
+
+
+def test_status_never_shows_a_stopped_daemons_session_as_current(
+    initialised: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    up = SessionRecord(state=SessionState.UP, at=_sydney(DAY, 9, 58), since=_sydney(DAY, 9, 45))
+    _record(initialised, up.moved(_sydney(DAY, 16, 30), stopped_at=_sydney(DAY, 16, 30)))
+    assert cli(initialised, "status", "--json") == 0  # no daemon now
+    broker = json.loads(capsys.readouterr().out)["broker"]
+    assert broker["state"] == "unknown" and broker["current"] is False
+    assert broker["last_recorded_state"] == "authenticated"
+    assert broker["daemon_stopped_at"] == _sydney(DAY, 16, 30).isoformat()
+    assert cli(initialised, "status") == 0
+    assert (
+        "session unknown: no daemon running (last: authenticated since 2026-11-24 09:45:00, "
+        "recorded 2026-11-24 16:30:00 by a daemon that stopped at 2026-11-24 16:30:00)"
+    ) in capsys.readouterr().out
+
+    # a new daemon that has not recorded anything yet: still not shown as current
+    broker, text = _status_while_running(initialised, tmp_path, capsys)
+    assert broker["state"] == "unknown" and broker["paused"] is False
+    assert "session unknown: not yet recorded by this daemon" in text
+
+
+def test_status_reads_a_session_recorded_by_an_earlier_version(
+    initialised: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_of(initialised)
+    db = open_trading_database(settings, create=False)
+    try:
+        with db.unit_of_work() as uow:  # the health-check form version 1 wrote
+            uow.settings.set_user(
+                "daemon.broker_session",
+                {
+                    "connected": True,
+                    "authenticated": False,
+                    "competing": False,
+                    "message": "IBKR brokerage session not authenticated",
+                    "at": _sydney(DAY, 9, 58).isoformat(),
+                },
+                _sydney(DAY, 9, 58),
+            )
+    finally:
+        db.close()
+    broker, text = _status_while_running(initialised, tmp_path, capsys)
+    assert broker["state"] == "lost" and broker["reason"] == (
+        "IBKR brokerage session not authenticated"
+    )
+    assert "session LOST: IBKR brokerage session not authenticated" in text

@@ -9,11 +9,11 @@ from skimd.clock import SimulatedClock
 from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
-    BrokerSessionLost,
     DaemonStarted,
     DaemonStopping,
     JobFailed,
     JobMissed,
+    JobOverrun,
 )
 from skimd.services.daemon_alerts import AlertingBrokerEvents, AlertingHooks
 from skimd.services.jobs import JobResult
@@ -30,9 +30,61 @@ def test_lifecycle_and_problems_become_alerts() -> None:
     hooks.daemon_started(["gap_scan"])
     hooks.job_problem("missed", "gap_scan", "run due at 10:05:00 AEDT was missed")
     hooks.job_problem("overrun", "poll", "previous run still going")
+    hooks.job_finished(JobResult("poll", outcome="ok"))  # the long run ended
     hooks.daemon_stopping("received SIGTERM")
-    assert [type(a) for a in got] == [DaemonStarted, JobMissed, JobFailed, DaemonStopping]
+    assert [type(a) for a in got] == [DaemonStarted, JobMissed, JobOverrun, DaemonStopping]
     assert isinstance(got[-1], DaemonStopping) and got[-1].reason == "received SIGTERM"
+
+
+def test_one_slow_stretch_gives_one_overrun_alert_with_its_count() -> None:
+    clock = SimulatedClock(datetime(2026, 11, 24, tzinfo=UTC))
+    got: list[Alert] = []
+    started = clock.now()
+    hooks = AlertingHooks(
+        got.append, clock, broker="ibkr", live_trading=False, running_since=lambda _: started
+    )
+    for _ in range(6):  # a watch run every 5 s skipped while one run took 31 s
+        clock.advance(5)
+        hooks.job_problem("overrun", "watch", "previous run still going; this run was skipped")
+    assert got == []  # nothing yet: the stretch is not over
+    clock.advance(1)
+    hooks.job_finished(JobResult("watch", outcome="ok"))
+    (alert,) = got
+    assert isinstance(alert, JobOverrun) and alert.finished
+    assert (alert.job_id, alert.skipped_runs, alert.started_at) == ("watch", 6, started)
+    assert alert.ran_for_s == 31.0
+    clock.advance(5)
+    hooks.job_problem("overrun", "watch", "previous run still going; this run was skipped")
+    hooks.job_finished(JobResult("watch", outcome="ok"))
+    assert len(got) == 2 and got[-1].skipped_runs == 1  # type: ignore[attr-defined]
+
+
+def test_a_stretch_that_goes_on_is_alerted_while_running_and_only_once() -> None:
+    clock = SimulatedClock(datetime(2026, 11, 24, tzinfo=UTC))
+    got: list[Alert] = []
+    hooks = AlertingHooks(
+        got.append, clock, broker="ibkr", live_trading=False, overrun_alert_after_s=60
+    )
+    for _ in range(30):  # a hung run: 150 s of skipped polls
+        hooks.job_problem("overrun", "watch", "previous run still going")
+        clock.advance(5)
+    (alert,) = got
+    assert isinstance(alert, JobOverrun) and not alert.finished
+    assert alert.skipped_runs == 13 and alert.ran_for_s == 60.0
+    hooks.job_finished(JobResult("watch", outcome="error"))
+    assert len(got) == 1  # the end of an already alerted stretch is logged, not alerted
+
+
+def test_a_failure_with_a_known_cause_is_neither_alerted_nor_counted() -> None:
+    hooks, got = make()  # repeat_every=3
+    for _ in range(7):
+        hooks.job_problem(
+            "failed", "watch", "BrokerSessionError: no bridge", known_cause="session down"
+        )
+    assert got == []
+    hooks.job_problem("failed", "watch", "RuntimeError: boom")
+    (alert,) = got
+    assert isinstance(alert, JobFailed) and alert.consecutive_failures == 1
 
 
 def test_a_failing_job_alerts_once_then_every_nth_and_resets_on_success() -> None:
@@ -82,60 +134,97 @@ def test_a_missed_run_without_a_scheduled_time_falls_back_to_now() -> None:
 SYD = ZoneInfo("Australia/Sydney")
 
 
+class Listener:
+    """The session monitor's side of the broker events, as calls received."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.fail = fail
+
+    def _got(self, name: str, arg: object) -> None:
+        self.calls.append((name, arg))
+        if self.fail:
+            raise OSError("database is locked")
+
+    def lost(self, reason: str, retry_at: datetime | None = None) -> None:
+        self._got("lost", (reason, retry_at))
+
+    def competing(self, retry_at: datetime | None = None) -> None:
+        self._got("competing", retry_at)
+
+    def restored(self) -> None:
+        self._got("restored", None)
+
+    def renewed(self, expires_at: datetime | None) -> None:
+        self._got("renewed", expires_at)
+
+
 def make_events(
-    cooldown_s: float = 600.0,
+    cooldown_s: float = 600.0, listener: Listener | None = None
 ) -> tuple[AlertingBrokerEvents, list[Alert], SimulatedClock]:
     got: list[Alert] = []
     clock = SimulatedClock(datetime(2026, 11, 24, 0, 0, tzinfo=UTC))
-    events = AlertingBrokerEvents(got.append, clock, broker="ibkr", cooldown_s=cooldown_s)
+    events = AlertingBrokerEvents(
+        got.append, clock, broker="ibkr", session=listener or Listener(), cooldown_s=cooldown_s
+    )
     return events, got, clock
 
 
-def test_each_broker_event_becomes_its_alert() -> None:
+def test_session_events_go_to_the_session_monitor() -> None:
+    listener = Listener()
+    events, got, _ = make_events(listener=listener)
+    retry = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
+    events.session_lost("no bridge", retry)
+    events.session_competing(retry)
+    events.session_restored()
+    events.session_renewed(retry)
+    assert listener.calls == [
+        ("lost", ("no bridge", retry)),
+        ("competing", retry),
+        ("restored", None),
+        ("renewed", retry),
+    ]
+    assert got == []  # the monitor alerts, not this
+
+
+def test_a_rate_limit_becomes_its_alert() -> None:
     events, got, _ = make_events()
     until = datetime(2026, 11, 24, 11, 10, tzinfo=SYD)
-    events.session_lost("brokerage session not authenticated")
-    events.session_competing()
     events.rate_limited("snapshot", until)
-    lost, competing, limited = got
-    assert isinstance(lost, BrokerSessionLost) and not lost.taken_by_other_login
-    assert lost.reason == "brokerage session not authenticated" and lost.broker == "ibkr"
-    assert isinstance(competing, BrokerSessionLost) and competing.taken_by_other_login
+    (limited,) = got
     assert isinstance(limited, BrokerRateLimited)
     assert (limited.endpoint_class, limited.until) == ("snapshot", until)
     assert limited.until.tzinfo is UTC
-    assert all(a.occurred_at == datetime(2026, 11, 24, tzinfo=UTC) for a in got)
+    assert limited.occurred_at == datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def test_a_burst_alerts_once_per_condition_until_the_cooldown_has_passed() -> None:
     events, got, clock = make_events(cooldown_s=600)
     until = datetime(2026, 11, 24, 0, 10, tzinfo=UTC)
-    for _ in range(50):  # every call of a dead session reports it
-        events.session_lost("not authenticated")
+    for _ in range(50):  # every call in the penalty box reports it
         events.rate_limited("snapshot", until)
         clock.advance(5)  # a burst: reports 5 s apart for ~4 minutes
-    assert [a.kind for a in got] == ["broker_session_lost", "broker_rate_limited"]
+    assert [a.kind for a in got] == ["broker_rate_limited"]
 
-    events.session_lost("competing session")  # a different reason is its own condition
-    events.rate_limited("orders", until)  # so is another endpoint class
-    assert len(got) == 4
+    events.rate_limited("orders", until)  # another endpoint class is its own condition
+    assert len(got) == 2
 
     clock.advance(590)  # 595 s after the last report: still the same episode
-    events.session_lost("not authenticated")
-    assert len(got) == 4
+    events.rate_limited("snapshot", until)
+    assert len(got) == 2
     clock.advance(600)  # quiet for the whole cool-down: a new episode
-    events.session_lost("not authenticated")
-    assert len(got) == 5 and got[-1].occurred_at == clock.now()
+    events.rate_limited("snapshot", until)
+    assert len(got) == 3 and got[-1].occurred_at == clock.now()
 
 
 def test_a_zero_cooldown_alerts_every_report() -> None:
     events, got, _ = make_events(cooldown_s=0)
-    events.session_competing()
-    events.session_competing()
+    events.rate_limited("global", datetime(2026, 11, 24, 0, 10, tzinfo=UTC))
+    events.rate_limited("global", datetime(2026, 11, 24, 0, 10, tzinfo=UTC))
     assert len(got) == 2
 
 
-def test_a_broken_store_never_raises_into_the_broker() -> None:
+def test_a_broken_store_or_monitor_never_raises_into_the_broker() -> None:
     clock = SimulatedClock(datetime(2026, 11, 24, tzinfo=UTC))
     calls: list[Alert] = []
 
@@ -143,15 +232,21 @@ def test_a_broken_store_never_raises_into_the_broker() -> None:
         calls.append(alert)
         raise OSError("database is locked")
 
-    events = AlertingBrokerEvents(broken, clock, broker="ibkr")
+    listener = Listener(fail=True)
+    events = AlertingBrokerEvents(broken, clock, broker="ibkr", session=listener)
     events.session_lost("gone")
     events.session_competing()
+    events.session_restored()
+    events.session_renewed(None)
     events.rate_limited("global", datetime(2026, 11, 24, 0, 10, tzinfo=UTC))
-    events.session_lost("gone")  # deduplicated: no second slow store attempt
-    assert [a.kind for a in calls] == ["broker_session_lost"] * 2 + ["broker_rate_limited"]
+    events.rate_limited("global", datetime(2026, 11, 24, 0, 10, tzinfo=UTC))  # deduplicated
+    assert [a.kind for a in calls] == ["broker_rate_limited"]
+    assert [name for name, _ in listener.calls] == ["lost", "competing", "restored", "renewed"]
 
 
 def test_a_negative_cooldown_is_refused() -> None:
     clock = SimulatedClock(datetime(2026, 11, 24, tzinfo=UTC))
     with pytest.raises(ValueError, match="cooldown_s"):
-        AlertingBrokerEvents(lambda _: None, clock, broker="ibkr", cooldown_s=-1)
+        AlertingBrokerEvents(
+            lambda _: None, clock, broker="ibkr", session=Listener(), cooldown_s=-1
+        )

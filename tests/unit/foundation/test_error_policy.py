@@ -50,7 +50,13 @@ class Hooks(LoggingHooks):
         self.failed: list[str] = []
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
         self.failed.append(f"{kind}:{job_id}:{detail}")
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from skimd.clock import SimulatedClock
+from skimd.errors import BrokerSessionError
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.scheduling import SchedulerAdapter
 from skimd.services.jobs import DailyAt, Every, JobResult, JobSpec, JobTable, Window
@@ -56,7 +57,13 @@ class RecordingHooks:
         self.finished.append(result)
 
     def job_problem(
-        self, kind: str, job_id: str, detail: str, *, scheduled_at: datetime | None = None
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
     ) -> None:
         self.problems.append((kind, job_id, detail))
         self.scheduled.append(scheduled_at)
@@ -286,3 +293,111 @@ async def test_interval_job_runs_through_the_repeated_fall_back_hour() -> None:
     assert len(fired) == 9  # 01:00 … 04:00 local is 4 real hours in 30-minute steps + 1
     assert all(b - a == utc_hours[1] - utc_hours[0] for a, b in itertools.pairwise(utc_hours))
     assert [f.fold for f in fired].count(1) == 2  # 02:00 and 02:30 happen twice
+
+
+class Gate:
+    """A session gate that says the session is down inside ``[down_from, down_until)``."""
+
+    def __init__(self, clock: SimulatedClock, down_from: datetime, down_until: datetime) -> None:
+        self.clock, self.down_from, self.down_until = clock, down_from, down_until
+        self.stopped = 0
+
+    def down_reason(self) -> str | None:
+        now = self.clock.now()
+        return "session lost" if self.down_from <= now < self.down_until else None
+
+    async def hold(self) -> str | None:
+        return self.down_reason()
+
+    def daemon_stopped(self) -> None:
+        self.stopped += 1
+
+
+async def test_jobs_that_need_the_session_wait_while_it_is_down_and_others_run() -> None:
+    clock = SimulatedClock(local(2026, 11, 24, 10, 0))
+    data: list[datetime] = []
+    plumbing: list[datetime] = []
+    table = JobTable()
+    watch = recorder(clock, data)
+    table.add(JobSpec("watch", Every(5), watch, "t", market_hours=False, needs_session=True))
+    table.add(JobSpec("outbox", Every(5), recorder(clock, plumbing), "t", market_hours=False))
+    sd, hooks = RecordingSd(), RecordingHooks()
+    gate = Gate(clock, local(2026, 11, 24, 10, 1), local(2026, 11, 24, 10, 2))
+    sup = Supervisor(
+        clock=clock,
+        scheduler=SchedulerAdapter(clock, SYD, misfire_grace_s=30),
+        calendar=AsxCalendar("Australia/Sydney"),
+        jobs=table,
+        sd=sd,
+        hooks=hooks,
+        shutdown_timeout_s=5,
+        watchdog_interval_s=None,
+        status_interval_s=3600,
+        session=gate,
+    )
+    await run_span(sup, clock, local(2026, 11, 24, 10, 3))
+    down = [t for t in data if gate.down_from <= t < gate.down_until]
+    assert down == [] and len(data) == 2 * 12 + 1  # 10:00-10:01 and 10:02-10:03 only
+    assert len(plumbing) == 3 * 12 + 1  # housekeeping never waits
+    assert sup.results["watch"].outcome == "ok"
+    assert gate.stopped == 1
+
+
+async def test_a_transient_failure_during_a_known_outage_carries_its_cause() -> None:
+    clock = SimulatedClock(local(2026, 11, 24, 10, 0))
+    table = JobTable()
+
+    async def no_bridge() -> None:
+        raise BrokerSessionError("Bad Request: no bridge")
+
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    table.add(JobSpec("watch", Every(60), no_bridge, "t", market_hours=False, needs_session=True))
+    table.add(JobSpec("sync", Every(60), bug, "t", market_hours=False, needs_session=True))
+    hooks = RecordingCauses()
+    sup = Supervisor(
+        clock=clock,
+        scheduler=SchedulerAdapter(clock, SYD, misfire_grace_s=30),
+        calendar=AsxCalendar("Australia/Sydney"),
+        jobs=table,
+        sd=RecordingSd(),
+        hooks=hooks,
+        shutdown_timeout_s=5,
+        watchdog_interval_s=None,
+        status_interval_s=3600,
+        session=FlakyGate(),
+    )
+    await run_span(sup, clock, local(2026, 11, 24, 10, 0).replace(second=30))
+    assert ("watch", "session lost") in hooks.causes  # a session error while it is down
+    assert ("sync", None) in hooks.causes  # not a transient error: alerted as ever
+
+
+class FlakyGate(Gate):
+    """Lets every job run, but knows the session is down (the job finds out itself)."""
+
+    def __init__(self) -> None:
+        self.stopped = 0
+
+    def down_reason(self) -> str | None:
+        return "session lost"
+
+    async def hold(self) -> str | None:
+        return None
+
+
+class RecordingCauses(RecordingHooks):
+    def __init__(self) -> None:
+        super().__init__()
+        self.causes: list[tuple[str, str | None]] = []
+
+    def job_problem(
+        self,
+        kind: str,
+        job_id: str,
+        detail: str,
+        *,
+        scheduled_at: datetime | None = None,
+        known_cause: str | None = None,
+    ) -> None:
+        self.causes.append((job_id, known_cause))
