@@ -12,6 +12,24 @@
   rejected with OrderRejectedError carrying the question text.
 - Paper guard, second line: a live account is refused at every placement unless
   ``[broker] live_trading = true`` (the first line is at connect).
+- An order POST answered ``400 "no bridge"`` was not accepted: IBKR had no brokerage session
+  to carry it (IBind reads that answer as "call initialize_brokerage_session() first",
+  https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_client.py). It is still not
+  resent blindly: once the session is re-initialised the order is looked up by its cOID and
+  sent again only when it is not there (a duplicate would be refused by cOID anyway). A
+  confirmation reply meeting "no bridge" is not resent (its question died with the session):
+  BrokerSessionError, and the caller places it again later under the same cOID.
+- ``GET /iserver/account/order/status/{orderId}`` answers one order: ``order_id``,
+  ``conid``, ``symbol``, ``side``, ``size`` (the *remaining* size), ``total_size``,
+  ``cum_fill``, ``order_status``, ``order_type``, ``tif``, ``average_price`` ... and no cOID
+  or ``order_ref`` (IBKR's OpenAPI model ``OrderStatus``, https://api.ibkr.com/gw/api/v3/api-docs,
+  as generated in https://github.com/nautechsystems/nautilus_trader/blob/develop/crates/adapters/interactive_brokers/client/docs/OrderStatus.md).
+  The cOID is mapped here from our own placement and from the live orders list
+  (``/iserver/account/orders``), whose rows carry it as ``order_ref``.
+- Prices: ``price`` is a LMT order's limit and a STP order's stop; ``auxPrice`` is the stop
+  of a STOP_LIMIT (whose ``price`` is its limit)
+  (https://www.interactivebrokers.com/campus/ibkr-quant-news/how-to-code-a-bracket-order-in-the-web-api/).
+  We place LMT, MKT and STP only.
 """
 
 from __future__ import annotations
@@ -29,7 +47,7 @@ from skimd.errors import (
     SkimdError,
 )
 from skimd.infrastructure.brokers.ibkr import mapping
-from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp, IbkrRequestError
+from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp, IbkrRequestError, NoBridgeError
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +78,17 @@ class IbkrOrderDesk:
             raise OrderRejectedError(f"{where}: {account} is a live account and live trading "
                                      "is off ([broker] live_trading)")
         payload = {"orders": [_order_json(request, account)]}
-        body = await self._send_order_step(
-            request, where, f"/iserver/account/{account}/orders", payload
-        )
+        path = f"/iserver/account/{account}/orders"
+        try:
+            body = await self._send_order_step(request, where, path, payload)
+        except NoBridgeError as exc:
+            if not exc.recovered:
+                raise
+            found = await self.find_order(request.client_order_id)
+            if found is not None:
+                return found
+            log.warning("ibkr_order_resent_after_no_bridge", coid=request.client_order_id)
+            body = await self._send_order_step(request, where, path, payload)
         if isinstance(body, OrderState):
             return body
         for _ in range(MAX_QUESTIONS):
