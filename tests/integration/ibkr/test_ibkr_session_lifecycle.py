@@ -220,3 +220,22 @@ async def test_keep_alive_does_not_log_in_the_warmup_context(
     await client.aclose()
     assert events.kinds()[-1] == "session_lost"
     assert "job" not in events.contexts[-1]
+
+
+async def test_cancel_meeting_no_bridge_is_sent_again_once_the_session_is_back(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    fake.add_instrument(BHP)
+    broker, client = make_broker(fake, tmp_path)
+    async with autojump(clock):
+        await broker.connect()
+        placed = await broker.place_order(_limit("coid-cancel"))
+        fake.expire_lst()
+        state = await broker.cancel_order(placed.broker_order_id)
+        await broker.close()
+    await client.aclose()
+    assert state.status is OrderStatus.CANCELLED
+    assert fake.bridge.no_bridge_answers == 1
+    deletes = [c for c in fake.calls if c.method == "DELETE"]
+    # 401 (the forgotten token), re-signed: "no bridge", and again after the re-init
+    assert len(deletes) == 3

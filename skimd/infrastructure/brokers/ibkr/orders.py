@@ -18,7 +18,8 @@
   resent blindly: once the session is re-initialised the order is looked up by its cOID and
   sent again only when it is not there (a duplicate would be refused by cOID anyway). A
   confirmation reply meeting "no bridge" is not resent (its question died with the session):
-  BrokerSessionError, and the caller places it again later under the same cOID.
+  BrokerSessionError, and the caller places it again later under the same cOID. A cancel
+  meeting "no bridge" is sent again once the session is back (a cancel cannot double).
 - ``GET /iserver/account/order/status/{orderId}`` answers one order: ``order_id``,
   ``conid``, ``symbol``, ``side``, ``size`` (the *remaining* size), ``total_size``,
   ``cum_fill``, ``order_status``, ``order_type``, ``tif``, ``average_price`` ... and no cOID
@@ -180,8 +181,18 @@ class IbkrOrderDesk:
             )
 
     async def cancel_order(self, account: str, broker_order_id: str) -> OrderState:
+        path = f"/iserver/account/{account}/order/{broker_order_id}"
         try:
-            await self._http.delete(f"/iserver/account/{account}/order/{broker_order_id}")
+            try:
+                await self._http.delete(path)
+            except NoBridgeError as exc:
+                if not exc.recovered:
+                    raise
+                # Not accepted ("no bridge"); a cancel asks for an end state, so once the
+                # session is back it is sent again (a second cancel of a done order is
+                # refused, never doubled).
+                log.warning("ibkr_cancel_resent_after_no_bridge", order_id=broker_order_id)
+                await self._http.delete(path)
         except IbkrRequestError as exc:
             raise InvalidInputError(
                 f"IBKR: cannot cancel order {broker_order_id!r}: {exc.error}"
