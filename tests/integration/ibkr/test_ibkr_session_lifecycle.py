@@ -239,3 +239,28 @@ async def test_cancel_meeting_no_bridge_is_sent_again_once_the_session_is_back(
     deletes = [c for c in fake.calls if c.method == "DELETE"]
     # 401 (the forgotten token), re-signed: "no bridge", and again after the re-init
     assert len(deletes) == 3
+
+
+async def test_init_waits_for_authenticated_on_the_clock_within_a_bound(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """``ssodh/init`` may answer before the session is up: poll the status until it is
+    (here 3 s), but not for ever (a 60-s settle is given up after the bound)."""
+    fake.init_settle_s = 3
+    events = RecordingBrokerEvents()
+    broker, client = make_broker(fake, tmp_path, events=events)
+    async with autojump(clock):
+        started = clock.monotonic()
+        assert (await broker.connect()).ok
+        assert 3 <= clock.monotonic() - started < 5
+        assert len(fake.calls_to("/iserver/auth/status")) >= 3
+        fake.init_settle_s = 60
+        fake.drop_bridge()
+        before = clock.monotonic()
+        with pytest.raises(BrokerSessionError):
+            await broker.snapshots([1])
+        waited = clock.monotonic() - before
+        await broker.close()
+    await client.aclose()
+    assert 15 <= waited <= 30
+    assert events.kinds() == ["session_renewed", "session_lost"]
