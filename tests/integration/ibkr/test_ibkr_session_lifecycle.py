@@ -264,3 +264,22 @@ async def test_init_waits_for_authenticated_on_the_clock_within_a_bound(
     await client.aclose()
     assert 15 <= waited <= 30
     assert events.kinds() == ["session_renewed", "session_lost"]
+
+
+async def test_connect_retried_during_a_competing_login_does_not_fight_it(
+    fake: FakeIbkr, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """The trading jobs call ``connect()`` every poll until it works: while the other login
+    holds the session, those calls answer from the known state instead of a new init."""
+    events = RecordingBrokerEvents()
+    fake.take_session()
+    fake.other_login_holds = True
+    broker, client = make_broker(fake, tmp_path, events=events)
+    for _ in range(10):
+        with pytest.raises(BrokerSessionError, match="another login"):
+            await broker.connect()
+        clock.advance(5)
+    assert fake.init_calls == 1
+    assert events.kinds() == ["session_renewed", "session_competing"]
+    await broker.close()
+    await client.aclose()

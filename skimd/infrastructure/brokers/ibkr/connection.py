@@ -150,11 +150,13 @@ class BrokerageSession:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> SessionHealth:
-        """Open the session (if not up) and start the keep-alive task."""
+        """Open the session (if not up) and start the keep-alive task. While a re-init is
+        scheduled (back-off) the known state is returned without calling IBKR: a caller
+        retrying ``connect()`` every few seconds must not fight a competing login."""
         self._started = True
-        if not self.health.ok:
+        if not self.health.ok and (self._next_reinit_at is None or self._reinit_due()):
             async with self._lock:
-                if not self.health.ok:
+                if not self.health.ok and (self._next_reinit_at is None or self._reinit_due()):
                     await self._reinit("brokerage session start")
         if not self.running:
             self._task = asyncio.get_running_loop().create_task(
