@@ -313,7 +313,7 @@ class BrokerageSession:
             log.warning("ibkr_session_competing", retry_at=retry_at.isoformat())
             self._events.session_competing(retry_at)
         else:
-            why = f"{reason}: {health.message or 'not authenticated'}"
+            why = f"{health.message or 'not authenticated after ssodh/init'} ({reason})"
             log.warning("ibkr_session_lost", reason=why, retry_at=retry_at.isoformat())
             self._events.session_lost(why, retry_at)
 
