@@ -126,6 +126,7 @@ class IbkrSettings(_Section):
     lst_refresh_margin_s: float = Field(default=600.0, ge=0)
     max_get_attempts: int = Field(default=3, ge=1, le=10)
     compete_backoff_s: float = Field(default=60.0, gt=0)
+    compete: bool = True  # ssodh/init takes the brokerage session from another login
     snapshot_poll_attempts: int = Field(default=5, ge=1, le=50)
     snapshot_poll_interval_s: float = Field(default=0.5, ge=0)
     conid_cache_days: int = Field(default=7, ge=1)

@@ -12,6 +12,13 @@ Use it as an ``httpx.MockTransport`` (:meth:`FakeIbkr.transport`) or over real l
 :attr:`FakeIbkr.timeout_after_accept` / :attr:`FakeIbkr.timeout_before_accept` (an order
 POST that times out after / before IBKR recorded it), :meth:`FakeIbkr.take_session`
 (another login), :meth:`FakeIbkr.nightly_reset`, :meth:`FakeIbkr.expire_lst`.
+
+The brokerage session (the "bridge" to ``/iserver``) follows IBKR's documented lifecycle, see
+:mod:`tests.fakes.ibkr_bridge`: every new live session token after the first drops it, and so
+does the nightly reset; while it is down ``/iserver/*`` answers ``400 {"error": "Bad Request:
+no bridge"}`` and ``/tickle`` / ``/iserver/auth/status`` say ``authenticated: false`` until
+``POST /iserver/auth/ssodh/init`` brings it back (knobs: :attr:`FakeIbkr.init_settle_s`,
+:meth:`FakeIbkr.take_session` with ``sticky``, :meth:`FakeIbkr.drop_bridge`).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from pydantic import SecretStr
 
 from skimd.clock import Clock, SimulatedClock
 from skimd.config import IbkrSettings
+from tests.fakes.ibkr_bridge import NO_BRIDGE, Bridge
 
 # RFC 3526 group 14: a realistic 2048-bit MODP prime (IBKR issues primes of this size).
 RFC3526_2048 = int(
@@ -225,12 +233,15 @@ class FakeIbkr:
         self.lst_requests = 0
         self.last_dh_challenge: int | None = None
         self._nonces: set[str] = set()
-        # brokerage session
+        # brokerage session (tests.fakes.ibkr_bridge)
         self.authenticated = False
         self.competing = False
         self.other_login_holds = False  # ssodh/init cannot win the session back
         self.init_calls = 0
         self.accounts_queried = False
+        self.bridge = Bridge(clock)
+        self.init_settle_s = 0.0  # ssodh/init answers unauthenticated; up this much later
+        self.lst_issued = 0
         # market
         self.instruments: dict[int, FakeInstrument] = {}
         self.subscribed: set[int] = set()
@@ -272,15 +283,27 @@ class FakeIbkr:
         with ``status``."""
         self._forced.append(_Forced(prefix, status, times))
 
-    def take_session(self) -> None:
-        """Another login (TWS, mobile) takes the brokerage session."""
+    def take_session(self, sticky: int = 0) -> None:
+        """Another login (TWS, mobile) takes the brokerage session; the next ``sticky``
+        ``ssodh/init`` calls do not win it back (they answer ``competing: true``)."""
         self.authenticated = False
         self.competing = True
+        self.bridge.sticky_inits = sticky
 
-    def nightly_reset(self) -> None:
+    def nightly_reset(self, duration_s: float = 0.0) -> None:
+        """IBKR's nightly ``/iserver`` reset: the bridge drops; for ``duration_s`` (on the
+        clock) ``ssodh/init`` cannot bring it back (``authenticated: false``)."""
+        self.drop_bridge("nightly reset")
+        self.bridge.refuse_until = self.clock.monotonic() + duration_s
+
+    def drop_bridge(self, reason: str = "dropped") -> None:
+        """The brokerage session goes away (not competing): ``/iserver/*`` answers "no
+        bridge" until ``ssodh/init``."""
         self.authenticated = False
         self.competing = False
         self.accounts_queried = False
+        self.bridge.up_at = None
+        self.bridge.drops.append((self.clock.monotonic(), reason))
 
     def expire_lst(self) -> None:
         """Forget the live session token: the next signed request gets a 401."""
@@ -449,6 +472,9 @@ class FakeIbkr:
         lst_raw = hmac.new(raw_k, self.keys.secret, hashlib.sha1).digest()
         self.lst = base64.b64encode(lst_raw).decode()
         self._nonces.clear()
+        if self.lst_issued:  # a new token starts a new session: the old bridge is gone
+            self.drop_bridge("new live session token")
+        self.lst_issued += 1
         self.lst_expires_ms = int(
             (self.clock.now() + timedelta(seconds=self.lst_lifetime_s)).timestamp() * 1000
         )
@@ -497,8 +523,10 @@ class FakeIbkr:
         }
         if (method, path) in routes:
             return routes[(method, path)]()
+        self._settle_bridge()
         if path.startswith("/iserver") and not self.authenticated:
-            return 401, {"error": "not authenticated"}
+            self.bridge.no_bridge_answers += 1
+            return 400, {"error": NO_BRIDGE}
         if path.startswith("/iserver/account/") and path != "/iserver/account/orders" and (
             not self.accounts_queried
         ):
@@ -551,6 +579,7 @@ class FakeIbkr:
         }
 
     def _tickle(self) -> tuple[int, Any]:
+        self._settle_bridge()
         return 200, {
             "session": "fake-session",
             "ssoExpires": 600000,
@@ -560,14 +589,35 @@ class FakeIbkr:
         }
 
     def _auth_status(self) -> tuple[int, Any]:
+        self._settle_bridge()
         return 200, self._status_json()
 
     def _ssodh_init(self) -> tuple[int, Any]:
         self.init_calls += 1
-        if not self.other_login_holds:
+        self.bridge.init_at.append(self.clock.monotonic())
+        if self.other_login_holds or self.bridge.sticky_inits > 0:
+            self.bridge.sticky_inits = max(0, self.bridge.sticky_inits - 1)
+            self.authenticated = False
+            self.competing = True
+        elif self.clock.monotonic() < self.bridge.refuse_until:
+            self.authenticated = False
+            self.competing = False
+        elif self.init_settle_s > 0:
+            self.authenticated = False
+            self.competing = False
+            self.bridge.up_at = self.clock.monotonic() + self.init_settle_s
+        else:
             self.authenticated = True
             self.competing = False
         return 200, self._status_json()
+
+    def _settle_bridge(self) -> None:
+        """An ``ssodh/init`` that answered before the session was up completes later."""
+        up_at = self.bridge.up_at
+        if up_at is not None and self.clock.monotonic() >= up_at:
+            self.bridge.up_at = None
+            if not self.competing:
+                self.authenticated = True
 
     def _portfolio_accounts(self) -> tuple[int, Any]:
         return 200, [

@@ -12,6 +12,14 @@
 The flow refreshes the LST ``refresh_margin_s`` before it expires (by the injected Clock)
 and once on a 401 (derive again, resend that request once). A second 401 is returned to
 the caller, which turns it into :class:`~skimd.errors.BrokerAuthError`.
+
+A new LST starts a new login session: IBKR's brokerage session (``/iserver``) must then be
+opened again with ``ssodh/init`` (IBind does it after every new token: ``oauth_init`` →
+``initialize_brokerage_session``,
+https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_client.py). This module only
+counts the tokens (:attr:`IbkrOAuth.generation`) and says when the next one is due
+(:meth:`IbkrOAuth.renewal_due`); :mod:`.connection` re-initialises the session, ahead of the
+renewal when it can (its ``ssodh/init`` is the request that carries the new token).
 """
 
 from __future__ import annotations
@@ -147,6 +155,16 @@ class IbkrOAuth(httpx.Auth):
         if self._lst is None:
             return None
         return datetime.fromtimestamp(self._expires_ms / 1000, UTC)
+
+    @property
+    def generation(self) -> int:
+        """How many live session tokens this flow has derived (0 before the first)."""
+        return self._generation
+
+    def renewal_due(self) -> bool:
+        """True when the next request will derive a new LST first (none yet, or inside the
+        refresh margin before expiry)."""
+        return self._needs_token()
 
     def invalidate(self) -> None:
         """Forget the LST so the next request derives a new one."""

@@ -14,6 +14,10 @@ Choices worth knowing (the market-data and order ones are in their modules):
   OrderRejectedError.
 - ``close()`` stops the keep-alive but does not log out: the one brokerage session per
   username is shared with the daemon when a CLI command uses the same credentials.
+- The brokerage session guards every ``/iserver`` call (:mod:`.connection`): re-opened
+  after each new live session token, "no bridge" answered by one re-init (then an
+  idempotent call is sent again), refused at once while it is known to be down.
+  ``health()`` re-initialises once when the status says not authenticated.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from skimd.domain.orders import Fill, OrderRequest, OrderState
 from skimd.errors import BrokerSessionError, ConfigurationError
 from skimd.infrastructure.brokers.ibkr import mapping
 from skimd.infrastructure.brokers.ibkr.auth import LST_PATH, IbkrOAuth
-from skimd.infrastructure.brokers.ibkr.connection import BrokerageSession, parse_status
+from skimd.infrastructure.brokers.ibkr.connection import BrokerageSession
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.market_data import IbkrMarketData
 from skimd.infrastructure.brokers.ibkr.orders import IbkrOrderDesk
@@ -122,7 +126,7 @@ class IbkrBroker:
             self._owned_client = None
 
     async def health(self) -> SessionHealth:
-        return parse_status(await self._http.post("/iserver/auth/status", idempotent=True))
+        return await self._session.check()
 
     def pacing_budget(self) -> PacingBudget:
         return self._http.pacing_budget()
@@ -261,9 +265,12 @@ def build_ibkr_broker(
         http,
         clock=clock,
         events=events,
+        tokens=auth,
         tickle_interval_s=ib.tickle_interval_s,
         compete_backoff_s=ib.compete_backoff_s,
+        compete=ib.compete,
     )
+    http.attach_session(session)
     return IbkrBroker(
         http=http,
         session=session,

@@ -12,6 +12,25 @@
   rejected with OrderRejectedError carrying the question text.
 - Paper guard, second line: a live account is refused at every placement unless
   ``[broker] live_trading = true`` (the first line is at connect).
+- An order POST answered ``400 "no bridge"`` was not accepted: IBKR had no brokerage session
+  to carry it (IBind reads that answer as "call initialize_brokerage_session() first",
+  https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_client.py). It is still not
+  resent blindly: once the session is re-initialised the order is looked up by its cOID and
+  sent again only when it is not there (a duplicate would be refused by cOID anyway). A
+  confirmation reply meeting "no bridge" is not resent (its question died with the session):
+  BrokerSessionError, and the caller places it again later under the same cOID. A cancel
+  meeting "no bridge" is sent again once the session is back (a cancel cannot double).
+- ``GET /iserver/account/order/status/{orderId}`` answers one order: ``order_id``,
+  ``conid``, ``symbol``, ``side``, ``size`` (the *remaining* size), ``total_size``,
+  ``cum_fill``, ``order_status``, ``order_type``, ``tif``, ``average_price`` ... and no cOID
+  or ``order_ref`` (IBKR's OpenAPI model ``OrderStatus``, https://api.ibkr.com/gw/api/v3/api-docs,
+  as generated in https://github.com/nautechsystems/nautilus_trader/blob/develop/crates/adapters/interactive_brokers/client/docs/OrderStatus.md).
+  The cOID is mapped here from our own placement and from the live orders list
+  (``/iserver/account/orders``), whose rows carry it as ``order_ref``.
+- Prices: ``price`` is a LMT order's limit and a STP order's stop; ``auxPrice`` is the stop
+  of a STOP_LIMIT (whose ``price`` is its limit)
+  (https://www.interactivebrokers.com/campus/ibkr-quant-news/how-to-code-a-bracket-order-in-the-web-api/).
+  We place LMT, MKT and STP only.
 """
 
 from __future__ import annotations
@@ -29,7 +48,7 @@ from skimd.errors import (
     SkimdError,
 )
 from skimd.infrastructure.brokers.ibkr import mapping
-from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp, IbkrRequestError
+from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp, IbkrRequestError, NoBridgeError
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +79,17 @@ class IbkrOrderDesk:
             raise OrderRejectedError(f"{where}: {account} is a live account and live trading "
                                      "is off ([broker] live_trading)")
         payload = {"orders": [_order_json(request, account)]}
-        body = await self._send_order_step(
-            request, where, f"/iserver/account/{account}/orders", payload
-        )
+        path = f"/iserver/account/{account}/orders"
+        try:
+            body = await self._send_order_step(request, where, path, payload)
+        except NoBridgeError as exc:
+            if not exc.recovered:
+                raise
+            found = await self.find_order(request.client_order_id)
+            if found is not None:
+                return found
+            log.warning("ibkr_order_resent_after_no_bridge", coid=request.client_order_id)
+            body = await self._send_order_step(request, where, path, payload)
         if isinstance(body, OrderState):
             return body
         for _ in range(MAX_QUESTIONS):
@@ -154,8 +181,18 @@ class IbkrOrderDesk:
             )
 
     async def cancel_order(self, account: str, broker_order_id: str) -> OrderState:
+        path = f"/iserver/account/{account}/order/{broker_order_id}"
         try:
-            await self._http.delete(f"/iserver/account/{account}/order/{broker_order_id}")
+            try:
+                await self._http.delete(path)
+            except NoBridgeError as exc:
+                if not exc.recovered:
+                    raise
+                # Not accepted ("no bridge"); a cancel asks for an end state, so once the
+                # session is back it is sent again (a second cancel of a done order is
+                # refused, never doubled).
+                log.warning("ibkr_cancel_resent_after_no_bridge", order_id=broker_order_id)
+                await self._http.delete(path)
         except IbkrRequestError as exc:
             raise InvalidInputError(
                 f"IBKR: cannot cancel order {broker_order_id!r}: {exc.error}"

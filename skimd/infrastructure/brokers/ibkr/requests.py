@@ -6,19 +6,29 @@ penalises the class for ``penalty_s`` (IBKR's 10-minute penalty box), reports it
 at once without reaching IBKR. Idempotent calls are retried with backoff on timeouts,
 connection errors and 5xx (bounded attempts); non-idempotent ones (order placement) are
 never retried here — the facade decides what is safe.
+
+The brokerage session (see :mod:`.connection`) is a condition of ``/iserver/*`` calls, not
+an error of one request: with a :class:`SessionGuard` attached, each such call first lets
+the guard make sure the session is up (re-initialising it after a new live session token,
+refusing at once while it is known to be down), and a ``400 "Bad Request: no bridge"``
+answer (IBKR's word for "no brokerage session", recognised by that status and text as
+IBind does, https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_client.py) makes
+the guard re-initialise once; then an idempotent call is sent again, a non-idempotent one
+(an order) is not and raises :class:`NoBridgeError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from skimd.clock import Clock
 from skimd.errors import (
     BrokerAuthError,
+    BrokerSessionError,
     BrokerUnavailableError,
     RateLimitedError,
 )
@@ -38,9 +48,53 @@ class IbkrRequestError(BrokerUnavailableError):
         self.error = error
 
 
+NO_BRIDGE_TEXT = "no bridge"
+SESSION_PATHS = ("/iserver/auth/",)  # the session's own endpoints: never guarded
+
+
+class NoBridgeError(BrokerSessionError):
+    """IBKR answered ``400 "Bad Request: no bridge"``: there was no brokerage session to
+    carry the call, so IBKR did not act on it. ``recovered``: the session was re-initialised
+    after it (a caller may then look the effect up and decide to send again)."""
+
+    def __init__(self, message: str, *, recovered: bool) -> None:
+        super().__init__(message)
+        self.recovered = recovered
+
+
+def is_no_bridge(exc: BaseException) -> bool:
+    """True for IBKR's "no bridge" answer (HTTP 400 whose error text says so)."""
+    return (
+        isinstance(exc, IbkrRequestError)
+        and exc.status == 400
+        and NO_BRIDGE_TEXT in exc.error.lower()
+    )
+
+
+def needs_bridge(path: str) -> bool:
+    """``/iserver/*`` calls need the brokerage session, except the session's own."""
+    path = "/" + path.lstrip("/")
+    return path.startswith("/iserver/") and not path.startswith(SESSION_PATHS)
+
+
+class SessionGuard(Protocol):
+    """The brokerage session as :class:`IbkrHttp` sees it (implemented by
+    :class:`~.connection.BrokerageSession`)."""
+
+    async def before_call(self) -> int:
+        """Make sure the session can take a call (raise BrokerSessionError when it is
+        known to be down); return its epoch (it grows with every successful init)."""
+
+    async def recover(self, epoch: int, reason: str) -> bool:
+        """A call sent at ``epoch`` met a session condition: re-initialise once, unless
+        that already happened since; True when the session is up."""
+
+
 class IbkrHttp:
     """One injected ``httpx.AsyncClient`` + OAuth + pacing. Paths are relative to
     ``base_url`` (e.g. ``"/iserver/accounts"``)."""
+
+    _guard: SessionGuard | None = None  # see attach_session
 
     def __init__(
         self,
@@ -88,15 +142,65 @@ class IbkrHttp:
         return budget
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self.request("GET", path, params=params, idempotent=True)
+        return await self.session_call("GET", path, params=params, idempotent=True)
 
     async def post(
         self, path: str, json: Any = None, *, idempotent: bool = False
     ) -> Any:
-        return await self.request("POST", path, json=json, idempotent=idempotent)
+        return await self.session_call("POST", path, json=json, idempotent=idempotent)
 
     async def delete(self, path: str) -> Any:
-        return await self.request("DELETE", path, idempotent=False)
+        return await self.session_call("DELETE", path, idempotent=False)
+
+    def attach_session(self, guard: SessionGuard | None) -> None:
+        """Guard ``/iserver/*`` calls made through :meth:`get`/:meth:`post`/:meth:`delete`
+        with the brokerage session (the session itself calls :meth:`request` directly)."""
+        self._guard = guard
+
+    async def session_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool,
+    ) -> Any:
+        """:meth:`request` under the session guard (see the module doc)."""
+        guard = self._guard
+        if guard is None or not needs_bridge(path):
+            return await self.request(method, path, params=params, json=json,
+                                      idempotent=idempotent)
+        epoch = await guard.before_call()
+        try:
+            return await self.request(method, path, params=params, json=json,
+                                      idempotent=idempotent)
+        except IbkrRequestError as exc:
+            if not is_no_bridge(exc):
+                raise
+            first: IbkrRequestError = exc
+        where = f"IBKR {method} {path}"
+        recovered = await guard.recover(epoch, f"{where}: {first.error}")
+        if not recovered:
+            raise NoBridgeError(
+                f"{where}: no brokerage session (IBKR: {first.error}); re-init did not bring "
+                "it back", recovered=False,
+            ) from first
+        if not idempotent:
+            raise NoBridgeError(
+                f"{where}: not accepted (IBKR: {first.error}: no brokerage session to carry "
+                "it); session re-initialised, not resent", recovered=True,
+            ) from first
+        try:
+            return await self.request(method, path, params=params, json=json,
+                                      idempotent=idempotent)
+        except IbkrRequestError as exc:
+            if is_no_bridge(exc):
+                raise NoBridgeError(
+                    f"{where}: still no brokerage session after a re-init (IBKR: {exc.error})",
+                    recovered=False,
+                ) from exc
+            raise
 
     async def request(
         self,
