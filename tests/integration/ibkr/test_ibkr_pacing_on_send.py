@@ -5,6 +5,7 @@ And one ``/portfolio/accounts`` call per connection, not one per method that nee
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient) -> IbkrHttp
 
 def _gaps(fake: FakeIbkr, path: str) -> list[float]:
     stamps = [c.at for c in fake.calls_to(path)]
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(stamps)]
 
 
 @pytest.mark.parametrize(
