@@ -131,6 +131,21 @@ async def test_processes_sharing_a_ledger_file_share_the_limit_and_the_penalty_b
     restarted.check_penalty(("snapshot", "global"))  # the box is over
 
 
+async def test_a_clock_set_back_delays_a_turn_by_one_period_at_most(
+    clock: SimulatedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / PACING_FILE
+    ahead = SimulatedClock(clock.now() + timedelta(days=30))  # a process whose clock ran ahead
+    await Pacing(ahead, ledger=FileLedger(path)).send_turn(("accounts", "global"))
+    Pacing(ahead, ledger=FileLedger(path)).penalize("snapshot", 30 * 86400)
+    pacing = Pacing(clock, ledger=FileLedger(path))
+    started = clock.now()
+    async with autojump(clock):
+        await pacing.send_turn(("accounts", "global"))
+    assert clock.now() - started <= timedelta(seconds=5.0 + MARGIN_FRACTION * 5.0 + 0.001)
+    assert 0 < pacing.penalty_remaining("snapshot") <= 3600
+
+
 def test_an_unreadable_ledger_reads_as_empty(clock: SimulatedClock, tmp_path: Path) -> None:
     path = tmp_path / PACING_FILE
     path.write_text("{not json")

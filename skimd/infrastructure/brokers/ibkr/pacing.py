@@ -46,6 +46,9 @@ from skimd.infrastructure.brokers.ibkr.pacing_ledger import (
 MARGIN_FRACTION = 0.05  # of each class's period, on top of the measured latency
 _MIN_SLEEP = 1e-6  # a positive wait always moves the clock (float-safe progress)
 _LATENCY_DECAY = 0.2  # a lower latency sample moves the estimate this far towards it
+# No penalty box is longer than this (IBKR's is 10 minutes); a longer one in the ledger was
+# written by a clock that has since been set back, and is cut to this.
+MAX_PENALTY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,17 @@ def earliest_send(record: ClassRecord, rate: RateLimit, margin_s: float) -> floa
     if rate.burst < rate.limit and len(sent) >= rate.burst:
         at = max(at, sent[-rate.burst] + rate.burst * rate.spacing_s)
     return at
+
+
+def _settle(record: ClassRecord, now: float) -> ClassRecord:
+    """The record as seen at wall time ``now``: a send stamped later than ``now`` (another
+    process's clock ahead of ours, or ours set back) counts as sent now, so a clock step
+    delays a turn by at most one period instead of until the stamp's time comes round."""
+    if any(t > now for t in record.sent):
+        record.sent = [min(t, now) for t in record.sent]
+    if record.penalty_until is not None and record.penalty_until > now + MAX_PENALTY_S:
+        record.penalty_until = now + MAX_PENALTY_S
+    return record
 
 
 def _stamp(record: ClassRecord, rate: RateLimit, now: float) -> None:
@@ -219,7 +233,7 @@ class Pacing:
 
     def _refuse_if_penalised(self, state: LedgerState, classes: Sequence[str], now: float) -> None:
         for name in classes:
-            until = state.record(name).penalty_until
+            until = _settle(state.record(name), now).penalty_until
             if until is not None and until > now:
                 remaining = until - now
                 raise RateLimitedError(
@@ -242,7 +256,7 @@ class Pacing:
                 now = self._now()
                 with self.ledger.transaction() as state:
                     self._refuse_if_penalised(state, classes, now)
-                    rates = [(state.record(n), self.limits[n]) for n in classes]
+                    rates = [(_settle(state.record(n), now), self.limits[n]) for n in classes]
                     at = max(earliest_send(r, rate, self.margin_s(rate)) for r, rate in rates)
                     if at <= now:
                         for record, rate in rates:
@@ -259,9 +273,10 @@ class Pacing:
             return datetime.fromtimestamp(record.penalty_until, UTC)
 
     def penalty_remaining(self, name: str) -> float:
+        now = self._now()
         with self.ledger.transaction() as state:
-            until = state.record(name).penalty_until
-        return 0.0 if until is None else max(0.0, until - self._now())
+            until = _settle(state.record(name), now).penalty_until
+        return 0.0 if until is None else max(0.0, until - now)
 
     def budget(self) -> dict[str, str | int]:
         """Per class: the calls that could go now (account-wide), or when its penalty ends."""
@@ -269,7 +284,7 @@ class Pacing:
         now = self._now()
         with self.ledger.transaction() as state:
             for name, rate in self.limits.items():
-                record = state.record(name)
+                record = _settle(state.record(name), now)
                 if record.penalty_until is not None and record.penalty_until > now:
                     until = datetime.fromtimestamp(record.penalty_until, UTC)
                     out[name] = f"penalty until {until.isoformat(timespec='seconds')}"
