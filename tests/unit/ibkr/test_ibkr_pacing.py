@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from skimd.clock import SimulatedClock
-from skimd.errors import BrokerUnavailableError, RateLimitedError
+from skimd.errors import BrokerUnavailableError, ConfigurationError, RateLimitedError
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.auth import IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
@@ -144,6 +144,15 @@ async def test_a_clock_set_back_delays_a_turn_by_one_period_at_most(
         await pacing.send_turn(("accounts", "global"))
     assert clock.now() - started <= timedelta(seconds=5.0 + MARGIN_FRACTION * 5.0 + 0.001)
     assert 0 < pacing.penalty_remaining("snapshot") <= 3600
+
+
+def test_a_ledger_that_cannot_be_opened_is_a_configuration_error(
+    clock: SimulatedClock, tmp_path: Path
+) -> None:
+    (tmp_path / "data").write_text("a file where the data dir should be")
+    pacing = Pacing(clock, ledger=FileLedger(tmp_path / "data" / PACING_FILE))
+    with pytest.raises(ConfigurationError, match="cannot open the IBKR pacing ledger"):
+        pacing.check_penalty(("accounts", "global"))
 
 
 def test_an_unreadable_ledger_reads_as_empty(clock: SimulatedClock, tmp_path: Path) -> None:

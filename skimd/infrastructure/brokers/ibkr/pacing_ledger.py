@@ -14,6 +14,10 @@ that all processes of one installation read and write:
 - :class:`MemoryLedger` is the same state for one process (tests, benches, a broker built
   without a data dir).
 
+A file that cannot be opened (another user's data dir) is a ConfigurationError, not a
+fallback to pacing alone: that fallback is how a command would push the daemon beside it
+into the penalty box.
+
 Times in the ledger are wall-clock epoch seconds (the injected ``Clock.now()``): they are
 compared across processes, which share no monotonic clock. The state is a cache of facts
 about the past; an unreadable file is logged and read as empty (the worst case is one
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+
+from skimd.errors import ConfigurationError
 
 log = structlog.get_logger("skimd.ibkr.pacing")
 
@@ -105,9 +111,17 @@ class FileLedger:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[LedgerState]:
-        if not self.path.parent.exists():
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            # Pacing alone (in memory) could push the account, and a daemon beside us,
+            # into IBKR's penalty box: refuse instead.
+            raise ConfigurationError(
+                f"{self.path}: cannot open the IBKR pacing ledger ({exc.strerror}); every "
+                "skimd process of the account needs it: run skimd as the data dir's owner"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             raw = _read_all(fd)
