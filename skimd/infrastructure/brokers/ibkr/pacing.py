@@ -14,7 +14,7 @@ after the request is signed and right before it goes out, never earlier):
 - a class of ``limit`` calls per ``period_s`` lets a call go once the ``limit``-th latest
   send of that class (by any process) is at least ``period_s`` + *margin* old; the margin
   is :data:`MARGIN_FRACTION` of the period plus the measured request latency (a running
-  estimate that rises at once and decays slowly), because IBKR stamps *arrivals*: two
+  estimate that rises at once and decays slowly; at most one period), because IBKR stamps *arrivals*: two
   sends a period apart can arrive closer than that when the first travelled longer;
 - calls are also spread: at most ``burst`` in any ``burst * period_s / limit`` (a
   1-per-5-s class: one in 5 s; snapshots: one per 0.1 s; global: 10 in 0.2 s);
@@ -23,7 +23,8 @@ after the request is signed and right before it goes out, never earlier):
   until the box ends, without reaching IBKR; the box is in the ledger, so it outlives a
   restart and holds for every process.
 
-Concurrency caps (history's 5 in flight) are per process: :meth:`Pacer.slot`.
+Concurrency caps (history's 5 in flight) are per process (:meth:`Pacer.slot`): only the
+daemon asks for history, so no other process competes for those slots.
 """
 
 from __future__ import annotations
