@@ -14,8 +14,9 @@ after the request is signed and right before it goes out, never earlier):
 - a class of ``limit`` calls per ``period_s`` lets a call go once the ``limit``-th latest
   send of that class (by any process) is at least ``period_s`` + *margin* old; the margin
   is :data:`MARGIN_FRACTION` of the period plus the measured request latency (a running
-  estimate that rises at once and decays slowly; at most one period), because IBKR stamps *arrivals*: two
-  sends a period apart can arrive closer than that when the first travelled longer;
+  estimate that rises at once and decays slowly; at most one period), because IBKR stamps
+  *arrivals*: two sends a period apart can arrive closer than that when the first
+  travelled longer;
 - calls are also spread: at most ``burst`` in any ``burst * period_s / limit`` (a
   1-per-5-s class: one in 5 s; snapshots: one per 0.1 s; global: 10 in 0.2 s);
 - the turn is stamped into the ledger in the same locked step that grants it;
