@@ -9,12 +9,19 @@ saw in any 1-second window (IBKR's limit is 10).
 The timed run is "warm": the conids were pre-flighted first (as the 09:45 warm-up does),
 so each call returns data. The cold run (pre-flight + data = 40 calls) is printed too.
 
-Run: /tmp/venv/bin/python bench/pacing_bench.py
+Then the account-wide part: ``BROKERS`` separate brokers of one account (each its own HTTP
+client and pacer, sharing only the pacing ledger file, as separate skimd processes do)
+connect one after another; prints the closest two ``GET /portfolio/accounts`` arrived at the
+server (IBKR's limit: 1 per 5 s) and the 429s the fake's limiter (IBKR's documented limits)
+answered over the whole bench (must be 0).
+
+Run: .venv/bin/python bench/pacing_bench.py
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import tempfile
 import time
@@ -26,7 +33,8 @@ import httpx
 
 from skimd.clock import SystemClock
 from skimd.infrastructure.brokers.ibkr.market_data import SNAPSHOT_BATCH
-from skimd.infrastructure.brokers.ibkr.pacing import IBKR_LIMITS, pacing_floor
+from skimd.infrastructure.brokers.ibkr.pacing import IBKR_LIMITS, MARGIN_FRACTION, pacing_floor
+from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
 from tests.fakes.ibkr_server import (
     SNAPSHOT_PATH,
     FakeIbkr,
@@ -36,6 +44,7 @@ from tests.fakes.ibkr_server import (
 )
 
 CONIDS = 2000
+BROKERS = 4
 
 
 def max_in_window(stamps: list[float], window: float = 1.0) -> int:
@@ -72,9 +81,21 @@ async def main() -> None:
             warm_calls = len(fake.calls_to(SNAPSHOT_PATH)) - first_warm
             await broker.close()
 
+            ledger = Path(tmp) / PACING_FILE
+            t0 = time.perf_counter()
+            for _ in range(BROKERS):
+                other, _ = make_broker(fake, Path(tmp), client=client, base_url=base_url,
+                                       pacing_file=ledger)
+                await other.connect()
+                await other.close()
+            shared_s = time.perf_counter() - t0
+
     stamps = [c.at for c in fake.calls_to(SNAPSHOT_PATH)]
-    floor = pacing_floor(calls, rate)
-    cold_floor = pacing_floor(cold_calls, rate)
+    margin = MARGIN_FRACTION * rate.period_s  # plus the measured latency (ms on loopback)
+    floor = pacing_floor(calls, rate, margin)
+    cold_floor = pacing_floor(cold_calls, rate, margin)
+    accounts = [c.at for c in fake.calls_to("/portfolio/accounts")][-BROKERS:]
+    gaps = [b - a for a, b in itertools.pairwise(accounts)]
     print(f"snapshot bucket: {rate.limit} calls / {rate.period_s:g} s, burst {rate.burst}; "
           f"batch {SNAPSHOT_BATCH} conids/call")
     print(f"cold  {CONIDS} conids: {cold_calls} calls (pre-flight + data) in {cold_s:.3f} s; "
@@ -84,6 +105,11 @@ async def main() -> None:
           f"ratio {warm_s / floor:.3f} (target <= 1.1); with data {sum(q.has_data for q in warm)}")
     print(f"max snapshot calls in any 1-s window (server side, all runs): "
           f"{max_in_window(stamps)} (limit {rate.limit})")
+    print(f"{BROKERS} brokers of one account sharing the ledger, connected back to back in "
+          f"{shared_s:.3f} s: closest /portfolio/accounts arrivals {min(gaps):.3f} s apart "
+          f"(limit 1 per 5 s, margin {MARGIN_FRACTION:.0%} + latency)")
+    assert fake.limiter is not None
+    print(f"429s answered by the fake's limiter: {fake.limiter.refused}")
 
 
 if __name__ == "__main__":

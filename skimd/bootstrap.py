@@ -457,6 +457,7 @@ class App:
             calendar=self.calendar,
             on_secret=None if self._redactor is None else self._redactor.add,
             state_dir=self.data_dir if exclusive else None,
+            shared_dir=self.data_dir,
         )
         self._on_close(broker.close)
         return broker

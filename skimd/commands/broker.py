@@ -14,6 +14,7 @@ from typing import Any
 
 from skimd import bootstrap
 from skimd.config import Settings
+from skimd.logs import SecretRedactor
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -35,7 +36,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
-    report = asyncio.run(_collect(settings, args.symbol))
+    # to stderr, with the secrets masked: stdout is the report (pure JSON with --json)
+    redactor = bootstrap.setup_logging(settings)
+    report = asyncio.run(_collect(settings, args.symbol, redactor))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -61,6 +64,10 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _collect(settings: Settings, symbol: str) -> dict[str, Any]:
-    async with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
+async def _collect(
+    settings: Settings, symbol: str, redactor: SecretRedactor
+) -> dict[str, Any]:
+    async with bootstrap.build(
+        settings, access=bootstrap.Access.SHARED, redactor=redactor
+    ) as app:
         return await app.broker_check(symbol)

@@ -69,7 +69,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _app(args: argparse.Namespace, access: bootstrap.Access) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
-    return bootstrap.build(settings, access=access)
+    redactor = bootstrap.setup_logging(settings)  # to stderr: stdout is the answer
+    return bootstrap.build(settings, access=access, redactor=redactor)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

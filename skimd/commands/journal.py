@@ -113,7 +113,8 @@ def _date(text: str) -> date:
 
 def _app(args: argparse.Namespace) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
-    return bootstrap.build(settings, access=bootstrap.Access.SHARED)
+    redactor = bootstrap.setup_logging(settings)  # to stderr: stdout is the answer
+    return bootstrap.build(settings, access=bootstrap.Access.SHARED, redactor=redactor)
 
 
 def _print_json(rows: Sequence[dict[str, Any]]) -> None:

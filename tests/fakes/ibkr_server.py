@@ -11,7 +11,9 @@ Use it as an ``httpx.MockTransport`` (:meth:`FakeIbkr.transport`) or over real l
 :attr:`FakeIbkr.questions` (confirmation questions asked on every order),
 :attr:`FakeIbkr.timeout_after_accept` / :attr:`FakeIbkr.timeout_before_accept` (an order
 POST that times out after / before IBKR recorded it), :meth:`FakeIbkr.take_session`
-(another login), :meth:`FakeIbkr.nightly_reset`, :meth:`FakeIbkr.expire_lst`.
+(another login), :meth:`FakeIbkr.nightly_reset`, :meth:`FakeIbkr.expire_lst`,
+:attr:`FakeIbkr.limiter` (IBKR's documented request limits and 429 penalty box, on by
+default; :mod:`tests.fakes.ibkr_limits`; None turns it off).
 
 The brokerage session (the "bridge" to ``/iserver``) follows IBKR's documented lifecycle, see
 :mod:`tests.fakes.ibkr_bridge`: every new live session token after the first drops it, and so
@@ -50,6 +52,7 @@ from pydantic import SecretStr
 from skimd.clock import Clock, SimulatedClock
 from skimd.config import IbkrSettings
 from tests.fakes.ibkr_bridge import NO_BRIDGE, Bridge
+from tests.fakes.ibkr_limits import RateLimiter
 
 # RFC 3526 group 14: a realistic 2048-bit MODP prime (IBKR issues primes of this size).
 RFC3526_2048 = int(
@@ -271,6 +274,8 @@ class FakeIbkr:
         self.calls: list[Call] = []
         self.rejected_signatures = 0
         self._forced: list[_Forced] = []
+        # IBKR's documented request limits with a 429 penalty box (None: unlimited)
+        self.limiter: RateLimiter | None = RateLimiter(clock)
 
     # -- knobs -----------------------------------------------------------------------
 
@@ -417,6 +422,10 @@ class FakeIbkr:
         body = json.loads(content) if content else None
         self.calls.append(Call(method, api_path, self.clock.monotonic(), query, body))
         params = _parse_authorization(authorization)
+        if self.limiter is not None and not self.limiter.admit(
+            params.get("oauth_consumer_key", ""), method, api_path
+        ):
+            return 429, {"error": "Too Many Requests"}
         if api_path == "/oauth/live_session_token":
             return self._live_session_token(method, full_url, params)
         if not self._verify_hmac(method, full_url, params):
@@ -1168,9 +1177,12 @@ def make_broker(
     live_trading: bool = False,
     client: httpx.AsyncClient | None = None,
     base_url: str = TEST_BASE_URL,
+    pacing_file: Path | None = None,
     **ibkr: Any,
 ) -> tuple[Any, httpx.AsyncClient]:
-    """The real IBKR facade wired to ``fake`` (MockTransport unless ``client`` is given)."""
+    """The real IBKR facade wired to ``fake`` (MockTransport unless ``client`` is given);
+    brokers given the same ``pacing_file`` share their pacing as processes of one account
+    do."""
     from skimd.config import BrokerSettings, Settings
     from skimd.infrastructure.brokers.events import RecordingBrokerEvents
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
@@ -1189,5 +1201,6 @@ def make_broker(
         identifier_cache=InMemoryIdentifierCache(),
         calendar=AsxCalendar("Australia/Sydney"),
         http_client=client,
+        pacing_file=pacing_file,
     )
     return broker, client

@@ -7,6 +7,11 @@ IBKR adapter (or fails because of it). Tests may pass extra builders, e.g. a fak
 ``on_secret`` receives every secret the broker creates at run time (IBKR's live session
 token) so the caller can add it to the log redactor; brokers without such secrets ignore it.
 
+``shared_dir`` is a directory every skimd process of this installation shares, daemon and
+commands alike (the data dir): account-wide state lives there, such as IBKR's pacing ledger
+(IBKR counts requests per user, not per process). ``state_dir`` is given only to the holder
+of the instance lock.
+
 ``calendar`` is the market's calendar built from ``[market]`` (zone, trading days, open and
 close, early closes): brokers never assume a zone or session hours of their own.
 """
@@ -41,6 +46,7 @@ class BrokerBuilder(Protocol):
         http_client: httpx.AsyncClient | None,
         on_secret: SecretSink | None,
         state_dir: Path | None,
+        shared_dir: Path | None,
     ) -> Broker: ...
 
 
@@ -54,9 +60,11 @@ def build_demo_broker(
     http_client: httpx.AsyncClient | None = None,
     on_secret: SecretSink | None = None,
     state_dir: Path | None = None,
+    shared_dir: Path | None = None,
 ) -> Broker:
     """The in-process simulated ASX, seeded from ``[demo]``; ``http_client`` and
-    ``on_secret`` are unused (it makes no network calls and no secrets).
+    ``on_secret`` are unused (it makes no network calls and no secrets), and so is
+    ``shared_dir`` (the simulated market has no account-wide request limits).
 
     With ``state_dir`` (the daemon's data dir, lock held) the paper account's book lives in
     ``demo-broker-<seed>.json`` there, so orders survive a daemon restart as they would at a
@@ -89,10 +97,13 @@ def build_ibkr_broker(
     http_client: httpx.AsyncClient | None = None,
     on_secret: SecretSink | None = None,
     state_dir: Path | None = None,
+    shared_dir: Path | None = None,
 ) -> Broker:
     """Delegates to the IBKR adapter, imported only when this kind is asked for;
-    ``on_secret`` gets each new live session token."""
+    ``on_secret`` gets each new live session token. With ``shared_dir`` the pacing state
+    is the ledger file there, shared with every other skimd process of the account."""
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker as build
+    from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
 
     broker: Broker = build(
         settings,
@@ -102,6 +113,7 @@ def build_ibkr_broker(
         calendar=calendar,
         http_client=http_client,
         on_token=on_secret,
+        pacing_file=None if shared_dir is None else shared_dir / PACING_FILE,
     )
     return broker
 
@@ -146,6 +158,7 @@ class BrokerFactory:
         http_client: httpx.AsyncClient | None = None,
         on_secret: SecretSink | None = None,
         state_dir: Path | None = None,
+        shared_dir: Path | None = None,
     ) -> Broker:
         """Build a broker of ``kind``; an unknown kind is a ConfigurationError (exit 78).
 
@@ -165,4 +178,5 @@ class BrokerFactory:
             http_client=http_client,
             on_secret=on_secret,
             state_dir=state_dir,
+            shared_dir=shared_dir,
         )

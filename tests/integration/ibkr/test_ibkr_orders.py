@@ -102,14 +102,17 @@ async def test_live_account_is_refused_without_the_switch(
     ibkr_keys: Any, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     fake = FakeIbkr(ibkr_keys, clock=clock, accounts=[FakeAccount("U7654321", paper=False)])
-    broker, client = make_broker(fake, tmp_path, account_id="U7654321")
+    ledger = tmp_path / "pacing.json"  # two brokers of one account share IBKR's limits
+    broker, client = make_broker(fake, tmp_path, account_id="U7654321", pacing_file=ledger)
     async with autojump(clock):
         with pytest.raises(ConfigurationError, match="live_trading"):
             await broker.connect()
         with pytest.raises(BrokerSessionError, match="not connected"):
             await broker.place_order(_limit("coid-live"))
         await broker.close()
-        allowed, client2 = make_broker(fake, tmp_path, account_id="U7654321", live_trading=True)
+        allowed, client2 = make_broker(
+            fake, tmp_path, account_id="U7654321", live_trading=True, pacing_file=ledger
+        )
         await allowed.connect()
         assert not (await allowed.account_summary()).is_paper
         await allowed.close()

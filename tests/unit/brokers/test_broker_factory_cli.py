@@ -68,6 +68,7 @@ def test_extra_builders_add_kinds() -> None:
         http_client: httpx.AsyncClient | None,
         on_secret: Callable[[str], None] | None,
         state_dir: Path | None,
+        shared_dir: Path | None,
     ) -> Broker:
         made.append(settings.source)
         return create(BrokerFactory(), "demo")

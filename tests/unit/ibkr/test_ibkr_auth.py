@@ -54,6 +54,13 @@ def _auth(
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(fake: FakeIbkr) -> None:
+    """These tests send signed requests straight through httpx, without the pacer (it is
+    tested in test_ibkr_pacing), so the fake's request limits are off."""
+    fake.limiter = None
+
+
 async def _tickle(client: httpx.AsyncClient, auth: IbkrOAuth) -> httpx.Response:
     return await client.post(TEST_BASE_URL + "/tickle?x=1", auth=auth)
 

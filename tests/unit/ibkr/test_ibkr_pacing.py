@@ -1,8 +1,11 @@
-"""Pacing classes, the 429 penalty box and retries, on a SimulatedClock."""
+"""Pacing classes, margins, the shared ledger, the 429 penalty box and retries, on a
+SimulatedClock."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,17 +13,19 @@ import httpx
 import pytest
 
 from skimd.clock import SimulatedClock
-from skimd.errors import BrokerUnavailableError, RateLimitedError
+from skimd.errors import BrokerUnavailableError, ConfigurationError, RateLimitedError
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.auth import IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.pacing import (
     IBKR_LIMITS,
-    Pacer,
+    MARGIN_FRACTION,
+    Pacing,
     RateLimit,
     endpoint_class,
     pacing_floor,
 )
+from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE, FileLedger
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
 from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
 
@@ -38,26 +43,124 @@ def test_endpoint_classes() -> None:
     assert endpoint_class("iserver/account/orders") == "orders"
     assert endpoint_class("/iserver/account/DU1/orders") is None  # placement: global only
     assert endpoint_class("/portfolio/accounts") == "accounts"
+    assert endpoint_class("/iserver/marketdata/history") == "history"
+    assert endpoint_class("/iserver/account/order/status/1234") == "order_status"
+    assert IBKR_LIMITS["history"].concurrent == 5
 
 
 def test_pacing_floor_spaces_calls_evenly() -> None:
     assert pacing_floor(20, IBKR_LIMITS["snapshot"]) == pytest.approx(1.9, abs=1e-3)
     assert pacing_floor(1, IBKR_LIMITS["orders"]) == 0
     assert pacing_floor(3, IBKR_LIMITS["orders"]) == pytest.approx(10.0, abs=1e-3)
+    assert pacing_floor(3, IBKR_LIMITS["orders"], margin_s=0.5) == pytest.approx(11.0)
 
 
-async def test_pacer_never_allows_more_than_limit_in_any_window(clock: SimulatedClock) -> None:
-    pacer = Pacer("burst", RateLimit(10, 1.0, burst=10), clock)
+async def _sends(pacing: Pacing, clock: SimulatedClock, name: str, calls: int) -> list[float]:
     stamps: list[float] = []
 
     async def call() -> None:
-        await pacer.acquire()
-        stamps.append(clock.monotonic())
+        await pacing.send_turn(pacing.classes(name))
+        stamps.append(clock.now().timestamp())
+
+    async with autojump(clock):
+        await asyncio.gather(*(call() for _ in range(calls)))
+    return stamps
+
+
+async def test_pacing_never_allows_more_than_limit_in_any_window(clock: SimulatedClock) -> None:
+    limits = {"global": RateLimit(1000, 1.0, burst=1000), "burst": RateLimit(10, 1.0, burst=10)}
+    pacing = Pacing(clock, limits=limits)
+    stamps: list[float] = []
+
+    async def call() -> None:
+        await pacing.send_turn(("burst", "global"))
+        stamps.append(clock.now().timestamp())
 
     async with autojump(clock):
         await asyncio.gather(*(call() for _ in range(95)))
     assert len(stamps) == 95
     assert max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps) == 10
+
+
+async def test_a_one_per_five_seconds_class_keeps_a_margin_past_the_period(
+    clock: SimulatedClock,
+) -> None:
+    pacing = Pacing(clock)
+    first, second, third = await _sends(pacing, clock, "/portfolio/accounts", 3)
+    margin = MARGIN_FRACTION * 5.0
+    assert second - first >= 5.0 + margin and third - second >= 5.0 + margin
+    assert second - first == pytest.approx(5.0 + margin, abs=1e-3)  # no more than that
+
+
+async def test_measured_latency_widens_the_margin(clock: SimulatedClock) -> None:
+    pacing = Pacing(clock)
+    pacing.observe_latency(0.4)
+    pacing.observe_latency(0.1)  # a quicker answer lowers the estimate only slowly
+    assert pacing.latency_s == pytest.approx(0.34)
+    first, second = await _sends(pacing, clock, "/portfolio/accounts", 2)
+    assert second - first >= 5.0 + MARGIN_FRACTION * 5.0 + 0.34
+
+
+async def test_processes_sharing_a_ledger_file_share_the_limit_and_the_penalty_box(
+    clock: SimulatedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "data" / PACING_FILE
+    daemon = Pacing(clock, ledger=FileLedger(path))
+    command = Pacing(clock, ledger=FileLedger(path))  # another process: its own pacing
+    turns: list[tuple[str, float]] = []
+
+    async def send(name: str, pacing: Pacing) -> None:
+        await pacing.send_turn(pacing.classes("/portfolio/accounts"))
+        turns.append((name, clock.now().timestamp()))
+
+    async with autojump(clock):
+        await send("daemon", daemon)
+        await send("command", command)
+    assert [n for n, _ in turns] == ["daemon", "command"]
+    assert turns[1][1] - turns[0][1] >= 5.0 + MARGIN_FRACTION * 5.0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    until = command.penalize("snapshot", 600)
+    with pytest.raises(RateLimitedError):
+        daemon.check_penalty(("snapshot", "global"))
+    restarted = Pacing(clock, ledger=FileLedger(path))  # a new process after a restart
+    assert restarted.budget()["snapshot"] == (
+        f"penalty until {until.isoformat(timespec='seconds')}"
+    )
+    clock.advance(600)
+    restarted.check_penalty(("snapshot", "global"))  # the box is over
+
+
+async def test_a_clock_set_back_delays_a_turn_by_one_period_at_most(
+    clock: SimulatedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / PACING_FILE
+    ahead = SimulatedClock(clock.now() + timedelta(days=30))  # a process whose clock ran ahead
+    await Pacing(ahead, ledger=FileLedger(path)).send_turn(("accounts", "global"))
+    Pacing(ahead, ledger=FileLedger(path)).penalize("snapshot", 30 * 86400)
+    pacing = Pacing(clock, ledger=FileLedger(path))
+    started = clock.now()
+    async with autojump(clock):
+        await pacing.send_turn(("accounts", "global"))
+    assert clock.now() - started <= timedelta(seconds=5.0 + MARGIN_FRACTION * 5.0 + 0.001)
+    assert 0 < pacing.penalty_remaining("snapshot") <= 3600
+
+
+def test_a_ledger_that_cannot_be_opened_is_a_configuration_error(
+    clock: SimulatedClock, tmp_path: Path
+) -> None:
+    (tmp_path / "data").write_text("a file where the data dir should be")
+    pacing = Pacing(clock, ledger=FileLedger(tmp_path / "data" / PACING_FILE))
+    with pytest.raises(ConfigurationError, match="cannot open the IBKR pacing ledger"):
+        pacing.check_penalty(("accounts", "global"))
+
+
+def test_an_unreadable_ledger_reads_as_empty(clock: SimulatedClock, tmp_path: Path) -> None:
+    path = tmp_path / PACING_FILE
+    path.write_text("{not json")
+    pacing = Pacing(clock, ledger=FileLedger(path))
+    assert pacing.budget()["accounts"] == 1
+    assert json.loads(path.read_text())["version"] == 1  # rewritten whole
 
 
 async def test_a_429_pauses_that_class_for_ten_minutes(

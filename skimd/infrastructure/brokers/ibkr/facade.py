@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
@@ -42,6 +43,7 @@ from skimd.infrastructure.brokers.ibkr.connection import BrokerageSession
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.market_data import IbkrMarketData
 from skimd.infrastructure.brokers.ibkr.orders import IbkrOrderDesk
+from skimd.infrastructure.brokers.ibkr.pacing_ledger import FileLedger
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
 from skimd.services.ports.broker import BrokerEvents, IdentifierCache, PacingBudget
 
@@ -68,6 +70,8 @@ class IbkrBroker:
         self._clock = clock
         self._owned_client = owned_client
         self._account: str | None = None
+        # /portfolio/accounts as connect() read it (IBKR: 1 req/5 s; accounts() reuses it)
+        self._portfolio_accounts: list[dict[str, object]] | None = None
         symbols: dict[int, str] = {}  # conid → ticker, learnt by market data, used by orders
         self._market = IbkrMarketData(
             http,
@@ -104,7 +108,8 @@ class IbkrBroker:
             )
         accounts = await self._http.get("/iserver/accounts")
         ids = [str(a) for a in (accounts or {}).get("accounts", [])]
-        await self._http.get("/portfolio/accounts")  # IBKR wants it before /portfolio/*
+        # IBKR wants it before /portfolio/*; kept for accounts() (one call, not two)
+        self._portfolio_accounts = list(await self._http.get("/portfolio/accounts") or [])
         wanted = self._settings.account_id or (ids[0] if ids else None)
         if wanted is None or wanted not in ids:
             raise ConfigurationError(
@@ -121,6 +126,7 @@ class IbkrBroker:
     async def close(self) -> None:
         await self._session.stop()
         self._account = None
+        self._portfolio_accounts = None
         if self._owned_client is not None:
             await self._owned_client.aclose()
             self._owned_client = None
@@ -140,7 +146,9 @@ class IbkrBroker:
 
     async def accounts(self) -> list[AccountSummary]:
         self._acct()
-        rows = await self._http.get("/portfolio/accounts") or []
+        rows = self._portfolio_accounts
+        if rows is None:
+            rows = list(await self._http.get("/portfolio/accounts") or [])
         out = []
         for row in rows:
             account_id = str(row.get("accountId") or row.get("id"))
@@ -233,11 +241,14 @@ def build_ibkr_broker(
     calendar: MarketCalendar,
     http_client: httpx.AsyncClient | None = None,
     on_token: Callable[[str], None] | None = None,
+    pacing_file: Path | None = None,
 ) -> IbkrBroker:
     """The IBKR broker for ``settings``. ``http_client`` is used as given (bootstrap owns
     it); without one the broker creates and closes its own. Key files are read here, so a
     missing/unreadable key fails now with ConfigurationError naming the file. ``on_token``
     receives each new live session token (register it with the log redactor).
+    ``pacing_file``: the pacing ledger every skimd process of this account shares (IBKR
+    counts per user, not per process); None keeps pacing in this process only.
     ``calendar``: the market's sessions (zone, close, early closes) for the history
     requests."""
     ib = settings.ibkr
@@ -259,6 +270,7 @@ def build_ibkr_broker(
         auth=auth,
         clock=clock,
         events=events,
+        ledger=None if pacing_file is None else FileLedger(pacing_file),
         max_attempts=ib.max_get_attempts,
     )
     session = BrokerageSession(

@@ -1,7 +1,10 @@
 """Paced, signed HTTP to IBKR; httpx errors become skimd errors here.
 
-Every call waits for its endpoint class's :class:`~.pacing.Pacer` and the global one. A 429
-penalises the class for ``penalty_s`` (IBKR's 10-minute penalty box), reports it through
+Every request takes its turn from :class:`~.pacing.Pacing` (its endpoint class and the
+global one) after it is signed and right before it goes to the transport (:class:`PacedAuth`
+wraps the OAuth signer, so the LST exchange and a re-signed retry after a 401 take turns
+too), and its round trip feeds the pacing's latency estimate. A 429 penalises the class for
+``penalty_s`` (IBKR's 10-minute penalty box) in the shared ledger, reports it through
 ``BrokerEvents.rate_limited`` and raises RateLimitedError; calls during the penalty raise
 at once without reaching IBKR. Idempotent calls are retried with backoff on timeouts,
 connection errors and 5xx (bounded attempts); non-idempotent ones (order placement) are
@@ -19,8 +22,7 @@ the guard re-initialise once; then an idempotent call is sent again, a non-idemp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -32,7 +34,8 @@ from skimd.errors import (
     BrokerUnavailableError,
     RateLimitedError,
 )
-from skimd.infrastructure.brokers.ibkr.pacing import IBKR_LIMITS, Pacer, RateLimit, endpoint_class
+from skimd.infrastructure.brokers.ibkr.pacing import Pacer, Pacing, RateLimit
+from skimd.infrastructure.brokers.ibkr.pacing_ledger import PacingLedger
 from skimd.services.ports.broker import BrokerEvents, PacingBudget
 
 PENALTY_S = 600.0
@@ -105,6 +108,7 @@ class IbkrHttp:
         clock: Clock,
         events: BrokerEvents,
         limits: Mapping[str, RateLimit] | None = None,
+        ledger: PacingLedger | None = None,
         max_attempts: int = 3,
         backoff_s: float = 0.5,
         penalty_s: float = PENALTY_S,
@@ -114,11 +118,7 @@ class IbkrHttp:
         self._auth = auth
         self._clock = clock
         self._events = events
-        self._pacers = {
-            name: Pacer(name, rate, clock) for name, rate in (limits or IBKR_LIMITS).items()
-        }
-        if "global" not in self._pacers:
-            raise ValueError("IBKR limits need a 'global' class")
+        self.pacing = Pacing(clock, limits=limits, ledger=ledger)
         self._max_attempts = max(1, max_attempts)
         self._backoff_s = backoff_s
         self._penalty_s = penalty_s
@@ -127,19 +127,12 @@ class IbkrHttp:
         return f"{self._base}/{path.lstrip('/')}"
 
     def pacer(self, name: str) -> Pacer:
-        return self._pacers[name]
+        return self.pacing.pacer(name)
 
     def pacing_budget(self) -> PacingBudget:
-        """Calls each class could make right now; a penalised class says until when."""
-        budget: PacingBudget = {}
-        for name, pacer in self._pacers.items():
-            remaining = pacer.penalty_remaining
-            if remaining > 0:
-                until = self._clock.now() + timedelta(seconds=remaining)
-                budget[name] = f"penalty until {until.isoformat(timespec='seconds')}"
-            else:
-                budget[name] = int(pacer.tokens())
-        return budget
+        """Calls each class could make right now (account-wide); a penalised class says
+        until when."""
+        return dict(self.pacing.budget())
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.session_call("GET", path, params=params, idempotent=True)
@@ -212,17 +205,15 @@ class IbkrHttp:
         idempotent: bool,
     ) -> Any:
         """Send one call (retrying idempotent ones); the parsed JSON body (None if empty)."""
-        klass = endpoint_class(path)
-        pacers = [self._pacers[klass]] if klass in self._pacers else []
-        pacers.append(self._pacers["global"])
+        classes = self.pacing.classes(path)
         attempts = self._max_attempts if idempotent else 1
         where = f"IBKR {method} {path}"
         for attempt in range(1, attempts + 1):
-            for pacer in pacers:
-                await pacer.acquire()
+            self.pacing.check_penalty(classes)  # before signing: a penalty costs no LST
             try:
                 response = await self._client.request(
-                    method, self.url(path), params=params, json=json, auth=self._auth
+                    method, self.url(path), params=params, json=json,
+                    auth=PacedAuth(self._auth, self.pacing, classes, self._clock),
                 )
             except httpx.TimeoutException as exc:
                 failure: BrokerUnavailableError = BrokerUnavailableError(f"{where}: timed out")
@@ -232,7 +223,7 @@ class IbkrHttp:
                 cause = exc
             else:
                 if response.status_code < 500:
-                    return self._accept(response, where, pacers[0])
+                    return self._accept(response, where, classes[0])
                 failure = BrokerUnavailableError(f"{where}: HTTP {response.status_code}")
                 cause = httpx.HTTPStatusError(
                     failure.args[0], request=response.request, response=response
@@ -242,14 +233,13 @@ class IbkrHttp:
             await self._clock.sleep(self._backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
-    def _accept(self, response: httpx.Response, where: str, pacer: Pacer) -> Any:
+    def _accept(self, response: httpx.Response, where: str, klass: str) -> Any:
         status = response.status_code
         if status == 429:
-            pacer.penalize(self._penalty_s)
-            until = self._clock.now() + timedelta(seconds=self._penalty_s)
-            self._events.rate_limited(pacer.name, until)
+            until = self.pacing.penalize(klass, self._penalty_s)
+            self._events.rate_limited(klass, until)
             raise RateLimitedError(
-                f"{where}: HTTP 429; {pacer.name} requests paused for {self._penalty_s:.0f} s",
+                f"{where}: HTTP 429; {klass} requests paused for {self._penalty_s:.0f} s",
                 retry_after=self._penalty_s,
             )
         if status == 401:
@@ -263,6 +253,45 @@ class IbkrHttp:
             return response.json()
         except ValueError as exc:
             raise BrokerUnavailableError(f"{where}: response is not JSON") from exc
+
+
+class PacedAuth(httpx.Auth):
+    """Wraps the OAuth signer for one call: every request its flow sends (the call itself,
+    an LST exchange before it, a re-signed retry after a 401) waits for and stamps its
+    pacing turn after signing, immediately before the transport, and reports its round
+    trip to the pacing's latency estimate. The LST exchange counts as global only."""
+
+    requires_response_body = True  # as the signer: it reads the LST exchange's body
+
+    def __init__(
+        self, inner: httpx.Auth, pacing: Pacing, classes: Sequence[str], clock: Clock
+    ) -> None:
+        self._inner = inner
+        self._pacing = pacing
+        self._classes = tuple(classes)
+        self._clock = clock
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("PacedAuth supports httpx.AsyncClient only")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._inner.async_auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                await self._pacing.send_turn(
+                    self._classes if outgoing is request else ("global",)
+                )
+                sent = self._clock.monotonic()
+                response = yield outgoing
+                self._pacing.observe_latency(self._clock.monotonic() - sent)
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return
+        finally:
+            await flow.aclose()
 
 
 def _error_text(response: httpx.Response) -> str:
