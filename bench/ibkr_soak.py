@@ -87,10 +87,13 @@ def summary(report: SoakReport, wall: float) -> int:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(d.faults.items()))
         print(f"  {d.day}: faults: {kinds}; watch polls checked {d.polls}; failed calls "
               f"{d.failed_calls}; order POSTs repeating a cOID {d.duplicate_posts}")
+        top = ", ".join(f"{what} x{n}" for what, n in d.failures.most_common(4))
+        print(f"    most failed calls: {top or 'none'}")
+        print(f"    kill switch at the close: {d.kill_switch[:160]}")
     missing = [(d.day, w) for d in days for w in d.without_reinit]
-    kinds = Counter(w.split()[0] for _, w in missing)
+    labels = Counter(w.split()[0] for _, w in missing)
     print(f"renewals/resets without a session re-init before the next /iserver call: "
-          f"{len(missing)} ({kinds.get('renewal', 0)} renewals, {kinds.get('reset', 0)} resets)")
+          f"{len(missing)} ({labels.get('renewal', 0)} renewals, {labels.get('reset', 0)} resets)")
     for day, what in missing[:12]:
         print(f"  {day} {what}")
     if len(missing) > 12:

@@ -144,6 +144,8 @@ class DayFigures:
     wall_s: float = 0.0
     without_reinit: list[str] = field(default_factory=list)  # renewals/resets not re-inited
     failed_calls: int = 0  # calls answered >= 400 (or lost), faults included
+    failures: Counter[str] = field(default_factory=Counter)  # "status path" of those calls
+    kill_switch: str = "open"  # at the day's end: "open", or when and why it was locked
 
     @property
     def faults_injected(self) -> int:
@@ -361,6 +363,7 @@ def _figures(
     transport: FaultyTransport, app: bootstrap.App,
 ) -> DayFigures:
     zone = app.calendar.zone
+    guard = app.kill_switch.state()
     fills = market.fills_on(day)
     seen = transport.between(start, end)
     everything = transport.seen
@@ -371,6 +374,9 @@ def _figures(
     resets = [at for at, f in schedule.injected
               if start <= at < end and f.kind is FaultKind.NIGHTLY_RESET]
     figures = DayFigures(day=day)
+    if guard.locked:
+        since = f"{guard.changed_at.astimezone(zone):%Y-%m-%d %H:%M}" if guard.changed_at else "?"
+        figures.kill_switch = f"locked since {since}: {guard.reason}"
     figures.entries = sum(1 for f in fills if f.side == "BUY")
     figures.exits = sum(1 for f in fills if f.side == "SELL")
     figures.lst_renewals = len(renewals)
@@ -384,11 +390,18 @@ def _figures(
     figures.unprotected_s = len(lapses) * report.check.poll_interval_s
     figures.alerts = len(report.alerts.received) - before.alerts
     figures.polls = report.check.polls - before.polls
-    figures.failed_calls = sum(1 for s in seen if s.status == 0 or s.status >= 400)
+    failed = [s for s in seen if s.status == 0 or s.status >= 400]
+    figures.failed_calls = len(failed)
+    figures.failures = Counter(f"{s.status} {_path_class(s.path)}" for s in failed)
     for label, at in [*(("renewal", t) for t in renewals), *(("reset", t) for t in resets)]:
         if not _reinit_before_use(everything, at):
             figures.without_reinit.append(f"{label} at {at.astimezone(zone):%H:%M:%S}")
     return figures
+
+
+def _path_class(path: str) -> str:
+    """A path with its ids (accounts, orders, reply ids) folded: ``/iserver/account/*/orders``."""
+    return "/".join("*" if any(c.isdigit() for c in part) else part for part in path.split("/"))
 
 
 def _reinit_before_use(seen: list[Any], at: datetime) -> bool:
