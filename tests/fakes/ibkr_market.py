@@ -104,8 +104,6 @@ class FakeIbkrMarket:
         elif path.startswith("/portfolio/"):
             for conid in {e.order.conid for e in self.fake.executions}:
                 self.refresh(conid, now)
-        elif request.method == "POST" and path.endswith("/orders"):
-            self.settle(now)
 
     def refresh(self, conid: int, now: datetime) -> None:
         ticker = self.market.by_conid(conid)
