@@ -86,7 +86,8 @@ def summary(report: SoakReport, wall: float) -> int:
     for d in days:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(d.faults.items()))
         print(f"  {d.day}: faults: {kinds}; watch polls checked {d.polls}; failed calls "
-              f"{d.failed_calls}; order POSTs repeating a cOID {d.duplicate_posts}")
+              f"{d.failed_calls} ({d.lost_answers} answers lost); order POSTs repeating a "
+              f"cOID {d.duplicate_posts}")
         top = ", ".join(f"{what} x{n}" for what, n in d.failures.most_common(4))
         print(f"    most failed calls: {top or 'none'}")
         print(f"    kill switch at the close: {d.kill_switch[:160]}")

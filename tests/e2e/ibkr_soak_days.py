@@ -145,6 +145,7 @@ class DayFigures:
     without_reinit: list[str] = field(default_factory=list)  # renewals/resets not re-inited
     failed_calls: int = 0  # calls answered >= 400 (or lost), faults included
     failures: Counter[str] = field(default_factory=Counter)  # "status path" of those calls
+    lost_answers: int = 0  # calls whose answer the fake dropped (after doing the work)
     kill_switch: str = "open"  # at the day's end: "open", or when and why it was locked
 
     @property
@@ -392,6 +393,7 @@ def _figures(
     figures.polls = report.check.polls - before.polls
     failed = [s for s in seen if s.status == 0 or s.status >= 400]
     figures.failed_calls = len(failed)
+    figures.lost_answers = sum(1 for s in failed if s.status == 0)
     figures.failures = Counter(f"{s.status} {_path_class(s.path)}" for s in failed)
     for label, at in [*(("renewal", t) for t in renewals), *(("reset", t) for t in resets)]:
         if not _reinit_before_use(everything, at):
