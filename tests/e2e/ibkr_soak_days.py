@@ -28,6 +28,7 @@ import io
 import tempfile
 import time as wall
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -222,9 +223,10 @@ class FakeBook:
         out = []
         for o in self.fake.orders.values():
             working = o.status in ("PreSubmitted", "Submitted")
+            status = OrderStatus.SUBMITTED if working else (
+                OrderStatus.FILLED if o.status == "Filled" else OrderStatus.CANCELLED)
             out.append(OrderState(
-                broker_order_id=o.order_id, client_order_id=o.coid,
-                status=OrderStatus.SUBMITTED if working else OrderStatus.FILLED,
+                broker_order_id=o.order_id, client_order_id=o.coid, status=status,
                 symbol=o.symbol, conid=o.conid, side=Side(o.side), qty=o.qty,
                 filled_qty=o.filled, remaining=o.qty - o.filled if working else 0,
                 order_type=OrderType(o.order_type), tif=TimeInForce(o.tif),
@@ -264,6 +266,8 @@ def _busy(task: asyncio.Task[Any]) -> bool:
 
 
 def settings_for(data_dir: Path, keys_dir: Path, keys: FakeIbkrKeys, plan: SoakPlan) -> Settings:
+    """No flatten at the close: positions live across nights (their GTC stops rest at the
+    fake) and reach their partial exit and trail, as a week of ``skimd run`` would."""
     return Settings(
         paths=PathSettings(data_dir=data_dir),
         database=DatabaseSettings(
@@ -284,7 +288,7 @@ def settings_for(data_dir: Path, keys_dir: Path, keys: FakeIbkrKeys, plan: SoakP
 
 async def run_soak(
     data_dir: Path, plan: SoakPlan, *, keys: FakeIbkrKeys | None = None,
-    on_day: Any = None,
+    on_day: Callable[[DayFigures], None] | None = None,
 ) -> SoakReport:
     """Run ``plan`` on ``data_dir`` (created); the report. ``on_day(figures)`` (optional)
     is called as each day ends."""
