@@ -1,0 +1,72 @@
+"""The IBKR soak, short: one trading day of the real daemon (the supervisor and job table of
+``skimd run``) with the IBKR broker against the fake IBKR, every fault once (a dropped
+order answer, 5xx bursts, another login holding the session for five minutes, a forced LST
+renewal, slow answers, a session reset). ``bench/ibkr_soak.py`` runs five days.
+
+The day is run once per module; each test asserts one invariant of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.ibkr_soak_days import SoakPlan, SoakReport, run_soak
+from tests.fakes.ibkr_faults import FaultKind
+
+DAY = date(2026, 11, 24)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoakReport]:
+    data: Path = tmp_path_factory.mktemp("soak") / "data"
+    yield asyncio.run(run_soak(data, SoakPlan(days=(DAY,), one_day=True)))
+
+
+def test_every_fault_was_injected_and_the_daemon_stopped_cleanly(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert set(day.faults) == {k.value for k in FaultKind}, day.faults
+    assert soak.exit_code == 0
+
+
+def test_the_day_traded_under_the_faults(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert day.entries > 0 and day.exits > 0, day
+    assert day.lst_renewals >= 1  # the forced expiry made the client derive a new LST
+
+
+def test_no_client_order_id_reached_the_fake_twice(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert day.duplicate_coids == 0
+    assert soak.duplicate_client_order_ids == 0
+
+
+def test_no_position_was_unprotected_after_any_watch_poll(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert soak.check.polls > 1000  # the check ran through the session
+    assert soak.check.lapses == [], soak.check.lapses[:5]
+    assert day.unprotected_s == 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="needs s1 (issue 14): the adapter re-initialising the brokerage session after every "
+    "new LST and on 'no bridge'/authenticated:false, and the fake's bridge behaviour (a new LST "
+    "drops the session; /iserver answers 400 'no bridge' while it is down, not 401, which makes "
+    "the client derive a new LST on every call while another login holds the session)",
+)
+def test_the_session_was_reinitialised_after_every_renewal_and_reset(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert day.without_reinit == []
+    assert day.reinits >= 1
+
+
+def test_no_request_drew_a_429(soak: SoakReport) -> None:
+    (day,) = soak.days
+    assert day.rate_limited == 0
