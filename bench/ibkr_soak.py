@@ -16,8 +16,10 @@ first), session re-inits (``ssodh/init`` after the first), faults injected, 429s
 (must be 0), duplicate cOIDs at the fake (must be 0), seconds a position was unprotected
 after a watch poll, checked against the fake's own book (must be 0), alerts sent, wall time;
 then the renewals and resets after which the session was NOT re-initialised before the next
-``/iserver`` call (must be none). Exits 1 when a must-be-0 figure is not 0 or a day did not
-trade; 2 when only the re-init rule is broken.
+``/iserver`` call (must be none; after IBKR's reset the calls in flight may meet its ``400 "no
+bridge"``, which is how a reset shows itself, but none may succeed before the re-init).
+Exits 1 when a must-be-0 figure is not 0 or a day did not trade; 2 when only the re-init
+rule is broken.
 
 Run from the repository root: ``python bench/ibkr_soak.py [--days N] [--start YYYY-MM-DD]``.
 """
@@ -93,7 +95,8 @@ def summary(report: SoakReport, wall: float) -> int:
         print(f"    kill switch at the close: {d.kill_switch[:160]}")
     missing = [(d.day, w) for d in days for w in d.without_reinit]
     labels = Counter(w.split()[0] for _, w in missing)
-    print(f"renewals/resets without a session re-init before the next /iserver call: "
+    print(f"renewals/resets without a session re-init before the next /iserver call "
+          f"(after a reset: before the next one answered 200): "
           f"{len(missing)} ({labels.get('renewal', 0)} renewals, {labels.get('reset', 0)} resets)")
     for day, what in missing[:12]:
         print(f"  {day} {what}")

@@ -121,10 +121,6 @@ def error_scrubber(config_path: str | None) -> Scrub:
     """
     from skimd.logs import MASK, SecretRedactor
 
-    redactors: list[SecretRedactor] = []
-    active = _logging_redactor()
-    if active is not None:
-        redactors.append(active)
     known: list[str] = []
     try:
         from skimd.config import load_settings
@@ -132,11 +128,13 @@ def error_scrubber(config_path: str | None) -> Scrub:
         known = load_settings(config_path).secret_values()
     except Exception:  # noqa: S110 - best effort: the shape rules below still apply
         pass
-    redactors.append(SecretRedactor(known))
+    redactor = SecretRedactor(known)
+    active = _logging_redactor()
+    if active is not None:
+        redactor.absorb(active)  # run-time secrets (a live session token) as well
 
     def scrub(text: str) -> str:
-        for redactor in redactors:
-            text = redactor.scrub(text)
+        text = redactor.scrub(text)
         text = _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
 

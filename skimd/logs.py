@@ -48,6 +48,13 @@ class SecretRedactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    def absorb(self, other: SecretRedactor) -> None:
+        """Know ``other``'s secrets too. One redactor over all secrets, not two in a row:
+        the longest match wins, so a secret that is a prefix of another cannot mask part of
+        the longer one and leave its tail readable."""
+        for value in other._secrets:
+            self.add(value)
+
     def scrub(self, value: Any, key: str | None = None) -> Any:
         if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
             return MASK

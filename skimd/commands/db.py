@@ -69,8 +69,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _app(args: argparse.Namespace, access: bootstrap.Access) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
-    redactor = bootstrap.setup_logging(settings)  # to stderr: stdout is the answer
-    return bootstrap.build(settings, access=access, redactor=redactor)
+    return bootstrap.build(settings, access=access)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

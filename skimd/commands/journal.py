@@ -113,8 +113,7 @@ def _date(text: str) -> date:
 
 def _app(args: argparse.Namespace) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
-    redactor = bootstrap.setup_logging(settings)  # to stderr: stdout is the answer
-    return bootstrap.build(settings, access=bootstrap.Access.SHARED, redactor=redactor)
+    return bootstrap.build(settings, access=bootstrap.Access.SHARED)
 
 
 def _print_json(rows: Sequence[dict[str, Any]]) -> None:

@@ -56,6 +56,7 @@ from skimd.domain.orders import OrderState, OrderStatus, OrderType, Side, TimeIn
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
+from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.services.daemon_alerts import AlertingBrokerEvents
@@ -311,6 +312,7 @@ async def run_soak(
         broker = build_ibkr_broker(
             settings, clock=clock, events=events, identifier_cache=InMemoryIdentifierCache(),
             calendar=calendar, http_client=client,
+            pacing_file=data_dir / PACING_FILE,  # as bootstrap gives the daemon's broker
         )
         app = bootstrap.build(
             settings, access=bootstrap.Access.EXCLUSIVE, clock=clock, broker=broker,
@@ -319,7 +321,9 @@ async def run_soak(
         )
         try:
             async with app:
-                events.target = AlertingBrokerEvents(app.store_alert, clock, broker="ibkr")
+                events.target = AlertingBrokerEvents(
+                    app.store_alert, clock, broker="ibkr", session=app.broker_session
+                )
                 trading = app.trading
                 trading.watch = CheckedWatch(trading.ctx, trading.desk, check)
                 report.check.poll_interval_s = trading.ctx.params.poll_interval_s
@@ -399,8 +403,9 @@ def _figures(
     figures.failed_calls = len(failed)
     figures.lost_answers = sum(1 for s in failed if s.status == 0)
     figures.failures = Counter(f"{s.status} {_path_class(s.path)}" for s in failed)
-    for label, at in [*(("renewal", t) for t in renewals), *(("reset", t) for t in resets)]:
-        if not _reinit_before_use(everything, at):
+    checks = [*(("renewal", t, False) for t in renewals), *(("reset", t, True) for t in resets)]
+    for label, at, told_by_answer in checks:
+        if not _reinit_before_use(everything, at, told_by_answer=told_by_answer):
             figures.without_reinit.append(f"{label} at {at.astimezone(zone):%H:%M:%S}")
     return figures
 
@@ -410,15 +415,23 @@ def _path_class(path: str) -> str:
     return "/".join("*" if any(c.isdigit() for c in part) else part for part in path.split("/"))
 
 
-def _reinit_before_use(seen: list[Any], at: datetime) -> bool:
+def _reinit_before_use(seen: list[Any], at: datetime, *, told_by_answer: bool) -> bool:
     """After ``at``, the brokerage session was opened again (``ssodh/init``) before any
-    other ``/iserver`` call was answered (an unanswered run of the day counts as not)."""
+    other ``/iserver`` call was answered (an unanswered run of the day counts as not).
+
+    ``told_by_answer``: the drop is IBKR's own (the nightly reset), so the client can only
+    learn of it from an answer: the calls in flight then may meet IBKR's ``400 "no bridge"``
+    (that is how the reset shows), but none may be answered 200 before the re-init — such
+    a call would have been carried by no session. A renewal the client makes itself must
+    be followed by the re-init before any call."""
     for s in seen:
         if s.at < at:
             continue
         if s.path == INIT_PATH:
             return True
         if s.path.startswith("/iserver") and s.path not in _AUTH_PATHS:
+            if told_by_answer and s.status == 400:
+                continue
             return False
     return False
 

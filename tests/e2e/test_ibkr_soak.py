@@ -54,13 +54,6 @@ def test_no_position_was_unprotected_after_any_watch_poll(soak: SoakReport) -> N
     assert day.unprotected_s == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs s1 (issue 14): the adapter re-initialising the brokerage session after every "
-    "new LST and on 'no bridge'/authenticated:false, and the fake's bridge behaviour (a new LST "
-    "drops the session; /iserver answers 400 'no bridge' while it is down, not 401, which makes "
-    "the client derive a new LST on every call while another login holds the session)",
-)
 def test_the_session_was_reinitialised_after_every_renewal_and_reset(soak: SoakReport) -> None:
     (day,) = soak.days
     assert day.without_reinit == []

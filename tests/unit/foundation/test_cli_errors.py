@@ -103,6 +103,17 @@ def test_secrets_added_to_the_logging_redactor_at_run_time_are_masked(
     assert code == EX_SOFTWARE and "live-session-token-0123" not in out and MASK in out
 
 
+def test_a_run_time_secret_that_prefixes_the_passphrase_does_not_unmask_its_tail(
+    config: Path, logging_redactor: SecretRedactor
+) -> None:
+    # the logging redactor knows a shorter secret that the configured passphrase starts
+    # with: masking it first would leave "battery staple" readable
+    logging_redactor.add("correct horse")
+    code, out = run(failing(RuntimeError(f"cannot open with key {PASSPHRASE!r}")), config)
+    assert code == EX_SOFTWARE
+    assert out == f"skimd: unexpected RuntimeError: cannot open with key '{MASK}'\n"
+
+
 def test_main_reports_a_failing_command_through_the_redactor(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
