@@ -163,6 +163,7 @@ class SoakReport:
     alerts: RecordingNotifier = field(default_factory=lambda: RecordingNotifier("soak"))
     exit_code: int | None = None
     duplicate_client_order_ids: int = 0  # skimd's own count, over its intents
+    status: dict[str, Any] = field(default_factory=dict)  # `skimd status --json` at the end
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -348,6 +349,7 @@ async def run_soak(
                 stopping.cancel()
                 report.duplicate_client_order_ids = app.day_summary(
                     plan.days[-1]).duplicate_client_order_ids
+                report.status = app.status_report()  # what `skimd status` shows afterwards
         finally:
             await client.aclose()
     return report

@@ -12,11 +12,14 @@ import asyncio
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.e2e.ibkr_soak_days import SoakPlan, SoakReport, run_soak
 from tests.fakes.ibkr_faults import FaultKind
+
+ZONE = ZoneInfo("Australia/Sydney")
 
 DAY = date(2026, 11, 24)
 
@@ -63,3 +66,20 @@ def test_the_session_was_reinitialised_after_every_renewal_and_reset(soak: SoakR
 def test_no_request_drew_a_429(soak: SoakReport) -> None:
     (day,) = soak.days
     assert day.rate_limited == 0
+
+
+def test_status_shows_the_session_and_its_last_renewal_from_the_brokers_own_events(
+    soak: SoakReport,
+) -> None:
+    renewals = [e for e in soak.events.events if e.kind == "session_renewed"]
+    assert len(renewals) >= 2  # the first token, then the forced renewal
+    broker = soak.status["broker"]
+    assert broker["kind"] == "ibkr"
+    # the daemon stopped: its last state is shown as that, never as now
+    assert broker["current"] is False and broker["daemon_stopped_at"] is not None
+    assert broker["last_recorded_state"] == "authenticated"
+    last = renewals[-1].until
+    assert last is not None
+    assert broker["renewal_expires_at"] == last.astimezone(ZONE).isoformat()
+    assert broker["last_renewal"] is not None
+    assert "last renewal " in broker["session"]
