@@ -1,12 +1,27 @@
-"""Start → READY time and steady RSS of `skimd run` on the demo config.
+"""Start → READY time and steady RSS of `skimd run`, for each shipped config side by side.
 
 Starts the real console entry point as a subprocess with NOTIFY_SOCKET pointing at a
 datagram socket here, times the READY=1 datagram, samples RSS from /proc after a few
 seconds of steady running, then stops it with SIGTERM. Targets: READY ≤ 1.5 s, RSS ≤ 80 MB.
+
+``demo``: ``config/skimd.toml`` as shipped (the demo broker). ``production``:
+``config/skimd.production.toml`` as shipped, with its secrets given the way the unit gives
+them (a ``CREDENTIALS_DIRECTORY`` holding every credential by its systemd name), its paths
+moved into a temp dir, and ``[ibkr] base_url`` pointed at the project's fake IBKR served
+on 127.0.0.1 in this process (it checks OAuth itself), so the IBKR broker is really built.
+
+``--breakdown`` then starts one fresh interpreter per step and prints the RSS after
+importing each layer the production daemon loads on top of the demo's (where the
+difference between the two configs goes).
+
+Run from the repository root: ``python bench/startup.py [--config demo|production|both]
+[--steady-s 3] [--breakdown]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import signal
 import socket
@@ -17,6 +32,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from skimd.clock import SystemClock  # noqa: E402
+from tests.fakes.ibkr_server import FakeIbkr, FakeIbkrKeys, serve_loopback  # noqa: E402
+
+CONFIGS = {"demo": "config/skimd.toml", "production": "config/skimd.production.toml"}
+
+# Layers the production daemon imports beyond the demo's, in load order (--breakdown).
+LAYERS = (
+    ("python + skimd.cli", "import skimd.cli"),
+    ("+ bootstrap, config", "import skimd.bootstrap"),
+    ("+ SQLCipher, SQLModel, Alembic", "import sqlcipher3, sqlmodel, alembic.command"),
+    ("+ APScheduler", "import apscheduler.schedulers.asyncio"),
+    ("+ httpx", "import httpx"),
+    ("+ demo broker", "import skimd.infrastructure.brokers.demo.broker"),
+    ("+ cryptography (IBKR OAuth)", "import cryptography.hazmat.primitives.asymmetric.rsa"),
+    ("+ IBKR broker", "import skimd.infrastructure.brokers.ibkr.facade"),
+    ("+ Pillow (charts)", "import PIL.Image, PIL.ImageDraw"),
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -26,43 +60,124 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        sock_path = os.path.join(tmp, "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sock_path)
-        sock.settimeout(30)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("SKIMD")},
-            "NOTIFY_SOCKET": sock_path,
-            "WATCHDOG_USEC": "10000000",
-            "SKIMD__PATHS__DATA_DIR": os.path.join(tmp, "data"),
-        }
-        config = str(ROOT / "config" / "skimd.toml")
-        subprocess.run(
-            [sys.executable, "-m", "skimd", "--config", config, "db", "init"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        began = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "skimd", "--config", str(ROOT / "config" / "skimd.toml"), "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        while not sock.recv(4096).startswith(b"READY=1"):
+def base_env(tmp: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SKIMD", "CREDENTIALS"))}
+    return {**keep, "WATCHDOG_USEC": "10000000", "SKIMD__PATHS__DATA_DIR": str(tmp / "data")}
+
+
+def production_env(tmp: Path, keys: FakeIbkrKeys, base_url: str) -> dict[str, str]:
+    """The unit's way: every secret a file in CREDENTIALS_DIRECTORY named as the unit names
+    it; the shipped config's absolute paths moved under ``tmp``."""
+    creds = tmp / "credentials"
+    creds.mkdir(mode=0o700)
+    signature, encryption = keys.write_keys(tmp / "keys")
+    values = {
+        "skimd-db-passphrase": "bench passphrase, not a secret",
+        "skimd-ibkr-consumer-key": keys.consumer_key,
+        "skimd-ibkr-access-token": keys.access_token,
+        "skimd-ibkr-access-token-secret": keys.access_token_secret_b64,
+        "skimd-ibkr-dh-prime": format(keys.dh_prime, "x"),
+        "skimd-ibkr-signature-key": signature.read_text(),
+        "skimd-ibkr-encryption-key": encryption.read_text(),
+    }
+    for name, value in values.items():
+        path = creds / name
+        path.write_text(value)
+        path.chmod(0o600)
+    return {
+        **base_env(tmp),
+        "CREDENTIALS_DIRECTORY": str(creds),
+        "SKIMD__IBKR__BASE_URL": base_url,
+        "SKIMD__NOTIFICATIONS__JSONL_FILE": str(tmp / "data" / "alerts.jsonl"),
+    }
+
+
+async def measure(name: str, env: dict[str, str], tmp: Path, steady_s: float) -> dict[str, str]:
+    config = str(ROOT / CONFIGS[name])
+    init = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "skimd", "--config", config, "db", "init",
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    _, err = await init.communicate()
+    if init.returncode != 0:
+        raise SystemExit(f"{name}: db init failed: {err.decode().strip()}")
+    sock_path = str(tmp / f"notify-{name}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    began = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "skimd", "--config", config, "run",
+        env={**env, "NOTIFY_SOCKET": sock_path},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not (await asyncio.wait_for(loop.sock_recv(sock, 4096), 60)).startswith(
+            b"READY=1"
+        ):
             pass
         ready = time.perf_counter() - began
-        time.sleep(3)
+        await asyncio.sleep(steady_s)  # the bench's own pacing, not logic under test
         rss = rss_mb(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-        print(f"start -> READY: {ready:.3f} s (target <= 1.5 s)")
-        print(f"steady RSS:     {rss:.1f} MB (target <= 80 MB)")
-        print(f"exit on SIGTERM: {code}")
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 60)
+        sock.close()
+    return {"config": name, "ready": f"{ready:.3f}", "rss": f"{rss:.1f}", "exit": str(code)}
+
+
+async def run(names: list[str], steady_s: float) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for name in names:
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            if name == "demo":
+                rows.append(await measure(name, base_env(tmp), tmp, steady_s))
+                continue
+            keys = FakeIbkrKeys.generate()
+            fake = FakeIbkr(keys, clock=SystemClock())
+            async with serve_loopback(fake) as base_url:
+                (tmp / "keys").mkdir(mode=0o700)
+                env = production_env(tmp, keys, base_url)
+                row = await measure(name, env, tmp, steady_s)
+                row["ibkr_calls"] = str(len(fake.calls))
+                rows.append(row)
+    return rows
+
+
+def breakdown() -> None:
+    print("\nRSS after importing each layer (fresh interpreter per step):")
+    done: list[str] = []
+    previous = 0.0
+    for label, statement in LAYERS:
+        done.append(statement)
+        code = "; ".join(done) + "; import os; print(open(f'/proc/{os.getpid()}/status').read())"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout
+        rss = next(int(line.split()[1]) / 1024 for line in out.splitlines()
+                   if line.startswith("VmRSS:"))
+        print(f"  {label:32s} {rss:6.1f} MB  (+{rss - previous:5.1f})")
+        previous = rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=("demo", "production", "both"), default="both")
+    parser.add_argument("--steady-s", type=float, default=3.0)
+    parser.add_argument("--breakdown", action="store_true")
+    args = parser.parse_args()
+    names = ["demo", "production"] if args.config == "both" else [args.config]
+    rows = asyncio.run(run(names, args.steady_s))
+    print(f"{'config':12s} {'start -> READY s':>16s} {'steady RSS MB':>14s}  exit")
+    for row in rows:
+        print(f"{row['config']:12s} {row['ready']:>16s} {row['rss']:>14s}  {row['exit']}"
+              + (f"  (IBKR calls at the fake: {row['ibkr_calls']})" if "ibkr_calls" in row else ""))
+    print("targets: READY <= 1.5 s, RSS <= 80 MB")
+    if args.breakdown:
+        breakdown()
 
 
 if __name__ == "__main__":
