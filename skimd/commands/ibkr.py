@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def keygen_command(args: argparse.Namespace, *, key_bits: int = 2048, dh_bits: i
     d = result.directory
     print(f"Wrote into {d} (private files 0600, public files 0644):")
     for path in result.files:
-        print(f"  {path.name}")
+        print(f"  {path.name:24} {stat.S_IMODE(path.stat().st_mode):04o}")
     print(f"Diffie-Hellman parameters ({dh_bits}-bit safe prime, generator 2) took "
           f"{result.dh_seconds:.1f} s.")
     print()
@@ -138,7 +139,11 @@ def credentials_command(args: argparse.Namespace) -> int:
         for source in plan.missing_required:
             print(f"# MISSING (required): {args.dir / source.filename} -> {source.credential}"
                   f" ({source.origin})")
-        return 65 if plan.missing_required else 0
+        if plan.missing_required:
+            print(f"skimd: {len(plan.missing_required)} required input(s) missing in "
+                  f"{args.dir} (the # MISSING lines)", file=sys.stderr)
+            return 65
+        return 0
     written = plan.encrypt(args.with_key)
     for step, path in zip(plan.steps, written, strict=True):
         need = "required" if step.source.required else "optional"

@@ -165,6 +165,8 @@ def test_keygen_command_says_what_to_upload_and_what_comes_back(
         assert f"-> {folder / name}" in out
         assert f"skimd-ibkr-{name} <- {name}" in out
     assert re.search(r"took \d+\.\d s", out)
+    assert re.search(r"private_signature\.pem +0600\n", out)
+    assert re.search(r"public_signature\.pem +0644\n", out)
     assert "Not verified" in out
     assert not any(line in out for line in secret_values(folder))
 
@@ -292,7 +294,8 @@ def test_print_gives_runnable_lines_and_names_what_is_missing(
     args = argparse.Namespace(dir=folder, out=Path("/opt/skim/credentials"), replace=False,
                               print_only=True, with_key=None)
     assert credentials_command(args) == 65
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == f"skimd: 1 required input(s) missing in {folder} (the # MISSING lines)\n"
     lines = out.splitlines()
     commands = [shlex.split(line) for line in lines if not line.startswith("#")]
     assert len(commands) == 6
