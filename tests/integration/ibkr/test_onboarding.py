@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from skimd.commands.ibkr import credentials_command, keygen_command
 from skimd.config import PROJECT_ROOT
-from skimd.errors import FatalError, InvalidInputError, SecretFileError
+from skimd.errors import ConfigurationError, FatalError, InvalidInputError, SecretFileError
 from skimd.infrastructure.brokers.ibkr import keygen
 from skimd.infrastructure.brokers.ibkr.auth import decrypt_prepend
 from skimd.infrastructure.brokers.ibkr.credentials import load_rsa_key, parse_dh_prime
@@ -284,6 +284,17 @@ def test_a_failing_systemd_creds_is_one_line_naming_the_credential(
     with pytest.raises(FatalError, match=r"encrypt skimd-ibkr-dh-prime failed \(exit 1\): "
                        "Failed to encrypt: no host key"):
         plan.encrypt(run=FakeCreds(fail_on="skimd-ibkr-dh-prime"))
+
+
+def test_without_systemd_creds_the_way_out_is_named(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = onboarding_copy(generated, tmp_path)
+    plan = plan_credentials(folder, tmp_path / "credentials")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    with pytest.raises(ConfigurationError, match=r"systemd-creds not found on PATH .*--print"):
+        plan.encrypt()
+    assert not (tmp_path / "credentials").exists()
 
 
 def test_print_gives_runnable_lines_and_names_what_is_missing(
