@@ -60,12 +60,14 @@ if TYPE_CHECKING:
     import httpx
 
     from skimd.domain.alerts import Alert
+    from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
     from skimd.infrastructure.database import TradingDatabase
     from skimd.infrastructure.database.admin import DatabaseAdmin
     from skimd.infrastructure.database.day_summary import DaySummary
     from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.infrastructure.demo_state import DemoAccount
+    from skimd.infrastructure.systemd_credentials import CredentialPlan
     from skimd.services.alerts import OutboxSender
     from skimd.services.broker_session import BrokerSessionMonitor
     from skimd.services.guard import KillSwitch
@@ -144,6 +146,35 @@ def daemon_pid(settings: Settings) -> int | None:
     from skimd.services.status import running_pid
 
     return running_pid(InstanceLock(get_data_dir(settings)).path)
+
+
+# -- onboarding: files for IBKR's portal and the unit's credentials (no App) ---------------------
+
+
+def ibkr_keygen(
+    directory: Path,
+    *,
+    key_bits: int = 2048,
+    dh_bits: int = 2048,
+    on_step: Callable[[str], None] = lambda _: None,
+    on_progress: Callable[[float], None] = lambda _: None,
+) -> KeygenResult:
+    """The RSA key pairs and DH parameters IBKR's OAuth portal asks for, written into
+    ``directory`` (:mod:`skimd.infrastructure.brokers.ibkr.keygen`)."""
+    from skimd.infrastructure.brokers.ibkr.keygen import generate
+
+    return generate(
+        directory, key_bits=key_bits, dh_bits=dh_bits, monotonic=SystemClock().monotonic,
+        on_step=on_step, on_progress=on_progress,
+    )
+
+
+def credential_plan(directory: Path, out: Path, *, replace: bool = False) -> CredentialPlan:
+    """The checked plan to encrypt ``directory``'s secrets into ``out``/<credential>.cred
+    (:mod:`skimd.infrastructure.systemd_credentials`)."""
+    from skimd.infrastructure.systemd_credentials import plan_credentials
+
+    return plan_credentials(directory, out, replace=replace)
 
 
 # -- the builder ----------------------------------------------------------------------------------

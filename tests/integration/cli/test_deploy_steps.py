@@ -17,8 +17,9 @@ from tests.integration.cli.conftest import cli
 def deploy_mkdir_lines() -> list[str]:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Deploy on /opt/skim", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    return [line for line in block.splitlines() if line.startswith("sudo mkdir")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    return [line for block in blocks for line in block.splitlines()
+            if line.startswith("sudo mkdir")]
 
 
 def test_the_readme_makes_the_data_dir_0700_and_db_init_keeps_it_private(
