@@ -21,6 +21,12 @@ exit stack (async parts by :meth:`App.aclose`, so an App that built any must be 
 ``async with``/``aclose``). The instance lock is released last. Parts passed in as overrides
 belong to the caller and are not closed.
 
+Secrets are read as the part that uses them is built (:meth:`App.settings_with`), never
+at load: the database key when the database is opened, the IBKR secrets when the IBKR
+broker is built, the webhooks when the notifiers are. So ``status`` beside an IBKR daemon
+needs the database key alone, and ``broker check`` the broker's secrets alone. ``run`` and
+``scan`` read all they will use before building anything.
+
 Imports of heavy or optional modules stay inside the functions that need them: ``skimd
 run`` on the demo config must not load alembic, Pillow, Fernet or Discord's stack at start
 (a fresh-interpreter test checks it).
@@ -312,10 +318,16 @@ class App:
         return self._with_secrets[group]
 
     def _require_secrets(self) -> None:
-        """Read every part's secrets before building any (the daemon, a scan): a missing
-        one stops the command before it opens or logs anything else."""
+        """Read the secrets of every part the daemon or a scan will build before building
+        any: a missing one stops the command before it opens or logs anything else. A
+        part given as an override needs none."""
+        overridden = {
+            "broker": self._overrides.broker is not None,
+            "notifications": self._overrides.notifier is not None,
+        }
         for group in GROUPS:
-            self.settings_with(group)
+            if not overridden.get(group, False):
+                self.settings_with(group)
 
     def _on_close(self, closer: Callable[[], Any]) -> None:
         """Close ``closer`` (sync or async) with the App, after everything built later."""
