@@ -356,7 +356,8 @@ def locate_secret(settings: Settings, spec: SecretSpec) -> SecretSource | None:
     if spec.env and spec.env in env.variables:
         return SecretSource("environment", f"${spec.env}")
     if getattr(section, spec.key) is not None:
-        return SecretSource("value", "the settings")
+        overlay = f"{ENV_PREFIX}{spec.section}__{spec.key}".upper()
+        return SecretSource("value", f"${overlay} (or a value set in code)")
     return None
 
 

@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +29,10 @@ from skimd.clock import SystemClock
 from skimd.errors import EX_CONFIG
 from tests.conftest import TEST_KDF
 from tests.fakes.ibkr_server import FakeIbkr, FakeIbkrKeys, FakeInstrument, serve_loopback
+from tests.fakes.processes import base_env
 from tests.integration.cli.conftest import cli
+
+NEWS_PAGE = Path(__file__).resolve().parents[2] / "fixtures" / "news" / "asx_today_empty.html"
 
 PASSPHRASE = "correct horse"  # the migrated data dir's (see conftest.migrated_data_dir)
 DB_CREDENTIAL = "skimd-db-passphrase"
@@ -50,20 +57,63 @@ DATABASE_ONLY: list[tuple[str, ...]] = [
 ]
 
 
-def write_config(folder: Path, *, base_url: str = "http://127.0.0.1:9/v1/api") -> Path:
+def write_config(
+    folder: Path,
+    *,
+    base_url: str = "http://127.0.0.1:9/v1/api",
+    news_url: str = "http://127.0.0.1:9/news",
+) -> Path:
     """Like config/skimd.production.toml: the ibkr broker and not one secret."""
     kdf = "\n".join(f"{k} = {v}" for k, v in TEST_KDF.items())
     path = folder / "skimd.toml"
     path.write_text(
         f'[paths]\ndata_dir = "{folder / "data"}"\n'
+        f'[logging]\nformat = "json"\n'
+        f'[supervisor]\nrun_for_s = 1.0\nshutdown_timeout_s = 5.0\n'
         f'[database]\nencryption = "sqlcipher"\n{kdf}\n'
         '[broker]\nkind = "ibkr"\n'
         f'[ibkr]\nbase_url = "{base_url}"\naccount_id = "DU1234567"\n'
         "snapshot_poll_interval_s = 0.0\n"
+        f'[strategy]\nnews_url = "{news_url}"\n'
         '[notifications]\nconsole = false\n',
         encoding="utf-8",
     )
     return path
+
+
+@asynccontextmanager
+async def serve_news() -> AsyncIterator[str]:
+    """Today's ASX announcements page (none today) on loopback; yields its URL."""
+    today = datetime.now(ZoneInfo("Australia/Sydney")).date()
+    page = NEWS_PAGE.read_text(encoding="utf-8")
+    body = page.replace("23 November 2026", f"{today.day} {today:%B %Y}").encode("utf-8")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/html;charset=UTF-8\r\n"
+            + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/asx/v2/statistics/todayAnns.do"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def fake_ibkr(keys: FakeIbkrKeys) -> FakeIbkr:
+    fake = FakeIbkr(keys, clock=SystemClock())
+    fake.add_instrument(
+        FakeInstrument("BHP", 4036812, "BHP GROUP", Decimal("44.5"), last=Decimal("45.1"))
+    )
+    return fake
 
 
 def ibkr_credentials(keys: FakeIbkrKeys, folder: Path) -> dict[str, str | bytes]:
@@ -174,11 +224,7 @@ async def test_broker_check_works_with_the_broker_secrets_alone(
 ) -> None:
     """No database key, no database: ``broker check`` uses the broker and nothing else."""
     keys = FakeIbkrKeys.generate()
-    fake = FakeIbkr(keys, clock=SystemClock())
-    fake.add_instrument(
-        FakeInstrument("BHP", 4036812, "BHP GROUP", Decimal("44.5"), last=Decimal("45.1"))
-    )
-    async with serve_loopback(fake) as base_url:
+    async with serve_loopback(fake_ibkr(keys)) as base_url:
         config = write_config(tmp_path, base_url=base_url)
         credentials(ibkr_credentials(keys, tmp_path))
         code = await asyncio.to_thread(cli, config, "broker", "check", "--json")
@@ -187,6 +233,45 @@ async def test_broker_check_works_with_the_broker_secrets_alone(
     report = json.loads(captured.out)
     assert report["quote"]["symbol"] == "BHP"
     assert keys.consumer_key not in captured.out + captured.err
+
+
+async def test_scan_works_with_the_database_key_and_the_broker_secrets(
+    production: Path, credentials: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = FakeIbkrKeys.generate()
+    async with serve_loopback(fake_ibkr(keys)) as base_url, serve_news() as news_url:
+        write_config(production.parent, base_url=base_url, news_url=news_url)
+        credentials({DB_CREDENTIAL: PASSPHRASE, **ibkr_credentials(keys, production.parent)})
+        code = await asyncio.to_thread(cli, production, "scan", "--json")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert isinstance(json.loads(captured.out), dict)
+    assert PASSPHRASE not in captured.out + captured.err
+
+
+@pytest.mark.slow
+async def test_run_works_with_the_database_key_and_the_broker_secrets(
+    production: Path, credentials: Callable[..., Path]
+) -> None:
+    """The daemon as a child process (it installs signal handlers), secrets from
+    ``$CREDENTIALS_DIRECTORY`` only; ``[supervisor] run_for_s`` stops it after a second."""
+    keys = FakeIbkrKeys.generate()
+    async with serve_loopback(fake_ibkr(keys)) as base_url, serve_news() as news_url:
+        write_config(production.parent, base_url=base_url, news_url=news_url)
+        folder = credentials(
+            {DB_CREDENTIAL: PASSPHRASE, **ibkr_credentials(keys, production.parent)}
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "skimd", "--config", str(production), "run",
+            env={**base_env(), "CREDENTIALS_DIRECTORY": str(folder)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    text = (out + err).decode()
+    assert proc.returncode == 0, text
+    assert "run_for_s elapsed" in text
+    assert PASSPHRASE not in text and keys.consumer_key not in text
 
 
 def test_run_refuses_an_unusable_optional_webhook_it_would_use(
