@@ -145,7 +145,10 @@ def secret_report(settings: Settings) -> list[SecretStatus]:
     for spec in SECRETS:
         if spec.section == "ibkr" and not uses_ibkr(settings):
             continue
-        source = locate_secret(settings, spec)
+        located = locate_secret(settings, spec)
+        source = None if located is None else located.where
+        if source is None and spec.section == "database" and settings.database.create_passphrase:
+            source = "skimd's own file (create_passphrase)"
         required = is_required(settings, spec.section, spec.key)
         problem = None
         try:
@@ -161,7 +164,7 @@ def secret_report(settings: Settings) -> list[SecretStatus]:
                 spec.credential,
                 _SECTION_GROUP[spec.section],
                 required,
-                None if source is None else source.where,
+                source,
                 problem,
             )
         )
@@ -179,7 +182,7 @@ def secret_report(settings: Settings) -> list[SecretStatus]:
             report.append(
                 SecretStatus(f"[{section}] {key}", credential, "broker", True, where, problem)
             )
-    return report
+    return sorted(report, key=lambda status: GROUPS.index(status.group))  # stable
 
 
 def _key_file(settings: Settings, section: str, key: str) -> Path:
