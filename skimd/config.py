@@ -326,7 +326,6 @@ KEY_FILE_CREDENTIALS: dict[tuple[str, str], str] = {
 }
 
 
-
 @dataclass(frozen=True)
 class SecretSource:
     """Where one secret would be read from; ``where`` names it (a path or a variable),
@@ -373,9 +372,8 @@ def read_secret(settings: Settings, spec: SecretSpec) -> SecretStr | None:
     if source.kind == "value":
         value: SecretStr | None = getattr(getattr(settings, spec.section), spec.key)
         return value
-    assert source.path is not None
-    strict = source.kind == "file"
-    return SecretStr(_read_secret_file(source.path, strict=strict))
+    assert source.path is not None  # credential and file sources carry their path
+    return SecretStr(_read_secret_file(source.path, strict=source.kind == "file"))
 
 
 def locate_key_file(settings: Settings, section: str, key: str) -> Path | None:
