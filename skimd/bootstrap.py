@@ -21,6 +21,12 @@ exit stack (async parts by :meth:`App.aclose`, so an App that built any must be 
 ``async with``/``aclose``). The instance lock is released last. Parts passed in as overrides
 belong to the caller and are not closed.
 
+Secrets are read as the part that uses them is built (:meth:`App.settings_with`), never
+at load: the database key when the database is opened, the IBKR secrets when the IBKR
+broker is built, the webhooks when the notifiers are. So ``status`` beside an IBKR daemon
+needs the database key alone, and ``broker check`` the broker's secrets alone. ``run`` and
+``scan`` read all they will use before building anything.
+
 Imports of heavy or optional modules stay inside the functions that need them: ``skimd
 run`` on the demo config must not load alembic, Pillow, Fernet or Discord's stack at start
 (a fresh-interpreter test checks it).
@@ -52,6 +58,16 @@ from skimd.infrastructure.database.paths import ensure_data_dir, get_data_dir
 from skimd.infrastructure.database.private_files import tidy_data_dir, warn_if_open
 from skimd.infrastructure.instance_lock import InstanceLock
 from skimd.logs import SecretRedactor, configure_logging
+from skimd.secret_groups import (
+    GROUPS,
+    SecretGroup,
+    SecretStatus,
+    held_secrets,
+    is_configured,
+    secret_report,
+    spec_for,
+    with_secrets,
+)
 from skimd.services.job_plan import PlumbingSchedule, daemon_plan, trading_plan
 from skimd.services.jobs import Every, JobHandler, PlannedJob
 from skimd.services.trading.params import StrategyParams
@@ -120,9 +136,17 @@ def strategy_params(settings: Settings) -> StrategyParams:
 
 
 def plumbing_schedule(settings: Settings) -> PlumbingSchedule:
+    """The outbox's and the heartbeat's timing; a heartbeat when its URL has a source
+    (which is not read: ``status`` shows the plan without the secret)."""
     n = settings.notifications
-    heartbeat = None if n.heartbeat_url is None else int(n.heartbeat_interval_min) * 60
+    configured = is_configured(settings, spec_for("notifications", "heartbeat_url"))
+    heartbeat = int(n.heartbeat_interval_min) * 60 if configured else None
     return PlumbingSchedule(n.outbox_poll_interval_s, heartbeat)
+
+
+def secrets_report(settings: Settings) -> list[SecretStatus]:
+    """Every secret's source and problem, for ``config check`` (see skimd.secret_groups)."""
+    return secret_report(settings)
 
 
 def job_plan(settings: Settings) -> list[PlannedJob]:
@@ -258,6 +282,7 @@ class App:
         self._redactor = redactor
         self._create_database = create_database
         self._extra_jobs = extra_jobs
+        self._with_secrets: dict[SecretGroup, Settings] = {}
         self._sync = ExitStack()
         self._async = AsyncExitStack()
         self._has_async_parts = False
@@ -310,6 +335,31 @@ class App:
     ) -> None:
         await self.aclose()
 
+    def settings_with(self, group: SecretGroup) -> Settings:
+        """The settings with ``group``'s secrets read (once per App), for the part that uses
+        them: the database key when the database is opened, the broker's when the broker
+        is built, the webhooks when the notifiers are. A required secret that is missing
+        stops that part (and only it) with one line naming its credential."""
+        if group not in self._with_secrets:
+            resolved = with_secrets(self.settings, group)
+            if self._redactor is not None:
+                for value in held_secrets(resolved, group):
+                    self._redactor.add(value)
+            self._with_secrets[group] = resolved
+        return self._with_secrets[group]
+
+    def _require_secrets(self) -> None:
+        """Read the secrets of every part the daemon or a scan will build before building
+        any: a missing one stops the command before it opens or logs anything else. A
+        part given as an override needs none."""
+        overridden = {
+            "broker": self._overrides.broker is not None,
+            "notifications": self._overrides.notifier is not None,
+        }
+        for group in GROUPS:
+            if not overridden.get(group, False):
+                self.settings_with(group)
+
     def _on_close(self, closer: Callable[[], Any]) -> None:
         """Close ``closer`` (sync or async) with the App, after everything built later."""
         self._has_async_parts = True
@@ -323,7 +373,7 @@ class App:
         from skimd.infrastructure.database import check_schema, open_trading_database
 
         db = open_trading_database(
-            self.settings,
+            self.settings_with("database"),
             create=self._create_database,
             exclusive=self.access is Access.EXCLUSIVE,
         )
@@ -363,7 +413,10 @@ class App:
         from skimd.infrastructure.database.admin import DatabaseAdmin
 
         return DatabaseAdmin(
-            self.settings, self.data_dir, self.clock, exclusive=self.access is Access.EXCLUSIVE
+            self.settings_with("database"),
+            self.data_dir,
+            self.clock,
+            exclusive=self.access is Access.EXCLUSIVE,
         )
 
     @cached_property
@@ -422,7 +475,7 @@ class App:
         from skimd.infrastructure.notifications.factory import build_notifier
 
         return build_notifier(
-            self.settings,
+            self.settings_with("notifications"),
             clock=self.clock,
             http_client=self.http,
             stdout=self._stdout or sys.stdout,
@@ -481,7 +534,7 @@ class App:
             events, cache = NullBrokerEvents(), InMemoryIdentifierCache()
         broker = BrokerFactory().create(
             self.settings.broker.kind,
-            self.settings,
+            self.settings_with("broker"),
             clock=self.clock,
             events=events,
             identifier_cache=cache,
@@ -568,6 +621,7 @@ class App:
         from skimd.services.supervisor import Supervisor
 
         self._require_exclusive("the daemon")
+        self._require_secrets()
         plan = job_plan(self.settings)
         handlers: dict[str, JobHandler] = {"outbox": self.outbox.run_once}
         beat = self._heartbeat()
@@ -610,7 +664,10 @@ class App:
         from skimd.infrastructure.notifications.factory import build_heartbeat
 
         beat = build_heartbeat(
-            self.settings, clock=self.clock, http_client=self.http, is_healthy=lambda: True
+            self.settings_with("notifications"),
+            clock=self.clock,
+            http_client=self.http,
+            is_healthy=lambda: True,
         )
         return None if beat is None else beat.beat_once
 
@@ -641,6 +698,7 @@ class App:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
         from skimd.services.scan_report import scan_report
 
+        self._require_secrets()
         self.outbox  # noqa: B018 - alerts go out as they are committed
         return await scan_report(self.trading)
 
@@ -731,6 +789,7 @@ def _journal_day(
 __all__ = [
     "Access",
     "App",
+    "SecretStatus",
     "build",
     "build_calendar",
     "daemon_pid",
@@ -738,6 +797,7 @@ __all__ = [
     "internal_job",
     "job_plan",
     "plumbing_schedule",
+    "secrets_report",
     "settings_from",
     "setup_logging",
     "strategy_params",

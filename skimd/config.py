@@ -8,6 +8,13 @@ Sources, later wins:
 4. secrets: ``$CREDENTIALS_DIRECTORY/<credential>`` (systemd ``LoadCredential*=``), then the
    ``<key>_file`` path given in config, then the secret's environment variable.
 
+Secrets are *located* here but not read: loading never fails because a secret is absent or
+its file unusable, so a command that does not use a secret (``status`` beside an IBKR
+daemon whose credentials only the unit can decrypt) does not need it. They are read, and
+refused when required and missing, when the part that uses them is built
+(:func:`skimd.secret_groups.with_secrets`, called by :mod:`skimd.bootstrap`). Settings carry
+the environment they were loaded with for that (:class:`SecretEnvironment`, never printed).
+
 Every problem becomes one :class:`~skimd.errors.ConfigurationError` line naming the key and
 the file (or variable) at fault. Secret values are :class:`pydantic.SecretStr`: they print as
 ``**********`` in ``repr``, logs and ``config check``.
@@ -17,6 +24,10 @@ same file works whatever the working directory is.
 
 Only :mod:`skimd.bootstrap` and the CLI call :func:`load_settings`; nothing else reads the
 environment.
+
+Longer than 500 lines because it is the one description of every setting and of where each
+secret comes from, in the order the README documents: split, a ``<key>_file`` setting would
+live apart from the resolution order and the 0600 rule that read it.
 """
 
 from __future__ import annotations
@@ -25,12 +36,20 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from skimd.errors import ConfigurationError, SecretFileError
 
@@ -236,9 +255,17 @@ class Settings(_Section):
     strategy: StrategySettings = StrategySettings()
     demo: DemoSettings = DemoSettings()
     notifications: NotificationSettings = NotificationSettings()
+    _secret_env: SecretEnvironment = PrivateAttr(default_factory=lambda: SecretEnvironment())
+
+    @property
+    def secret_environment(self) -> SecretEnvironment:
+        """Where this process finds secrets (captured by :func:`load_settings`)."""
+        return self._secret_env
 
     def secret_values(self) -> list[str]:
-        """Every secret value in these settings, for the log redactor."""
+        """Every secret value these settings can reach, for the log redactor: the values
+        already held, and each secret's source read best effort (a source that cannot be
+        read is skipped here; the part that needs it reports it)."""
         found: list[str] = []
         for section in self.model_dump(exclude={"source"}).values():
             found.extend(
@@ -246,7 +273,26 @@ class Settings(_Section):
                 for v in section.values()
                 if isinstance(v, SecretStr) and v.get_secret_value()
             )
-        return found
+        for spec in SECRETS:
+            try:
+                value = read_secret(self, spec)
+            except (ConfigurationError, OSError):
+                continue
+            if value is not None:
+                found.append(value.get_secret_value())
+        return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True, repr=False)
+class SecretEnvironment:
+    """What of the process environment locates secrets: systemd's credentials directory
+    and the secrets' own variables (``$SKIMD_DB_PASSPHRASE``). Never printed."""
+
+    credentials_dir: Path | None = None
+    variables: Mapping[str, SecretStr] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"SecretEnvironment(credentials_dir={self.credentials_dir!r})"
 
 
 @dataclass(frozen=True)
@@ -279,7 +325,65 @@ KEY_FILE_CREDENTIALS: dict[tuple[str, str], str] = {
     ("ibkr", "encryption_key_file"): "skimd-ibkr-encryption-key",
 }
 
-REQUIRED_FOR_IBKR = ("consumer_key", "access_token", "access_token_secret", "dh_prime")
+
+@dataclass(frozen=True)
+class SecretSource:
+    """Where one secret would be read from; ``where`` names it (a path or a variable),
+    never the value."""
+
+    kind: Literal["credential", "file", "environment", "value"]
+    where: str
+    path: Path | None = None
+
+
+def locate_secret(settings: Settings, spec: SecretSpec) -> SecretSource | None:
+    """The first source of ``spec`` that is configured or present, reading nothing: the
+    systemd credential, else ``<key>_file``, else the secret's variable, else a value set
+    directly (``SKIMD__SECTION__KEY``, or Settings built in code). None when there is none,
+    or when the demo's passphrase file is still to be created (bootstrap makes it)."""
+    env = settings.secret_environment
+    section = getattr(settings, spec.section)
+    if env.credentials_dir is not None:
+        candidate = env.credentials_dir / spec.credential
+        if candidate.is_file():
+            return SecretSource("credential", f"credential {spec.credential}", candidate)
+    file_value: Path | None = getattr(section, f"{spec.key}_file")
+    if file_value is not None:
+        if _create_later(settings, spec, file_value):
+            return None
+        return SecretSource("file", f"{spec.key}_file = {str(file_value)!r}", file_value)
+    if spec.env and spec.env in env.variables:
+        return SecretSource("environment", f"${spec.env}")
+    if getattr(section, spec.key) is not None:
+        overlay = f"{ENV_PREFIX}{spec.section}__{spec.key}".upper()
+        return SecretSource("value", f"${overlay} (or a value set in code)")
+    return None
+
+
+def read_secret(settings: Settings, spec: SecretSpec) -> SecretStr | None:
+    """The value of ``spec`` from :func:`locate_secret`'s source, or None when there is
+    none. A file named in config must be 0600/0400; an unusable file is a SecretFileError
+    naming the file, never its content."""
+    source = locate_secret(settings, spec)
+    if source is None:
+        return None
+    if source.kind == "environment":
+        return settings.secret_environment.variables[spec.env or ""]
+    if source.kind == "value":
+        value: SecretStr | None = getattr(getattr(settings, spec.section), spec.key)
+        return value
+    assert source.path is not None  # credential and file sources carry their path
+    return SecretStr(_read_secret_file(source.path, strict=source.kind == "file"))
+
+
+def locate_key_file(settings: Settings, section: str, key: str) -> Path | None:
+    """A key file's path: the systemd credential when present, else the configured path."""
+    credentials_dir = settings.secret_environment.credentials_dir
+    credential = KEY_FILE_CREDENTIALS[(section, key)]
+    if credentials_dir is not None and (credentials_dir / credential).is_file():
+        return credentials_dir / credential
+    path: Path | None = getattr(getattr(settings, section), key)
+    return path
 
 
 def parse_hhmm(value: str) -> tuple[int, int]:
@@ -314,14 +418,20 @@ def load_settings(
     base_dir = path.resolve().parent
     _resolve_relative_paths(raw, base_dir)
     _overlay_environment(raw, env)
-    _load_secrets(raw, env, path)
     raw["source"] = str(path)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigurationError(_describe_validation_error(exc, path, env)) from None
     _check_cross_field_rules(settings, path)
+    settings._secret_env = _secret_environment(env)
     return settings
+
+
+def _secret_environment(env: Mapping[str, str]) -> SecretEnvironment:
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    variables = {s.env: SecretStr(env[s.env]) for s in SECRETS if s.env and env.get(s.env)}
+    return SecretEnvironment(Path(cred_dir) if cred_dir else None, variables)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -376,29 +486,6 @@ def _overlay_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         raw.setdefault(section, {})[key] = value
 
 
-def _load_secrets(raw: dict[str, Any], env: Mapping[str, str], path: Path) -> None:
-    cred_dir = env.get("CREDENTIALS_DIRECTORY")
-    for spec in SECRETS:
-        section = raw.setdefault(spec.section, {})
-        if cred_dir and (Path(cred_dir) / spec.credential).is_file():
-            section[spec.key] = _read_secret_file(Path(cred_dir) / spec.credential, strict=False)
-            continue
-        file_value = section.get(f"{spec.key}_file")
-        if file_value and _create_later(raw, spec, Path(file_value)):
-            continue
-        if file_value:
-            section[spec.key] = _read_secret_file(Path(file_value), strict=True)
-            continue
-        if spec.env and env.get(spec.env):
-            section[spec.key] = env[spec.env]
-            continue
-    if cred_dir:
-        for (section_name, key), credential in KEY_FILE_CREDENTIALS.items():
-            candidate = Path(cred_dir) / credential
-            if candidate.is_file():
-                raw.setdefault(section_name, {})[key] = str(candidate)
-
-
 def _refuse_inline_secrets(raw: dict[str, Any], path: Path) -> None:
     for spec in SECRETS:
         if spec.key in raw.get(spec.section, {}):
@@ -411,12 +498,10 @@ def _refuse_inline_secrets(raw: dict[str, Any], path: Path) -> None:
             )
 
 
-def _create_later(raw: dict[str, Any], spec: SecretSpec, file: Path) -> bool:
+def _create_later(settings: Settings, spec: SecretSpec, file: Path) -> bool:
     """The demo's passphrase file may not exist yet: bootstrap creates it at 0600."""
     return (
-        spec.key == "passphrase"
-        and bool(raw.get("database", {}).get("create_passphrase"))
-        and not file.exists()
+        spec.key == "passphrase" and settings.database.create_passphrase and not file.exists()
     )
 
 
@@ -463,12 +548,8 @@ def _describe_validation_error(exc: ValidationError, path: Path, env: Mapping[st
 
 
 def _check_cross_field_rules(settings: Settings, path: Path) -> None:
+    """Rules between settings that are not secrets (those are checked when used)."""
     db = settings.database
-    if db.encryption == "sqlcipher" and db.passphrase is None and not db.create_passphrase:
-        raise ConfigurationError(
-            f"{path}: [database] passphrase: missing; provide the credential "
-            "'skimd-db-passphrase', [database] passphrase_file or $SKIMD_DB_PASSPHRASE"
-        )
     if settings.broker.kind == "ibkr":
         if db.encryption == "off":
             raise ConfigurationError(
@@ -478,22 +559,7 @@ def _check_cross_field_rules(settings: Settings, path: Path) -> None:
             raise ConfigurationError(
                 f"{path}: [database] create_passphrase: demo-only; refused with the ibkr broker"
             )
-        ib = settings.ibkr
-        for key in REQUIRED_FOR_IBKR:
-            if getattr(ib, key) is None:
-                raise ConfigurationError(
-                    f"{path}: [ibkr] {key}: missing (required when [broker] kind = 'ibkr'); "
-                    f"provide {key}_file or the credential 'skimd-ibkr-{key.replace('_', '-')}'"
-                )
-        for key in ("signature_key_file", "encryption_key_file"):
-            key_path = getattr(ib, key)
-            if key_path is None:
-                raise ConfigurationError(
-                    f"{path}: [ibkr] {key}: missing (required when [broker] kind = 'ibkr')"
-                )
-            if not key_path.is_file():
-                raise ConfigurationError(f"{path}: [ibkr] {key}: {key_path} not found")
-        if ib.account_id is None:
+        if settings.ibkr.account_id is None:
             raise ConfigurationError(
                 f"{path}: [ibkr] account_id: missing (required when [broker] kind = 'ibkr')"
             )

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from skimd.cli import main
 from skimd.config import load_settings
 from skimd.infrastructure.database import open_trading_database
+from skimd.secret_groups import with_secrets
 from tests.conftest import TEST_KDF, write_private
 from tests.e2e.demo_runs import ROOT, env
 
@@ -51,7 +52,7 @@ def cli(config: Path, *args: str) -> int:
 
 
 def write_value(config: Path, value: str) -> None:
-    db = open_trading_database(load_settings(config, {}), create=False)
+    db = open_trading_database(with_secrets(load_settings(config, {}), "database"), create=False)
     try:
         with db.unit_of_work() as uow:
             uow.settings.set_default("which", value)
@@ -62,7 +63,7 @@ def write_value(config: Path, value: str) -> None:
 
 def read_back(config: Path) -> tuple[str, str]:
     """The stored value and the provider API key, through a fresh open."""
-    db = open_trading_database(load_settings(config, {}), create=False)
+    db = open_trading_database(with_secrets(load_settings(config, {}), "database"), create=False)
     try:
         with db.unit_of_work(read_only=True) as uow:
             key = uow.providers.get_api_key("news")

@@ -19,6 +19,7 @@ import structlog
 
 from skimd.cli import main
 from skimd.config import Settings, load_settings
+from skimd.secret_groups import with_secrets
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +66,8 @@ def initialised(config: Path, migrated_data_dir: Path, tmp_path: Path) -> Path:
 
 
 def settings_of(config: Path) -> Settings:
-    return load_settings(config, {})
+    """The settings with the database's secrets read, as bootstrap opens the database."""
+    return with_secrets(load_settings(config, {}), "database")
 
 
 def cli(config: Path, *args: str) -> int:

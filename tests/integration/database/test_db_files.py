@@ -18,6 +18,7 @@ from skimd.cli import main
 from skimd.config import load_settings
 from skimd.errors import SecretFileError
 from skimd.infrastructure.database import open_trading_database
+from skimd.secret_groups import with_secrets
 from tests.integration.cli.conftest import restore_logging
 
 __all__ = ["restore_logging"]  # autouse: commands here configure logging to captured stderr
@@ -57,7 +58,7 @@ def test_init_write_backup_restore_leave_only_private_files(
     config = make_config()
     data = tmp_path / "data"
     assert cli(config, "db", "init") == 0
-    settings = load_settings(config, {})
+    settings = with_secrets(load_settings(config, {}), "database")
     db = open_trading_database(settings, create=False)
     try:
         with db.unit_of_work() as uow:  # a write: the -wal and -shm exist while it is open

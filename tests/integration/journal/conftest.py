@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from skimd.config import DatabaseSettings, PathSettings, Settings, load_settings
 from skimd.infrastructure.database import TradingDatabase, open_trading_database
+from skimd.secret_groups import with_secrets
 from tests.conftest import TEST_KDF
 
 PASSPHRASE = "journal 'pass' phrase ✓"
@@ -67,7 +68,8 @@ def config(tmp_path: Path, journal_template: Path) -> Path:
 
 @pytest.fixture
 def settings(config: Path) -> Settings:
-    return load_settings(str(config), {})
+    """The settings with the database's secrets read, as bootstrap opens the database."""
+    return with_secrets(load_settings(str(config), {}), "database")
 
 
 @pytest.fixture

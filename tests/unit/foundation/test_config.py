@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 
 from skimd.cli import main
-from skimd.config import SECRETS, load_settings
+from skimd.config import SECRETS, Settings, load_settings
 from skimd.errors import EX_CONFIG, ConfigurationError
+from skimd.secret_groups import with_secrets
 from tests.conftest import write_private
+
+
+def database_secrets(cfg: Path, env: dict[str, str]) -> Settings:
+    """Settings as the database sees them: its secrets read (bootstrap does this when the
+    database is opened)."""
+    return with_secrets(load_settings(cfg, env), "database")
 
 
 def test_defaults_then_file_then_env_then_secrets(tmp_path: Path) -> None:
@@ -20,7 +27,7 @@ def test_defaults_then_file_then_env_then_secrets(tmp_path: Path) -> None:
         f'[database]\npassphrase_file = "{pw_file}"\n'
     )
     env = {"SKIMD__SUPERVISOR__MISFIRE_GRACE_S": "60", "SKIMD_DB_PASSPHRASE": "from-env"}
-    s = load_settings(cfg, env)
+    s = database_secrets(cfg, env)
     assert s.logging.level == "WARNING"  # file over default
     assert s.supervisor.misfire_grace_s == 60  # env over file
     assert s.supervisor.shutdown_timeout_s == 10.0  # default kept
@@ -30,7 +37,7 @@ def test_defaults_then_file_then_env_then_secrets(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "skimd-db-passphrase").write_text("from-credential\n")
-    s2 = load_settings(cfg, {**env, "CREDENTIALS_DIRECTORY": str(creds)})
+    s2 = database_secrets(cfg, {**env, "CREDENTIALS_DIRECTORY": str(creds)})
     assert s2.database.passphrase is not None
     assert s2.database.passphrase.get_secret_value() == "from-credential"
 
@@ -38,7 +45,7 @@ def test_defaults_then_file_then_env_then_secrets(tmp_path: Path) -> None:
 def test_env_var_used_when_no_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("")
-    s = load_settings(cfg, {"SKIMD_DB_PASSPHRASE": "pw-env"})
+    s = database_secrets(cfg, {"SKIMD_DB_PASSPHRASE": "pw-env"})
     assert s.database.passphrase is not None
     assert s.database.passphrase.get_secret_value() == "pw-env"
 
@@ -77,12 +84,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
             {},
             "[database] passphrase: secrets are not allowed",
         ),
-        (
-            "[database]\nencryption = 'sqlcipher'\n",
-            {"SKIMD_DB_PASSPHRASE": ""},
-            "[database] passphrase: missing",
-        ),
-        ("[broker]\nkind = 'ibkr'\n", {}, "[ibkr] consumer_key: missing"),
+        ("[broker]\nkind = 'ibkr'\n", {}, "[ibkr] account_id: missing"),
         ("not toml = = =", {}, "not valid TOML"),
     ],
 )
@@ -126,8 +128,9 @@ def test_secret_file_must_be_private(tmp_path: Path) -> None:
     pw.chmod(0o644)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npassphrase_file = "{pw}"\n')
+    load_settings(cfg, {})  # loading reads no secret: only the part that uses it does
     with pytest.raises(ConfigurationError, match="0644") as info:
-        load_settings(cfg, {})
+        database_secrets(cfg, {})
     assert str(pw) in str(info.value)
     assert "s3cret-value" not in str(info.value)
 
@@ -137,10 +140,10 @@ def test_empty_and_missing_secret_files(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npassphrase_file = "{empty}"\n')
     with pytest.raises(ConfigurationError, match="empty"):
-        load_settings(cfg, {})
+        database_secrets(cfg, {})
     cfg.write_text(f'[database]\npassphrase_file = "{tmp_path / "nope"}"\n')
     with pytest.raises(ConfigurationError, match="not found"):
-        load_settings(cfg, {})
+        database_secrets(cfg, {})
 
 
 def test_secrets_masked_in_repr_and_config_check(
@@ -208,5 +211,39 @@ def test_a_directory_given_as_a_secret_file_is_a_configuration_error(tmp_path: P
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[database]\npassphrase_file = "{folder}"\n')
     with pytest.raises(ConfigurationError, match="secret file is not readable") as info:
-        load_settings(cfg, {})
+        database_secrets(cfg, {})
     assert str(info.value).startswith(f"{folder}: ")
+
+
+def test_loading_fails_for_no_secret_that_is_absent_or_unusable(tmp_path: Path) -> None:
+    """Secrets are read by the part that uses them: loading names none of them."""
+    open_file = tmp_path / "consumer-key"
+    open_file.write_text("ck-value")
+    open_file.chmod(0o644)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        "[broker]\nkind = 'ibkr'\n[ibkr]\naccount_id = 'DU1'\n"
+        f'consumer_key_file = "{open_file}"\n'
+        f'access_token_file = "{tmp_path / "gone"}"\n'
+    )
+    settings = load_settings(cfg, {})
+    assert settings.ibkr.consumer_key is None and settings.database.passphrase is None
+    with pytest.raises(ConfigurationError, match="0644"):
+        with_secrets(settings, "broker")
+    with pytest.raises(ConfigurationError) as info:
+        with_secrets(settings, "database")
+    assert str(info.value) == (
+        f"{cfg}: [database] passphrase is missing: provide the credential skimd-db-passphrase "
+        '(a LoadCredentialEncrypted= line), passphrase_file = "<0600 file>" or '
+        "$SKIMD_DB_PASSPHRASE"
+    )
+    assert with_secrets(settings, "notifications") == settings  # all optional, none set
+
+
+def test_the_environment_that_locates_secrets_is_never_printed(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    settings = load_settings(cfg, {"SKIMD_DB_PASSPHRASE": "pw-in-env-0123"})
+    assert "pw-in-env-0123" not in repr(settings)
+    assert "pw-in-env-0123" not in repr(settings.secret_environment)
+    assert settings.secret_values() == ["pw-in-env-0123"]  # the redactor still knows it
