@@ -12,7 +12,9 @@ action's unit of work; then, if the market is open, the position is flattened at
 :meth:`~skimd.services.trading.positions.PositionManager.exit_now` under the lock the
 order jobs take: the same exactly-once path the end-of-day flatten uses (resting stop
 confirmed cancelled, then a market sell whose intent is committed under a deterministic
-client order id before it is placed; a refusal puts the resting stop back at once). What
+client order id before it is placed; a refusal puts the resting stop back at once), as an
+exit of its own purpose (``manual``: client order id ``SK<day>-<TICKER>-M<position>.<n>``,
+booked as a manual exit). What
 cannot go out now (the market is closed, the stop's cancel is not confirmed yet, a
 refusal's back-off, the broker not answering) is left to the watch, which keeps
 flattening a requested position on every poll until it is closed. A second flatten of a
@@ -37,15 +39,13 @@ from skimd.domain.alerts import ControlAction
 from skimd.domain.calendar import MarketSession
 from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause, operator_ticker
 from skimd.domain.protection import SELL_WORDS
-from skimd.domain.trading import IntentPurpose, PositionRecord
+from skimd.domain.trading import PositionRecord
 from skimd.errors import BrokerAuthError, OperatorRequestError, TransientError
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.day import TradingDay
 from skimd.services.trading.positions import ExitNow
 
 log = structlog.get_logger(__name__)
-
-_WORDS = {**SELL_WORDS, IntentPurpose.FLATTEN: "flatten"}
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class OperatorActions:
             if order is None:
                 return f"{t}: already exiting: {done.note}"
             left = order.qty - order.filled_qty
-            return f"{t}: already exiting: {_WORDS[order.purpose]} working for {left}{coid}"
+            return f"{t}: already exiting: {SELL_WORDS[order.purpose]} working for {left}{coid}"
         if done.outcome == "refused":
             return (
                 f"{t}: the broker REFUSED the flatten ({done.note}); its resting stop is "

@@ -204,7 +204,7 @@ class PositionManager:
         working = orders.exits()
         if working:
             return ExitNow("exiting", working[0])
-        purpose = IntentPurpose.FLATTEN
+        purpose = IntentPurpose.MANUAL
         run = refusal_run(orders.intents, purpose)
         if run is not None and run.waiting(self.ctx.now()):
             note = f"the broker refused the flatten ({run.reason})"
@@ -306,7 +306,7 @@ class PositionManager:
     ) -> tuple[IntentPurpose | None, int]:
         p = self.ctx.params
         if flatten:
-            return IntentPurpose.FLATTEN, position.qty
+            return IntentPurpose.MANUAL, position.qty
         flatten_from = session.close_at - timedelta(minutes=p.flatten_minutes_before_close)
         if p.flatten_at_close and now >= flatten_from:
             return IntentPurpose.FLATTEN, position.qty

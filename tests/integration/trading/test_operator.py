@@ -77,7 +77,7 @@ class WatchedBroker(RefusingBroker):
         return await super().place_order(request)
 
     def flattens(self) -> list[str]:
-        return [coid for coid, _, _ in self.sells if "-F" in coid]
+        return [coid for coid, _, _ in self.sells if "-M" in coid]
 
 
 def _desk(data_dir: Path, broker_class: type[DemoBroker] = WatchedBroker, **kw: Any) -> Desk:
@@ -157,7 +157,7 @@ def _controls(desk: Desk) -> list[tuple[Any, ...]]:
 
 def _first_flatten_id(position: PositionRecord, day: date = DAY) -> str:
     return client_order_id(
-        day, position.ticker, IntentPurpose.FLATTEN, position_id=position.id, seq=1
+        day, position.ticker, IntentPurpose.MANUAL, position_id=position.id, seq=1
     )
 
 
@@ -184,13 +184,15 @@ async def test_flatten_commits_the_intent_then_sells_with_the_stop_cancelled_fir
     ((_, at_placing, stops_then),) = [s for s in broker.sells if s[0] == coid]
     assert at_placing is IntentStatus.PENDING
     assert stops_then == [IntentStatus.CANCELLED]
-    (flatten,) = _intents(desk, position, IntentPurpose.FLATTEN)
+    (flatten,) = _intents(desk, position, IntentPurpose.MANUAL)
     assert (flatten.status, flatten.qty, flatten.created_at) == (
         IntentStatus.FILLED,
         position.qty,
         asked_at,
     )
     assert _closed(desk, position)
+    (exited,) = desk.alerts("position_exited")
+    assert (exited["symbol"], exited["reason"]) == (ticker, "manual")
     # a second flatten has nothing to sell: an error naming the ticker, and no order
     with pytest.raises(OperatorRequestError, match=f"no open position in {ticker}"):
         await desk.app.operator.flatten(TRADER, [ticker], "again")
@@ -206,7 +208,7 @@ async def test_a_repeated_flatten_while_the_exit_works_sends_nothing(data_dir: P
     assert isinstance(broker, WatchedBroker)
     (position,) = await _enter(desk)
     ticker = position.ticker
-    broker.time_out(IntentPurpose.FLATTEN)  # placed, but its answer is lost: still open
+    broker.time_out(IntentPurpose.MANUAL)  # placed, but its answer is lost: still open
     desk.at(DAY, 11, 30)
 
     first = await desk.app.operator.flatten(TRADER, [ticker], "")
@@ -217,7 +219,9 @@ async def test_a_repeated_flatten_while_the_exit_works_sends_nothing(data_dir: P
     ]
     desk.clock.advance(1)
     second = await desk.app.operator.flatten(TRADER, [ticker], "")
-    assert second == [f"{ticker}: already exiting: flatten working for {position.qty} ({coid})"]
+    assert second == [
+        f"{ticker}: already exiting: operator's flatten working for {position.qty} ({coid})"
+    ]
     everything = await desk.app.operator.flatten(ROOT, None, "")
     assert everything == second
     assert broker.flattens() == [coid], "one exit at the broker"
@@ -226,7 +230,7 @@ async def test_a_repeated_flatten_while_the_exit_works_sends_nothing(data_dir: P
         desk.clock.advance(5)
         await desk.day.watch.poll()
     assert _closed(desk, position)
-    assert [i.client_order_id for i in _intents(desk, position, IntentPurpose.FLATTEN)] == [coid]
+    assert [i.client_order_id for i in _intents(desk, position, IntentPurpose.MANUAL)] == [coid]
     assert broker.flattens() == [coid]
     desk.close()
 
@@ -264,7 +268,7 @@ async def test_an_unknown_ticker_is_refused_and_nothing_is_done(data_dir: Path) 
     with pytest.raises(OperatorRequestError, match="'B@D' is not a ticker"):
         await desk.app.operator.flatten(TRADER, ["B@D"], "")
 
-    assert broker.flattens() == [] and _intents(desk, position, IntentPurpose.FLATTEN) == []
+    assert broker.flattens() == [] and _intents(desk, position, IntentPurpose.MANUAL) == []
     assert not _closed(desk, position)
     assert _controls(desk) == [] and desk.alerts("control_action") == []
     with desk.ctx.store.read() as tx:
@@ -280,7 +284,7 @@ async def test_a_refused_flatten_keeps_the_resting_stop_and_the_watch_retries_it
     assert isinstance(broker, WatchedBroker)
     (position,) = await _enter(desk)
     ticker = position.ticker
-    broker.refuse(IntentPurpose.FLATTEN)
+    broker.refuse(IntentPurpose.MANUAL)
     desk.at(DAY, 11, 30)
 
     (line,) = await desk.app.operator.flatten(TRADER, [ticker], "risk off")
@@ -301,7 +305,7 @@ async def test_a_refused_flatten_keeps_the_resting_stop_and_the_watch_retries_it
     tries = broker.flattens()
     assert len(tries) >= 3 and len(set(tries)) == len(tries)
 
-    broker.accept(IntentPurpose.FLATTEN)
+    broker.accept(IntentPurpose.MANUAL)
     for _ in range(12 * 6):
         desk.clock.advance(5)
         await desk.day.watch.poll()
@@ -326,11 +330,11 @@ async def test_a_stop_cancel_the_broker_has_not_confirmed_holds_the_flatten_back
         f"{ticker}: flatten waits: the resting stop is not confirmed cancelled yet; "
         "the watch sends it"
     )
-    assert _intents(desk, position, IntentPurpose.FLATTEN) == []
+    assert _intents(desk, position, IntentPurpose.MANUAL) == []
     for _ in range(12):
         desk.clock.advance(5)
         await desk.day.watch.poll()
-    (flatten,) = _intents(desk, position, IntentPurpose.FLATTEN)
+    (flatten,) = _intents(desk, position, IntentPurpose.MANUAL)
     assert flatten.client_order_id == _first_flatten_id(position)
     assert _closed(desk, position)
     desk.close()
@@ -358,7 +362,7 @@ async def test_a_flatten_while_the_market_is_closed_goes_out_at_the_open(data_di
     assert row["flatten_requested"]["reason"] == "overnight news"
 
     desk.at(DAY2, 10, 5)
-    assert (await desk.day.watch.poll()).exits == [f"{ticker}:flatten"]
+    assert (await desk.day.watch.poll()).exits == [f"{ticker}:manual"]
     assert broker.flattens() == [_first_flatten_id(position, DAY2)]
     assert _closed(desk, position)
     desk.close()
