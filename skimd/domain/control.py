@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
+from skimd.domain.protection import Cover
+from skimd.domain.trading import IntentRecord
 from skimd.errors import OperatorRequestError
 
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,11}$")
@@ -65,4 +68,30 @@ class FlattenRequest:
     reason: str
 
 
-__all__ = ["ControlRecord", "FlattenRequest", "TickerPause", "operator_ticker"]
+ExitOutcome = Literal["sent", "unknown", "exiting", "refused", "waiting"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExitNow:
+    """What an operator's flatten of one position did at once: ``sent`` (``order``);
+    ``unknown`` (``order`` sent, its answer lost: settled by its client order id);
+    ``exiting`` (exits were working already, ``order`` the first; nothing sent);
+    ``refused`` (the broker refused ``order``); ``waiting`` (a refusal's back-off runs
+    until ``retry_at``, or the resting stop's cancel is not confirmed: ``note`` says
+    which). ``cover``: what protects the position afterwards."""
+
+    outcome: ExitOutcome
+    order: IntentRecord | None = None
+    note: str = ""
+    retry_at: datetime | None = None
+    cover: Cover | None = None
+
+
+__all__ = [
+    "ControlRecord",
+    "ExitNow",
+    "ExitOutcome",
+    "FlattenRequest",
+    "TickerPause",
+    "operator_ticker",
+]

@@ -37,13 +37,18 @@ import structlog
 
 from skimd.domain.alerts import ControlAction
 from skimd.domain.calendar import MarketSession
-from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause, operator_ticker
-from skimd.domain.protection import SELL_WORDS
+from skimd.domain.control import (
+    ControlRecord,
+    ExitNow,
+    FlattenRequest,
+    TickerPause,
+    operator_ticker,
+)
+from skimd.domain.protection import COVER_WORDS, SELL_WORDS
 from skimd.domain.trading import PositionRecord
 from skimd.errors import BrokerAuthError, OperatorRequestError, TransientError
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.day import TradingDay
-from skimd.services.trading.positions import ExitNow
 
 log = structlog.get_logger(__name__)
 
@@ -146,14 +151,20 @@ class OperatorActions:
             if order is None:
                 return f"{t}: already exiting: {done.note}"
             left = order.qty - order.filled_qty
-            return f"{t}: already exiting: {SELL_WORDS[order.purpose]} working for {left}{coid}"
+            rest = "" if left >= position.qty else "; the rest is flattened when it ends"
+            words = SELL_WORDS[order.purpose]
+            return f"{t}: already exiting: {words} working for {left}{coid}{rest}"
         if done.outcome == "refused":
             return (
-                f"{t}: the broker REFUSED the flatten ({done.note}); its resting stop is "
-                f"back and the watch tries again after a back-off{coid}"
+                f"{t}: the broker REFUSED the flatten ({done.note}); protected by "
+                f"{self._cover(done)}; the watch tries again after a back-off{coid}"
             )
         at = "" if done.retry_at is None else f" at {self._hhmmss(done.retry_at)}"
         return f"{t}: flatten waits: {done.note}; the watch sends it{at}{coid}"
+
+    @staticmethod
+    def _cover(done: ExitNow) -> str:
+        return "?" if done.cover is None else COVER_WORDS[done.cover]
 
     def _hhmmss(self, when: datetime) -> str:
         return f"{when.astimezone(self._ctx.calendar.zone):%H:%M:%S}"

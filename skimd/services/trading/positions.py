@@ -33,7 +33,7 @@ flatten as the exit due, then step 3, exactly as a poll would run them.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -41,6 +41,7 @@ import structlog
 
 from skimd.domain.alerts import Alert, ProtectionFallback, ProtectionRestored
 from skimd.domain.calendar import MarketSession
+from skimd.domain.control import ExitNow
 from skimd.domain.market import Bar, Quote
 from skimd.domain.orders import OrderType, Side, TimeInForce
 from skimd.domain.protection import (
@@ -89,19 +90,6 @@ class _Orders:
 
     def stops(self) -> list[IntentRecord]:
         return open_stops(self.intents)
-
-
-@dataclass(frozen=True, slots=True)
-class ExitNow:
-    """What :meth:`PositionManager.exit_now` did: ``sent`` ``order``; ``exiting`` already
-    (``order``: the first working exit; nothing sent); ``refused`` (``order``; the stop is
-    back); ``unknown`` (``order``'s answer lost; settled by its id); ``waiting`` (for a
-    refusal's back-off until ``retry_at``, or the stop's cancel: ``note`` says which)."""
-
-    outcome: str
-    order: IntentRecord | None = None
-    note: str = ""
-    retry_at: datetime | None = None
 
 
 class PositionManager:
@@ -198,12 +186,12 @@ class PositionManager:
     ) -> ExitNow:
         """Flatten ``position`` now (an operator's request), from all its orders: step 1
         with the flatten as the exit due, then step 3 and 5, as the next poll would; never a
-        second exit while one is working (see :class:`ExitNow`)."""
+        second exit while one is working (see :class:`~skimd.domain.control.ExitNow`)."""
         assert position.id is not None and position.conid is not None
         orders = _Orders(intents)
         working = orders.exits()
         if working:
-            return ExitNow("exiting", working[0])
+            return ExitNow("exiting", working[0], cover=protection_of(position, intents).cover)
         purpose = IntentPurpose.MANUAL
         run = refusal_run(orders.intents, purpose)
         if run is not None and run.waiting(self.ctx.now()):
@@ -214,13 +202,17 @@ class PositionManager:
         if after.has_shares:
             after = await self._guard(orders, after, None, session, [])  # a refusal: stop back
         self._tell(after, orders)
+        cover = protection_of(after, orders.intents).cover
         if not cleared:
-            return ExitNow("waiting", None, "the resting stop is not confirmed cancelled yet")
+            note = "the resting stop is not confirmed cancelled yet"
+            return ExitNow("waiting", None, note, cover=cover)
         if sold is None:
-            return ExitNow("exiting", None, "nothing left to sell")
+            return ExitNow("exiting", None, "nothing left to sell", cover=cover)
         if sold.status is IntentStatus.REJECTED:
-            return ExitNow("refused", sold, sold.reason or "")
-        return ExitNow("unknown" if sold.status is IntentStatus.UNKNOWN else "sent", sold)
+            return ExitNow("refused", sold, sold.reason or "", cover=cover)
+        return ExitNow(
+            "unknown" if sold.status is IntentStatus.UNKNOWN else "sent", sold, cover=cover
+        )
 
     def _ratchet(
         self, position: PositionRecord, day_n: int, session: MarketSession

@@ -235,6 +235,38 @@ async def test_a_repeated_flatten_while_the_exit_works_sends_nothing(data_dir: P
     desk.close()
 
 
+async def test_a_flatten_during_a_partial_exit_sells_the_rest_once_it_ends(
+    data_dir: Path,
+) -> None:
+    desk = _desk(data_dir)
+    broker = desk.broker
+    assert isinstance(broker, WatchedBroker)
+    (position,) = await _enter(desk)
+    await desk.day.ensure_ready()  # as the daemon's first job of the day does
+    ticker = position.ticker
+    broker.time_out(IntentPurpose.PARTIAL)  # the half exit goes out, its answer is lost
+    desk.at(DAY3, 10, 5)
+    assert (await desk.day.watch.poll()).exits == [f"{ticker}:partial"]
+    (partial,) = _intents(desk, position, IntentPurpose.PARTIAL)
+    half = partial.qty
+
+    (line,) = await desk.app.operator.flatten(TRADER, [ticker], "")
+
+    assert line == (
+        f"{ticker}: already exiting: partial exit working for {half} "
+        f"({partial.client_order_id}); the rest is flattened when it ends"
+    )
+    assert broker.flattens() == []
+    for _ in range(12):
+        desk.clock.advance(5)
+        await desk.day.watch.poll()
+    assert _closed(desk, position)
+    (flatten,) = _intents(desk, position, IntentPurpose.MANUAL)
+    assert flatten.qty == position.qty - half and flatten.status is IntentStatus.FILLED
+    assert broker.flattens() == [_first_flatten_id(position, DAY3)]
+    desk.close()
+
+
 async def test_flatten_all_exits_every_open_position(data_dir: Path) -> None:
     desk = _desk(data_dir)
     positions = await _enter(desk, 2)
@@ -291,6 +323,7 @@ async def test_a_refused_flatten_keeps_the_resting_stop_and_the_watch_retries_it
 
     coid = _first_flatten_id(position)
     assert line.startswith(f"{ticker}: the broker REFUSED the flatten (") and coid in line
+    assert "; protected by resting stop at the broker; the watch tries again" in line
     assert await _covered_at_the_broker(desk, ticker, stops_only=True) == position.qty
     (again,) = await desk.app.operator.flatten(TRADER, [ticker], "risk off")
     assert again.startswith(f"{ticker}: flatten waits: the broker refused the flatten (")
