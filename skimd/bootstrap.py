@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from skimd.services.ports.reports import PricePath
     from skimd.services.supervisor import Supervisor
     from skimd.services.trading.day import TradingDay
+    from skimd.services.trading.operator import OperatorActions
 
 
 class Access(StrEnum):
@@ -607,6 +608,16 @@ class App:
         reports = self.trade_reports(BrokerPricePath(self.broker)).write_reports
         day.attach_journal(lambda desk: _journal_day(self.settings, ctx, self.store, desk, reports))
         return day
+
+    @cached_property
+    def operator(self) -> OperatorActions:
+        """What the control channel's operator does to trading (flatten, pause, resume,
+        and the journal of every control action), on this App's trading day, store and
+        alert outbox. EXCLUSIVE only (it writes and places orders)."""
+        from skimd.services.trading.operator import OperatorActions
+
+        self._require_exclusive("the operator's actions")
+        return OperatorActions(self.trading)
 
     @cached_property
     def supervisor(self) -> Supervisor:

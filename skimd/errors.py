@@ -158,3 +158,10 @@ class InvalidInputError(SkimdError):
     """User-supplied input (a file, a ticker, an argument) is malformed; nothing was written."""
 
     exit_code = 65  # EX_DATAERR
+
+
+class OperatorRequestError(SkimdError):
+    """An operator's control request cannot be carried out as asked (a ticker with no open
+    position to flatten, a resume of a ticker that is not paused); nothing was changed."""
+
+    exit_code = 65  # EX_DATAERR

@@ -67,6 +67,11 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         else:
             since = f" since {guard['changed_at']}" if guard["changed_at"] else ""
             say(f"guard: unlocked{since}")
+    for paused in report.get("paused_tickers", []):
+        say(
+            f"paused: {paused['ticker']} by {paused['by']} at {paused['at']} "
+            f"({paused['reason']}); no entries or stop moves"
+        )
     if db["exists"]:
         _candidates(say, report["candidates"])
         _positions(say, report["positions"])

@@ -8,6 +8,9 @@ digests' tables and CSV are in :mod:`skimd.domain.alert_tables`.
 
 A change here changes what the trader reads (the demo's console lines included); stored
 alerts are unaffected, since only the facts are stored.
+
+Longer than 500 lines because it holds one short presenter per alert kind and nothing
+else: the words of every alert in one place, which is the point of the module.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from skimd.domain.alerts import (
     BrokerSessionRestored,
     CandidateDigest,
     CandidateFound,
+    ControlAction,
     DaemonStarted,
     DaemonStopping,
     DailySummary,
@@ -412,6 +416,13 @@ def _guard_released(a: GuardReleased) -> AlertText:
         summary=f"{a.guard.value}: {a.detail}",
         details=(("Guard", a.guard.value), ("Detail", a.detail)),
     )
+
+
+@describe.register
+def _control_action(a: ControlAction) -> AlertText:
+    who = a.name if a.name == str(a.uid) else f"{a.name} (uid {a.uid})"
+    details = (("Action", a.action), ("By", who), ("Detail", a.detail))
+    return AlertText(f"Operator: {a.action}", f"{a.action} by {who}: {a.detail}", details)
 
 
 @describe.register

@@ -379,6 +379,21 @@ class GuardReleased(Alert):
 
 @register
 @dataclass(frozen=True, kw_only=True)
+class ControlAction(Alert):
+    """An operator acted through the daemon's control channel (flatten, pause, guard...):
+    who (``uid``, user ``name``), what (``action``), a one-line ``detail``."""
+
+    kind: ClassVar[str] = "control_action"
+    default_severity: ClassVar[Severity] = Severity.WARNING
+
+    uid: int
+    name: str
+    action: str
+    detail: str
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
 class DaemonStarted(Alert):
     kind: ClassVar[str] = "daemon_started"
 

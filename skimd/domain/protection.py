@@ -65,6 +65,7 @@ SELL_WORDS = {
     IntentPurpose.PARTIAL: "partial exit",
     IntentPurpose.TRAIL: "trail exit",
     IntentPurpose.FLATTEN: "end-of-day flatten",
+    IntentPurpose.MANUAL: "operator's flatten",
     IntentPurpose.ENTRY: "entry",
 }
 """What each order is, in the words the trader reads (alerts, ``skimd status``)."""

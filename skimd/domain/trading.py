@@ -114,6 +114,7 @@ class IntentPurpose(StrEnum):
     PARTIAL = "partial"  # sell half on day N
     TRAIL = "trail"  # moving-average trail exit
     FLATTEN = "flatten"  # end-of-day flatten
+    MANUAL = "manual"  # a flatten an operator asked for (`skimd flatten`)
 
     @property
     def code(self) -> str:
@@ -131,6 +132,7 @@ _PURPOSE_CODES = {
     IntentPurpose.PARTIAL: "H",
     IntentPurpose.TRAIL: "T",
     IntentPurpose.FLATTEN: "F",
+    IntentPurpose.MANUAL: "M",
 }
 
 

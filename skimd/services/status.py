@@ -15,6 +15,9 @@ read from its orders as the daemon records them): a resting stop working at the 
 software stop (which acts only while the daemon runs, so without one it is reported as not
 protecting), working exits, or nothing; and the broker's open runs of refusals of its stop
 or exits, with when each is tried again.
+
+Tickers an operator paused (``skimd pause``) are listed with who paused them, when and
+why; a position an operator asked to flatten says since when and by whom.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from zoneinfo import ZoneInfo
 from skimd.clock import Clock
 from skimd.domain.broker_session import SessionRecord, SessionState
 from skimd.domain.calendar import MarketCalendar
+from skimd.domain.control import FlattenRequest
 from skimd.domain.protection import Cover, protection_of
 from skimd.domain.trading import (
     CandidateRecord,
@@ -107,6 +111,7 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
         "database": {"path": str(src.database_path), "exists": src.store is not None},
         "broker": broker_session(src.broker, None, running=pid is not None, zone=zone),
         "guard": None,
+        "paused_tickers": [],
         "candidates": [],
         "positions": [],
         "orders": [],
@@ -123,9 +128,20 @@ def collect_status(src: StatusSources) -> dict[str, Any]:
                 "reason": guard.reason,
                 "changed_at": _iso(guard.changed_at, zone),
             }
+            report["paused_tickers"] = [
+                {
+                    "ticker": p.ticker,
+                    "by": p.name,
+                    "uid": p.uid,
+                    "at": _iso(p.at, zone),
+                    "reason": p.reason,
+                }
+                for p in tx.paused_tickers()
+            ]
+            flattening = {r.position_id: r for r in tx.flatten_requests()}
             report["candidates"] = [_candidate(c) for c in tx.candidates(today)]
             report["positions"] = [
-                _position(tx, p, today, zone, running=pid is not None)
+                _position(tx, p, today, zone, running=pid is not None, flattening=flattening)
                 for p in tx.open_positions()
             ]
             report["orders"] = [
@@ -270,11 +286,18 @@ def _candidate(c: CandidateRecord) -> dict[str, Any]:
 
 
 def _position(
-    tx: TradingTx, p: PositionRecord, today: date, zone: tzinfo, *, running: bool
+    tx: TradingTx,
+    p: PositionRecord,
+    today: date,
+    zone: tzinfo,
+    *,
+    running: bool,
+    flattening: Mapping[int, FlattenRequest],
 ) -> dict[str, Any]:
     bars = tx.daily_bars(p.ticker, today - timedelta(days=LAST_PRICE_LOOKBACK_DAYS), today)
     last = bars[-1] if bars else None
     intents = tx.intents_for_position(p.id) if p.id is not None else []
+    asked = None if p.id is None else flattening.get(p.id)
     return {
         "ticker": p.ticker,
         "qty": p.qty,
@@ -288,6 +311,14 @@ def _position(
         "last_price_date": None if last is None else last.day.isoformat(),
         "unrealised_pnl": None if last is None else str(unrealised_pnl(p, last.close)),
         "protection": _protection(p, intents, zone, running=running),
+        "flatten_requested": None
+        if asked is None
+        else {
+            "by": asked.name,
+            "uid": asked.uid,
+            "at": _iso(asked.at, zone),
+            "reason": asked.reason,
+        },
     }
 
 

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from skimd.config import DatabaseSettings, PathSettings, Settings
 from skimd.domain.alerts import GuardKind, GuardTripped
 from skimd.domain.broker_session import SessionRecord, SessionState
+from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateRecord,
@@ -331,6 +332,54 @@ def test_kill_switch_locks_and_unlocks(store: TradingStore) -> None:
     assert not unlocked.locked and unlocked.reason is None
     with store.read() as tx:
         assert tx.guard() == unlocked
+
+
+def test_control_actions_are_journaled_in_order_and_roll_back_with_their_work(
+    store: TradingStore,
+) -> None:
+    with store.transaction() as tx:
+        first = tx.record_control(ControlRecord(NOW, 1001, "trader", "pause", "BHP: news"))
+        tx.record_control(ControlRecord(NOW, 0, "root", "guard lock", "halt"))
+    assert first.id is not None
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.record_control(ControlRecord(NOW, 1001, "trader", "resume", "BHP"))
+        raise Boom
+    with store.read() as tx:
+        actions = tx.control_actions()
+        assert [(a.action, a.uid, a.name, a.at) for a in actions] == [
+            ("pause", 1001, "trader", NOW),
+            ("guard lock", 0, "root", NOW),
+        ]
+        assert [a.action for a in tx.control_actions(limit=1)] == ["guard lock"]
+
+
+def test_a_ticker_pause_is_kept_once_and_lifted(store: TradingStore) -> None:
+    pause = TickerPause("BHP", NOW, 1001, "trader", "results due")
+    with store.transaction() as tx:
+        assert tx.pause_ticker(pause) == pause
+        again = TickerPause("BHP", NOW + timedelta(minutes=1), 0, "root", "again")
+        assert tx.pause_ticker(again) == pause  # the first pause stands
+        tx.pause_ticker(TickerPause("ABC", NOW, 1001, "trader", "why not"))
+    with store.read() as tx:
+        assert [p.ticker for p in tx.paused_tickers()] == ["ABC", "BHP"]
+    with store.transaction() as tx:
+        assert tx.resume_ticker("BHP") == pause
+        assert tx.resume_ticker("BHP") is None
+    with store.read() as tx:
+        assert [p.ticker for p in tx.paused_tickers()] == ["ABC"]
+
+
+def test_a_flatten_request_is_kept_once_per_position(store: TradingStore) -> None:
+    with store.transaction() as tx:
+        held = tx.save_position(_position("BHP"))
+    assert held.id is not None
+    request = FlattenRequest(held.id, "BHP", NOW, 1001, "trader", "news")
+    with store.transaction() as tx:
+        assert tx.request_flatten(request) == request
+        later = replace(request, at=NOW + timedelta(minutes=1), reason="again")
+        assert tx.request_flatten(later) == request
+    with store.read() as tx:
+        assert tx.flatten_requests() == [request]
 
 
 def test_the_broker_session_round_trips(store: TradingStore) -> None:

@@ -17,6 +17,7 @@ from skimd.domain.alerts import (
     BrokerSessionRestored,
     CandidateDigest,
     CandidateFound,
+    ControlAction,
     DaemonStarted,
     DaemonStopping,
     DailySummary,
@@ -187,5 +188,12 @@ def one_of_each() -> list[Alert]:
             skipped_runs=6,
             started_at=T,
             ran_for_s=31.0,
+        ),
+        ControlAction(
+            occurred_at=T + timedelta(minutes=6),
+            uid=1001,
+            name="trader",
+            action="flatten",
+            detail="BHP: 100 shares (operator: news)",
         ),
     ]

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
+from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateMove,
@@ -51,6 +52,9 @@ class _State:
     alerts: list[tuple[Alert, str | None]] = field(default_factory=list)
     bars: dict[tuple[str, date], Bar] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=dict)
+    controls: list[ControlRecord] = field(default_factory=list)
+    pauses: dict[str, TickerPause] = field(default_factory=dict)
+    flattens: dict[int, FlattenRequest] = field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -63,6 +67,9 @@ class _State:
             alerts=list(self.alerts),
             bars=dict(self.bars),
             next_id=dict(self.next_id),
+            controls=list(self.controls),
+            pauses=dict(self.pauses),
+            flattens=dict(self.flattens),
         )
 
     def new_id(self, table: str) -> int:
@@ -309,6 +316,31 @@ class FakeTradingTx:
 
     def last_session(self) -> SessionRecord | None:
         return self._s.session
+
+    # -- operator control ------------------------------------------------------------------
+
+    def record_control(self, record: ControlRecord) -> ControlRecord:
+        saved = replace(record, id=self._s.new_id("control_actions"))
+        self._s.controls.append(saved)
+        return saved
+
+    def control_actions(self, limit: int = 100) -> list[ControlRecord]:
+        return list(self._s.controls[-limit:]) if limit > 0 else []
+
+    def paused_tickers(self) -> list[TickerPause]:
+        return [self._s.pauses[t] for t in sorted(self._s.pauses)]
+
+    def pause_ticker(self, pause: TickerPause) -> TickerPause:
+        return self._s.pauses.setdefault(pause.ticker, pause)
+
+    def resume_ticker(self, ticker: str) -> TickerPause | None:
+        return self._s.pauses.pop(ticker, None)
+
+    def flatten_requests(self) -> list[FlattenRequest]:
+        return [self._s.flattens[k] for k in sorted(self._s.flattens)]
+
+    def request_flatten(self, request: FlattenRequest) -> FlattenRequest:
+        return self._s.flattens.setdefault(request.position_id, request)
 
     # -- alerts and prices -----------------------------------------------------------------
 

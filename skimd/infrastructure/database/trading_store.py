@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
+from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CANDIDATE_MOVES,
@@ -38,6 +39,9 @@ from skimd.errors import IntegrityError
 from .session import UnitOfWork
 from .session_record import session_from_json, session_to_json
 from .tables import Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
+from .tables import ControlAction as ControlRow
+from .tables import FlattenRequest as FlattenRow
+from .tables import TickerPause as PauseRow
 
 _SESSION_KEY = "daemon.broker_session"
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
@@ -291,6 +295,70 @@ class SqlTradingTx:
     def last_session(self) -> SessionRecord | None:
         return session_from_json(self._uow.settings.resolve(_SESSION_KEY))
 
+    # -- operator control ------------------------------------------------------------------
+
+    def record_control(self, record: ControlRecord) -> ControlRecord:
+        row = ControlRow(
+            at=record.at,
+            uid=record.uid,
+            name=record.name,
+            action=record.action,
+            detail=record.detail,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _control(row)
+
+    def control_actions(self, limit: int = 100) -> list[ControlRecord]:
+        stmt = select(ControlRow).order_by(col(ControlRow.id).desc()).limit(limit)
+        return [_control(r) for r in reversed(self._session.scalars(stmt).all())]
+
+    def paused_tickers(self) -> list[TickerPause]:
+        stmt = select(PauseRow).order_by(col(PauseRow.ticker))
+        return [_pause(r) for r in self._session.scalars(stmt).all()]
+
+    def pause_ticker(self, pause: TickerPause) -> TickerPause:
+        row = self._session.get(PauseRow, pause.ticker)
+        if row is None:
+            row = PauseRow(
+                ticker=pause.ticker,
+                at=pause.at,
+                uid=pause.uid,
+                name=pause.name,
+                reason=pause.reason,
+            )
+            self._session.add(row)
+            self._session.flush()
+        return _pause(row)
+
+    def resume_ticker(self, ticker: str) -> TickerPause | None:
+        row = self._session.get(PauseRow, ticker)
+        if row is None:
+            return None
+        lifted = _pause(row)
+        self._session.delete(row)
+        self._session.flush()
+        return lifted
+
+    def flatten_requests(self) -> list[FlattenRequest]:
+        stmt = select(FlattenRow).order_by(col(FlattenRow.position_id))
+        return [_flatten(r) for r in self._session.scalars(stmt).all()]
+
+    def request_flatten(self, request: FlattenRequest) -> FlattenRequest:
+        row = self._session.get(FlattenRow, request.position_id)
+        if row is None:
+            row = FlattenRow(
+                position_id=request.position_id,
+                ticker=request.ticker,
+                at=request.at,
+                uid=request.uid,
+                name=request.name,
+                reason=request.reason,
+            )
+            self._session.add(row)
+            self._session.flush()
+        return _flatten(row)
+
     # -- alerts and prices -----------------------------------------------------------------
 
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:
@@ -388,4 +456,27 @@ def _intent(row: OrderIntent) -> IntentRecord:
         candidate_id=row.candidate_id,
         position_id=row.position_id,
         updated_at=row.updated_at,
+    )
+
+
+def _control(row: ControlRow) -> ControlRecord:
+    return ControlRecord(
+        id=row.id, at=row.at, uid=row.uid, name=row.name, action=row.action, detail=row.detail
+    )
+
+
+def _pause(row: PauseRow) -> TickerPause:
+    return TickerPause(
+        ticker=row.ticker, at=row.at, uid=row.uid, name=row.name, reason=row.reason
+    )
+
+
+def _flatten(row: FlattenRow) -> FlattenRequest:
+    return FlattenRequest(
+        position_id=row.position_id,
+        ticker=row.ticker,
+        at=row.at,
+        uid=row.uid,
+        name=row.name,
+        reason=row.reason,
     )

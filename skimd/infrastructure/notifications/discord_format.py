@@ -57,6 +57,7 @@ ICONS = {
     "broker_rate_limited": "🐢",
     "guard_tripped": "🚧",
     "guard_released": "✅",
+    "control_action": "🕹️",
     "daemon_started": "▶️",
     "daemon_stopping": "⏹️",
     "daily_summary": "📊",

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
+from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
 from skimd.domain.market import Bar
 from skimd.domain.trading import (
     CandidateRecord,
@@ -109,6 +110,36 @@ class TradingTx(Protocol):
         ...
 
     def last_session(self) -> SessionRecord | None: ...
+
+    # operator control ---------------------------------------------------------------------
+    def record_control(self, record: ControlRecord) -> ControlRecord:
+        """Journal one control action; returns it with its id."""
+        ...
+
+    def control_actions(self, limit: int = 100) -> list[ControlRecord]:
+        """The last ``limit`` control actions, oldest first."""
+        ...
+
+    def paused_tickers(self) -> list[TickerPause]:
+        """Tickers an operator paused, by ticker."""
+        ...
+
+    def pause_ticker(self, pause: TickerPause) -> TickerPause:
+        """Pause ``pause.ticker``; a ticker paused already keeps its pause (returned)."""
+        ...
+
+    def resume_ticker(self, ticker: str) -> TickerPause | None:
+        """Lift the pause of ``ticker``; the pause lifted, or None when it was not paused."""
+        ...
+
+    def flatten_requests(self) -> list[FlattenRequest]:
+        """Positions an operator asked to flatten (closed ones included), by position id."""
+        ...
+
+    def request_flatten(self, request: FlattenRequest) -> FlattenRequest:
+        """Ask for ``request.position_id`` to be flattened; a position asked for already
+        keeps its first request (returned)."""
+        ...
 
     # alerts and prices --------------------------------------------------------------------
     def alert(self, alert: Alert, dedup_key: str | None = None) -> bool:

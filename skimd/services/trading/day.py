@@ -164,6 +164,16 @@ class TradingDay:
             return (await self.watch.poll()).summary()
 
     @asynccontextmanager
+    async def exclusive(self, *, ready: bool = True) -> AsyncIterator[None]:
+        """Hold the lock the order jobs take (an operator's action between two polls, never
+        half-way through one); with ``ready``, the broker connected and open orders
+        reconciled first, as before any job's order."""
+        async with self._lock, self._watching_session():
+            if ready:
+                await self.ensure_ready()
+            yield
+
+    @asynccontextmanager
     async def _watching_session(self) -> AsyncIterator[None]:
         """A session error met inside tells the monitor (and still fails the run)."""
         try:

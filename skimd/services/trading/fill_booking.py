@@ -28,6 +28,7 @@ _EXIT_REASONS = {
     IntentPurpose.PARTIAL: ExitReason.PARTIAL,
     IntentPurpose.TRAIL: ExitReason.TRAIL,
     IntentPurpose.FLATTEN: ExitReason.END_OF_DAY,
+    IntentPurpose.MANUAL: ExitReason.MANUAL,
 }
 
 

@@ -9,11 +9,13 @@ Per poll, in order:
 3. ranges (:mod:`~skimd.services.trading.ranges`): ORH/ORL grow until the range is
    complete, then the candidate is ``tradeable`` (or ``skipped``) and alerted;
 4. entries (:mod:`~skimd.services.trading.entries`): a tradeable candidate above its
-   trigger gets ONE entry intent, after every guard passes; a held ticker never enters;
+   trigger gets ONE entry intent, after every guard passes; a held ticker never enters,
+   nor one an operator paused (``skimd pause``);
 5. manage (:mod:`~skimd.services.trading.positions`), over the positions and orders read
    again after the entries: an entry that filled in this poll is managed (gets its resting
    stop) in this same poll. Stops ratchet up and the resting stop follows, or the software
-   stop guards; day-N half exit, moving-average trail, optional end-of-day flatten.
+   stop guards; day-N half exit, moving-average trail, optional end-of-day flatten, and
+   the flattens an operator asked for. A paused ticker's stop does not move.
 """
 
 from __future__ import annotations
@@ -83,12 +85,16 @@ class IntradayWatch:
         outcome.ranged = self.ranges.update(candidates, quotes, now)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
         held = {p.ticker for p in positions}  # held (or paused after a mismatch): no entry
-        entering = [c for c in candidates if c.ticker not in held]
+        paused = self._read(session.day).paused  # by an operator: no entry either
+        entering = [c for c in candidates if c.ticker not in held and c.ticker not in paused]
         entries = await self.entries.run(entering, quotes, last_prices, session)
         outcome.entered, outcome.blocked = entries.entered, entries.blocked
         # read again (only if anything was written): a fill of this poll is managed now
         positions, orders = self._positions(session.day)
-        outcome.exits = await self.positions.manage(positions, orders, quotes, session)
+        cached = self._read(session.day)
+        outcome.exits = await self.positions.manage(
+            positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
+        )
         return outcome
 
     def _working_set(
@@ -116,19 +122,25 @@ class IntradayWatch:
                     positions,
                     tx.open_intents(),
                     {p.id: tx.intents_for_position(p.id) for p in positions if p.id is not None},
+                    frozenset(p.ticker for p in tx.paused_tickers()),
+                    frozenset(r.position_id for r in tx.flatten_requests()),
                 )
         return self._cached
 
 
 @dataclass(frozen=True)
 class _WorkingSet:
-    """What one read gives the watch; ``key`` is the store generation and day it is of."""
+    """What one read gives the watch; ``key`` is the store generation and day it is of.
+    ``paused``: tickers an operator paused; ``flatten``: positions an operator asked to
+    flatten (their ids)."""
 
     key: tuple[int, date]
     candidates: list[CandidateRecord]
     positions: list[PositionRecord]
     open_intents: list[IntentRecord]
     orders: dict[int, list[IntentRecord]]
+    paused: frozenset[str]
+    flatten: frozenset[int]
 
 
 __all__ = ["IntradayWatch", "PollOutcome"]

@@ -5,8 +5,9 @@ software stop (:func:`~skimd.domain.protection.protection_of` derives which from
 Per position, unless it is paused (a quantity mismatch):
 
 1. an exit that is due goes out at market, once no other exit is working and the resting
-   stop is confirmed cancelled: the optional end-of-day flatten, the day-N half exit, then
-   the moving-average trail. An exit the broker refused waits for its back-off
+   stop is confirmed cancelled: a flatten an operator asked for (``skimd flatten``), the
+   optional end-of-day flatten, the day-N half exit, then the moving-average trail. An exit
+   the broker refused waits for its back-off
    (:func:`~skimd.domain.protection.retry_delay`) before it is tried again; meanwhile the
    position is managed as if no exit were due;
 2. the stop ratchets up (from day 2, to the previous session's low);
@@ -22,11 +23,16 @@ Per position, unless it is paused (a quantity mismatch):
 
 Every sell is written from the position re-read in its unit of work, so it never sells
 more than is held.
+
+A ticker an operator paused (``skimd pause``) has no stop moves: no ratchet (2) and no
+moving-average trail; everything that protects it (3, 4, 5) and the flattens go on.
+:meth:`PositionManager.exit_now` is the operator's flatten between polls: step 1 with the
+flatten as the exit due, then step 3, exactly as a poll would run them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,6 +41,7 @@ import structlog
 
 from skimd.domain.alerts import Alert, ProtectionFallback, ProtectionRestored
 from skimd.domain.calendar import MarketSession
+from skimd.domain.control import ExitNow
 from skimd.domain.market import Bar, Quote
 from skimd.domain.orders import OrderType, Side, TimeInForce
 from skimd.domain.protection import (
@@ -98,17 +105,27 @@ class PositionManager:
         intents_by_position: Mapping[int, Sequence[IntentRecord]],
         quotes: Mapping[int, Quote],
         session: MarketSession,
+        *,
+        paused: Collection[str] = (),
+        flatten: Collection[int] = (),
     ) -> list[str]:
-        """Manage every open position that is not paused, from all its orders
-        (``intents_by_position``: refused and finished ones too); returns the exits placed
-        (and not refused), as ``ticker:purpose``."""
+        """Manage every open position that is not paused after a quantity mismatch, from
+        all its orders (``intents_by_position``: refused and finished ones too); tickers in
+        ``paused`` (by an operator) get no stop moves, positions whose id is in ``flatten``
+        are flattened. Returns the exits placed (and not refused), as ``ticker:purpose``."""
         exits: list[str] = []
         for position in positions:
             if position.paused or position.conid is None or position.id is None:
                 continue
             orders = _Orders(intents_by_position.get(position.id, ()))
             after = await self._manage_one(
-                position, orders, quotes.get(position.conid), session, exits
+                position,
+                orders,
+                quotes.get(position.conid),
+                session,
+                exits,
+                paused=position.ticker in paused,
+                flatten=position.id in flatten,
             )
             self._tell(after, orders)
         return exits
@@ -120,6 +137,9 @@ class PositionManager:
         quote: Quote | None,
         session: MarketSession,
         exits: list[str],
+        *,
+        paused: bool = False,
+        flatten: bool = False,
     ) -> PositionRecord:
         """Steps 1-4 of the module doc; the position as it is afterwards (closed, when an
         exit or a stop sold it all)."""
@@ -130,22 +150,69 @@ class PositionManager:
             self.ctx.calendar.trading_days(position.entry_date, session.day),
         )
         if not orders.exits():
-            purpose, qty = self._exit_due(position, day_n, session, now)
+            purpose, qty = self._exit_due(
+                position, day_n, session, now, paused=paused, flatten=flatten
+            )
             if purpose is not None and self._may_try(orders, purpose, now):
-                # The resting stop must be gone before the exit goes out: if it filled (or
-                # its cancel is still pending) selling again would sell shares we no longer
-                # hold.
-                if not await self._cancel_all(
-                    orders, orders.stops(), f"replaced by {purpose.value} exit"
-                ):
+                cleared, sold = await self._exit(orders, position, purpose, qty, session)
+                if not cleared:
                     return self._reread(position)  # try again next poll
-                if await self._sell_at_market(orders, position, purpose, qty, session):
+                if sold is not None and _went_out(sold):
                     exits.append(f"{position.ticker}:{purpose.value}")
                 position = self._reread(position)
                 if not position.has_shares:
                     return position
-        position = self._ratchet(position, day_n, session)
+        if not paused:
+            position = self._ratchet(position, day_n, session)
         return await self._guard(orders, position, quote, session, exits)
+
+    async def _exit(
+        self,
+        orders: _Orders,
+        position: PositionRecord,
+        purpose: IntentPurpose,
+        qty: int,
+        session: MarketSession,
+    ) -> tuple[bool, IntentRecord | None]:
+        """Step 1's exit: the resting stop confirmed cancelled, then the sale at market
+        (True, the intent as placed or None); (False, None) while the stop is not confirmed
+        cancelled: if it filled (or its cancel is pending) we may no longer hold the shares."""
+        if not await self._cancel_all(orders, orders.stops(), f"replaced by {purpose.value} exit"):
+            return False, None
+        return True, await self._sell_at_market(orders, position, purpose, qty, session)
+
+    async def exit_now(
+        self, position: PositionRecord, intents: Sequence[IntentRecord], session: MarketSession
+    ) -> ExitNow:
+        """Flatten ``position`` now (an operator's request), from all its orders: step 1
+        with the flatten as the exit due, then step 3 and 5, as the next poll would; never a
+        second exit while one is working (see :class:`~skimd.domain.control.ExitNow`)."""
+        assert position.id is not None and position.conid is not None
+        orders = _Orders(intents)
+        working = orders.exits()
+        if working:
+            return ExitNow("exiting", working[0], cover=protection_of(position, intents).cover)
+        purpose = IntentPurpose.MANUAL
+        run = refusal_run(orders.intents, purpose)
+        if run is not None and run.waiting(self.ctx.now()):
+            note = f"the broker refused the flatten ({run.reason})"
+            return ExitNow("waiting", run.last, note, run.retry_at)
+        cleared, sold = await self._exit(orders, position, purpose, position.qty, session)
+        after = self._reread(position)
+        if after.has_shares:
+            after = await self._guard(orders, after, None, session, [])  # a refusal: stop back
+        self._tell(after, orders)
+        cover = protection_of(after, orders.intents).cover
+        if not cleared:
+            note = "the resting stop is not confirmed cancelled yet"
+            return ExitNow("waiting", None, note, cover=cover)
+        if sold is None:
+            return ExitNow("exiting", None, "nothing left to sell", cover=cover)
+        if sold.status is IntentStatus.REJECTED:
+            return ExitNow("refused", sold, sold.reason or "", cover=cover)
+        return ExitNow(
+            "unknown" if sold.status is IntentStatus.UNKNOWN else "sent", sold, cover=cover
+        )
 
     def _ratchet(
         self, position: PositionRecord, day_n: int, session: MarketSession
@@ -186,7 +253,8 @@ class PositionManager:
         if not await self._cancel_all(orders, orders.stops(), "the software stop sells"):
             return self._reread(position)
         qty = protection.exposed
-        if await self._sell_at_market(orders, position, IntentPurpose.STOP_EXIT, qty, session):
+        sold = await self._sell_at_market(orders, position, IntentPurpose.STOP_EXIT, qty, session)
+        if sold is not None and _went_out(sold):
             exits.append(f"{position.ticker}:stop")
         fresh = self._reread(position)
         if fresh.has_shares and resting:
@@ -219,9 +287,18 @@ class PositionManager:
         return position if fresh is None else fresh
 
     def _exit_due(
-        self, position: PositionRecord, day_n: int, session: MarketSession, now: datetime
+        self,
+        position: PositionRecord,
+        day_n: int,
+        session: MarketSession,
+        now: datetime,
+        *,
+        paused: bool,
+        flatten: bool,
     ) -> tuple[IntentPurpose | None, int]:
         p = self.ctx.params
+        if flatten:
+            return IntentPurpose.MANUAL, position.qty
         flatten_from = session.close_at - timedelta(minutes=p.flatten_minutes_before_close)
         if p.flatten_at_close and now >= flatten_from:
             return IntentPurpose.FLATTEN, position.qty
@@ -229,7 +306,7 @@ class PositionManager:
             half = half_quantity(position.qty)
             if half > 0:
                 return IntentPurpose.PARTIAL, half
-        if position.partial_exit_done and day_n >= 2:
+        if position.partial_exit_done and day_n >= 2 and not paused:
             closes = [b.close for b in self._bars_before(position.ticker, session.day)]
             if trail_exit_due(closes, p.trail_ma_days):
                 return IntentPurpose.TRAIL, position.qty
@@ -262,15 +339,14 @@ class PositionManager:
         purpose: IntentPurpose,
         qty: int,
         session: MarketSession,
-    ) -> bool:
+    ) -> IntentRecord | None:
         """Write and place a market exit for ``qty`` (never more than the position holds
-        now); True when it went out and the broker did not refuse it."""
+        now); the intent as placed, or None when nothing was written."""
         intent = self._write_sell(position, purpose, session, qty=qty, order_type=OrderType.MKT)
         if intent is None:
-            return False
+            return None
         log.info("exit", ticker=intent.ticker, purpose=purpose.value, qty=intent.qty)
-        placed = await self._place(orders, intent)
-        return placed.status is not IntentStatus.REJECTED
+        return await self._place(orders, intent)
 
     async def _follow_resting_stop(
         self, orders: _Orders, position: PositionRecord, session: MarketSession
@@ -409,3 +485,8 @@ class PositionManager:
                     position_id=position.id,
                 )
             )
+
+
+def _went_out(intent: IntentRecord) -> bool:
+    """True when a placed exit went out and the broker did not refuse it."""
+    return intent.status is not IntentStatus.REJECTED

@@ -137,3 +137,49 @@ def test_an_older_database_is_migrated(tmp_path_factory: pytest.TempPathFactory)
         check_schema(db)
     finally:
         db.close()
+
+
+def test_the_operator_tables_come_with_0004_on_a_database_with_trading_in_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """0004 adds the control journal, ticker pauses and flatten requests to a database
+    at 0003 that holds a position; the position survives and the new tables work."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
+    from skimd.domain.trading import PositionRecord
+    from skimd.infrastructure.database.migrate import bring_to_head, current_revision
+    from skimd.infrastructure.database.trading_store import SqlTradingStore
+
+    db = TradingDatabase(tmp_path_factory.mktemp("at0003") / "old.db", None, create=True)
+    try:
+        upgrade(db, "0003_journal_detail")
+        at = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)
+        with db.unit_of_work() as uow:
+            uow.session.execute(
+                text(
+                    "INSERT INTO positions (ticker, qty, avg_price, opened_at, status,"
+                    " entry_date, partial_exit_done, paused) VALUES"
+                    " ('BHP', 100, '45.10', :at, 'open', '2026-11-24', 0, 0)"
+                ),
+                {"at": at.isoformat()},
+            )
+        assert bring_to_head(db) == "migrated"
+        assert current_revision(db) == "0004_operator_control"
+        check_schema(db)
+        store = SqlTradingStore(db.unit_of_work)
+        with store.transaction() as tx:
+            (held,) = tx.open_positions()
+            assert (held.ticker, held.qty, held.avg_price) == ("BHP", 100, Decimal("45.10"))
+            assert isinstance(held, PositionRecord) and held.id is not None
+            tx.request_flatten(FlattenRequest(held.id, "BHP", at, 1001, "trader", "news"))
+            tx.pause_ticker(TickerPause("CBA", at, 1001, "trader", "results"))
+            tx.record_control(ControlRecord(at, 1001, "trader", "pause", "CBA (results)"))
+        with store.read() as tx:
+            assert [r.position_id for r in tx.flatten_requests()] == [held.id]
+            assert [p.ticker for p in tx.paused_tickers()] == ["CBA"]
+            assert [(c.action, c.at) for c in tx.control_actions()] == [("pause", at)]
+            assert held.entry_date == date(2026, 11, 24)
+    finally:
+        db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from .control import ControlAction, FlattenRequest, TickerPause
 from .journal import (
     Account,
     AppDefault,
@@ -50,7 +51,9 @@ __all__ = [
     "BrokerConfig",
     "Candidate",
     "CandidateStatus",
+    "ControlAction",
     "ExcursionMetric",
+    "FlattenRequest",
     "HistoricalPrice",
     "IdentifierCache",
     "Image",
@@ -64,6 +67,7 @@ __all__ = [
     "OrderStatus",
     "Position",
     "RoundTrip",
+    "TickerPause",
     "Trade",
     "TradePlan",
     "TradeReport",
