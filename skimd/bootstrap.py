@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
+from skimd.errors import SkimdError
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.passphrase import passphrase_files
 from skimd.infrastructure.database.paths import ensure_data_dir, get_data_dir
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
     import httpx
 
     from skimd.domain.alerts import Alert
+    from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
+    from skimd.infrastructure.control.client import ControlClient
+    from skimd.infrastructure.control.server import ControlServer
     from skimd.infrastructure.database import TradingDatabase
     from skimd.infrastructure.database.admin import DatabaseAdmin
     from skimd.infrastructure.database.day_summary import DaySummary
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.demo_state import DemoAccount
     from skimd.services.alerts import OutboxSender
     from skimd.services.broker_session import BrokerSessionMonitor
+    from skimd.services.control_events import EventBus
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import TradeReports
     from skimd.services.ports.alerts import NotificationService
@@ -137,6 +142,18 @@ def internal_job(job_id: str, every_s: int, description: str) -> PlannedJob:
 
 def data_dir(settings: Settings) -> Path:
     return get_data_dir(settings)
+
+
+def control_socket_path(settings: Settings) -> Path:
+    """The running daemon's control socket (``[paths] runtime_dir``, else the data dir)."""
+    return settings.control_socket_path(get_data_dir(settings))
+
+
+def control_client(settings: Settings) -> ControlClient:
+    """A client of the daemon's control socket (needs no secret and opens nothing)."""
+    from skimd.infrastructure.control.client import ControlClient
+
+    return ControlClient(control_socket_path(settings))
 
 
 def daemon_pid(settings: Settings) -> int | None:
@@ -420,6 +437,9 @@ class App:
         sender = self.__dict__.get("outbox")
         if sender is not None:
             sender.wake()
+        feed = self.__dict__.get("alert_feed")
+        if feed is not None:
+            feed.poke()
 
     # -- the broker and the news ---------------------------------------------------------------
 
@@ -532,6 +552,7 @@ class App:
         from skimd.infrastructure.database.job_runs import JobRunRecorder
         from skimd.infrastructure.scheduling import SchedulerAdapter
         from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
+        from skimd.services.control_events import PublishingHooks
         from skimd.services.daemon_alerts import AlertingHooks
         from skimd.services.jobs import JobTable, bind_plan
         from skimd.services.supervisor import Supervisor
@@ -549,7 +570,7 @@ class App:
         for spec in bind_plan(plan, handlers):
             table.add(spec)
         built: list[Supervisor] = []
-        hooks = AlertingHooks(
+        alerting = AlertingHooks(
             self.store_alert,
             self.clock,
             broker=self.settings.broker.kind,
@@ -557,6 +578,8 @@ class App:
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
             running_since=lambda job: built[0].running_since(job) if built else None,
         )
+        shown = [j.id for j in plan if not j.internal]
+        hooks = PublishingHooks(alerting, self.control_events, self.clock, shown)
         sup = self.settings.supervisor
         kill_switch = self.kill_switch
         supervisor = Supervisor(
@@ -595,16 +618,80 @@ class App:
         from skimd.runtime import run_supervisor
 
         supervisor = self.supervisor
-        code = await run_supervisor(
-            supervisor,
-            self.clock,
-            run_for_s=self.settings.supervisor.run_for_s,
-            simulate_until=simulate_until,
-            install_signals=install_signals,
-            pace=pace,
-        )
+        control = await self._start_control()
+        try:
+            code = await run_supervisor(
+                supervisor,
+                self.clock,
+                run_for_s=self.settings.supervisor.run_for_s,
+                simulate_until=simulate_until,
+                install_signals=install_signals,
+                pace=pace,
+            )
+        finally:
+            if control is not None:
+                await control.close()
+            self.control_events.close()
         await self.outbox.run_once()  # the "stopping" alert goes out with the rest
         return code
+
+    # -- the control channel ----------------------------------------------------------------
+
+    @cached_property
+    def control_events(self) -> EventBus:
+        """The daemon's alerts and job runs as they happen, for ``skimd tail``."""
+        from skimd.services.control_events import EventBus
+
+        return EventBus()
+
+    @cached_property
+    def alert_feed(self) -> OutboxAlertFeed:
+        """Publishes each alert the store commits to :attr:`control_events` (only while
+        someone tails)."""
+        from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
+
+        bus = self.control_events
+        feed = OutboxAlertFeed(
+            self.database.unit_of_work, bus.publish, lambda: bus.active, self.calendar.zone
+        )
+        bus.on_first_subscriber(feed.start_from_now)
+        return feed
+
+    @cached_property
+    def control_server(self) -> ControlServer:
+        """The control socket of the daemon, answering with the daemon's own parts (not yet
+        listening: :meth:`run` starts and closes it). EXCLUSIVE only."""
+        from skimd.infrastructure.control.server import ControlServer
+        from skimd.services.control import DaemonControl
+
+        self._require_exclusive("the control socket")
+        handler = DaemonControl(
+            status=self.status_report,
+            kill_switch=self.kill_switch,
+            supervisor=self.supervisor,
+            events=self.control_events,
+            # The trading operator actions (flatten, pause, resume, journaled control
+            # actions) are the App's ``operator``, built on first use by that property.
+            operator=lambda: getattr(self, "operator"),  # noqa: B009
+        )
+        return ControlServer(control_socket_path(self.settings), handler)
+
+    async def _start_control(self) -> ControlServer | None:
+        """Listen on the control socket; a daemon that cannot still trades (the database
+        fallback of ``status`` and ``guard`` still works), so the failure is logged."""
+        import asyncio
+
+        import structlog
+
+        server = self.control_server
+        try:
+            await server.start()
+        except SkimdError as exc:
+            log = structlog.get_logger("skimd.control")
+            log.error("control socket unavailable", error=str(exc))
+            return None
+        self.alert_feed.attach(asyncio.get_running_loop())
+        return server
 
     async def scan_now(self) -> dict[str, Any]:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
@@ -702,6 +789,8 @@ __all__ = [
     "App",
     "build",
     "build_calendar",
+    "control_client",
+    "control_socket_path",
     "daemon_pid",
     "data_dir",
     "internal_job",
