@@ -39,16 +39,17 @@ def matches(event: Event, kind: str | None) -> bool:
 class Subscription:
     """One subscriber's events, in order, until :meth:`close` (a :class:`Stream`)."""
 
-    def __init__(self, bus: EventBus, kind: str | None) -> None:
+    def __init__(self, bus: EventBus, kind: str | None, limit: int) -> None:
         self._bus = bus
         self.kind = kind
+        self._limit = limit
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._closed = False
 
     def offer(self, event: Event) -> None:
         if self._closed or not matches(event, self.kind):
             return
-        if self._queue.qsize() >= QUEUE_LIMIT:
+        if self._queue.qsize() >= self._limit:
             self._queue.put_nowait({"kind": "overflow", "message": "too far behind; closed"})
             self._end()
             return
@@ -75,7 +76,9 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, queue_limit: int = QUEUE_LIMIT) -> None:
+        """``queue_limit``: events a subscriber may fall behind before it is closed."""
+        self._limit = queue_limit
         self._subscribers: list[Subscription] = []
         self._on_first: list[Callable[[], None]] = []
 
@@ -93,7 +96,7 @@ class EventBus:
         if not self._subscribers:
             for callback in self._on_first:
                 callback()
-        sub = Subscription(self, kind)
+        sub = Subscription(self, kind, self._limit)
         self._subscribers.append(sub)
         return sub
 

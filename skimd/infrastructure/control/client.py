@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Generator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ class ControlClient:
         """Send one request; its result. Raises DaemonUnavailableError / DaemonReplyError."""
         limit = timeout_s or self._timeout_s
         with self._connect(limit) as sock, sock.makefile("rb") as answers:
-            sock.sendall(protocol.request(cmd, args))
+            _send(sock, protocol.request(cmd, args))
             try:
                 line = answers.readline()
+            except ConnectionResetError:
+                line = b""
             except TimeoutError:
                 raise DaemonUnavailableError(
                     f"the skimd daemon on {self.path} did not answer {cmd} within {limit:g} s"
@@ -46,7 +49,7 @@ class ControlClient:
         """Send a streaming request; its events as they come, until the daemon ends the
         stream (closing the iterator disconnects)."""
         with self._connect(self._timeout_s) as sock, sock.makefile("rb") as answers:
-            sock.sendall(protocol.request(cmd, args))
+            _send(sock, protocol.request(cmd, args))
             _result(self.path, answers.readline())
             sock.settimeout(None)  # events come when they happen
             for line in answers:
@@ -76,6 +79,12 @@ class ControlClient:
                 f"cannot reach the skimd daemon on {self.path} ({exc.strerror or exc})"
             ) from None
         return sock
+
+
+def _send(sock: socket.socket, request: bytes) -> None:
+    # Refused as soon as it connected: the daemon has closed, the reason is there to read.
+    with suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(request)
 
 
 def _result(path: Path, line: bytes) -> Any:

@@ -59,6 +59,10 @@ class ControlServer:
     def socket_gid(self) -> int:
         return self._gid
 
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._identity is not None
+
     async def start(self) -> None:
         """Listen on :attr:`path`; ConfigurationError naming the path when that is not
         possible (too long, not creatable, another daemon answering there)."""
