@@ -144,9 +144,14 @@ def data_dir(settings: Settings) -> Path:
     return get_data_dir(settings)
 
 
+CONTROL_SOCKET = "skimd.sock"
+
+
 def control_socket_path(settings: Settings) -> Path:
-    """The running daemon's control socket (``[paths] runtime_dir``, else the data dir)."""
-    return settings.control_socket_path(get_data_dir(settings))
+    """The running daemon's control socket: ``<runtime_dir>/skimd.sock``, the runtime dir
+    being ``[paths] runtime_dir`` (systemd's ``RuntimeDirectory=``, /run/skim) or else the
+    data dir, so any command given the same config finds it."""
+    return (settings.paths.runtime_dir or get_data_dir(settings)) / CONTROL_SOCKET
 
 
 def control_client(settings: Settings) -> ControlClient:

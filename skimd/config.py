@@ -37,7 +37,6 @@ from skimd.errors import ConfigurationError, SecretFileError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "skimd.toml"
 ENV_PREFIX = "SKIMD__"
-CONTROL_SOCKET_NAME = "skimd.sock"
 
 
 class _Section(BaseModel):
@@ -72,9 +71,7 @@ class MarketSettings(_Section):
 class PathSettings(_Section):
     data_dir: Path | None = None
     log_dir: Path | None = None
-    # Where the running daemon's control socket lives (systemd: RuntimeDirectory=, i.e.
-    # /run/skim); default: the data dir.
-    runtime_dir: Path | None = None
+    runtime_dir: Path | None = None  # the control socket's dir (systemd RuntimeDirectory=)
 
 
 class LoggingSettings(_Section):
@@ -240,11 +237,6 @@ class Settings(_Section):
     strategy: StrategySettings = StrategySettings()
     demo: DemoSettings = DemoSettings()
     notifications: NotificationSettings = NotificationSettings()
-
-    def control_socket_path(self, data_dir: Path) -> Path:
-        """The running daemon's control socket: ``<runtime_dir>/skimd.sock``, the runtime
-        dir defaulting to ``data_dir`` (the resolved data directory)."""
-        return (self.paths.runtime_dir or data_dir) / CONTROL_SOCKET_NAME
 
     def secret_values(self) -> list[str]:
         """Every secret value in these settings, for the log redactor."""

@@ -87,6 +87,10 @@ class EventBus:
         """Whether anyone is listening (publishers may skip the work of an event)."""
         return bool(self._subscribers)
 
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
     def on_first_subscriber(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever the bus goes from no subscriber to one (the alert
         feed marks where "new" starts)."""
