@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from skimd.clock import Clock, SystemClock
 from skimd.config import Settings, load_settings, parse_hhmm
-from skimd.errors import SkimdError
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.infrastructure.database.passphrase import passphrase_files
 from skimd.infrastructure.database.paths import ensure_data_dir, get_data_dir
@@ -618,12 +617,14 @@ class App:
         install_signals: bool = True,
         pace: float | None = None,
     ) -> int:
-        """Run the daemon until asked to stop (see :func:`skimd.runtime.run_supervisor`);
-        the exit code. Pending alerts are delivered before this returns."""
+        """Run the daemon until asked to stop (see :func:`skimd.runtime.run_supervisor`),
+        serving the control socket meanwhile; the exit code. Pending alerts are delivered
+        before this returns."""
         from skimd.runtime import run_supervisor
 
         supervisor = self.supervisor
-        control = await self._start_control()
+        control = self.control_server
+        await control.serve()  # a daemon that cannot listen still trades (logged)
         try:
             code = await run_supervisor(
                 supervisor,
@@ -634,8 +635,7 @@ class App:
                 pace=pace,
             )
         finally:
-            if control is not None:
-                await control.close()
+            await control.close()
             self.control_events.close()
         await self.outbox.run_once()  # the "stopping" alert goes out with the rest
         return code
@@ -652,7 +652,7 @@ class App:
     @cached_property
     def alert_feed(self) -> OutboxAlertFeed:
         """Publishes each alert the store commits to :attr:`control_events` (only while
-        someone tails)."""
+        someone tails; every commit pokes it)."""
         from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
 
         bus = self.control_events
@@ -664,39 +664,23 @@ class App:
 
     @cached_property
     def control_server(self) -> ControlServer:
-        """The control socket of the daemon, answering with the daemon's own parts (not yet
-        listening: :meth:`run` starts and closes it). EXCLUSIVE only."""
+        """The daemon's control socket, answering with the daemon's own parts; :meth:`run`
+        opens and closes it. EXCLUSIVE only."""
         from skimd.infrastructure.control.server import ControlServer
         from skimd.services.control import DaemonControl
 
         self._require_exclusive("the control socket")
+        self.alert_feed  # noqa: B018 - alerts reach `skimd tail` from the first commit on
         handler = DaemonControl(
             status=self.status_report,
             kill_switch=self.kill_switch,
             supervisor=self.supervisor,
             events=self.control_events,
-            # The trading operator actions (flatten, pause, resume, journaled control
-            # actions) are the App's ``operator``, built on first use by that property.
+            # flatten / pause / resume and the journal of control actions: the App's
+            # trading operator actions, built on first use by their own property
             operator=lambda: getattr(self, "operator"),  # noqa: B009
         )
         return ControlServer(control_socket_path(self.settings), handler)
-
-    async def _start_control(self) -> ControlServer | None:
-        """Listen on the control socket; a daemon that cannot still trades (the database
-        fallback of ``status`` and ``guard`` still works), so the failure is logged."""
-        import asyncio
-
-        import structlog
-
-        server = self.control_server
-        try:
-            await server.start()
-        except SkimdError as exc:
-            log = structlog.get_logger("skimd.control")
-            log.error("control socket unavailable", error=str(exc))
-            return None
-        self.alert_feed.attach(asyncio.get_running_loop())
-        return server
 
     async def scan_now(self) -> dict[str, Any]:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""

@@ -2,7 +2,8 @@
 looked, in id order.
 
 Every commit of the daemon's store pokes the feed (:meth:`OutboxAlertFeed.poke`, from
-whatever thread committed). With nobody tailing it does nothing at all; otherwise it reads
+whatever thread committed). With nobody tailing (or before anyone ever did) it does
+nothing at all; otherwise it reads
 the rows after the last one it published, on the event loop, and publishes each alert. So
 every alert is seen exactly when it becomes durable, whichever service queued it, and a
 rolled-back alert is never shown. "New" starts when the first subscriber arrives
@@ -52,12 +53,10 @@ class OutboxAlertFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False
 
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The loop the events are published on (the daemon's)."""
-        self._loop = loop
-
     def start_from_now(self) -> None:
-        """Alerts stored from now on are new (called when the first tailer subscribes)."""
+        """Alerts stored from now on are new: called on the daemon's loop when the first
+        tailer subscribes (the events are published on that loop)."""
+        self._loop = asyncio.get_running_loop()
         with self._uow(read_only=True) as uow:
             self._last = int(uow.session.scalar(select(func.max(AlertOutbox.id))) or 0)
 

@@ -18,7 +18,7 @@ from typing import Any
 from skimd.errors import DaemonReplyError, DaemonUnavailableError
 from skimd.infrastructure.control import protocol
 
-CALL_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 10.0  # then status and guard fall back to the database
 
 
 class ControlClient:

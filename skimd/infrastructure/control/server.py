@@ -88,6 +88,17 @@ class ControlServer:
         self._gid = info.st_gid
         log.info("control socket listening", path=str(self.path), group=group_name(self._gid))
 
+    async def serve(self) -> bool:
+        """:meth:`start`, but a failure is logged rather than raised (the daemon trades
+        on without the socket: ``status`` and ``guard`` still reach the database); whether
+        it listens."""
+        try:
+            await self.start()
+        except ConfigurationError as exc:
+            log.error("control socket unavailable", error=str(exc))
+            return False
+        return True
+
     def _remove_stale(self) -> None:
         """Remove a socket file no daemon answers on; refuse anything else in its place."""
         try:
