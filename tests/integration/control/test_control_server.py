@@ -223,3 +223,19 @@ def test_the_client_reports_a_refusal_with_the_daemons_exit_code(tmp_path: Path)
 
     error = asyncio.run(scenario())
     assert error.exit_code == 65 and str(error) == "daemon: bad: refused"
+
+
+def test_the_data_dirs_tidy_leaves_a_control_socket_alone(tmp_path: Path) -> None:
+    """A killed daemon's socket (0660 on purpose) is not a loose file to tighten and warn
+    about; the next daemon replaces it."""
+    from skimd.infrastructure.database.private_files import loose_paths
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(data / "skimd.sock"))
+    dead.close()
+    (data / "skimd.sock").chmod(0o660)
+    (data / "open.txt").write_text("x", encoding="utf-8")
+    (data / "open.txt").chmod(0o644)
+    assert loose_paths(data) == [data / "open.txt"]
