@@ -77,6 +77,9 @@ if TYPE_CHECKING:
 
     from skimd.domain.alerts import Alert
     from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
+    from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
+    from skimd.infrastructure.control.client import ControlClient
+    from skimd.infrastructure.control.server import ControlServer
     from skimd.infrastructure.database import TradingDatabase
     from skimd.infrastructure.database.admin import DatabaseAdmin
     from skimd.infrastructure.database.day_summary import DaySummary
@@ -86,6 +89,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.systemd_credentials import CredentialPlan
     from skimd.services.alerts import OutboxSender
     from skimd.services.broker_session import BrokerSessionMonitor
+    from skimd.services.control_events import EventBus
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import TradeReports
     from skimd.services.ports.alerts import NotificationService
@@ -164,6 +168,23 @@ def internal_job(job_id: str, every_s: int, description: str) -> PlannedJob:
 
 def data_dir(settings: Settings) -> Path:
     return get_data_dir(settings)
+
+
+CONTROL_SOCKET = "skimd.sock"
+
+
+def control_socket_path(settings: Settings) -> Path:
+    """The running daemon's control socket: ``<runtime_dir>/skimd.sock``, the runtime dir
+    being ``[paths] runtime_dir`` (systemd's ``RuntimeDirectory=``, /run/skim) or else the
+    data dir, so any command given the same config finds it."""
+    return (settings.paths.runtime_dir or get_data_dir(settings)) / CONTROL_SOCKET
+
+
+def control_client(settings: Settings) -> ControlClient:
+    """A client of the daemon's control socket (needs no secret and opens nothing)."""
+    from skimd.infrastructure.control.client import ControlClient
+
+    return ControlClient(control_socket_path(settings))
 
 
 def daemon_pid(settings: Settings) -> int | None:
@@ -505,6 +526,9 @@ class App:
         sender = self.__dict__.get("outbox")
         if sender is not None:
             sender.wake()
+        feed = self.__dict__.get("alert_feed")
+        if feed is not None:
+            feed.poke()
 
     # -- the broker and the news ---------------------------------------------------------------
 
@@ -627,6 +651,7 @@ class App:
         from skimd.infrastructure.database.job_runs import JobRunRecorder
         from skimd.infrastructure.scheduling import SchedulerAdapter
         from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
+        from skimd.services.control_events import PublishingHooks
         from skimd.services.daemon_alerts import AlertingHooks
         from skimd.services.jobs import JobTable, bind_plan
         from skimd.services.supervisor import Supervisor
@@ -645,7 +670,7 @@ class App:
         for spec in bind_plan(plan, handlers):
             table.add(spec)
         built: list[Supervisor] = []
-        hooks = AlertingHooks(
+        alerting = AlertingHooks(
             self.store_alert,
             self.clock,
             broker=self.settings.broker.kind,
@@ -653,6 +678,8 @@ class App:
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
             running_since=lambda job: built[0].running_since(job) if built else None,
         )
+        shown = [j.id for j in plan if not j.internal]
+        hooks = PublishingHooks(alerting, self.control_events, self.clock, shown)
         sup = self.settings.supervisor
         kill_switch = self.kill_switch
         supervisor = Supervisor(
@@ -689,21 +716,70 @@ class App:
         install_signals: bool = True,
         pace: float | None = None,
     ) -> int:
-        """Run the daemon until asked to stop (see :func:`skimd.runtime.run_supervisor`);
-        the exit code. Pending alerts are delivered before this returns."""
+        """Run the daemon until asked to stop (see :func:`skimd.runtime.run_supervisor`),
+        serving the control socket meanwhile; the exit code. Pending alerts are delivered
+        before this returns."""
         from skimd.runtime import run_supervisor
 
         supervisor = self.supervisor
-        code = await run_supervisor(
-            supervisor,
-            self.clock,
-            run_for_s=self.settings.supervisor.run_for_s,
-            simulate_until=simulate_until,
-            install_signals=install_signals,
-            pace=pace,
-        )
+        control = self.control_server
+        await control.serve()  # a daemon that cannot listen still trades (logged)
+        try:
+            code = await run_supervisor(
+                supervisor,
+                self.clock,
+                run_for_s=self.settings.supervisor.run_for_s,
+                simulate_until=simulate_until,
+                install_signals=install_signals,
+                pace=pace,
+            )
+        finally:
+            await control.close()
+            self.control_events.close()
         await self.outbox.run_once()  # the "stopping" alert goes out with the rest
         return code
+
+    # -- the control channel ----------------------------------------------------------------
+
+    @cached_property
+    def control_events(self) -> EventBus:
+        """The daemon's alerts and job runs as they happen, for ``skimd tail``."""
+        from skimd.services.control_events import EventBus
+
+        return EventBus()
+
+    @cached_property
+    def alert_feed(self) -> OutboxAlertFeed:
+        """Publishes each alert the store commits to :attr:`control_events` (only while
+        someone tails; every commit pokes it)."""
+        from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
+
+        bus = self.control_events
+        feed = OutboxAlertFeed(
+            self.database.unit_of_work, bus.publish, lambda: bus.active, self.calendar.zone
+        )
+        bus.on_first_subscriber(feed.start_from_now)
+        return feed
+
+    @cached_property
+    def control_server(self) -> ControlServer:
+        """The daemon's control socket, answering with the daemon's own parts; :meth:`run`
+        opens and closes it. EXCLUSIVE only."""
+        from skimd.infrastructure.control.server import ControlServer
+        from skimd.services.control import DaemonControl
+
+        self._require_exclusive("the control socket")
+        self.alert_feed  # noqa: B018 - alerts reach `skimd tail` from the first commit on
+        handler = DaemonControl(
+            status=self.status_report,
+            kill_switch=self.kill_switch,
+            supervisor=self.supervisor,
+            events=self.control_events,
+            # flatten / pause / resume and the journal of control actions: the App's
+            # operator actions, built on first use (a status call never builds them)
+            operator=lambda: self.operator,
+        )
+        return ControlServer(control_socket_path(self.settings), handler)
 
     async def scan_now(self) -> dict[str, Any]:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
@@ -803,6 +879,8 @@ __all__ = [
     "SecretStatus",
     "build",
     "build_calendar",
+    "control_client",
+    "control_socket_path",
     "daemon_pid",
     "data_dir",
     "internal_job",

@@ -44,9 +44,20 @@ _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oa
 
 
 def _command_modules() -> list[object]:
-    from skimd.commands import broker, config_cmd, db, guard, ibkr, journal, run, scan, status
+    from skimd.commands import (
+        broker,
+        config_cmd,
+        control,
+        db,
+        guard,
+        ibkr,
+        journal,
+        run,
+        scan,
+        status,
+    )
 
-    return [run, status, scan, guard, config_cmd, db, broker, journal, ibkr]
+    return [run, status, scan, guard, control, config_cmd, db, broker, journal, ibkr]
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:

@@ -90,6 +90,7 @@ class MarketSettings(_Section):
 class PathSettings(_Section):
     data_dir: Path | None = None
     log_dir: Path | None = None
+    runtime_dir: Path | None = None  # the control socket's dir (systemd RuntimeDirectory=)
 
 
 class LoggingSettings(_Section):

@@ -154,6 +154,21 @@ class InstanceLockedError(FatalError):
     exit_code = EX_UNAVAILABLE
 
 
+class DaemonUnavailableError(SkimdError):
+    """No daemon answers on the control socket, and the command needs one."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+class DaemonReplyError(SkimdError):
+    """The running daemon refused or failed a control request; ``exit_code`` is the one it
+    gave (the error's own, or 77 when the socket refused the caller)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class InvalidInputError(SkimdError):
     """User-supplied input (a file, a ticker, an argument) is malformed; nothing was written."""
 

@@ -1,24 +1,28 @@
 """``skimd guard lock|unlock|status``: the kill switch.
 
 The switch is the guard row in the database (the use case is
-:class:`skimd.services.guard.KillSwitch`). It works while the daemon runs: this command
-builds a SHARED App (no instance lock; SQLite WAL allows the second connection) and the
-daemon re-reads the guard before every entry, so a lock stops new entries at once. Open
-positions, their stops and exits are still managed.
+:class:`skimd.services.guard.KillSwitch`). When a daemon answers on the control socket, the
+daemon flips it (no secret needed here; the change is journaled with the caller's uid and
+its alert goes out at once). Otherwise this command builds a SHARED App (no instance lock;
+SQLite WAL allows the second connection) and the daemon, if one starts, re-reads the guard
+before every entry. Either way a lock stops new entries at once; open positions, their
+stops and exits are still managed.
 
-The alert queued with each change goes out through a running daemon's outbox job within its
-poll interval; otherwise when the daemon next starts.
+Without a daemon the alert queued with each change goes out when the daemon next starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, tzinfo
 from typing import Any
 
 from skimd import bootstrap
+from skimd.config import Settings
 from skimd.domain.trading import GuardState
+from skimd.errors import DaemonUnavailableError
 
 DEFAULT_REASON = "manual lock (skimd guard lock)"
 MAX_REASON_CHARS = 200
@@ -78,30 +82,67 @@ def _when(value: datetime | str) -> str:
 # -- handlers ----------------------------------------------------------------------------------
 
 
-def _app(args: argparse.Namespace) -> bootstrap.App:
+def _settings(args: argparse.Namespace) -> Settings:
     settings = bootstrap.settings_from(args.config)
     bootstrap.setup_logging(settings)  # to stderr: stdout is the answer
+    return settings
+
+
+def _from_daemon(
+    settings: Settings, cmd: str, params: dict[str, Any] | None = None
+) -> tuple[GuardState, bool] | None:
+    """The daemon's answer as ``(state, changed)``; None when no daemon answers."""
+    try:
+        result = bootstrap.control_client(settings).call(cmd, params)
+    except DaemonUnavailableError:
+        return None
+    if result.get("note"):
+        print(f"skimd: warning: {result['note']}", file=sys.stderr)
+    changed_at = result.get("changed_at")
+    state = GuardState(
+        locked=bool(result["locked"]),
+        reason=result.get("reason"),
+        changed_at=None if changed_at is None else datetime.fromisoformat(changed_at),
+    )
+    return state, bool(result.get("changed", False))
+
+
+def _app(settings: Settings) -> bootstrap.App:
     return bootstrap.build(settings, access=bootstrap.Access.SHARED)
 
 
 def _lock(args: argparse.Namespace) -> int:
-    with _app(args) as app:
-        state, changed = app.kill_switch.lock(args.reason)
-    line = describe(state, app.calendar.zone)
+    settings = _settings(args)
+    answer = _from_daemon(settings, "guard.lock", {"reason": args.reason})
+    if answer is None:
+        with _app(settings) as app:
+            answer = app.kill_switch.lock(args.reason)
+    state, changed = answer
+    line = describe(state, bootstrap.build_calendar(settings).zone)
     print(line if changed else f"already locked; {line}")
     return 0
 
 
 def _unlock(args: argparse.Namespace) -> int:
-    with _app(args) as app:
-        state, changed = app.kill_switch.unlock()
-    line = describe(state, app.calendar.zone)
+    settings = _settings(args)
+    answer = _from_daemon(settings, "guard.unlock")
+    if answer is None:
+        with _app(settings) as app:
+            answer = app.kill_switch.unlock()
+    state, changed = answer
+    line = describe(state, bootstrap.build_calendar(settings).zone)
     print(line if changed else f"already unlocked; {line}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _app(args) as app:
-        state = app.kill_switch.state()
-    print(json.dumps(as_json(state)) if args.json else describe(state, app.calendar.zone))
+    settings = _settings(args)
+    answer = _from_daemon(settings, "guard.status")
+    if answer is None:
+        with _app(settings) as app:
+            state = app.kill_switch.state()
+    else:
+        state = answer[0]
+    zone = bootstrap.build_calendar(settings).zone
+    print(json.dumps(as_json(state)) if args.json else describe(state, zone))
     return 0

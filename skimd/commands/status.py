@@ -1,8 +1,10 @@
 """``skimd status``: the daemon, the market, today's trading and the job plan.
 
-Read-only and without the instance lock, so it works while the daemon runs; it never
-opens a broker session (prices are the last stored daily closes). With no database yet it
-says so and still exits 0.
+When a daemon answers on the control socket, the report is the daemon's own (no secret
+needed here); otherwise it is read from the database, read-only and without the instance
+lock. It never opens a broker session (prices are the last stored daily closes). With no
+database yet it says so and still exits 0. ``--json`` says which in ``via`` ("daemon" or
+"database").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TextIO
 from skimd import bootstrap
 from skimd.domain.protection import COVER_WORDS, SELL_WORDS, Cover
 from skimd.domain.trading import IntentPurpose
+from skimd.errors import DaemonUnavailableError
 
 Say = Callable[[str], None]
 NO_RECORD = "no record"
@@ -32,8 +35,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _status(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     bootstrap.setup_logging(settings)  # to stderr: stdout is the report
-    with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
-        report = app.status_report()
+    try:
+        report = bootstrap.control_client(settings).call("status")
+        report["via"] = "daemon"
+    except DaemonUnavailableError:
+        with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
+            report = app.status_report()
+        report["via"] = "database"
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -257,6 +257,19 @@ class SchedulerAdapter:
     def running_tasks(self) -> set[Any]:
         return set(self._scheduler.executor.running)
 
+    def run_now(self, job_id: str) -> Any:
+        job = self._scheduler.get_job(job_id)
+        if job is None:
+            return None
+        executor = self._scheduler.executor
+        before = set(executor.running)
+        try:
+            executor.submit_job(job, [self._scheduler.now()])
+        except MaxInstancesReachedError:
+            return None
+        (task,) = executor.running - before
+        return task
+
     def on_event(self, callback: Callable[[JobEvent], None]) -> None:
         def listener(event: Any) -> None:
             callback(

@@ -35,6 +35,7 @@ from skimd.errors import (
     EX_SOFTWARE,
     ConfigurationError,
     FatalError,
+    InvalidInputError,
     TradingHaltError,
     TransientError,
 )
@@ -215,6 +216,24 @@ class Supervisor:
         if result.finished_at is not None and result.finished_at >= result.started_at:
             return None
         return result.started_at
+
+    async def run_now(self, job_id: str) -> JobResult:
+        """Run ``job_id`` once now (``skimd run-job``) through the scheduler, so it is gated
+        like a scheduled run (a closed market skips it), never overlaps a run of its own, and
+        its outcome is recorded and alerted the same way; its result when it is done.
+        Raises InvalidInputError for an unknown job, TransientError when it is running
+        already or the daemon is stopping."""
+        if job_id not in self.results:
+            raise InvalidInputError(f"no job named {job_id!r}")
+        if not self._started:
+            raise TransientError(f"job {job_id} not run: the daemon is not running its jobs")
+        task = self._scheduler.run_now(job_id)
+        if task is None:
+            since = self.running_since(job_id)
+            when = f" since {since.isoformat()}" if since else ""
+            raise TransientError(f"job {job_id} is running already{when}; try again later")
+        await asyncio.wait({task})  # a caller that goes away does not cancel the run
+        return self.results[job_id]
 
     def idle(self) -> bool:
         """True when no job is running (the simulated clock waits for this between timers)."""

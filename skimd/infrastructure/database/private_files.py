@@ -44,8 +44,8 @@ class Tidied:
 
 
 def loose_paths(data_dir: Path, secrets: Iterable[Path] = ()) -> list[Path]:
-    """``data_dir`` and everything below it that group or others may use (symlinks below
-    it and ``secrets`` are not looked at)."""
+    """``data_dir`` and everything below it that group or others may use (symlinks and
+    sockets below it and ``secrets`` are not looked at)."""
     skip = {os.path.realpath(s) for s in secrets}
     found: list[Path] = []
     if _mode(data_dir) & _OTHERS:
@@ -53,7 +53,8 @@ def loose_paths(data_dir: Path, secrets: Iterable[Path] = ()) -> list[Path]:
     for root, dirs, files in os.walk(data_dir, followlinks=False):
         for name in [*dirs, *files]:
             path = Path(root) / name
-            if path.is_symlink() or os.path.realpath(path) in skip:
+            # a control socket is 0660 on purpose and holds nothing (a dead daemon's is replaced)
+            if path.is_symlink() or path.is_socket() or os.path.realpath(path) in skip:
                 continue
             if _mode(path) & _OTHERS:
                 found.append(path)

@@ -37,6 +37,12 @@ class SchedulerPort(Protocol):
 
     def running_tasks(self) -> set[asyncio.Task[Any]]: ...
 
+    def run_now(self, job_id: str) -> asyncio.Task[Any] | None:
+        """Run the scheduled job ``job_id`` once now, as its schedule would (one instance at
+        a time, reported through the event callback); its task, or None when it is already
+        running or not scheduled. Its schedule is unchanged."""
+        ...
+
     def on_event(self, callback: Callable[[JobEvent], None]) -> None: ...
 
 

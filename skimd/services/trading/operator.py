@@ -208,19 +208,22 @@ class OperatorActions:
 
     # -- the journal -----------------------------------------------------------------------
 
-    def record(self, who: Operator, action: str, detail: str) -> None:
+    def record(self, who: Operator, action: str, detail: str, *, alert: bool = True) -> None:
         """Journal and alert a control action done elsewhere (a kill-switch change, a job
-        run now, ...), in one unit of work."""
+        run now, ...), in one unit of work. ``alert=False`` when the action raised its own
+        alert naming who did it (the kill switch's lock and unlock): one message per action."""
         with self._ctx.store.transaction() as tx:
-            self._journal(tx, who, action, detail, self._ctx.now())
+            self._journal(tx, who, action, detail, self._ctx.now(), alert=alert)
 
     def _journal(
-        self, tx: TradingTx, who: Operator, action: str, detail: str, now: datetime
+        self, tx: TradingTx, who: Operator, action: str, detail: str, now: datetime,
+        *, alert: bool = True,
     ) -> None:
         tx.record_control(ControlRecord(now, who.uid, who.name, action, detail))
-        tx.alert(
-            ControlAction(occurred_at=now, uid=who.uid, name=who.name, action=action, detail=detail)
-        )
+        if alert:
+            tx.alert(ControlAction(
+                occurred_at=now, uid=who.uid, name=who.name, action=action, detail=detail
+            ))
 
 
 def _flattenable(position: PositionRecord) -> bool:
