@@ -163,3 +163,65 @@ def test_tail_streams_alerts_as_stored_and_job_runs_as_they_finish(settings: Set
     assert alert["severity"] == "critical" and "tail me" in alert["text"]
     assert alert["at"].startswith("2026-11-24T09:40")
     assert job["kind"] == "job" and job["job"] == "news" and job["outcome"] == "ok"
+
+
+def _journaled(app: bootstrap.App) -> list[tuple[int, str, str]]:
+    with app.trading.ctx.store.read() as tx:
+        return [(r.uid, r.action, r.detail) for r in tx.control_actions()]
+
+
+def test_pause_and_resume_go_through_the_operator_journaled_with_the_callers_uid(
+    settings: Settings,
+) -> None:
+    async def body(app: bootstrap.App, client: ControlClient) -> tuple[Any, ...]:
+        paused = await call(client, "pause", {"ticker": "xyz", "reason": "news pending"})
+        status = await call(client, "status")
+        resumed = await call(client, "resume", {"ticker": "XYZ"})
+        with pytest.raises(DaemonReplyError) as again:
+            await call(client, "resume", {"ticker": "XYZ"})
+        return paused, status, resumed, again.value, _journaled(app), app
+
+    paused, status, resumed, again, journal, app = daemon_test(settings, body)
+    assert "XYZ" in paused["lines"][0]
+    (pause,) = status["paused_tickers"]
+    assert (pause["ticker"], pause["uid"], pause["reason"]) == ("XYZ", os.getuid(), "news pending")
+    assert "XYZ" in resumed["lines"][0]
+    assert again.exit_code == 65 and "XYZ is not paused" in str(again)
+    assert [(uid, action) for uid, action, _ in journal] == [
+        (os.getuid(), "pause"), (os.getuid(), "resume")
+    ]
+    kinds = [a.kind for a in app.notifier.received]
+    assert kinds.count("control_action") == 2  # one per action; the refused resume none
+
+
+def test_flatten_over_the_socket_names_a_ticker_with_no_position_and_writes_nothing(
+    settings: Settings,
+) -> None:
+    async def body(app: bootstrap.App, client: ControlClient) -> tuple[Any, ...]:
+        with pytest.raises(DaemonReplyError) as unknown:
+            await call(client, "flatten", {"tickers": ["ZZZ"], "reason": "test"})
+        everything = await call(client, "flatten", {"reason": "nothing open"})
+        return unknown.value, everything, _journaled(app)
+
+    unknown, everything, journal = daemon_test(settings, body)
+    assert unknown.exit_code == 65 and "ZZZ" in str(unknown)
+    assert everything["lines"] == []
+    assert [action for _, action, _ in journal] == ["flatten"]  # the --all, not the refusal
+
+
+def test_a_guard_lock_and_a_job_run_are_journaled_and_the_lock_alerts_once(
+    settings: Settings,
+) -> None:
+    async def body(app: bootstrap.App, client: ControlClient) -> tuple[Any, ...]:
+        locked = await call(client, "guard.lock", {"reason": "halt"})
+        ran = await asyncio.to_thread(client.call, "run-job", {"name": "news"})
+        return locked, ran, _journaled(app), app
+
+    locked, ran, journal, app = daemon_test(settings, body)
+    assert "note" not in locked and "note" not in ran  # both journaled
+    assert [(uid, action, detail) for uid, action, detail in journal] == [
+        (os.getuid(), "guard lock", "halt"), (os.getuid(), "run-job", "news")
+    ]
+    kinds = [a.kind for a in app.notifier.received]
+    assert kinds.count("guard_tripped") == 1
+    assert kinds.count("control_action") == 1  # the job run; the lock's own alert names who
