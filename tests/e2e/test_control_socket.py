@@ -1,6 +1,7 @@
 """The control socket as an operator meets it: a demo daemon runs as a child process, and
-a second process, whose environment holds no secret, asks it for its status and throws its
-kill switch through the socket; the lock takes effect at once."""
+a second process, whose environment holds no secret and whose config has no way to the
+database key, asks it for its status, throws its kill switch, pauses a ticker and flattens
+everything through the socket; each takes effect at once."""
 
 from __future__ import annotations
 
@@ -10,13 +11,25 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from tests.e2e.demo_runs import ROOT, demo_command, demo_config, env
 
-ALERT_LINE = re.compile(r"^\d\d:\d\d:\d\d (INFO|WARN|CRIT) ")
 SECRET_WORDS = ("PASSPHRASE", "CREDENTIALS_DIRECTORY", "SKIMD")
+
+
+BOUGHT = re.compile(r"order_filled\s+BUY \d+ (\w+) filled")
+
+
+def wait_for(lines: IO[str], pattern: re.Pattern[str]) -> str:
+    """Read the daemon's alert lines until ``pattern`` matches; its first group."""
+    for line in lines:
+        found = pattern.search(line)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"the daemon ended without a line matching {pattern.pattern!r}")
 
 
 def operator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -33,13 +46,27 @@ def operator(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def operator_config(daemon_config: Path, folder: Path) -> Path:
+    """The daemon's config as an operator holds it: the same data and runtime dirs, but no
+    way to the database key (its passphrase file does not exist, none is created)."""
+    text = daemon_config.read_text(encoding="utf-8").replace(
+        "create_passphrase = true",
+        f'create_passphrase = false\npassphrase_file = "{folder / "no-such-passphrase"}"',
+    )
+    path = folder / "operator.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.mark.slow
 def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: Path) -> None:
-    config = demo_config(tmp_path / "demo")
+    daemon_config = demo_config(tmp_path / "demo")
+    config = operator_config(daemon_config, tmp_path)
     socket_path = tmp_path / "demo" / "data" / "skimd.sock"
-    # slow enough that the day is still going while the operator works
+    # slow enough that the day is still going while the operator works (the first entry
+    # comes at 10:17 simulated, 24 s in)
     daemon = subprocess.Popen(
-        [*demo_command(config), "--speed", "30"],
+        [*demo_command(daemon_config), "--speed", "120"],
         env=env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -48,9 +75,7 @@ def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: P
     )
     try:
         assert daemon.stdout is not None
-        for line in daemon.stdout:  # the first alert: the supervisor has started
-            if ALERT_LINE.match(line):
-                break
+        bought = wait_for(daemon.stdout, BOUGHT)  # a position to flatten
         assert daemon.poll() is None and socket_path.is_socket()
 
         status = operator(config, "status", "--json")
@@ -70,13 +95,28 @@ def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: P
 
         jobs = operator(config, "jobs")
         assert jobs.returncode == 0 and "end_of_day" in jobs.stdout
+
+        pause = operator(config, "pause", "XYZ", "--reason", "halted on the ASX")
+        assert pause.returncode == 0, pause.stderr
+        after_pause = json.loads(operator(config, "status", "--json").stdout)
+        assert [p["ticker"] for p in after_pause["paused_tickers"]] == ["XYZ"]
+
+        flatten = operator(config, "flatten", "--all", "--reason", "end the day early")
+        assert flatten.returncode == 0, flatten.stderr
+        assert bought in flatten.stdout, flatten.stdout
+        # the exit goes out through the daemon's own order path at once
+        sold = wait_for(daemon.stdout, re.compile(rf"order_filled\s+SELL \d+ ({bought}) filled"))
+        assert sold == bought
     finally:
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=60)
 
-    # the killed daemon left its socket behind: the commands fall back to the database
+    # the killed daemon left its socket behind: the commands fall back to the database,
+    # which needs its key: the operator without it is told which secret is missing
     assert socket_path.is_socket()
-    after = operator(config, "guard", "status", "--json")
+    keyless = operator(config, "guard", "status", "--json")
+    assert keyless.returncode == 78 and "passphrase" in keyless.stderr, keyless.stderr
+    after = operator(daemon_config, "guard", "status", "--json")
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["locked"] is True
     gone = operator(config, "jobs")
