@@ -231,6 +231,7 @@ def build(
     *,
     access: Access = Access.SHARED,
     clock: Clock | None = None,
+    wall_clock: Clock | None = None,
     broker: Broker | None = None,
     notifier: NotificationService | None = None,
     news: AnnouncementFeed | None = None,
@@ -243,6 +244,9 @@ def build(
     """The application for ``settings``; see the module docstring for ``access``.
 
     Overrides replace what settings would build: ``clock`` (default the system clock),
+    ``wall_clock`` (default ``clock``: the clock that waits a remote service asks for run
+    on, i.e. Discord's rate limits and the outbox's back-off after a failed send; the demo
+    passes the real clock here, so a simulated day never turns those waits into bursts),
     ``broker`` (default ``[broker] kind``), ``notifier`` (default console/JSONL/Discord from
     ``[notifications]``, console lines to ``stdout``), ``news`` (default: the broker when it
     publishes announcements, else the ASX page). ``environ`` is read for systemd's
@@ -254,6 +258,7 @@ def build(
         settings,
         access=access,
         clock=clock or SystemClock(),
+        wall_clock=wall_clock,
         overrides=_Overrides(broker, notifier, news),
         environ=os.environ if environ is None else environ,
         stdout=stdout,
@@ -284,6 +289,7 @@ class App:
         *,
         access: Access,
         clock: Clock,
+        wall_clock: Clock | None,
         overrides: _Overrides,
         environ: Mapping[str, str],
         stdout: TextIO | None,
@@ -294,6 +300,8 @@ class App:
         self.settings = settings
         self.access = access
         self.clock = clock
+        # Remote-service waits only (see ``build``); the same clock unless the demo says so.
+        self.wall_clock = wall_clock or clock
         self.calendar = build_calendar(settings)
         self.params = strategy_params(settings)
         self.data_dir = get_data_dir(settings)
@@ -498,7 +506,7 @@ class App:
 
         return build_notifier(
             self.settings_with("notifications"),
-            clock=self.clock,
+            clock=self.wall_clock,  # the notifiers wait only for the remote side
             http_client=self.http,
             stdout=self._stdout or sys.stdout,
         )
@@ -514,6 +522,7 @@ class App:
             SqlOutboxStore(self.database.unit_of_work),
             self.notifier,
             clock=self.clock,
+            wall_clock=self.wall_clock,
             coalesce_threshold=cfg.outbox_coalesce_threshold,
             backoff_initial_s=cfg.outbox_backoff_initial_s,
             backoff_max_s=cfg.outbox_backoff_max_s,

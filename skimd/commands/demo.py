@@ -9,6 +9,12 @@ Each run starts a fresh demo account (``--continue`` keeps the account and journ
 earlier demo days, for multi-day holdings). A run that was killed is resumed: the next
 ``skimd demo`` with the same date and seed picks the day up at its last recorded simulated
 minute, with the database and the broker's book as the crash left them.
+
+Only the daemon's own time is simulated. Waits a remote service asks for (a Discord
+webhook's rate limits, the outbox's back-off after a failed send) run on the real clock,
+injected as the App's ``wall_clock``, so a demo pointed at a real webhook sends no faster
+than Discord allows instead of retrying in bursts; at the end of the day the demo waits (at
+most :data:`FLUSH_WITHIN_S` real seconds) until every alert has been delivered.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from skimd.logs import SecretRedactor
 DAY_START = time(9, 30)
 DAY_END = time(17, 0)
 PROGRESS_EVERY_S = 60
+# Real seconds the end of the day waits for a rate-limited webhook to catch up: a day's
+# alerts at Discord's 30 messages a minute per channel, with room for a back-off or two.
+FLUSH_WITHIN_S = 240.0
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -119,6 +128,7 @@ async def _replay(
         settings,
         access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
+        wall_clock=SystemClock(),
         environ={},
         redactor=redactor,
         create_database=True,
@@ -137,6 +147,12 @@ async def _replay(
         )
         began = wallclock.perf_counter()
         code = await app.run(simulate_until=end, install_signals=False, pace=args.speed)
+        if not await app.outbox.flush(FLUSH_WITHIN_S):
+            print(
+                f"skimd demo: some alerts were not delivered within {FLUSH_WITHIN_S:.0f}s; "
+                "they stay in the outbox",
+                file=sys.stderr,
+            )
         elapsed = wallclock.perf_counter() - began
         app.demo_account.record(day, clock.now(), finished=clock.now() >= end)
         summary = app.day_summary(day)

@@ -27,7 +27,10 @@ Guarantees
   got the row. A row is complete when every configured notifier got it.
 - **Bounded retries.** After a transient failure the notifier is retried after an
   exponential backoff (``backoff_initial_s`` doubling up to ``backoff_max_s``, or the
-  server's ``retry_after`` if longer), timed with the injected Clock. A notifier that is
+  server's ``retry_after`` if longer), timed with the injected ``wall_clock``: the wait
+  exists because of the remote side, so it passes in real time even when the daemon's own
+  ``clock`` is simulated (the demo); otherwise a simulated day would retry in bursts. In
+  production and in tests both are the same clock. A notifier that is
   disabled (e.g. a revoked webhook) keeps failing fast without network traffic, and its
   rows stay in the outbox until a restart with a working configuration.
 - An alert a notifier rejects as malformed (:class:`~skimd.errors.AlertRejectedError`) or a
@@ -52,7 +55,12 @@ import structlog
 
 from skimd.clock import Clock, TimerHandle
 from skimd.domain.alerts import Alert, CandidateDigest, CandidateFound
-from skimd.errors import AlertRejectedError, NotifierRetryAfter, SkimdError
+from skimd.errors import (
+    AlertRejectedError,
+    NotifierDisabledError,
+    NotifierRetryAfter,
+    SkimdError,
+)
 from skimd.services.ports.alerts import (
     CompositeNotifier,
     HasAlertOutbox,
@@ -95,6 +103,7 @@ class _NotifierState:
     next_attempt: float = 0.0
     timer: TimerHandle | None = None
     last_error: str | None = None
+    disabled: bool = False  # the notifier said it will not deliver until a restart
     busy: bool = False  # a delivery to this notifier is in flight
     dirty: bool = False  # rows may have arrived while busy: look again before going idle
 
@@ -118,6 +127,7 @@ class OutboxSender:
         notifiers: NotificationService | Sequence[NotificationService],
         *,
         clock: Clock,
+        wall_clock: Clock | None = None,
         coalesce_threshold: int = 5,
         batch_limit: int = 100,
         max_messages_per_run: int = 50,
@@ -133,7 +143,8 @@ class OutboxSender:
         if len(set(names)) != len(names):
             raise ValueError(f"notifier names must be unique, got {names}")
         self._store = store
-        self._clock = clock
+        self._clock = clock  # the times recorded on outbox rows
+        self._wall = wall_clock or clock  # back-off waits (see the module docstring)
         self._states = [_NotifierState(n) for n in flat]
         self._coalesce = coalesce_threshold
         self._batch = batch_limit
@@ -153,7 +164,7 @@ class OutboxSender:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per notifier: consecutive failures, last error, seconds until the next attempt."""
-        now = self._clock.monotonic()
+        now = self._wall.monotonic()
         return {
             s.notifier.name: {
                 "failures": s.failures,
@@ -199,6 +210,29 @@ class OutboxSender:
             loop.call_soon_threadsafe(self._wake_in_loop)
         else:
             self._wake_in_loop()
+
+    async def flush(self, within_s: float) -> bool:
+        """Deliver everything pending, waiting out back-offs, for at most ``within_s``
+        seconds of wall-clock time; True when no notifier that can still deliver has a row
+        left. For the end of a demo day, whose simulated clock ends long before a
+        rate-limited webhook has caught up (the daemon instead catches up on its next run).
+        """
+        deadline = self._wall.monotonic() + within_s
+        while True:
+            await self.wait_idle()
+            await self.run_once()
+            waiting = [
+                s for s in self._states
+                if not s.disabled and await self._store.pending(s.notifier.name, 1)
+            ]
+            if not waiting:
+                return True
+            now = self._wall.monotonic()
+            if now >= deadline:
+                return False
+            due = min(max(s.next_attempt, now) for s in waiting)
+            if due > now:
+                await self._wall.sleep(min(due, deadline) - now)
 
     async def wait_idle(self) -> None:
         """Return once no wake-triggered run is in progress (for shutdown, tests, benches)."""
@@ -259,7 +293,7 @@ class OutboxSender:
 
     async def _deliver(self, state: _NotifierState, report: SendReport) -> None:
         name = state.notifier.name
-        if self._clock.monotonic() < state.next_attempt:
+        if self._wall.monotonic() < state.next_attempt:
             return
         rows = await self._store.pending(name, self._batch)
         messages = rows_done = 0
@@ -341,11 +375,12 @@ class OutboxSender:
                 error=repr(exc),
                 retry_in_s=delay,
             )
-        state.next_attempt = self._clock.monotonic() + delay
+        state.next_attempt = self._wall.monotonic() + delay
+        state.disabled = isinstance(exc, NotifierDisabledError)
         if state.timer is not None:
             state.timer.cancel()
         if not self._closed:
-            state.timer = self._clock.call_later(delay, self.wake)
+            state.timer = self._wall.call_later(delay, self.wake)
 
 
 # -- direct (no outbox) delivery --------------------------------------------------------------

@@ -47,6 +47,24 @@ def demo_config(folder: Path) -> Path:
     return path
 
 
+DISCORD_BUCKET = (5, 2.0)  # Discord's per-webhook limit, for the loopback fake
+
+
+def webhook_config(folder: Path, url: str) -> Path:
+    """:func:`demo_config` with console alerts off and the Discord webhook ``url`` (given
+    through a ``_file``, as secrets must be)."""
+    config = demo_config(folder)
+    secret = folder / "webhook.url"
+    secret.write_text(url + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + f'\n[notifications]\nconsole = false\ndiscord_webhook_url_file = "{secret}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
 def env() -> dict[str, str]:
     """The process environment without skimd's own variables, able to import skimd."""
     return {**base_env(), "PYTHONPATH": str(ROOT)}

@@ -1,9 +1,12 @@
 """Discord webhook notifier.
 
 The request body is built with ``discord-webhook`` (DiscordWebhook/DiscordEmbed →
-``.json`` + files) and sent with the injected :class:`httpx.AsyncClient`, so waits use the
-Clock and tests talk to a loopback server. discord-webhook's own sending (``requests``,
-``rate_limit_retry`` retrying 429 in an unbounded loop) is never used.
+``.json`` + files) and sent with the injected :class:`httpx.AsyncClient`, so tests talk to
+a loopback server. Every wait here exists because of Discord (its buckets, a 429), so the
+injected Clock is the App's *wall* clock: the real one even when the daemon's own clock is
+simulated (the demo), so a simulated day never squeezes Discord's waits into a burst.
+discord-webhook's own sending (``requests``, ``rate_limit_retry`` retrying 429 in an
+unbounded loop) is never used.
 
 Behaviour per response:
 
