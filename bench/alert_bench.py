@@ -9,6 +9,11 @@ and its sender, and the Discord notifier over the App's httpx client, pointed by
 (the commit wakes the sender, as in the daemon) to the moment the fake server has read the
 POST. The runs share one database file, as a daemon's restarts would.
 
+A demo day against the loopback server: ``skimd demo --seed 7 --date 2026-11-24`` as a real
+process (console off), its webhook pointed at the fake Discord enforcing Discord's bucket of
+5 requests per 2 s in real time; prints the Discord messages the day sends, the requests
+that drew a 429, and the alerts left undelivered.
+
 Run: ``python bench/alert_bench.py`` from the repository root. Prints figures only.
 """
 
@@ -33,6 +38,7 @@ from skimd import bootstrap  # noqa: E402
 from skimd.config import DatabaseSettings, NotificationSettings, PathSettings, Settings  # noqa: E402
 from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
 from skimd.domain.trading import CandidateSource  # noqa: E402
+from tests.e2e.demo_runs import DISCORD_BUCKET, open_demo_db, run_demo, webhook_config  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 
 SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
@@ -146,6 +152,23 @@ async def burst_run(settings: SettingsFor, *, one_transaction: bool) -> tuple[in
         return len(discord.accepted()), elapsed
 
 
+def demo_day_run(folder: Path) -> tuple[int, int, int, int, float]:
+    """Accepted messages, 429s, all requests, undelivered alerts, real seconds."""
+    with FakeDiscord(bucket=DISCORD_BUCKET) as discord:
+        start = time.monotonic()
+        done = run_demo(webhook_config(folder, discord.url), "--seed", "7", "--json")
+        elapsed = time.monotonic() - start
+        requests = list(discord.requests)
+    if done.returncode != 0:
+        raise SystemExit(f"demo failed: {done.stderr[-2000:]}")
+    with open_demo_db(folder) as db, db.unit_of_work(read_only=True) as uow:
+        rows = uow.outbox.list_all()  # type: ignore[attr-defined]
+        undelivered = sum(1 for r in rows if r.status != "delivered")  # type: ignore[attr-defined]
+    accepted = sum(1 for r in requests if 200 <= r.status < 300)
+    limited = sum(1 for r in requests if r.status == 429)
+    return accepted, limited, len(requests), undelivered, elapsed
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
@@ -169,6 +192,12 @@ async def main() -> None:
         print(f"burst of 50 candidate alerts in one commit: {posts} POST(s), sent in {ms:.0f} ms")
         posts, ms = await burst_run(settings, one_transaction=False)
         print(f"burst of 50 candidate alerts, 50 commits:   {posts} POST(s), sent in {ms:.0f} ms")
+        accepted, limited, requests, lost, secs = demo_day_run(Path(tmp) / "demo")
+        print(
+            f"demo day seed 7 2026-11-24 vs loopback Discord (5 per 2 s): {accepted} messages, "
+            f"{limited} rate-limited (429) of {requests} requests, {lost} undelivered, "
+            f"{secs:.1f} s"
+        )
 
 
 if __name__ == "__main__":
