@@ -183,6 +183,7 @@ class PositionExited(Alert):
     orl: Decimal | None = None
     prev_close: Decimal | None = None
     path: tuple[PricePoint, ...] = ()
+    stop_path: tuple[PricePoint, ...] = ()  # the stop as it stood over the day (a step line)
 
     @property
     def severity(self) -> Severity:

@@ -1,8 +1,9 @@
 """PNG charts for alerts, drawn with Pillow (imported lazily: only when a chart is drawn).
 
 A candidate chart shows the intraday path with the prior close, ORH/ORL, the planned entry
-and the stop; a trade chart adds entry and exit markers. Times are labelled in the market
-zone. Rendering is CPU-bound (~10 ms); callers in async code run it in a thread.
+and the stop; a trade chart adds entry and exit markers and the stop as it moved (a step
+line) when the alert carries its path. Times are labelled in the market zone. Rendering is
+CPU-bound (~10 ms); callers in async code run it in a thread.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ class ChartMarker:
     up: bool = True
 
 
+@dataclass(frozen=True)
+class ChartStep:
+    """A level that moved over time (a trailing stop): drawn as a dashed step line, each
+    value holding until the next point, labelled with its last value."""
+
+    label: str
+    points: Sequence[PricePoint]
+    colour: RGB
+
+
 def chart_filename(alert: Alert) -> str:
     """Attachment name: ASCII, stable, unique per alert kind/symbol/time."""
     symbol = "".join(ch for ch in str(getattr(alert, "symbol", "chart")) if ch.isalnum())
@@ -86,14 +97,17 @@ def trade_chart(alert: PositionExited, tz: tzinfo) -> bytes:
         lines.append(ChartLine("ORH", alert.orh, GREEN))
     if alert.orl is not None:
         lines.append(ChartLine("ORL", alert.orl, RED))
-    if alert.stop is not None:
+    steps: list[ChartStep] = []
+    if len(alert.stop_path) >= 2:
+        steps.append(ChartStep("Stop", alert.stop_path, RED))
+    elif alert.stop is not None:
         lines.append(ChartLine("Stop", alert.stop, RED, dashed=True))
     exit_colour = RED if alert.pnl < 0 or alert.reason is ExitReason.STOP else GREEN
     markers = (
         ChartMarker("Entry", alert.entry_at, alert.entry_price, AMBER, up=True),
         ChartMarker("Exit", alert.exit_at, alert.exit_price, exit_colour, up=False),
     )
-    return render_chart(f"{alert.symbol} trade", alert.path, lines, markers, tz=tz)
+    return render_chart(f"{alert.symbol} trade", alert.path, lines, markers, tz=tz, steps=steps)
 
 
 def render_chart(
@@ -103,6 +117,7 @@ def render_chart(
     markers: Sequence[ChartMarker],
     *,
     tz: tzinfo,
+    steps: Sequence[ChartStep] = (),
     width: int = 800,
     height: int = 420,
 ) -> bytes:
@@ -117,10 +132,12 @@ def render_chart(
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 64, width - 110, 36, height - 36
 
-    times = [p.at for p in path] + [m.at for m in markers]
+    stepped = [p for st in steps for p in st.points]
+    times = [p.at for p in path] + [m.at for m in markers] + [p.at for p in stepped]
     t0 = min(times).timestamp()
     t1 = max(times).timestamp()
     prices = [p.price for p in path] + [ln.price for ln in lines] + [m.price for m in markers]
+    prices += [p.price for p in stepped]
     lo, hi = float(min(prices)), float(max(prices))
     pad = (hi - lo) * 0.08 or max(abs(hi) * 0.01, 0.01)
     lo, hi = lo - pad, hi + pad
@@ -152,6 +169,18 @@ def render_chart(
         _hline(draw, left, right, y, ln.colour, ln.dashed)
         draw.text((right + 6, y - 7), f"{ln.label} {fmt_price(ln.price)}", fill=ln.colour,
                   font=small)
+    for st in steps:
+        if not st.points:
+            continue
+        for here, after in zip(st.points, st.points[1:], strict=False):
+            y0, y1 = y_of(here.price), y_of(after.price)
+            x1 = x_of(after.at)
+            _hline(draw, x_of(here.at), x1, y0, st.colour, True)
+            if y1 != y0:
+                draw.line([(x1, y0), (x1, y1)], fill=st.colour, width=1)
+        last = st.points[-1]
+        draw.text((right + 6, y_of(last.price) - 7), f"{st.label} {fmt_price(last.price)}",
+                  fill=st.colour, font=small)
     draw.line([(x_of(p.at), y_of(p.price)) for p in path], fill=PATH, width=2)
     for m in markers:
         x, y = x_of(m.at), y_of(m.price)
@@ -188,6 +217,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 __all__ = [
     "ChartLine",
     "ChartMarker",
+    "ChartStep",
     "candidate_chart",
     "chart_filename",
     "chart_for",

@@ -84,3 +84,39 @@ def test_no_chart_without_a_path() -> None:
 def test_flat_path_still_renders() -> None:
     flat = tuple(PricePoint(at=T + timedelta(minutes=i), price=Decimal("2")) for i in range(3))
     assert png_size(render_chart("flat", flat, (), (), tz=SYD)) == (800, 420)
+
+
+def test_trade_chart_draws_the_stop_as_it_moved() -> None:
+    """A stop raised from 1.10 to 1.18 mid-trade: red (the stop's colour, the only red in
+    this chart) sits lower in the plot's first half than in its second."""
+    low, high = Decimal("1.10"), Decimal("1.18")
+    stop_path = (
+        PricePoint(at=PATH[3].at, price=low),
+        PricePoint(at=PATH[12].at, price=low),
+        PricePoint(at=PATH[13].at, price=high),
+        PricePoint(at=PATH[29].at, price=high),
+    )
+    alert = PositionExited(
+        occurred_at=T,
+        symbol="XYZ",
+        quantity=10,
+        entry_price=Decimal("1.22"),
+        exit_price=Decimal("1.24"),
+        entry_at=PATH[3].at,
+        exit_at=PATH[29].at,
+        reason=ExitReason.TARGET,
+        pnl=Decimal("0.2"),
+        stop=high,
+        path=PATH,
+        stop_path=stop_path,
+    )
+    png = chart_for(alert, SYD)
+    assert png is not None
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    red = (237, 66, 69)
+    rows_left = {y for x in range(100, 300) for y in range(36, 384)
+                 if image.getpixel((x, y)) == red}
+    rows_right = {y for x in range(450, 680) for y in range(36, 384)
+                  if image.getpixel((x, y)) == red}
+    assert rows_left and rows_right
+    assert min(rows_left) > max(rows_right)  # lower on screen = a lower price
