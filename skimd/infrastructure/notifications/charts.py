@@ -13,15 +13,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from skimd.domain.alerts import Alert, PositionExited, TradeableCandidate
 from skimd.domain.formatting import fmt_price
 from skimd.domain.market import PricePoint
 from skimd.domain.trading import ExitReason
+from skimd.infrastructure.notifications.chart_scales import (
+    LABEL_HEIGHT,
+    Box,
+    place_label,
+    price_ticks,
+    spread_labels,
+    time_ticks,
+)
 
 if TYPE_CHECKING:
-    from PIL import ImageDraw
+    from PIL import ImageDraw, ImageFont
 
 RGB = tuple[int, int, int]
 BACKGROUND: RGB = (43, 45, 49)
@@ -121,7 +130,12 @@ def render_chart(
     width: int = 800,
     height: int = 420,
 ) -> bytes:
-    """Draw the chart and return PNG bytes (deterministic for the same input)."""
+    """Draw the chart and return PNG bytes (deterministic for the same input).
+
+    Price ticks are nice steps on the ASX tick grid, time ticks round minutes of ``tz``;
+    the levels' labels (right margin) are spread apart so none overlaps another, and each
+    marker's label sits in its own box where it covers no other label and as little of
+    the path as the room allows. A legend in the title row names what is drawn."""
     from PIL import Image, ImageDraw, ImageFont
 
     if len(path) < 2:
@@ -134,8 +148,8 @@ def render_chart(
 
     stepped = [p for st in steps for p in st.points]
     times = [p.at for p in path] + [m.at for m in markers] + [p.at for p in stepped]
-    t0 = min(times).timestamp()
-    t1 = max(times).timestamp()
+    t_first, t_last = min(times), max(times)
+    t0, t1 = t_first.timestamp(), t_last.timestamp()
     prices = [p.price for p in path] + [ln.price for ln in lines] + [m.price for m in markers]
     prices += [p.price for p in stepped]
     lo, hi = float(min(prices)), float(max(prices))
@@ -150,50 +164,100 @@ def render_chart(
         return bottom - (float(price) - lo) / (hi - lo) * (bottom - top)
 
     draw.text((left, 10), title, fill=TEXT, font=font)
-    for i in range(6):  # horizontal grid + price labels
-        value = lo + (hi - lo) * i / 5
+    _legend(draw, small, right + 100, 12, path_colour=PATH, lines=lines, markers=markers,
+            steps=steps)
+    ticks = price_ticks(Decimal(f"{lo:.6f}"), Decimal(f"{hi:.6f}"))
+    places = max([2] + [_places(t) for t in ticks])
+    for value in ticks:  # horizontal grid + price labels
         y = y_of(value)
         draw.line([(left, y), (right, y)], fill=GRID)
-        draw.text((6, y - 7), f"{value:.3f}" if abs(value) < 2 else f"{value:.2f}",
-                  fill=GREY, font=small)
-    for i in range(5):  # time labels in the market zone
-        at_ts = t0 + span_t * i / 4
-        x = left + (right - left) * i / 4
+        label = f"{value:,.{places}f}"
+        draw.text((left - 6 - draw.textlength(label, font=small), y - 7), label, fill=GREY,
+                  font=small)
+    for at in time_ticks(t_first, t_last, tz):  # round times in the market zone
+        x = x_of(at)
         draw.line([(x, top), (x, bottom)], fill=GRID)
-        label = datetime.fromtimestamp(at_ts, tz).strftime("%H:%M")
-        draw.text((x - 15, bottom + 8), label, fill=GREY, font=small)
+        label = at.strftime("%H:%M")
+        half = draw.textlength(label, font=small) / 2
+        draw.text((min(max(x - half, left - half), width - 2 * half - 2), bottom + 8), label,
+                  fill=GREY, font=small)
     draw.rectangle([left, top, right, bottom], outline=GRID)
 
+    labels: list[tuple[str, float, RGB]] = []  # (text, wanted y, colour) in the margin
     for ln in lines:
         y = y_of(ln.price)
         _hline(draw, left, right, y, ln.colour, ln.dashed)
-        draw.text((right + 6, y - 7), f"{ln.label} {fmt_price(ln.price)}", fill=ln.colour,
-                  font=small)
+        labels.append((f"{ln.label} {fmt_price(ln.price)}", y, ln.colour))
     for st in steps:
         if not st.points:
             continue
-        for here, after in zip(st.points, st.points[1:], strict=False):
+        for here, after in pairwise(st.points):
             y0, y1 = y_of(here.price), y_of(after.price)
             x1 = x_of(after.at)
             _hline(draw, x_of(here.at), x1, y0, st.colour, True)
             if y1 != y0:
                 draw.line([(x1, y0), (x1, y1)], fill=st.colour, width=1)
         last = st.points[-1]
-        draw.text((right + 6, y_of(last.price) - 7), f"{st.label} {fmt_price(last.price)}",
-                  fill=st.colour, font=small)
-    draw.line([(x_of(p.at), y_of(p.price)) for p in path], fill=PATH, width=2)
+        labels.append((f"{st.label} {fmt_price(last.price)}", y_of(last.price), st.colour))
+    screen_path = [(x_of(p.at), y_of(p.price)) for p in path]
+    draw.line(screen_path, fill=PATH, width=2)
+
+    taken: list[Box] = []
+    placed = spread_labels([y for _, y, _ in labels], height=LABEL_HEIGHT, low=top - 6,
+                           high=bottom + 6)
+    for (text, wanted, colour), y in zip(labels, placed, strict=True):
+        if abs(y - wanted) > 1:  # moved off its line: a short leader shows whose it is
+            draw.line([(right, wanted), (right + 8, y)], fill=colour)
+        draw.text((right + 10, y - 7), text, fill=colour, font=small)
+        taken.append((right + 4, y - 8, width, y + 8))
+    size = 7  # a marker's half width
     for m in markers:
         x, y = x_of(m.at), y_of(m.price)
-        size = 7
         tip, base = (y - size, y + size) if m.up else (y + size, y - size)
         draw.polygon([(x, tip), (x - size, base), (x + size, base)], fill=m.colour)
-        offset = 10 if m.up else -22
-        draw.text((x + 8, y + offset), f"{m.label} {fmt_price(m.price)}", fill=m.colour,
-                  font=small)
+        taken.append((x - size, y - size, x + size, y + size))
+    for m in markers:
+        x, y = x_of(m.at), y_of(m.price)
+        text = f"{m.label} {fmt_price(m.price)}"
+        box = place_label(x, y, draw.textlength(text, font=small), taken, screen_path,
+                          (left, top, right, bottom), up=m.up)
+        taken.append(box)
+        draw.rectangle(box, fill=BACKGROUND, outline=m.colour)
+        draw.text((box[0] + 4, box[1] + 2), text, fill=m.colour, font=small)
 
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _legend(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+            x_end: float, y: float, *, path_colour: RGB, lines: Sequence[ChartLine],
+            markers: Sequence[ChartMarker], steps: Sequence[ChartStep]) -> None:
+    """One row, right-aligned at ``x_end``: a swatch and a name for the path, each marker
+    and each stepped level (the levels are named at their lines)."""
+    items: list[tuple[str, RGB, str]] = [("Price", path_colour, "line")]
+    items += [(m.label, m.colour, "up" if m.up else "down") for m in markers]
+    items += [(st.label, st.colour, "dash") for st in steps]
+    x = x_end
+    for name, colour, kind in reversed(items):
+        x -= draw.textlength(name, font=font)
+        draw.text((x, y - 1), name, fill=TEXT, font=font)
+        x -= 22
+        if kind == "line":
+            draw.line([(x, y + 6), (x + 16, y + 6)], fill=colour, width=2)
+        elif kind == "dash":
+            _hline(draw, x, x + 16, y + 6, colour, True)
+        else:
+            tip, base = (y + 1, y + 11) if kind == "up" else (y + 11, y + 1)
+            draw.polygon([(x + 8, tip), (x + 3, base), (x + 13, base)], fill=colour)
+        x -= 12
 
 
 def _hline(draw: ImageDraw.ImageDraw, x0: float, x1: float, y: float, colour: RGB,

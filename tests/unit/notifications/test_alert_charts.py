@@ -120,3 +120,25 @@ def test_trade_chart_draws_the_stop_as_it_moved() -> None:
                   if image.getpixel((x, y)) == red}
     assert rows_left and rows_right
     assert min(rows_left) > max(rows_right)  # lower on screen = a lower price
+
+
+def test_trade_chart_has_a_legend_in_its_title_row() -> None:
+    """The path's blue and the entry's amber appear in the title row's right half: the
+    legend's swatches (nothing else is drawn there)."""
+    alert = PositionExited(
+        occurred_at=T,
+        symbol="XYZ",
+        quantity=10,
+        entry_price=Decimal("1.22"),
+        exit_price=Decimal("1.24"),
+        entry_at=PATH[3].at,
+        exit_at=PATH[20].at,
+        reason=ExitReason.TARGET,
+        pnl=Decimal("0.2"),
+        path=PATH,
+    )
+    png = chart_for(alert, SYD)
+    assert png is not None
+    band = Image.open(io.BytesIO(png)).convert("RGB").crop((400, 0, 800, 32))
+    colours = {c for _, c in band.getcolors(maxcolors=1 << 16) or []}
+    assert {(88, 166, 255), (254, 231, 92), (87, 242, 135)} <= colours
