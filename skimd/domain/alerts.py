@@ -23,7 +23,7 @@ from typing import ClassVar, TypeVar
 
 # Imported at run time, not only for type checking: the alert codec resolves field types by
 # name through these classes' type hints.
-from skimd.domain.market import PricePoint
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.protection import Cover
 from skimd.domain.trading import CandidateSource, ExitReason, GuardKind, IntentPurpose
 
@@ -121,6 +121,7 @@ class TradeableCandidate(Alert):
     stop: Decimal
     range_end: datetime | None = None
     path: tuple[PricePoint, ...] = ()
+    volumes: tuple[VolumePoint, ...] = ()  # shares traded between the path's points
 
 
 # -- orders and positions --------------------------------------------------------------------
@@ -184,6 +185,7 @@ class PositionExited(Alert):
     prev_close: Decimal | None = None
     path: tuple[PricePoint, ...] = ()
     stop_path: tuple[PricePoint, ...] = ()  # the stop as it stood over the day (a step line)
+    volumes: tuple[VolumePoint, ...] = ()  # shares traded between the path's points
 
     @property
     def severity(self) -> Severity:

@@ -9,16 +9,18 @@ CPU-bound (~10 ms); callers in async code run it in a thread.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+import structlog
+
 from skimd.domain.alerts import Alert, PositionExited, TradeableCandidate
 from skimd.domain.formatting import fmt_price
-from skimd.domain.market import PricePoint
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.trading import ExitReason
 from skimd.infrastructure.notifications.chart_scales import (
     LABEL_HEIGHT,
@@ -32,6 +34,8 @@ from skimd.infrastructure.notifications.chart_scales import (
 if TYPE_CHECKING:
     from PIL import ImageDraw, ImageFont
 
+log = structlog.get_logger(__name__)
+
 RGB = tuple[int, int, int]
 BACKGROUND: RGB = (43, 45, 49)
 GRID: RGB = (64, 68, 75)
@@ -41,6 +45,8 @@ GREEN: RGB = (87, 242, 135)
 RED: RGB = (237, 66, 69)
 AMBER: RGB = (254, 231, 92)
 GREY: RGB = (150, 152, 157)
+VOLUME: RGB = (84, 92, 110)
+VOLUME_SHARE = 0.18  # of the plot's height, at its bottom
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,15 @@ def chart_filename(alert: Alert) -> str:
 
 
 def chart_for(alert: Alert, tz: tzinfo) -> bytes | None:
-    """The PNG for alerts that have a price path (two points or more), else None."""
-    if isinstance(alert, TradeableCandidate) and len(alert.path) >= 2:
-        return candidate_chart(alert, tz)
-    if isinstance(alert, PositionExited) and len(alert.path) >= 2:
-        return trade_chart(alert, tz)
+    """The PNG for alerts that have a price path (two points or more), else None. A chart
+    that cannot be drawn is logged and left out: it never holds its alert back."""
+    try:
+        if isinstance(alert, TradeableCandidate) and len(alert.path) >= 2:
+            return candidate_chart(alert, tz)
+        if isinstance(alert, PositionExited) and len(alert.path) >= 2:
+            return trade_chart(alert, tz)
+    except Exception as exc:  # a drawing bug must not stop the alert's delivery
+        log.warning("alert chart not drawn", alert_kind=alert.kind, error=repr(exc))
     return None
 
 
@@ -95,7 +105,8 @@ def candidate_chart(alert: TradeableCandidate, tz: tzinfo) -> bytes:
     ]
     if alert.prev_close is not None:
         lines.insert(0, ChartLine("Prior", alert.prev_close, GREY, dashed=True))
-    return render_chart(f"{alert.symbol} opening range", alert.path, lines, (), tz=tz)
+    return render_chart(f"{alert.symbol} opening range", alert.path, lines, (), tz=tz,
+                        volumes=alert.volumes)
 
 
 def trade_chart(alert: PositionExited, tz: tzinfo) -> bytes:
@@ -116,7 +127,8 @@ def trade_chart(alert: PositionExited, tz: tzinfo) -> bytes:
         ChartMarker("Entry", alert.entry_at, alert.entry_price, AMBER, up=True),
         ChartMarker("Exit", alert.exit_at, alert.exit_price, exit_colour, up=False),
     )
-    return render_chart(f"{alert.symbol} trade", alert.path, lines, markers, tz=tz, steps=steps)
+    return render_chart(f"{alert.symbol} trade", alert.path, lines, markers, tz=tz, steps=steps,
+                        volumes=alert.volumes)
 
 
 def render_chart(
@@ -127,6 +139,7 @@ def render_chart(
     *,
     tz: tzinfo,
     steps: Sequence[ChartStep] = (),
+    volumes: Sequence[VolumePoint] = (),
     width: int = 800,
     height: int = 420,
 ) -> bytes:
@@ -135,7 +148,9 @@ def render_chart(
     Price ticks are nice steps on the ASX tick grid, time ticks round minutes of ``tz``;
     the levels' labels (right margin) are spread apart so none overlaps another, and each
     marker's label sits in its own box where it covers no other label and as little of
-    the path as the room allows. A legend in the title row names what is drawn."""
+    the path as the room allows. Volume bars (each ending at its point's time) fill the
+    bottom of the plot, scaled to the largest. A legend in the title row names what is
+    drawn."""
     from PIL import Image, ImageDraw, ImageFont
 
     if len(path) < 2:
@@ -165,7 +180,7 @@ def render_chart(
 
     draw.text((left, 10), title, fill=TEXT, font=font)
     _legend(draw, small, right + 100, 12, path_colour=PATH, lines=lines, markers=markers,
-            steps=steps)
+            steps=steps, volume=bool(volumes))
     ticks = price_ticks(Decimal(f"{lo:.6f}"), Decimal(f"{hi:.6f}"))
     places = max([2] + [_places(t) for t in ticks])
     for value in ticks:  # horizontal grid + price labels
@@ -182,6 +197,8 @@ def render_chart(
         draw.text((min(max(x - half, left - half), width - 2 * half - 2), bottom + 8), label,
                   fill=GREY, font=small)
     draw.rectangle([left, top, right, bottom], outline=GRID)
+
+    _volume_bars(draw, volumes, x_of, left, bottom, (bottom - top) * VOLUME_SHARE)
 
     labels: list[tuple[str, float, RGB]] = []  # (text, wanted y, colour) in the margin
     for ln in lines:
@@ -237,14 +254,38 @@ def _places(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+def _volume_bars(draw: ImageDraw.ImageDraw, volumes: Sequence[VolumePoint],
+                 x_of: Callable[[datetime], float], left: float, bottom: float,
+                 tallest: float) -> None:
+    """Each bar spans its period (from the previous point's time, or one minute), its
+    height the share of the largest period's volume."""
+    most = max((v.volume for v in volumes), default=0)
+    if most <= 0:
+        return
+    previous: float | None = None
+    for v in volumes:
+        x1 = x_of(v.at)
+        x0 = previous if previous is not None else x1 - 2
+        previous = x1
+        if v.volume <= 0:
+            continue
+        x0 = max(left + 1, min(x0 + 1, x1 - 1))
+        y0 = min(bottom - 1, bottom - tallest * v.volume / most)
+        if x1 >= x0:
+            draw.rectangle([x0, y0, x1, bottom - 1], fill=VOLUME)
+
+
 def _legend(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
             x_end: float, y: float, *, path_colour: RGB, lines: Sequence[ChartLine],
-            markers: Sequence[ChartMarker], steps: Sequence[ChartStep]) -> None:
+            markers: Sequence[ChartMarker], steps: Sequence[ChartStep],
+            volume: bool = False) -> None:
     """One row, right-aligned at ``x_end``: a swatch and a name for the path, each marker
     and each stepped level (the levels are named at their lines)."""
     items: list[tuple[str, RGB, str]] = [("Price", path_colour, "line")]
     items += [(m.label, m.colour, "up" if m.up else "down") for m in markers]
     items += [(st.label, st.colour, "dash") for st in steps]
+    if volume:
+        items.append(("Volume", VOLUME, "bar"))
     x = x_end
     for name, colour, kind in reversed(items):
         x -= draw.textlength(name, font=font)
@@ -254,6 +295,8 @@ def _legend(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont | ImageFont.Fre
             draw.line([(x, y + 6), (x + 16, y + 6)], fill=colour, width=2)
         elif kind == "dash":
             _hline(draw, x, x + 16, y + 6, colour, True)
+        elif kind == "bar":
+            draw.rectangle([x + 3, y + 2, x + 13, y + 11], fill=colour)
         else:
             tip, base = (y + 1, y + 11) if kind == "up" else (y + 11, y + 1)
             draw.polygon([(x + 8, tip), (x + 3, base), (x + 13, base)], fill=colour)

@@ -123,6 +123,7 @@ class FillBooking:
                 prev_close=None if candidate is None else candidate.prev_close,
                 path=self.ctx.tape.path(day, intent.ticker),
                 stop_path=self.ctx.tape.stop_path(day, intent.ticker),
+                volumes=self.ctx.tape.volumes(day, intent.ticker),
             ),
             dedup_key=f"exited:{intent.client_order_id}:{intent.filled_qty}",
         )

@@ -117,7 +117,7 @@ class IntradayWatch:
         tape = self.ctx.tape
         for conid, quote in quotes.items():
             if quote.last is not None and conid in tickers:
-                tape.record(day, tickers[conid], quote.at, quote.last)
+                tape.record(day, tickers[conid], quote.at, quote.last, quote.volume)
         for p in positions:
             if p.stop is not None:
                 tape.record_stop(day, p.ticker, now, p.stop)

@@ -106,6 +106,7 @@ class OpeningRanges:
                             stop=plan.stop,
                             range_end=now,
                             path=self.ctx.tape.path(day, saved.ticker),
+                            volumes=self.ctx.tape.volumes(day, saved.ticker),
                         ),
                         dedup_key=f"tradeable:{saved.scan_date}:{saved.ticker}",
                     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 from skimd.domain.alerts import PositionExited, TradeableCandidate
-from skimd.domain.market import PricePoint
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.trading import ExitReason
 from skimd.infrastructure.notifications.charts import (
     chart_filename,
@@ -142,3 +143,55 @@ def test_trade_chart_has_a_legend_in_its_title_row() -> None:
     band = Image.open(io.BytesIO(png)).convert("RGB").crop((400, 0, 800, 32))
     colours = {c for _, c in band.getcolors(maxcolors=1 << 16) or []}
     assert {(88, 166, 255), (254, 231, 92), (87, 242, 135)} <= colours
+
+
+def test_candidate_chart_draws_volume_bars_at_the_bottom() -> None:
+    volumes = tuple(VolumePoint(at=p.at, volume=1_000 * (i % 4 + 1))
+                    for i, p in enumerate(PATH[1:]))
+    alert = TradeableCandidate(
+        occurred_at=T,
+        symbol="XYZ",
+        prev_close=Decimal("1.10"),
+        orh=Decimal("1.24"),
+        orl=Decimal("1.20"),
+        entry=Decimal("1.245"),
+        stop=Decimal("1.195"),
+        path=PATH,
+        volumes=volumes,
+    )
+    png = chart_for(alert, SYD)
+    assert png is not None
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    volume_colour = (84, 92, 110)
+    bottom_band = image.crop((64, 320, 690, 384))
+    upper_plot = image.crop((64, 40, 690, 300))
+    assert volume_colour in {c for _, c in bottom_band.getcolors(1 << 16) or []}
+    assert volume_colour not in {c for _, c in upper_plot.getcolors(1 << 16) or []}
+    without = dataclasses.replace(alert, volumes=())
+    plain = chart_for(without, SYD)
+    assert plain is not None
+    plain_band = Image.open(io.BytesIO(plain)).convert("RGB").crop((64, 320, 690, 384))
+    assert volume_colour not in {c for _, c in plain_band.getcolors(1 << 16) or []}
+
+
+def test_volume_bars_of_any_size_render() -> None:
+    """One huge period among tiny ones: the tiny bars are under a pixel tall."""
+    volumes = tuple(VolumePoint(at=p.at, volume=1 if i % 3 else 1_000_000)
+                    for i, p in enumerate(PATH))
+    png = render_chart("XYZ", PATH, (), (), tz=SYD, volumes=volumes)
+    assert png_size(png) == (800, 420)
+
+
+def test_a_chart_that_cannot_be_drawn_is_left_out_not_raised() -> None:
+    broken = (PricePoint(at=T, price=Decimal("NaN")), *PATH[1:])
+    alert = TradeableCandidate(
+        occurred_at=T,
+        symbol="XYZ",
+        prev_close=None,
+        orh=Decimal("1.24"),
+        orl=Decimal("1.20"),
+        entry=Decimal("1.245"),
+        stop=Decimal("1.195"),
+        path=broken,
+    )
+    assert chart_for(alert, SYD) is None

@@ -67,6 +67,11 @@ async def test_a_range_grows_then_completes_tradeable_with_its_plan() -> None:
         (seen, quote.last),
         (done_at, MARKET.quote(ticker, done_at).last),
     ]
+    done_quote = MARKET.quote(ticker, done_at)
+    assert quote.volume is not None and done_quote.volume is not None
+    assert [(v.at, v.volume) for v in alert.volumes] == [
+        (done_at, done_quote.volume - quote.volume)
+    ]
 
 
 async def test_a_range_without_the_required_news_is_skipped_and_never_enters() -> None:

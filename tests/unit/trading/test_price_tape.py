@@ -61,3 +61,19 @@ def test_a_new_day_forgets_the_previous_one() -> None:
     assert tape.path(DAY, "VPL") == () and tape.stop_path(DAY, "VPL") == ()
     assert tape.path(later, "VPL") == () and tape.stop_path(later, "VPL") == ()
     assert [str(p.price) for p in tape.path(later, "JZP")] == ["5"]
+
+
+def test_volumes_are_the_shares_traded_between_kept_points() -> None:
+    tape = PriceTape()
+    # (seconds, cumulative day volume): the 55 s point replaces the 30 s one in its minute
+    for s, volume in ((0, 1_000), (30, 1_400), (55, 1_700), (65, 2_000), (125, 2_000)):
+        tape.record(DAY, "VPL", _at(s), Decimal("1"), volume)
+    assert [(v.at, v.volume) for v in tape.volumes(DAY, "VPL")] == [
+        (_at(55), 700),
+        (_at(65), 300),
+        (_at(125), 0),
+    ]
+    tape.record(DAY, "JZP", _at(0), Decimal("5"))  # a broker that gives no volume
+    tape.record(DAY, "JZP", _at(60), Decimal("5"))
+    assert tape.volumes(DAY, "JZP") == ()
+    assert tape.volumes(DAY + timedelta(days=1), "VPL") == ()
