@@ -55,7 +55,7 @@ def price_ticks(lo: Decimal, hi: Decimal, *, max_ticks: int = 6) -> list[Decimal
     return ticks
 
 
-def time_ticks(t0: datetime, t1: datetime, tz: tzinfo, *, max_ticks: int = 6) -> list[datetime]:
+def time_ticks(t0: datetime, t1: datetime, tz: tzinfo, *, max_ticks: int = 7) -> list[datetime]:
     """Moments inside ``[t0, t1]`` on round minutes of the market zone (a step from 1 min
     to 4 h, the smallest giving at most ``max_ticks``), as aware datetimes in ``tz``."""
     if t1 < t0 or max_ticks < 1:

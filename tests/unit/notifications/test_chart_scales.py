@@ -49,6 +49,8 @@ def test_time_ticks_fall_on_round_minutes_of_the_market_zone() -> None:
     t1 = datetime(2026, 11, 24, 3, 29, 10, tzinfo=UTC)  # 14:29:10 Sydney
     labels = [t.strftime("%H:%M") for t in time_ticks(t0, t1, SYD)]
     assert labels == ["11:00", "12:00", "13:00", "14:00"]
+    day = time_ticks(t0, datetime(2026, 11, 24, 4, 59, tzinfo=UTC), SYD)  # to 15:59
+    assert [t.strftime("%H:%M") for t in day] == ["11:00", "12:00", "13:00", "14:00", "15:00"]
     short = time_ticks(t0, datetime(2026, 11, 23, 23, 17, tzinfo=UTC), SYD)
     assert [t.strftime("%H:%M") for t in short] == ["10:05", "10:10", "10:15"]
     assert all(t.tzinfo is SYD for t in short)
