@@ -10,6 +10,9 @@ The facts only live here. Their words (title, one-line summary, details) are in
 :mod:`skimd.domain.alert_tables`; their JSON form (what the outbox stores) is the alert
 codec's, ``infrastructure/alert_codec.py``. Changing a field here changes stored payloads:
 rows already in the outbox must still decode (the codec's docstring says what is safe).
+
+Longer than 500 lines because it is the one catalogue of alert facts, one small dataclass
+per kind, registered in :data:`ALERT_TYPES` as it is defined.
 """
 
 from __future__ import annotations
