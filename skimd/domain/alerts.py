@@ -10,6 +10,9 @@ The facts only live here. Their words (title, one-line summary, details) are in
 :mod:`skimd.domain.alert_tables`; their JSON form (what the outbox stores) is the alert
 codec's, ``infrastructure/alert_codec.py``. Changing a field here changes stored payloads:
 rows already in the outbox must still decode (the codec's docstring says what is safe).
+
+Longer than 500 lines because it is the one catalogue of alert facts, one small dataclass
+per kind, registered in :data:`ALERT_TYPES` as it is defined.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import ClassVar, TypeVar
 
 # Imported at run time, not only for type checking: the alert codec resolves field types by
 # name through these classes' type hints.
-from skimd.domain.market import PricePoint
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.protection import Cover
 from skimd.domain.trading import CandidateSource, ExitReason, GuardKind, IntentPurpose
 
@@ -121,6 +124,7 @@ class TradeableCandidate(Alert):
     stop: Decimal
     range_end: datetime | None = None
     path: tuple[PricePoint, ...] = ()
+    volumes: tuple[VolumePoint, ...] = ()  # shares traded between the path's points
 
 
 # -- orders and positions --------------------------------------------------------------------
@@ -183,6 +187,8 @@ class PositionExited(Alert):
     orl: Decimal | None = None
     prev_close: Decimal | None = None
     path: tuple[PricePoint, ...] = ()
+    stop_path: tuple[PricePoint, ...] = ()  # the stop as it stood over the day (a step line)
+    volumes: tuple[VolumePoint, ...] = ()  # shares traded between the path's points
 
     @property
     def severity(self) -> Severity:

@@ -220,3 +220,16 @@ class PricePoint:
     def __post_init__(self) -> None:
         if isinstance(self.at, datetime) and self.at.utcoffset() is None:
             raise ValueError("PricePoint.at must be a timezone-aware datetime")
+
+
+@dataclass(frozen=True, slots=True)
+class VolumePoint:
+    """Shares traded in the period that ENDS at the aware moment ``at`` (since the previous
+    point of its series): a bar under an intraday path (alert charts)."""
+
+    at: datetime
+    volume: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.at, datetime) and self.at.utcoffset() is None:
+            raise ValueError("VolumePoint.at must be a timezone-aware datetime")

@@ -3,7 +3,7 @@ strategy parameters. Built once by the composition root."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from skimd.clock import Clock
@@ -11,6 +11,7 @@ from skimd.domain.calendar import MarketCalendar, MarketSession
 from skimd.services.ports.broker import AnnouncementFeed, Broker
 from skimd.services.ports.trading import TradingStore
 from skimd.services.trading.params import StrategyParams
+from skimd.services.trading.price_tape import PriceTape
 
 
 @dataclass
@@ -21,6 +22,7 @@ class TradingContext:
     calendar: MarketCalendar
     params: StrategyParams
     news: AnnouncementFeed | None = None
+    tape: PriceTape = field(default_factory=PriceTape)  # prices seen, for alert charts
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -1,7 +1,8 @@
 """Fills turned into positions: a buy opens or adds to the position (and marks its plan
 executed), a sell reduces it (and closes its candidate when it is flat); each fill and each
-exit is alerted. Called by the order desk inside the unit of work that records the fill, so
-a position never disagrees with the intents that made it."""
+exit is alerted, an exit with the day's path and stop as the watch saw them (its chart).
+Called by the order desk inside the unit of work that records the fill, so a position never
+disagrees with the intents that made it."""
 
 from __future__ import annotations
 
@@ -104,6 +105,7 @@ class FillBooking:
             closed = not position.is_open
             if closed and candidate is not None and candidate.can(CandidateMove.CLOSED):
                 tx.save_candidate(candidate.closed(), now)
+        day = self.ctx.calendar.market_date(now)
         tx.alert(
             PositionExited(
                 occurred_at=now,
@@ -119,6 +121,9 @@ class FillBooking:
                 orh=None if candidate is None else candidate.orh,
                 orl=None if candidate is None else candidate.orl,
                 prev_close=None if candidate is None else candidate.prev_close,
+                path=self.ctx.tape.path(day, intent.ticker),
+                stop_path=self.ctx.tape.stop_path(day, intent.ticker),
+                volumes=self.ctx.tape.volumes(day, intent.ticker),
             ),
             dedup_key=f"exited:{intent.client_order_id}:{intent.filled_qty}",
         )

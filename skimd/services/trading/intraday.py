@@ -5,7 +5,9 @@ instrument of interest (pacing) and one read of the database.
 Per poll, in order:
 
 1. follow open orders (fills become positions; see :class:`OrderDesk`);
-2. snapshot every ranging/tradeable candidate and every open position;
+2. snapshot every ranging/tradeable candidate and every open position; the prices (and
+   the held tickers' stops) go on the context's tape, the alerts' charts
+   (:mod:`~skimd.services.trading.price_tape`);
 3. ranges (:mod:`~skimd.services.trading.ranges`): ORH/ORL grow until the range is
    complete, then the candidate is ``tradeable`` (or ``skipped``) and alerted;
 4. entries (:mod:`~skimd.services.trading.entries`): a tradeable candidate above its
@@ -20,9 +22,11 @@ Per poll, in order:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+from skimd.domain.market import Quote
 from skimd.domain.trading import (
     EXPIRABLE_STATES,
     CandidateRecord,
@@ -82,6 +86,7 @@ class IntradayWatch:
             return outcome
         quotes = {q.conid: q for q in await ctx.broker.snapshots(conids)}
         now = ctx.now()
+        self._tape(session.day, candidates, positions, quotes, now)
         outcome.ranged = self.ranges.update(candidates, quotes, now)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
         held = {p.ticker for p in positions}  # held (or paused after a mismatch): no entry
@@ -96,6 +101,26 @@ class IntradayWatch:
             positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
         )
         return outcome
+
+    def _tape(
+        self,
+        day: date,
+        candidates: list[CandidateRecord],
+        positions: list[PositionRecord],
+        quotes: Mapping[int, Quote],
+        now: datetime,
+    ) -> None:
+        """Keep what this poll saw for the alerts' charts: each last price, and each held
+        ticker's stop (as read before this poll manages it)."""
+        tickers = {c.conid: c.ticker for c in candidates if c.conid is not None}
+        tickers.update({p.conid: p.ticker for p in positions if p.conid is not None})
+        tape = self.ctx.tape
+        for conid, quote in quotes.items():
+            if quote.last is not None and conid in tickers:
+                tape.record(day, tickers[conid], quote.at, quote.last, quote.volume)
+        for p in positions:
+            if p.stop is not None:
+                tape.record_stop(day, p.ticker, now, p.stop)
 
     def _working_set(
         self, day: date

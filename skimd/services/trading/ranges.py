@@ -4,8 +4,8 @@ A ranging candidate's ORH/ORL grow with each snapshot until ``range_minutes`` af
 first seen open. Then its range is complete: it becomes ``tradeable``, or ``skipped`` when
 the range is flat or the required news is missing (the rule is the candidate's own,
 :meth:`~skimd.domain.trading.CandidateRecord.range_complete`), and a tradeable one is
-alerted with its entry plan. The trade plan follows along: ``draft`` once a range exists,
-then ``active`` or ``cancelled``.
+alerted with its entry plan and the path seen so far (its chart). The trade plan follows
+along: ``draft`` once a range exists, then ``active`` or ``cancelled``.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class OpeningRanges:
         now: datetime,
     ) -> None:
         p = self.ctx.params
+        day = self.ctx.calendar.market_date(now)
         saved_all: list[CandidateRecord] = []
         with self.ctx.store.transaction() as tx:
             for record, complete in updates:
@@ -104,6 +105,8 @@ class OpeningRanges:
                             entry=plan.trigger,
                             stop=plan.stop,
                             range_end=now,
+                            path=self.ctx.tape.path(day, saved.ticker),
+                            volumes=self.ctx.tape.volumes(day, saved.ticker),
                         ),
                         dedup_key=f"tradeable:{saved.scan_date}:{saved.ticker}",
                     )

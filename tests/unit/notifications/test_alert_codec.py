@@ -3,13 +3,16 @@ versions (``tests/fixtures/alerts/outbox_payloads_v1.jsonl``) that still decode.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from skimd.domain.alerts import CandidateFound, OrderFilled
+from skimd.domain.alerts import CandidateFound, OrderFilled, PositionExited
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.infrastructure.alert_codec import (
     PAYLOAD_VERSION,
     UnknownAlertKind,
@@ -30,10 +33,28 @@ def test_every_kind_round_trips_through_json() -> None:
         assert type(back) is type(alert)
 
 
+def test_an_exit_round_trips_with_its_stop_path_and_volumes() -> None:
+    (exited,) = [a for a in one_of_each() if isinstance(a, PositionExited)]
+    steps = (
+        PricePoint(at=T, price=Decimal("47.10")),
+        PricePoint(at=T + timedelta(minutes=3), price=Decimal("47.35")),
+    )
+    volumes = (VolumePoint(at=T + timedelta(minutes=3), volume=12_500),)
+    alert = dataclasses.replace(exited, stop_path=steps, volumes=volumes)
+    payload = json.loads(json.dumps(to_payload(alert)))
+    assert payload["data"]["stop_path"][1] == {"at": (T + timedelta(minutes=3)).isoformat(),
+                                               "price": "47.35"}
+    assert payload["data"]["volumes"] == [{"at": (T + timedelta(minutes=3)).isoformat(),
+                                           "volume": 12_500}]
+    assert alert_from_payload(payload) == alert
+
+
 # Fields added (with defaults) to a kind after its version-1 payload was stored, as they
 # encode at their defaults: the stored payload lacks them and decodes to the defaults.
 GROWN_SINCE_V1 = {
     "broker_session_lost": {"paused": False, "retry_at": None, "positions": []},
+    "position_exited": {"stop_path": [], "volumes": []},
+    "tradeable_candidate": {"volumes": []},
 }
 
 

@@ -61,6 +61,17 @@ async def test_a_range_grows_then_completes_tradeable_with_its_plan() -> None:
     assert (alert.orh, alert.entry, alert.stop) == (c.orh, breakout_trigger(c.orh, 1), c.orl)
     (plan,) = rig.store.plans
     assert (plan.status, plan.entry, plan.stop) == ("active", alert.entry, alert.stop)
+    # its chart: the prices the two polls saw, oldest first
+    done_at = _sydney(rig, RANGE_DONE)
+    assert [(p.at, p.price) for p in alert.path] == [
+        (seen, quote.last),
+        (done_at, MARKET.quote(ticker, done_at).last),
+    ]
+    done_quote = MARKET.quote(ticker, done_at)
+    assert quote.volume is not None and done_quote.volume is not None
+    assert [(v.at, v.volume) for v in alert.volumes] == [
+        (done_at, done_quote.volume - quote.volume)
+    ]
 
 
 async def test_a_range_without_the_required_news_is_skipped_and_never_enters() -> None:
@@ -158,6 +169,12 @@ async def test_the_watch_exits_at_market_when_the_price_reaches_the_stop() -> No
     assert rig.candidate(ticker).status is CandidateState.CLOSED
     (exited,) = [a for a in rig.store.alerts if isinstance(a, PositionExited)]
     assert exited.reason is ExitReason.STOP and exited.quantity == held.qty
+    # its chart: the path from the entry's poll to the exit's, and the stop while held
+    assert exited.path[0].at == now and exited.path[-1].at == due
+    assert [p.at for p in exited.path] == sorted({p.at for p in exited.path})
+    assert exited.path[-1].price == MARKET.quote(ticker, due).last
+    assert len(exited.stop_path) >= 2 and {p.price for p in exited.stop_path} == {held.stop}
+    assert exited.stop_path[-1].at == due
     rig.clock.advance(5)
     assert (await rig.watch.poll()).exits == []  # nothing left to sell
 
