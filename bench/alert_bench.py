@@ -12,7 +12,7 @@ POST. The runs share one database file, as a daemon's restarts would.
 A demo day against the loopback server: ``skimd demo --seed 7 --date 2026-11-24`` as a real
 process (console off), its webhook pointed at the fake Discord enforcing Discord's bucket of
 5 requests per 2 s in real time; prints the Discord messages the day sends, the requests
-that drew a 429, and the alerts left undelivered.
+that drew a 429, the alerts left undelivered, and the size of the chart PNGs it carried.
 
 Run: ``python bench/alert_bench.py`` from the repository root. Prints figures only.
 """
@@ -152,8 +152,9 @@ async def burst_run(settings: SettingsFor, *, one_transaction: bool) -> tuple[in
         return len(discord.accepted()), elapsed
 
 
-def demo_day_run(folder: Path) -> tuple[int, int, int, int, float]:
-    """Accepted messages, 429s, all requests, undelivered alerts, real seconds."""
+def demo_day_run(folder: Path) -> tuple[int, int, int, int, float, list[int]]:
+    """Accepted messages, 429s, all requests, undelivered alerts, real seconds, and the
+    bytes of each PNG the accepted messages carried."""
     with FakeDiscord(bucket=DISCORD_BUCKET) as discord:
         start = time.monotonic()
         done = run_demo(webhook_config(folder, discord.url), "--seed", "7", "--json")
@@ -164,9 +165,10 @@ def demo_day_run(folder: Path) -> tuple[int, int, int, int, float]:
     with open_demo_db(folder) as db, db.unit_of_work(read_only=True) as uow:
         rows = uow.outbox.list_all()  # type: ignore[attr-defined]
         undelivered = sum(1 for r in rows if r.status != "delivered")  # type: ignore[attr-defined]
-    accepted = sum(1 for r in requests if 200 <= r.status < 300)
+    ok = [r for r in requests if 200 <= r.status < 300]
+    pngs = [len(f.data) for r in ok for f in r.files if f.filename.endswith(".png")]
     limited = sum(1 for r in requests if r.status == 429)
-    return accepted, limited, len(requests), undelivered, elapsed
+    return len(ok), limited, len(requests), undelivered, elapsed, pngs
 
 
 async def main() -> None:
@@ -192,12 +194,19 @@ async def main() -> None:
         print(f"burst of 50 candidate alerts in one commit: {posts} POST(s), sent in {ms:.0f} ms")
         posts, ms = await burst_run(settings, one_transaction=False)
         print(f"burst of 50 candidate alerts, 50 commits:   {posts} POST(s), sent in {ms:.0f} ms")
-        accepted, limited, requests, lost, secs = demo_day_run(Path(tmp) / "demo")
+        accepted, limited, requests, lost, secs, pngs = demo_day_run(Path(tmp) / "demo")
         print(
             f"demo day seed 7 2026-11-24 vs loopback Discord (5 per 2 s): {accepted} messages, "
             f"{limited} rate-limited (429) of {requests} requests, {lost} undelivered, "
             f"{secs:.1f} s"
         )
+        if pngs:
+            print(
+                f"  charts: {len(pngs)} PNGs; bytes per PNG: median "
+                f"{statistics.median(pngs) / 1024:.1f} KiB, max {max(pngs) / 1024:.1f} KiB"
+            )
+        else:
+            print("  charts: none attached")
 
 
 if __name__ == "__main__":
