@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TextIO
 
 from skimd import bootstrap
@@ -97,10 +98,18 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         say(f"  {'':<12} {job['description']}")
 
 
+def gap_text(gap_pct: str | None) -> str:
+    """A gap as a reader wants it: signed, two decimals (``"7.1366"`` → ``"+7.14%"``);
+    ``--json`` keeps the exact value."""
+    if gap_pct is None:
+        return "-"
+    return f"{Decimal(gap_pct).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):+}%"
+
+
 def _candidates(say: Say, rows: list[dict[str, Any]]) -> None:
     say(f"candidates today: {len(rows)}")
     for c in rows:
-        gap = f"{c['gap_pct']}%" if c["gap_pct"] is not None else "-"
+        gap = gap_text(c["gap_pct"])
         news = "price-sensitive news" if c["price_sensitive"] else "no news"
         say(
             f"  {c['ticker']:<6} gap {gap:<8} {news:<20} ORH {c['orh'] or '-':<8} "
