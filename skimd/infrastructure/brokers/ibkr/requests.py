@@ -23,6 +23,7 @@ the guard re-initialise once; then an idempotent call is sent again, a non-idemp
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import httpx
@@ -160,14 +161,14 @@ class IbkrHttp:
         idempotent: bool,
     ) -> Any:
         """:meth:`request` under the session guard (see the module doc)."""
+        send = partial(self.request, method, path, params=params, json=json,
+                       idempotent=idempotent)
         guard = self._guard
         if guard is None or not needs_bridge(path):
-            return await self.request(method, path, params=params, json=json,
-                                      idempotent=idempotent)
+            return await send()
         epoch = await guard.before_call()
         try:
-            return await self.request(method, path, params=params, json=json,
-                                      idempotent=idempotent)
+            return await send()
         except IbkrRequestError as exc:
             if not is_no_bridge(exc):
                 raise
@@ -185,8 +186,7 @@ class IbkrHttp:
                 "it); session re-initialised, not resent", recovered=True,
             ) from first
         try:
-            return await self.request(method, path, params=params, json=json,
-                                      idempotent=idempotent)
+            return await send()
         except IbkrRequestError as exc:
             if is_no_bridge(exc):
                 raise NoBridgeError(
