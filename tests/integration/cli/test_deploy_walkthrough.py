@@ -10,7 +10,8 @@ search takes up to a minute), and systemd's part of steps 11-13 — the credenti
 decrypted with ``systemd-creds decrypt`` into a ``$CREDENTIALS_DIRECTORY`` as systemd
 would, from the unit's own ``LoadCredentialEncrypted=`` lines, and ``skimd db init`` and
 ``config check`` run against the production config with them. Not run: apt, useradd,
-chown, git clone, pip, systemctl, systemd-run, skimd-admin, the IBKR portal.
+chown, git clone, pip, systemctl, systemd-run (``skimd-admin db init`` runs with ``--dry-run``
+to show what it would hand systemd-run), the IBKR portal.
 """
 
 from __future__ import annotations
@@ -146,16 +147,20 @@ def test_the_walkthrough_credentials_run_the_production_config(
         w.sh(drop.replace("skimd-heartbeat-url", optional))
     unit = w.etc / "skimd.service"
 
-    # step 11: the README's sed gives systemd-run the unit's credentials; decrypt them
-    # into a credentials directory as systemd would for the transient unit
-    sed = re.search(r"\$\((sed [^)]*)\)", the_line(r"systemd-run .* db init$"))
-    assert sed is not None
-    options = shlex.split(subprocess.run(["bash", "-ec", w.moved(sed.group(1))],
-                                         capture_output=True, text=True, check=True).stdout)
-    assert options[0::2] == ["-p"] * 7
+    # step 11: skimd-admin gives the transient unit the installed unit's credentials (its
+    # --dry-run prints the systemd-run line); decrypt them as systemd would for that unit
+    admin_line = shlex.split(the_line(r"^sudo skimd-admin db init$"))
+    plan = subprocess.run(["sh", str(PROJECT_ROOT / "systemd" / "skimd-admin"), "--dry-run",
+                           "--unit", str(unit), *admin_line[2:]],
+                          capture_output=True, text=True, check=True).stdout
+    argv = shlex.split(plan)
+    assert argv[0] == "systemd-run" and argv[-2:] == ["db", "init"]
+    options = [argv[i + 1] for i, word in enumerate(argv)
+               if word == "-p" and argv[i + 1].startswith("LoadCredentialEncrypted=")]
+    assert len(options) == 7
     creds = tmp_path / "run-credentials"
     creds.mkdir(mode=0o700)
-    for option in options[1::2]:
+    for option in options:
         name, path = option.removeprefix("LoadCredentialEncrypted=").split(":", 1)
         path = w.moved(path) if path.startswith("/opt/skim") else path
         assert Path(path).is_file(), f"systemd would refuse to start: {path} missing"

@@ -24,7 +24,7 @@ REFUSED = [
     ["guard", "lock"],
     ["run"],
     ["demo"],
-    ["db", "init"],
+    ["db", "encrypt"],
     ["db", "verify"],
     ["journal", "export", "--what", "trades"],
     ["broker"],
