@@ -12,19 +12,33 @@ POST. The runs share one database file, as a daemon's restarts would.
 A demo day against the loopback server: ``skimd demo --seed 7 --date 2026-11-24`` as a real
 process (console off), its webhook pointed at the fake Discord enforcing Discord's bucket of
 5 requests per 2 s in real time; prints the Discord messages the day sends, the requests
-that drew a 429, the alerts left undelivered, and the size of the chart PNGs it carried.
+that drew a 429, the alerts left undelivered, the chart PNGs it carried (count, median and
+max size, PNG bytes per message) and the stored size of the exit alerts' outbox rows (they
+carry the price path the chart is drawn from). The same day is run side by side from the
+source tree of ``--before REV`` (default: main before the one-message-per-decision and
+per-kind alert policy work), extracted with ``git archive`` into a temp dir and run with
+the same interpreter, so "messages per day before/after" are measured in one run.
 
-Run: ``python bench/alert_bench.py`` from the repository root. Prints figures only.
+Run: ``python bench/alert_bench.py [--before REV | --no-before]`` from the repository root.
+Prints figures only.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
+import json
+import os
+import re
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,9 +52,16 @@ from skimd import bootstrap  # noqa: E402
 from skimd.config import DatabaseSettings, NotificationSettings, PathSettings, Settings  # noqa: E402
 from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
 from skimd.domain.trading import CandidateSource  # noqa: E402
-from tests.e2e.demo_runs import DISCORD_BUCKET, open_demo_db, run_demo, webhook_config  # noqa: E402
+from tests.e2e.demo_runs import (  # noqa: E402
+    DISCORD_BUCKET,
+    demo_command,
+    env,
+    open_demo_db,
+    webhook_config,
+)
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 
+BEFORE = "9b8c46d"  # main before the one-message-per-decision / per-kind policy work
 SMALL_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
 SettingsFor = Callable[[str | None], Settings]
 
@@ -94,29 +115,27 @@ async def latency_run(
             clock = app.clock
             committed: dict[str, float] = {}
             for n in range(count):
-                order = f"bench-{id(discord)}-{n}"
+                symbol = f"Q{n:03d}"  # unique per alert: found again in the POST's JSON
                 alert = OrderFilled(
                     occurred_at=clock.now(),
-                    symbol="BHP",
+                    symbol=symbol,
                     side="BUY",
                     quantity=100,
-                    client_order_id=order,
+                    client_order_id=f"bench-{id(discord)}-{n}",
                     price=Decimal("45.10"),
                 )
                 app.store_alert(alert)  # one unit of work; its commit wakes the sender
-                committed[order] = time.monotonic()
+                committed[symbol] = time.monotonic()
                 await asyncio.sleep(gap_s)
             deadline = time.monotonic() + 30
             while await pending_count(app) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         finally:
             await app.aclose()
-        latencies = []
+        latencies: list[float] = []
         for r in discord.accepted():
-            for e in r.embeds:
-                for f in e.get("fields", []):
-                    if f["name"] == "Order" and f["value"] in committed:
-                        latencies.append((r.at - committed[f["value"]]) * 1000)
+            words = set(re.findall(r"Q\d{3}", json.dumps(r.payload)))
+            latencies.extend((r.at - committed[w]) * 1000 for w in words if w in committed)
         return latencies, len(discord.requests)
 
 
@@ -152,26 +171,76 @@ async def burst_run(settings: SettingsFor, *, one_transaction: bool) -> tuple[in
         return len(discord.accepted()), elapsed
 
 
-def demo_day_run(folder: Path) -> tuple[int, int, int, int, float, list[int]]:
-    """Accepted messages, 429s, all requests, undelivered alerts, real seconds, and the
-    bytes of each PNG the accepted messages carried."""
+@dataclass(frozen=True)
+class DemoDay:
+    """What one demo day sent to the loopback Discord."""
+
+    accepted: int
+    limited: int
+    requests: int
+    undelivered: int | None  # None: the tree's database is not readable by this code
+    seconds: float
+    pngs: list[int]
+    exit_payloads: list[int]  # bytes of each stored position_exited outbox payload
+
+
+def source_tree(rev: str, into: Path) -> Path:
+    """``rev``'s ``skimd`` package extracted under ``into`` (``git archive``: no checkout,
+    the repository's worktrees untouched)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "skimd"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def demo_day_run(folder: Path, tree: Path = ROOT) -> DemoDay:
+    """The demo day run from the ``skimd`` package under ``tree`` (put first on the path)."""
     with FakeDiscord(bucket=DISCORD_BUCKET) as discord:
         start = time.monotonic()
-        done = run_demo(webhook_config(folder, discord.url), "--seed", "7", "--json")
+        done = subprocess.run(
+            demo_command(webhook_config(folder, discord.url), "--seed", "7", "--json"),
+            env={**env(), "PYTHONPATH": os.pathsep.join((str(tree), str(ROOT)))},
+            cwd=ROOT, capture_output=True, text=True, timeout=900,
+        )
         elapsed = time.monotonic() - start
         requests = list(discord.requests)
     if done.returncode != 0:
-        raise SystemExit(f"demo failed: {done.stderr[-2000:]}")
-    with open_demo_db(folder) as db, db.unit_of_work(read_only=True) as uow:
-        rows = uow.outbox.list_all()  # type: ignore[attr-defined]
-        undelivered = sum(1 for r in rows if r.status != "delivered")  # type: ignore[attr-defined]
+        raise SystemExit(f"demo ({tree}) failed: {done.stderr[-2000:]}")
+    undelivered: int | None = None
+    exits: list[int] = []
+    if tree == ROOT:
+        with open_demo_db(folder) as db, db.unit_of_work(read_only=True) as uow:
+            rows = uow.outbox.list_all()
+        undelivered = sum(1 for r in rows if r.status != "delivered")
+        exits = [len(r.payload.encode()) for r in rows if r.kind == "position_exited"]
     ok = [r for r in requests if 200 <= r.status < 300]
     pngs = [len(f.data) for r in ok for f in r.files if f.filename.endswith(".png")]
     limited = sum(1 for r in requests if r.status == 429)
-    return len(ok), limited, len(requests), undelivered, elapsed, pngs
+    return DemoDay(len(ok), limited, len(requests), undelivered, elapsed, pngs, exits)
 
 
-async def main() -> None:
+def print_demo_day(label: str, day: DemoDay) -> None:
+    lost = "?" if day.undelivered is None else str(day.undelivered)
+    print(
+        f"  {label:28s} {day.accepted:4d} messages, {day.limited} rate-limited (429) of "
+        f"{day.requests} requests, {lost} undelivered, {day.seconds:.1f} s"
+    )
+    if day.pngs:
+        print(
+            f"  {'':28s} {len(day.pngs)} PNGs: median {statistics.median(day.pngs) / 1024:.1f}"
+            f" KiB, max {max(day.pngs) / 1024:.1f} KiB; PNG bytes per message "
+            f"{sum(day.pngs) / day.accepted / 1024:.1f} KiB"
+        )
+    if day.exit_payloads:
+        print(
+            f"  {'':28s} exit alert outbox rows: {len(day.exit_payloads)}, payload median "
+            f"{statistics.median(day.exit_payloads) / 1024:.1f} KiB, max "
+            f"{max(day.exit_payloads) / 1024:.1f} KiB"
+        )
+
+
+async def main(before: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
 
@@ -194,20 +263,16 @@ async def main() -> None:
         print(f"burst of 50 candidate alerts in one commit: {posts} POST(s), sent in {ms:.0f} ms")
         posts, ms = await burst_run(settings, one_transaction=False)
         print(f"burst of 50 candidate alerts, 50 commits:   {posts} POST(s), sent in {ms:.0f} ms")
-        accepted, limited, requests, lost, secs, pngs = demo_day_run(Path(tmp) / "demo")
-        print(
-            f"demo day seed 7 2026-11-24 vs loopback Discord (5 per 2 s): {accepted} messages, "
-            f"{limited} rate-limited (429) of {requests} requests, {lost} undelivered, "
-            f"{secs:.1f} s"
-        )
-        if pngs:
-            print(
-                f"  charts: {len(pngs)} PNGs; bytes per PNG: median "
-                f"{statistics.median(pngs) / 1024:.1f} KiB, max {max(pngs) / 1024:.1f} KiB"
-            )
-        else:
-            print("  charts: none attached")
+        print("demo day seed 7 2026-11-24 vs loopback Discord (5 per 2 s):")
+        if before is not None:
+            tree = source_tree(before, Path(tmp) / "before-src")
+            print_demo_day(f"before ({before})", demo_day_run(Path(tmp) / "before", tree))
+        print_demo_day("now (this tree)", demo_day_run(Path(tmp) / "demo"))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default=BEFORE, help="git revision to compare with")
+    parser.add_argument("--no-before", action="store_true", help="only this tree's demo day")
+    args = parser.parse_args()
+    asyncio.run(main(None if args.no_before else args.before))
