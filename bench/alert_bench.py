@@ -20,6 +20,7 @@ Run: ``python bench/alert_bench.py`` from the repository root. Prints figures on
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -92,19 +93,18 @@ async def latency_run(
         app = open_app(settings(discord.url))
         try:
             clock = app.clock
-            committed: dict[str, float] = {}
+            committed: dict[int, float] = {}  # by quantity: order ids are not on Discord
             for n in range(count):
-                order = f"bench-{id(discord)}-{n}"
                 alert = OrderFilled(
                     occurred_at=clock.now(),
                     symbol="BHP",
                     side="BUY",
-                    quantity=100,
-                    client_order_id=order,
+                    quantity=n + 1,
+                    client_order_id=f"bench-{id(discord)}-{n}",
                     price=Decimal("45.10"),
                 )
                 app.store_alert(alert)  # one unit of work; its commit wakes the sender
-                committed[order] = time.monotonic()
+                committed[n + 1] = time.monotonic()
                 await asyncio.sleep(gap_s)
             deadline = time.monotonic() + 30
             while await pending_count(app) and time.monotonic() < deadline:
@@ -114,9 +114,9 @@ async def latency_run(
         latencies = []
         for r in discord.accepted():
             for e in r.embeds:
-                for f in e.get("fields", []):
-                    if f["name"] == "Order" and f["value"] in committed:
-                        latencies.append((r.at - committed[f["value"]]) * 1000)
+                shown = re.search(r"\b(\d+) BHP\b", e.get("title", ""))
+                if shown and int(shown.group(1)) in committed:
+                    latencies.append((r.at - committed[int(shown.group(1))]) * 1000)
         return latencies, len(discord.requests)
 
 
