@@ -4,6 +4,15 @@ The words (title, summary, details) and the digests' tables and CSV are the ones
 channel shares (:mod:`skimd.domain.alert_text`, :mod:`skimd.domain.alert_tables`); this
 module adds icons, colours, code blocks and the embed layout.
 
+Discord is read on a phone, so two rules hold for every kind:
+
+- every line of a code block is at most :data:`~skimd.domain.alert_tables.PHONE_WIDTH`
+  display columns (the digests use the phone tables; a cell that still overflows goes on
+  in the next line, nothing is cut);
+- a detail becomes an embed field only when it tells the trader something
+  (:func:`phone_details`): no empty or "—" values, no repeats of the title, no record
+  ids. Those stay in the journal and in the console and JSON-lines records.
+
 Output is a logical message (content + embeds, any length); :mod:`.discord_limits` splits
 it into requests Discord accepts. Mentions are never parsed (``allowed_mentions`` is empty),
 so text from an announcement headline cannot ping anyone.
