@@ -197,3 +197,69 @@ def one_of_each() -> list[Alert]:
             detail="BHP: 100 shares (operator: news)",
         ),
     ]
+
+
+def hard_for_a_phone() -> list[Alert]:
+    """Alerts that strain a phone's width and Discord's limits: a digest mixing gap and news
+    candidates (long, wide-character and backtick headlines, a long ticker), a reconciliation
+    with hundreds of mismatches and large quantities, and details that are empty or ids."""
+    news = [
+        CandidateFound(
+            occurred_at=T,
+            symbol=symbol,
+            source=CandidateSource.NEWS,
+            headline=headline,
+        )
+        for symbol, headline in (
+            ("VPL", "Strategic Investment and Placement at a Premium to the Last Close Price"),
+            ("QZM", "Resignation of Managing Director"),
+            ("LONGTKR", "株式の公開買付けに関するお知らせ 🚀🚀🚀 " * 4),
+            ("TCK", "```code fence``` in a headline " + "x" * 90),
+            ("NOH", None),
+        )
+    ]
+    gaps = [
+        CandidateFound(
+            occurred_at=T,
+            symbol=f"G{n:02d}",
+            source=CandidateSource.GAP,
+            prev_close=Decimal("0.0035"),
+            open_price=Decimal("1234.5678"),
+            gap_pct=Decimal("-123.4567") if n % 2 else Decimal("5.3215"),
+        )
+        for n in range(120)
+    ]
+    mixed = [c for pair in zip(news * 24, gaps, strict=False) for c in pair]
+    rows = tuple(
+        ReconciliationRow.compare(f"T{n:03d}", 12_345_678, n, 9_999_999) for n in range(400)
+    )
+    return [
+        CandidateDigest(occurred_at=T, candidates=tuple(mixed)),
+        CandidateDigest(occurred_at=T, candidates=tuple(news)),
+        ReconciliationDigest(
+            occurred_at=T,
+            trading_day=date(2024, 6, 3),
+            rows=(*rows, ReconciliationRow.compare("OKAY", 1, 1, 1)),
+            clean=False,
+            notes=("", "many sold outside skimd"),
+        ),
+        OrderPlaced(
+            occurred_at=T,
+            symbol="BHP",
+            side="SELL",
+            quantity=100,
+            client_order_id="SK20240603-BHP-S1.1",
+            broker_order_id="99887766",
+            order_type="STP",
+            stop_price=Decimal("47.09"),
+        ),
+        DailySummary(
+            occurred_at=T,
+            trading_day=date(2024, 6, 3),
+            trades=0,
+            wins=0,
+            losses=0,
+            realised_pnl=Decimal("0"),
+            fees=Decimal("0"),
+        ),
+    ]
