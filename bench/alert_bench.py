@@ -212,8 +212,8 @@ def demo_day_run(folder: Path, tree: Path = ROOT) -> DemoDay:
     if tree == ROOT:
         with open_demo_db(folder) as db, db.unit_of_work(read_only=True) as uow:
             rows = uow.outbox.list_all()
-        undelivered = sum(1 for r in rows if r.status != "delivered")
-        exits = [len(r.payload.encode()) for r in rows if r.kind == "position_exited"]
+            undelivered = sum(1 for r in rows if r.status != "delivered")
+            exits = [len(r.payload.encode()) for r in rows if r.kind == "position_exited"]
     ok = [r for r in requests if 200 <= r.status < 300]
     pngs = [len(f.data) for r in ok for f in r.files if f.filename.endswith(".png")]
     limited = sum(1 for r in requests if r.status == 429)
