@@ -588,7 +588,12 @@ class App:
         from skimd.services.broker_session import BrokerSessionMonitor
 
         self._require_exclusive("the broker session monitor")
-        return BrokerSessionMonitor(self.store, self.clock, broker=self.settings.broker.kind)
+        return BrokerSessionMonitor(
+            self.store,
+            self.clock,
+            broker=self.settings.broker.kind,
+            critical_after_s=self.settings.supervisor.broker_down_critical_after_min * 60,
+        )
 
     @cached_property
     def news(self) -> AnnouncementFeed:
@@ -684,6 +689,7 @@ class App:
             self.clock,
             broker=self.settings.broker.kind,
             live_trading=self.settings.broker.live_trading,
+            critical_after=self.settings.supervisor.job_failures_critical_after,
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
             running_since=lambda job: built[0].running_since(job) if built else None,
         )
@@ -701,7 +707,7 @@ class App:
             shutdown_timeout_s=sup.shutdown_timeout_s,
             watchdog_interval_s=watchdog_interval_s(self._environ.get("WATCHDOG_USEC")),
             status_interval_s=sup.status_interval_s,
-            halt_trading=lambda reason: kill_switch.lock(reason, by="the daemon"),
+            halt_trading=kill_switch.halt,
             session=self.broker_session,
         )
         built.append(supervisor)

@@ -2,8 +2,11 @@
 
 Each hook writes its alert to the outbox in its own unit of work (so it survives a crash
 and is delivered at least once by the OutboxSender) and wakes the sender. A job that keeps
-failing alerts on its first failure and then every ``repeat_every`` consecutive failures,
-not on every tick; a failure with a known cause (the broker session is down, and that was
+failing alerts on its first failure (a warning), on its ``critical_after``-th in a row (the
+critical one: the trader must look) and then every ``repeat_every`` consecutive failures,
+not on every tick. The count of failures in a row is this process's: a restart starts it
+again (a job that runs every few seconds reaches ``critical_after`` again within as many
+runs); a failure with a known cause (the broker session is down, and that was
 alerted once already) is logged, not alerted or counted. A missed run alerts each time.
 Runs skipped because the previous one was still going make one slow stretch, alerted once
 with its count when the long run ends (or once while it is still going after
@@ -63,6 +66,7 @@ class AlertingHooks(LoggingHooks):
         broker: str,
         live_trading: bool,
         repeat_every: int = 10,
+        critical_after: int = 3,
         overrun_alert_after_s: float = 60.0,
         record_run: Callable[[JobResult], None] | None = None,
         running_since: Callable[[str], datetime | None] | None = None,
@@ -75,6 +79,7 @@ class AlertingHooks(LoggingHooks):
         self._broker = broker
         self._live = live_trading
         self._repeat_every = repeat_every
+        self._critical_after = critical_after
         self._overrun_after_s = overrun_alert_after_s
         self._running_since = running_since
         self._failures: dict[str, int] = {}
@@ -124,7 +129,7 @@ class AlertingHooks(LoggingHooks):
         elif kind == "failed":
             count = self._failures.get(job_id, 0) + 1
             self._failures[job_id] = count
-            if count == 1 or count % self._repeat_every == 0:
+            if count in (1, self._critical_after) or count % self._repeat_every == 0:
                 error_type, _, message = detail.partition(": ")
                 self._emit(
                     JobFailed(
@@ -133,6 +138,7 @@ class AlertingHooks(LoggingHooks):
                         error_type=error_type or "Error",
                         message=message or detail,
                         consecutive_failures=count,
+                        critical_after=self._critical_after,
                     )
                 )
         elif kind == "missed":
