@@ -662,7 +662,7 @@ class App:
         """The scheduler, the job plan bound to its handlers, and the hooks that turn the
         supervisor's news into alerts and job-run rows. Building it builds the trading day
         and the outbox."""
-        from skimd.infrastructure.database.job_runs import JobRunRecorder
+        from skimd.infrastructure.database.job_runs import JobFailureCounts, JobRunRecorder
         from skimd.infrastructure.scheduling import SchedulerAdapter
         from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
         from skimd.services.control_events import PublishingHooks
@@ -692,6 +692,7 @@ class App:
             critical_after=self.settings.supervisor.job_failures_critical_after,
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
             running_since=lambda job: built[0].running_since(job) if built else None,
+            failures=JobFailureCounts(self.database.unit_of_work),
         )
         shown = [j.id for j in plan if not j.internal]
         hooks = PublishingHooks(alerting, self.control_events, self.clock, shown)
