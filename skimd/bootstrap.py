@@ -588,7 +588,12 @@ class App:
         from skimd.services.broker_session import BrokerSessionMonitor
 
         self._require_exclusive("the broker session monitor")
-        return BrokerSessionMonitor(self.store, self.clock, broker=self.settings.broker.kind)
+        return BrokerSessionMonitor(
+            self.store,
+            self.clock,
+            broker=self.settings.broker.kind,
+            critical_after_s=self.settings.supervisor.broker_down_critical_after_min * 60,
+        )
 
     @cached_property
     def news(self) -> AnnouncementFeed:
@@ -657,7 +662,7 @@ class App:
         """The scheduler, the job plan bound to its handlers, and the hooks that turn the
         supervisor's news into alerts and job-run rows. Building it builds the trading day
         and the outbox."""
-        from skimd.infrastructure.database.job_runs import JobRunRecorder
+        from skimd.infrastructure.database.job_runs import JobFailureCounts, JobRunRecorder
         from skimd.infrastructure.scheduling import SchedulerAdapter
         from skimd.infrastructure.systemd import SdNotifier, watchdog_interval_s
         from skimd.services.control_events import PublishingHooks
@@ -684,8 +689,10 @@ class App:
             self.clock,
             broker=self.settings.broker.kind,
             live_trading=self.settings.broker.live_trading,
+            critical_after=self.settings.supervisor.job_failures_critical_after,
             record_run=JobRunRecorder(self.database.unit_of_work, plan),
             running_since=lambda job: built[0].running_since(job) if built else None,
+            failures=JobFailureCounts(self.database.unit_of_work),
         )
         shown = [j.id for j in plan if not j.internal]
         hooks = PublishingHooks(alerting, self.control_events, self.clock, shown)
@@ -701,7 +708,7 @@ class App:
             shutdown_timeout_s=sup.shutdown_timeout_s,
             watchdog_interval_s=watchdog_interval_s(self._environ.get("WATCHDOG_USEC")),
             status_interval_s=sup.status_interval_s,
-            halt_trading=lambda reason: kill_switch.lock(reason, by="the daemon"),
+            halt_trading=kill_switch.halt,
             session=self.broker_session,
         )
         built.append(supervisor)

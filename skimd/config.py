@@ -103,6 +103,11 @@ class SupervisorSettings(_Section):
     misfire_grace_s: int = Field(default=30, ge=1, le=3600)
     status_interval_s: float = Field(default=30.0, gt=0)
     run_for_s: float | None = Field(default=None, gt=0)
+    # Alert severity (issue 16): when the daemon's own trouble becomes CRITICAL.
+    # A job's failure is a warning until it has failed this many times in a row.
+    job_failures_critical_after: int = Field(default=3, ge=1, le=1000)
+    # A lost broker session is a warning; still down this many minutes later, one critical.
+    broker_down_critical_after_min: float = Field(default=10.0, gt=0, le=1440)
 
 
 class DatabaseSettings(_Section):

@@ -24,6 +24,7 @@ from skimd.domain.alerts import (
     BrokerRateLimited,
     BrokerSessionLost,
     BrokerSessionRestored,
+    BrokerSessionStillDown,
     CandidateDigest,
     CandidateFound,
     ControlAction,
@@ -36,6 +37,7 @@ from skimd.domain.alerts import (
     JobFailed,
     JobMissed,
     JobOverrun,
+    LateCandidates,
     OrderFilled,
     OrderPlaced,
     OrderRejected,
@@ -502,3 +504,43 @@ def _reconciliation_digest(a: ReconciliationDigest) -> AlertText:
     ]
     details.extend(("Note", note) for note in a.notes)
     return AlertText(title=title, summary=summary, details=tuple(details))
+
+
+# -- added for issue 16 ----------------------------------------------------------------------
+
+
+@describe.register
+def _broker_session_still_down(a: BrokerSessionStillDown) -> AlertText:
+    what = "taken by another login" if a.taken_by_other_login else "lost"
+    title = f"Broker session still down ({a.broker}) after {int(a.down_for_s // 60)} min"
+    held = "; ".join(_held(p) for p in a.positions) or "none"
+    return AlertText(
+        title=title,
+        summary=(
+            f"{title}: {what} since {a.down_since.isoformat()} ({a.reason}); "
+            f"no entries or software stops until it is back; open positions: {held}"
+        ),
+        details=(
+            ("Broker", a.broker),
+            ("Was", what),
+            ("Down since", a.down_since.isoformat()),
+            ("Reason", a.reason or MISSING),
+            ("Open positions", held),
+        ),
+    )
+
+
+@describe.register
+def _late_candidates(a: LateCandidates) -> AlertText:
+    zone = a.window_closed_at.tzinfo
+    closed = f"{a.window_closed_at:%H:%M}"
+    count = len(a.candidates)
+    listed = ", ".join(c.symbol for c in a.candidates)
+    return AlertText(
+        title=f"{count} late candidate{'s' * (count != 1)} {a.trading_day.isoformat()}",
+        summary=f"{count} found after {closed}, not traded today: {listed}",
+        details=tuple(
+            (c.symbol, f"{c.occurred_at.astimezone(zone):%H:%M} {c.headline or c.source.value}")
+            for c in a.candidates
+        ),
+    )

@@ -11,6 +11,37 @@ The facts only live here. Their words (title, one-line summary, details) are in
 codec's, ``infrastructure/alert_codec.py``. Changing a field here changes stored payloads:
 rows already in the outbox must still decode (the codec's docstring says what is safe).
 
+Severity means "what the trader must do": CRITICAL only when the trader must act now,
+WARNING when something is wrong or unusual but the daemon copes, INFO for the normal course
+of the day. Each kind's rule, from its facts alone:
+
+=========================  ==========================================================
+kind                       severity
+=========================  ==========================================================
+position_mismatch          CRITICAL (entries for the symbol paused until it agrees)
+protection_fallback        CRITICAL (a position is not protected as planned)
+guard_tripped              CRITICAL for ``daily_loss_cap``, and for ``kill_switch`` when
+                           the daemon locked it itself (``halted_by_daemon``: only
+                           ``skimd guard unlock`` resumes entries); WARNING for a kill
+                           switch the operator locked (or an entry refused while it is
+                           locked), ``price_band`` and ``other``; INFO for the normal
+                           limits ``max_positions``, ``max_orders_per_day`` and
+                           ``closing_auction``
+job_failed                 WARNING; CRITICAL once ``consecutive_failures`` reaches
+                           ``critical_after`` (``supervisor.job_failures_critical_after``)
+broker_session_lost        WARNING (the broker usually restores it by itself)
+broker_session_still_down  CRITICAL: ONE per outage, when the session is still down
+                           ``supervisor.broker_down_critical_after_min`` minutes after it
+                           was lost
+daemon_stopping            INFO; CRITICAL with a non-zero exit code
+position_exited            WARNING for a stop hit, INFO otherwise
+reconciliation_digest      INFO when clean, WARNING otherwise
+order_rejected, job_overrun, job_missed, broker_rate_limited, guard_released,
+control_action             WARNING
+everything else            INFO (candidates, the late-candidate digest, orders placed
+                           and filled, restored protection and session, daily summary)
+=========================  ==========================================================
+
 Longer than 500 lines because it is the one catalogue of alert facts, one small dataclass
 per kind, registered in :data:`ALERT_TYPES` as it is defined.
 """
@@ -253,7 +284,8 @@ class ProtectionRestored(Alert):
 @register
 @dataclass(frozen=True, kw_only=True)
 class JobFailed(Alert):
-    """A scheduled job raised; critical once it has failed three times in a row."""
+    """A scheduled job raised; critical once it has failed ``critical_after`` times in a
+    row (the daemon's setting when it was raised, so a stored alert keeps its severity)."""
 
     kind: ClassVar[str] = "job_failed"
     default_severity: ClassVar[Severity] = Severity.WARNING
@@ -262,10 +294,13 @@ class JobFailed(Alert):
     error_type: str
     message: str
     consecutive_failures: int = 1
+    critical_after: int = 3
 
     @property
     def severity(self) -> Severity:
-        return Severity.CRITICAL if self.consecutive_failures >= 3 else Severity.WARNING
+        if self.consecutive_failures >= self.critical_after:
+            return Severity.CRITICAL
+        return Severity.WARNING
 
 
 @register
@@ -317,7 +352,7 @@ class BrokerSessionLost(Alert):
     ``positions`` are the open positions left meanwhile, with what protects each."""
 
     kind: ClassVar[str] = "broker_session_lost"
-    default_severity: ClassVar[Severity] = Severity.CRITICAL
+    default_severity: ClassVar[Severity] = Severity.WARNING  # BrokerSessionStillDown escalates
 
     broker: str
     reason: str
@@ -359,16 +394,36 @@ class BrokerRateLimited(Alert):
     until: datetime
 
 
+_ROUTINE_GUARDS = frozenset(
+    {GuardKind.MAX_POSITIONS, GuardKind.MAX_ORDERS_PER_DAY, GuardKind.CLOSING_AUCTION}
+)
+
+
 @register
 @dataclass(frozen=True, kw_only=True)
 class GuardTripped(Alert):
+    """A guard refused new entries. ``halted_by_daemon``: the daemon locked the kill switch
+    itself (an error that halts trading), so entries stay stopped until the trader unlocks
+    it. Severity: see the module docstring's table."""
+
     kind: ClassVar[str] = "guard_tripped"
-    default_severity: ClassVar[Severity] = Severity.CRITICAL
+    default_severity: ClassVar[Severity] = Severity.WARNING
 
     guard: GuardKind
     detail: str
     value: Decimal | None = None
     limit: Decimal | None = None
+    halted_by_daemon: bool = False
+
+    @property
+    def severity(self) -> Severity:
+        if self.guard is GuardKind.DAILY_LOSS_CAP:
+            return Severity.CRITICAL
+        if self.guard is GuardKind.KILL_SWITCH and self.halted_by_daemon:
+            return Severity.CRITICAL
+        if self.guard in _ROUTINE_GUARDS:
+            return Severity.INFO
+        return Severity.WARNING
 
 
 @register
@@ -504,3 +559,42 @@ class ReconciliationDigest(Alert):
     @property
     def mismatches(self) -> tuple[ReconciliationRow, ...]:
         return tuple(r for r in self.rows if not r.ok)
+
+
+# -- added for issue 16: the session escalation and the late-candidate digest -----------------
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class BrokerSessionStillDown(Alert):
+    """The brokerage session lost at ``down_since`` is still down ``after_min`` minutes
+    later: the trader must act (log in again, check the gateway). One per outage; the
+    ``broker_session_lost`` alert before it is only a warning."""
+
+    kind: ClassVar[str] = "broker_session_still_down"
+    default_severity: ClassVar[Severity] = Severity.CRITICAL
+
+    broker: str
+    down_since: datetime
+    reason: str
+    after_min: int
+    taken_by_other_login: bool = False
+    positions: tuple[HeldPosition, ...] = ()
+
+    @property
+    def down_for_s(self) -> float:
+        return max(0.0, (self.occurred_at - self.down_since).total_seconds())
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class LateCandidates(Alert):
+    """Candidates found after the window in which a new candidate can still be traded
+    closed (``window_closed_at``): too late to trade today, so said once, together, after
+    the close, rather than one message each."""
+
+    kind: ClassVar[str] = "late_candidates"
+
+    trading_day: date
+    window_closed_at: datetime
+    candidates: tuple[CandidateFound, ...]

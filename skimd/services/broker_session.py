@@ -18,6 +18,16 @@ while the session is down, a status check of our own (the probe).
   good: once the broker's own retry time (or, without one, the outage's start) is
   ``probe_every_s`` behind, the next held job asks the broker's status first (at most once
   per ``probe_every_s``) and runs if the session is back.
+- **Still down**: the outage's alert is a warning (the broker usually restores the session
+  by itself). When it is still down ``critical_after_s`` after it began, ONE critical
+  :class:`~skimd.domain.alerts.BrokerSessionStillDown` follows: a timer on the injected
+  Clock, cancelled when the session is restored (and, should the timer not have fired,
+  :meth:`hold` escalates once the time is past). Its outbox dedup key is the outage's start,
+  so it is never queued twice. A restart mid-outage continues the outage the stopped daemon
+  recorded (its record is down and was written less than ``critical_after_s`` before this
+  process's first report of the session being down): same start, so the escalation comes
+  when it would have come, and not again if it was already queued. An older down record
+  (a daemon stopped overnight) is not continued: the outage starts anew.
 - **Renewed**: a new session credential (IBKR's live session token) is recorded with its
   expiry; ``skimd status`` shows the last one.
 - **Daemon stopped**: the record is marked, so a reader never shows a stopped daemon's last
@@ -36,9 +46,15 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from skimd.clock import Clock
+from skimd.clock import Clock, TimerHandle
 from skimd.domain.account import SessionHealth
-from skimd.domain.alerts import Alert, BrokerSessionLost, BrokerSessionRestored, HeldPosition
+from skimd.domain.alerts import (
+    Alert,
+    BrokerSessionLost,
+    BrokerSessionRestored,
+    BrokerSessionStillDown,
+    HeldPosition,
+)
 from skimd.domain.broker_session import SessionRecord, SessionState
 from skimd.domain.protection import protection_of
 from skimd.services.ports.trading import TradingStore, TradingTx
@@ -47,6 +63,7 @@ log = structlog.get_logger("skimd.broker_session")
 
 COMPETING_REASON = "another login is competing for the brokerage session"
 HealthProbe = Callable[[], Awaitable[SessionHealth]]
+_EARLY_TOLERANCE = timedelta(milliseconds=1)  # a timer may fire a rounding error early
 
 
 class BrokerSessionMonitor:
@@ -61,9 +78,10 @@ class BrokerSessionMonitor:
         broker: str,
         probe: HealthProbe | None = None,
         probe_every_s: float = 60.0,
+        critical_after_s: float = 600.0,
     ) -> None:
-        if probe_every_s <= 0:
-            raise ValueError("probe_every_s must be positive")
+        if probe_every_s <= 0 or critical_after_s <= 0:
+            raise ValueError("probe_every_s and critical_after_s must be positive")
         self._store = store
         self._clock = clock
         self._broker = broker
@@ -72,6 +90,9 @@ class BrokerSessionMonitor:
         self._probe_at: datetime | None = None
         self._record: SessionRecord | None = None
         self._renewal: tuple[datetime, datetime | None] | None = None
+        self._critical_after = timedelta(seconds=critical_after_s)
+        self._escalation: TimerHandle | None = None
+        self._escalated: datetime | None = None  # the start of the outage escalated
 
     def probe_with(self, probe: HealthProbe) -> None:
         self._probe = probe
@@ -135,6 +156,8 @@ class BrokerSessionMonitor:
         """None when a job that needs the session may run now; else why it waits. Past the
         probe time, asks the broker's status first (see the module docstring)."""
         reason = self.down_reason()
+        if reason is not None:
+            self._escalate_if_due()
         if reason is None or self._probe is None:
             return reason
         now = self._now()
@@ -151,6 +174,7 @@ class BrokerSessionMonitor:
 
     def daemon_stopped(self) -> None:
         """The daemon is shutting down: what is recorded is no longer current."""
+        self._cancel_escalation()
         if self._record is not None:
             now = self._now()
             self._write(self._record.moved(now, stopped_at=now), None)
@@ -176,10 +200,11 @@ class BrokerSessionMonitor:
             return
         self._probe_at = (until or now) + self._probe_every
         renewed_at, expires = self._renewal or (None, None)
+        since = self._outage_start(now) if rec is None else now
         new = SessionRecord(
             state=state,
             at=now,
-            since=now,
+            since=since,
             reason=reason,
             paused_until=until,
             renewed_at=renewed_at,
@@ -203,6 +228,7 @@ class BrokerSessionMonitor:
                 positions=_held_positions(tx),
             ),
         )
+        self._schedule_escalation(since, now)
 
     def _up(self, how: str) -> None:
         rec = self._record
@@ -218,6 +244,7 @@ class BrokerSessionMonitor:
             renewal_expires_at=expires,
         )
         self._probe_at = None
+        self._cancel_escalation()
         if rec is None:  # first news of this process: nothing was down that we know of
             self._write(new, None)
             return
@@ -237,6 +264,77 @@ class BrokerSessionMonitor:
                 reason=rec.reason,
             ),
         )
+
+    # -- the escalation ----------------------------------------------------------------------
+
+    def _outage_start(self, now: datetime) -> datetime:
+        """When the outage this process first hears of began: the stopped daemon's, when
+        its record is still down and recent (a restart mid-outage), else ``now``."""
+        try:
+            with self._store.read() as tx:
+                previous = tx.last_session()
+        except Exception as exc:  # no record to continue: a new outage
+            log.warning("previous broker session not read", error=f"{type(exc).__name__}: {exc}")
+            return now
+        if previous is None or not previous.down or previous.since is None:
+            return now
+        written = previous.stopped_at or previous.at
+        if now - written >= self._critical_after:
+            return now
+        log.info("broker session outage continues from before the restart", since=previous.since)
+        return previous.since
+
+    def _schedule_escalation(self, since: datetime, now: datetime) -> None:
+        self._cancel_escalation()
+        delay = (since + self._critical_after - now).total_seconds()
+        try:
+            self._escalation = self._clock.call_later(delay, self._on_escalation_timer)
+        except RuntimeError as exc:  # no event loop (a one-shot command): hold() escalates
+            log.debug("broker session escalation not scheduled", error=str(exc))
+
+    def _cancel_escalation(self) -> None:
+        if self._escalation is not None:
+            self._escalation.cancel()
+            self._escalation = None
+
+    def _on_escalation_timer(self) -> None:
+        self._escalation = None
+        rec = self._record
+        if self._escalate_if_due() or rec is None or not rec.down or rec.since is None:
+            return
+        if self._escalated != rec.since:  # fired early (clock rounding): wait the rest
+            self._schedule_escalation(rec.since, self._now())
+
+    def _escalate_if_due(self) -> bool:
+        """The one critical alert of an outage still going ``critical_after`` after it
+        began; True when queued now (never raises: it runs from a timer)."""
+        rec = self._record
+        if rec is None or not rec.down or rec.since is None or self._escalated == rec.since:
+            return False
+        now = self._now()
+        if now + _EARLY_TOLERANCE < rec.since + self._critical_after:
+            return False
+        self._escalated = rec.since
+        self._escalation = None
+        after_min = round(self._critical_after.total_seconds() / 60)
+        log.error("broker session still down", since=rec.since, after_min=after_min)
+        try:
+            with self._store.transaction() as tx:
+                tx.alert(
+                    BrokerSessionStillDown(
+                        occurred_at=now,
+                        broker=self._broker,
+                        down_since=rec.since,
+                        reason=rec.reason,
+                        after_min=after_min,
+                        taken_by_other_login=rec.state is SessionState.COMPETING,
+                        positions=_held_positions(tx),
+                    ),
+                    dedup_key=f"broker_session_still_down:{rec.since.isoformat()}",
+                )
+        except Exception as exc:
+            log.error("broker session escalation not stored", error=f"{type(exc).__name__}: {exc}")
+        return True
 
     def _write(self, record: SessionRecord, alert: Callable[[TradingTx], Alert] | None) -> None:
         self._record = record  # the jobs pause even if the database refuses the write

@@ -2,8 +2,11 @@
 
 Each hook writes its alert to the outbox in its own unit of work (so it survives a crash
 and is delivered at least once by the OutboxSender) and wakes the sender. A job that keeps
-failing alerts on its first failure and then every ``repeat_every`` consecutive failures,
-not on every tick; a failure with a known cause (the broker session is down, and that was
+failing alerts on its first failure (a warning), on its ``critical_after``-th in a row (the
+critical one: the trader must look) and then every ``repeat_every`` consecutive failures,
+not on every tick. The count of failures in a row lives in ``failures`` (the daemon keeps
+it in its database's settings table), so a restart goes on counting instead of starting
+again at one; a failure with a known cause (the broker session is down, and that was
 alerted once already) is logged, not alerted or counted. A missed run alerts each time.
 Runs skipped because the previous one was still going make one slow stretch, alerted once
 with its count when the long run ends (or once while it is still going after
@@ -19,7 +22,7 @@ condition episode.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -54,6 +57,14 @@ class _Stretch:
     alerted: bool = False
 
 
+class FailureCounts(Protocol):
+    """Where each job's failures in a row are kept across restarts."""
+
+    def load(self) -> Mapping[str, int]: ...
+
+    def save(self, counts: Mapping[str, int], now: datetime) -> None: ...
+
+
 class AlertingHooks(LoggingHooks):
     def __init__(
         self,
@@ -63,21 +74,26 @@ class AlertingHooks(LoggingHooks):
         broker: str,
         live_trading: bool,
         repeat_every: int = 10,
+        critical_after: int = 3,
         overrun_alert_after_s: float = 60.0,
         record_run: Callable[[JobResult], None] | None = None,
         running_since: Callable[[str], datetime | None] | None = None,
+        failures: FailureCounts | None = None,
     ) -> None:
         """``running_since(job_id)``: when the job's current run started (the supervisor
-        knows); without it a stretch counts from its first skipped run."""
+        knows); without it a stretch counts from its first skipped run. ``failures``: the
+        counts of failures in a row kept across restarts (without it, this process's)."""
         self._sink = sink
         self._record_run = record_run
         self._clock = clock
         self._broker = broker
         self._live = live_trading
         self._repeat_every = repeat_every
+        self._critical_after = critical_after
         self._overrun_after_s = overrun_alert_after_s
         self._running_since = running_since
-        self._failures: dict[str, int] = {}
+        self._kept = failures
+        self._failures: dict[str, int] = self._load_failures()
         self._stretches: dict[str, _Stretch] = {}
 
     def daemon_started(self, jobs: list[str]) -> None:
@@ -97,8 +113,8 @@ class AlertingHooks(LoggingHooks):
 
     def job_finished(self, result: JobResult) -> None:
         super().job_finished(result)
-        if result.outcome == "ok":
-            self._failures.pop(result.job_id, None)
+        if result.outcome == "ok" and self._failures.pop(result.job_id, None) is not None:
+            self._keep_failures()
         stretch = self._stretches.pop(result.job_id, None)
         if stretch is not None:  # the long run ended: the stretch's one alert
             self._overrun_alert(result.job_id, stretch, finished=True)
@@ -124,7 +140,8 @@ class AlertingHooks(LoggingHooks):
         elif kind == "failed":
             count = self._failures.get(job_id, 0) + 1
             self._failures[job_id] = count
-            if count == 1 or count % self._repeat_every == 0:
+            self._keep_failures()
+            if count in (1, self._critical_after) or count % self._repeat_every == 0:
                 error_type, _, message = detail.partition(": ")
                 self._emit(
                     JobFailed(
@@ -133,6 +150,7 @@ class AlertingHooks(LoggingHooks):
                         error_type=error_type or "Error",
                         message=message or detail,
                         consecutive_failures=count,
+                        critical_after=self._critical_after,
                     )
                 )
         elif kind == "missed":
@@ -143,6 +161,23 @@ class AlertingHooks(LoggingHooks):
             self._emit(JobMissed(occurred_at=now, job_id=job_id, scheduled_for=due, late_by_s=late))
         else:
             self._overran(job_id, now)
+
+    def _load_failures(self) -> dict[str, int]:
+        if self._kept is None:
+            return {}
+        try:
+            return dict(self._kept.load())
+        except Exception as exc:  # counting starts again; the daemon must start
+            log.warning("job failure counts not read", error=f"{type(exc).__name__}: {exc}")
+            return {}
+
+    def _keep_failures(self) -> None:
+        if self._kept is None:
+            return
+        try:
+            self._kept.save(self._failures, self._clock.now())
+        except Exception as exc:  # the count goes on in memory
+            log.warning("job failure counts not kept", error=f"{type(exc).__name__}: {exc}")
 
     def _overran(self, job_id: str, now: datetime) -> None:
         stretch = self._stretches.get(job_id)

@@ -3,12 +3,14 @@
 The switch is the guard row of the trading store; the daemon re-reads it before every
 entry, so a lock stops new entries at once while open positions, their stops and exits are
 still managed. Locking and unlocking each queue their alert in the SAME unit of work as the
-change (``guard_tripped`` critical, ``guard_released`` warning), so the trader hears of
-every change exactly when it commits. Locking a locked switch (or unlocking an unlocked
+change (``guard_released`` a warning; ``guard_tripped`` a warning when an operator locks
+it, who knows already, and critical when the daemon halts trading itself through
+:meth:`KillSwitch.halt`, since only the trader can unlock it), so the trader hears of every
+change exactly when it commits. Locking a locked switch (or unlocking an unlocked
 one) changes nothing and alerts nothing.
 
-Used by ``skimd guard`` (``by`` names the command) and by the supervisor when an error
-that halts trading escapes a job (``by`` names the job).
+Used by ``skimd guard`` and the control socket (``by`` names who) and, through
+:meth:`KillSwitch.halt`, by the supervisor when an error that halts trading escapes a job.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from skimd.services.ports.trading import TradingStore
 log = structlog.get_logger(__name__)
 
 BY_COMMAND = "`skimd guard lock`"
+BY_DAEMON = "the daemon"
 
 
 class KillSwitch:
@@ -36,7 +39,14 @@ class KillSwitch:
         with self._store.read() as tx:
             return tx.guard()
 
-    def lock(self, reason: str, *, by: str = BY_COMMAND) -> tuple[GuardState, bool]:
+    def halt(self, reason: str) -> tuple[GuardState, bool]:
+        """The daemon locks the switch itself (an error that halts trading): the alert is
+        critical, since entries stay stopped until the trader unlocks."""
+        return self.lock(reason, by=BY_DAEMON, halted_by_daemon=True)
+
+    def lock(
+        self, reason: str, *, by: str = BY_COMMAND, halted_by_daemon: bool = False
+    ) -> tuple[GuardState, bool]:
         """Lock and queue the alert in one unit of work; ``(state, changed)``."""
         now = self._clock.now()
         with self._store.transaction() as tx:
@@ -50,6 +60,7 @@ class KillSwitch:
                     guard=GuardKind.KILL_SWITCH,
                     detail=f"LOCKED by {by}: {reason}. No new entries until "
                     "`skimd guard unlock`; open positions are still managed.",
+                    halted_by_daemon=halted_by_daemon,
                 )
             )
         log.warning("kill switch locked", reason=reason, by=by)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
     BrokerSessionLost,
     BrokerSessionRestored,
+    BrokerSessionStillDown,
     CandidateDigest,
     CandidateFound,
     ControlAction,
@@ -23,9 +25,11 @@ from skimd.domain.alerts import (
     DailySummary,
     GuardReleased,
     GuardTripped,
+    HeldPosition,
     JobFailed,
     JobMissed,
     JobOverrun,
+    LateCandidates,
     OrderFilled,
     OrderPlaced,
     OrderRejected,
@@ -195,6 +199,37 @@ def one_of_each() -> list[Alert]:
             name="trader",
             action="flatten",
             detail="BHP: 100 shares (operator: news)",
+        ),
+        BrokerSessionStillDown(
+            occurred_at=T + timedelta(minutes=10),
+            broker="ibkr",
+            down_since=T,
+            reason="not authenticated",
+            after_min=10,
+            positions=(
+                HeldPosition(
+                    symbol="BHP", quantity=100, cover=Cover.BROKER_STOP, stop=Decimal("46.80")
+                ),
+            ),
+        ),
+        LateCandidates(
+            occurred_at=T + timedelta(hours=6),
+            trading_day=date(2024, 6, 3),
+            window_closed_at=datetime(2024, 6, 3, 10, 15, tzinfo=ZoneInfo("Australia/Sydney")),
+            candidates=(
+                CandidateFound(
+                    occurred_at=T + timedelta(hours=1),
+                    symbol="NGD",
+                    source=CandidateSource.NEWS,
+                    headline="Binding Offtake Agreement Executed",
+                ),
+                CandidateFound(
+                    occurred_at=T + timedelta(hours=2),
+                    symbol="CDT",
+                    source=CandidateSource.NEWS,
+                    headline="Major Contract Award",
+                ),
+            ),
         ),
     ]
 

@@ -7,7 +7,7 @@ outcome stays the same. Daily jobs keep a history row per run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
@@ -57,6 +57,28 @@ class JobRunRecorder:
                 result.message or None,
                 keep_history=daily,
             )
+
+
+FAILURES_KEY = "daemon.job_failures"  # the settings table's row: {job_id: failures in a row}
+
+
+class JobFailureCounts:
+    """The supervisor's hooks' count of each job's failures in a row, kept in the settings
+    table (beside the broker session record), so a restart goes on counting."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._uow = unit_of_work
+
+    def load(self) -> dict[str, int]:
+        with self._uow(read_only=True) as uow:
+            stored = uow.settings.resolve(FAILURES_KEY, {})
+        if not isinstance(stored, dict):
+            return {}
+        return {str(k): int(v) for k, v in stored.items() if isinstance(v, int) and v > 0}
+
+    def save(self, counts: Mapping[str, int], now: datetime) -> None:
+        with self._uow() as uow:
+            uow.settings.set_user(FAILURES_KEY, dict(sorted(counts.items())), now)
 
 
 def read_last_runs(unit_of_work: UnitOfWorkFactory, job_ids: Sequence[str]) -> dict[str, JobResult]:

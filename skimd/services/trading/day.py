@@ -144,7 +144,10 @@ class TradingDay:
     async def news(self) -> str:
         now = self.ctx.now().astimezone(self.ctx.calendar.zone)
         session = self.ctx.session()
-        if session is None or now.time() < self.ctx.params.news_from or now >= session.close_at:
+        if session is not None and now >= session.close_at:
+            async with self._lock:  # the day's late candidates, once (scans.py)
+                return await self.scanner.send_late_candidates()
+        if session is None or now.time() < self.ctx.params.news_from:
             return "outside news hours"
         async with self._lock:
             found = await self.scanner.scan_news()

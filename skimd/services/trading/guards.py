@@ -3,7 +3,9 @@ auction, max orders per day, max open positions, the daily loss cap, the price b
 
 Exits are never blocked here: a guard exists to stop new risk, and refusing a stop-loss
 exit would add risk. A tripped guard is alerted once (per day, or per kill-switch lock),
-not on every poll, through the outbox's dedup key.
+not on every poll, through the outbox's dedup key. How loud follows from the guard's kind
+(:class:`~skimd.domain.alerts.GuardTripped`): the daily loss cap is critical, the normal
+limits (max orders, max positions, the closing auction) are info, the rest warnings.
 """
 
 from __future__ import annotations

@@ -8,19 +8,34 @@ why the scan runs every few seconds from the open until ``scan_until`` (after it
 gapper seen for the first time is reported but not saved).
 
 News scan: today's announcements (the ASX page, or the demo market). A price-sensitive one
-marks the matching candidate; every price-sensitive announcement is also alerted once as a
-news candidate (the standalone list). A page that cannot be parsed raises before anything is
-written, so a bad page fails the job and alerts, and never wipes what is known.
+marks the matching candidate; a price-sensitive announcement released while new candidates
+can still be traded (up to ``scan_until``) is also alerted as a news candidate (the
+standalone list). A page that cannot be parsed raises before anything is written, so a bad
+page fails the job and alerts, and never wipes what is known.
+
+Candidate alerts, once per ticker and day: a news candidate and a gap candidate of the same
+ticker share one outbox dedup key (:func:`candidate_key`), queued in the same unit of work
+as what was found, so whichever comes first is the only one said, also across a restart.
+The candidate itself is still saved and marked with its news (the journal keeps it all).
+
+Late candidates: an announcement released after ``scan_until`` cannot make a candidate
+that is traded today (a gapper first seen after it is not saved), so it is not sent on its
+own. After the session closes, :meth:`Scanner.send_late_candidates` sends the day's late
+ones as ONE :class:`~skimd.domain.alerts.LateCandidates` digest: every ticker whose first
+price-sensitive announcement came after ``scan_until`` and that was not alerted today as a
+gap candidate. It reads the day's announcements again (so a restart loses none) and is
+queued under one dedup key per day (so it is never sent twice).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import structlog
 
-from skimd.domain.alerts import CandidateFound
+from skimd.domain.alerts import CandidateFound, LateCandidates
 from skimd.domain.gaps import GapFilter
 from skimd.domain.market import Announcement, GapCandidate
 from skimd.domain.trading import CandidateRecord, CandidateSource
@@ -28,6 +43,32 @@ from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
 
 log = structlog.get_logger(__name__)
+
+
+def candidate_key(day: date, ticker: str) -> str:
+    """The outbox dedup key of a ticker's candidate alert on ``day`` (news or gap alike)."""
+    return f"candidate:{day.isoformat()}:{ticker}"
+
+
+def late_candidates_key(day: date) -> str:
+    """The outbox dedup key of ``day``'s late-candidate digest."""
+    return f"late_candidates:{day.isoformat()}"
+
+
+def _first_per_symbol(announcements: Iterable[Announcement]) -> dict[str, Announcement]:
+    """Each symbol's earliest announcement (ties: the first listed)."""
+    first: dict[str, Announcement] = {}
+    for ann in announcements:
+        known = first.get(ann.symbol)
+        if known is None or ann.released_at < known.released_at:
+            first[ann.symbol] = ann
+    return first
+
+
+def _news_candidate(ann: Announcement, now: datetime) -> CandidateFound:
+    return CandidateFound(
+        occurred_at=now, symbol=ann.symbol, source=CandidateSource.NEWS, headline=ann.headline
+    )
 
 
 @dataclass
@@ -52,6 +93,11 @@ class Scanner:
         self.ctx = ctx
         self._news_day: date | None = None
         self._news: dict[str, Announcement] = {}
+        self._late_sent: date | None = None  # the day whose late digest is queued
+
+    def window_closes_at(self, day: date) -> datetime:
+        """When a new candidate can no longer be traded on ``day`` (``scan_until``)."""
+        return datetime.combine(day, self.ctx.params.scan_until, tzinfo=self.ctx.calendar.zone)
 
     async def scan_news(self) -> list[Announcement]:
         """Fetch today's announcements, mark matching candidates, alert new ones."""
@@ -67,17 +113,12 @@ class Scanner:
         for ann in sensitive:
             self._news.setdefault(ann.symbol, ann)
         now = ctx.now()
+        closes = self.window_closes_at(day)
         with ctx.store.transaction() as tx:
             for ann in sensitive:
-                tx.alert(
-                    CandidateFound(
-                        occurred_at=now,
-                        symbol=ann.symbol,
-                        source=CandidateSource.NEWS,
-                        headline=ann.headline,
-                    ),
-                    dedup_key=f"news:{day}:{ann.symbol}",
-                )
+                if ann.released_at > closes:
+                    continue  # late: in the day's digest after the close
+                tx.alert(_news_candidate(ann, now), dedup_key=candidate_key(day, ann.symbol))
             for candidate in tx.candidates(day):
                 self._attach_news(tx, candidate)
         log.info("news scan", announcements=len(announcements), price_sensitive=len(sensitive))
@@ -131,7 +172,7 @@ class Scanner:
                             open_price=gap.open,
                             gap_pct=gap.gap_pct,
                         ),
-                        dedup_key=f"gap:{day}:{gap.symbol}",
+                        dedup_key=candidate_key(day, gap.symbol),
                     )
                 else:
                     record = existing
@@ -148,6 +189,33 @@ class Scanner:
                 self._attach_news(tx, saved)
         log.info("gap scan", found=len(gaps), new=len(outcome.new))
         return outcome
+
+    async def send_late_candidates(self) -> str:
+        """Queue today's late-candidate digest (see the module doc); once per day."""
+        ctx = self.ctx
+        day = ctx.today()
+        if ctx.news is None or self._late_sent == day:
+            return "no late candidates to send"
+        announcements = await ctx.news.announcements(day)
+        closes = self.window_closes_at(day)
+        first = _first_per_symbol(a for a in announcements if a.price_sensitive)
+        late = [a for a in first.values() if a.released_at > closes]
+        now = ctx.now()
+        with ctx.store.transaction() as tx:
+            fresh = [a for a in late if tx.candidate(day, a.symbol) is None]
+            fresh.sort(key=lambda a: (a.released_at, a.symbol))
+            queued = bool(fresh) and tx.alert(
+                LateCandidates(
+                    occurred_at=now,
+                    trading_day=day,
+                    window_closed_at=closes,
+                    candidates=tuple(_news_candidate(a, a.released_at) for a in fresh),
+                ),
+                dedup_key=late_candidates_key(day),
+            )
+        self._late_sent = day
+        log.info("late candidates", late=len(late), sent=len(fresh) if queued else 0)
+        return f"{len(fresh)} late candidates" + ("" if queued or not fresh else " (sent before)")
 
     async def _find_gaps(self) -> list[GapCandidate]:
         p = self.ctx.params

@@ -73,7 +73,7 @@ def test_lock_and_unlock_each_queue_one_kill_switch_alert(
     assert len(alerts) == 1, "a second lock changes nothing and alerts nothing"
     (lock,) = alerts
     assert lock["guard"] == "kill_switch" and lock["status"] == "pending"
-    assert lock["severity"] == "critical"
+    assert lock["severity"] == "warning"  # the operator locked it: nothing more to do
     assert "LOCKED" in str(lock["detail"]) and "too many losses" in str(lock["detail"])
 
     assert cli(initialised, "guard", "unlock") == 0

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from skimd.config import NotificationSettings, Settings
 from skimd.domain.alerts import (
     BrokerSessionLost,
+    BrokerSessionStillDown,
     OrderFilled,
     OrderRejected,
     PositionExited,
@@ -232,8 +233,9 @@ async def test_critical_alerts_also_go_to_the_critical_webhook(
                          stdout=None)
     assert [n.name for n in leaf_notifiers(fan)] == ["discord", "discord-critical"]
     await fan.send(FILL)
-    await fan.send(BrokerSessionLost(occurred_at=T, broker="ibkr", reason="competing",
-                                     taken_by_other_login=True))
+    await fan.send(BrokerSessionStillDown(occurred_at=T, broker="ibkr", reason="competing",
+                                          down_since=T, after_min=10,
+                                          taken_by_other_login=True))
     assert len(discord.accepted()) == 2
     (crit,) = discord.accepted("999")
     assert crit.payload is not None and crit.payload["content"].startswith("🚨")

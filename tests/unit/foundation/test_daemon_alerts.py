@@ -250,3 +250,20 @@ def test_a_negative_cooldown_is_refused() -> None:
         AlertingBrokerEvents(
             lambda _: None, clock, broker="ibkr", session=Listener(), cooldown_s=-1
         )
+
+
+def test_the_kth_failure_in_a_row_is_alerted_and_critical() -> None:
+    clock = SimulatedClock(datetime(2026, 11, 24, tzinfo=UTC))
+    got: list[Alert] = []
+    hooks = AlertingHooks(
+        got.append, clock, broker="demo", live_trading=False, repeat_every=10, critical_after=4
+    )
+    for _ in range(12):
+        hooks.job_problem("failed", "news", "DataSourceError: page changed")
+    failed = [a for a in got if isinstance(a, JobFailed)]
+    assert [(a.consecutive_failures, a.severity.value) for a in failed] == [
+        (1, "warning"),
+        (4, "critical"),  # the escalation comes when it is due, not at the next repeat
+        (10, "critical"),
+    ]
+    assert all(a.critical_after == 4 for a in failed)

@@ -55,6 +55,8 @@ GROWN_SINCE_V1 = {
     "broker_session_lost": {"paused": False, "retry_at": None, "positions": []},
     "position_exited": {"stop_path": [], "volumes": []},
     "tradeable_candidate": {"volumes": []},
+    "job_failed": {"critical_after": 3},
+    "guard_tripped": {"halted_by_daemon": False},
 }
 
 
