@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from skimd.domain.alert_text import quiet_digest
 from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
@@ -33,6 +34,7 @@ from skimd.domain.alerts import (
     PositionMismatch,
     ProtectionFallback,
     ProtectionRestored,
+    QuietDigest,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
@@ -57,7 +59,7 @@ def one_of_each() -> list[Alert]:
         open_price=Decimal("47.50"),
         gap_pct=Decimal("5.3215"),
     )
-    return [
+    samples: list[Alert] = [
         gap,
         CandidateFound(
             occurred_at=T,
@@ -197,3 +199,7 @@ def one_of_each() -> list[Alert]:
             detail="BHP: 100 shares (operator: news)",
         ),
     ]
+    placed, filled = (a for a in samples if a.kind in ("order_placed", "order_filled"))
+    quiet = quiet_digest([gap, placed, filled], occurred_at=T + timedelta(hours=1))
+    assert isinstance(quiet, QuietDigest)
+    return [*samples, quiet]
