@@ -235,8 +235,10 @@ class AlertKindSettings(_Section):
 
 
 def _known_alert_kind(kind: str) -> str:
-    from skimd.domain.alert_policy import configurable_kinds
+    from skimd.domain.alert_policy import SENDER_BUILT, configurable_kinds
 
+    if kind in SENDER_BUILT:
+        raise ValueError(f"{kind!r} is made by the alert sender: configure what it lists")
     if kind not in configurable_kinds():
         raise ValueError(f"unknown alert kind {kind!r}")
     return kind

@@ -19,7 +19,8 @@ Each alert kind has a :class:`KindRule`:
 
 The main webhook also drops alerts below its ``min_severity`` (``discord_min_severity``).
 The mode applies on every webhook the kind goes to. A quiet digest itself is always sent
-(it is what the policy produced).
+(it is what the policy produced); a burst of ``candidate_found`` rows that the sender
+coalesces into one candidate digest follows the rule of ``candidate_found``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from skimd.domain.alerts import ALERT_TYPES, Alert, QuietDigest, Severity
+from skimd.domain.alerts import ALERT_TYPES, Alert, CandidateDigest, QuietDigest, Severity
 
 
 class Mode(StrEnum):
@@ -59,9 +60,14 @@ class KindRule:
 DEFAULT_RULE = KindRule()
 
 
+SENDER_BUILT = frozenset({CandidateDigest.kind, QuietDigest.kind})
+"""Kinds the outbox sender makes from the rows it sends, never queued themselves: a rule
+names the rows' kinds (``candidate_found`` for a burst of candidates)."""
+
+
 def configurable_kinds() -> list[str]:
-    """Every alert kind a rule may name: all registered kinds but the quiet digest."""
-    return [kind for kind in ALERT_TYPES if kind != QuietDigest.kind]
+    """Every alert kind a rule may name: all registered kinds but :data:`SENDER_BUILT`."""
+    return [kind for kind in ALERT_TYPES if kind not in SENDER_BUILT]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import col
 
+from skimd import bootstrap
 from skimd.clock import SimulatedClock
 from skimd.config import DatabaseSettings, NotificationSettings, PathSettings, Settings
 from skimd.domain.alerts import (
@@ -241,3 +242,29 @@ async def test_rows_stay_held_until_the_digest_is_accepted(
     clock.advance(3600)
     assert await sender.flush(within_s=60) is True
     assert len(discord.accepted()) == 1 and statuses(db) == ["delivered"]
+
+
+async def test_bootstrap_wires_the_configured_policy_into_the_sender(tmp_path: Path) -> None:
+    clock = SimulatedClock(T0)
+    with FakeDiscord() as discord:
+        settings = Settings(
+            paths=PathSettings(data_dir=tmp_path / "data"),
+            database=DatabaseSettings(passphrase=SecretStr("wiring"), **SMALL_KDF),  # type: ignore[arg-type]
+            notifications=NotificationSettings(
+                console=False, discord_webhook_url=SecretStr(discord.url), discord_charts=False,
+                kinds={"order_filled": "quiet"},  # type: ignore[dict-item]
+                quiet_digest_interval_min=30,
+            ),
+        )
+        app = bootstrap.build(settings, access=bootstrap.Access.EXCLUSIVE, clock=clock,
+                              environ={}, create_database=True)
+        async with app:
+            app.outbox  # noqa: B018 - built first, so the commit below wakes it
+            app.store_alert(filled(clock, 1))
+            await app.outbox.run_once()
+            assert discord.requests == []
+            assert app.outbox.status()["discord"]["held"] == 1
+            clock.advance(30 * 60)
+            await app.outbox.run_once()
+        (digest,) = discord.accepted()
+    assert digest.embeds[0]["title"].endswith("1 quiet alert")

@@ -76,7 +76,8 @@ job_missed = "off"
     ("line", "message"),
     [
         ('nosuch = "quiet"', "[notifications] kinds.nosuch: unknown alert kind 'nosuch'"),
-        ('quiet_digest = "off"', "[notifications] kinds.quiet_digest: unknown alert kind"),
+        ('quiet_digest = "off"', "[notifications] kinds.quiet_digest: 'quiet_digest' is made"),
+        ('candidate_digest = "off"', "kinds.candidate_digest: 'candidate_digest' is made by"),
         ('order_filled = "loud"',
          "[notifications] kinds.order_filled.mode: Input should be 'on', 'quiet' or 'off'"),
         ('order_filled = { route = "pager" }',
@@ -100,8 +101,8 @@ def test_the_digest_interval_must_be_positive(tmp_path: Path) -> None:
         load(tmp_path, "[notifications]\nquiet_digest_interval_min = 0\n")
 
 
-def test_every_registered_kind_but_the_digest_can_be_configured(tmp_path: Path) -> None:
-    kinds = [k for k in ALERT_TYPES if k != "quiet_digest"]
+def test_every_registered_kind_but_the_digests_can_be_configured(tmp_path: Path) -> None:
+    kinds = [k for k in ALERT_TYPES if k not in ("quiet_digest", "candidate_digest")]
     table = "\n".join(f'{k} = "off"' for k in kinds)
     settings = load(tmp_path, f"[notifications.kinds]\n{table}\n")
     assert sorted(settings.notifications.kinds) == sorted(kinds)
