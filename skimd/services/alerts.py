@@ -171,7 +171,6 @@ class OutboxSender:
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
         self._policy = policy or AlertPolicy()
-        self._quiet_interval = quiet_digest_interval_s
         self._complete_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
