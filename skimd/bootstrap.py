@@ -75,6 +75,7 @@ from skimd.services.trading.params import StrategyParams
 if TYPE_CHECKING:
     import httpx
 
+    from skimd.domain.alert_policy import AlertPolicy
     from skimd.domain.alerts import Alert
     from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
     from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
@@ -512,6 +513,16 @@ class App:
         )
 
     @cached_property
+    def alert_policy(self) -> AlertPolicy:
+        """Which alert kinds reach which webhook, and how (``[notifications.kinds]``): the
+        fan-out notifier's, which applies it to its direct sends (other notifiers: none)."""
+        from skimd.domain.alert_policy import AlertPolicy
+        from skimd.infrastructure.notifications.fanout import FanOutNotifier
+
+        notifier = self.notifier
+        return notifier.policy if isinstance(notifier, FanOutNotifier) else AlertPolicy()
+
+    @cached_property
     def outbox(self) -> OutboxSender:
         """The alert outbox's sender. Closing the App delivers what is pending first."""
         from skimd.infrastructure.notifications.outbox_store import SqlOutboxStore
@@ -526,6 +537,8 @@ class App:
             coalesce_threshold=cfg.outbox_coalesce_threshold,
             backoff_initial_s=cfg.outbox_backoff_initial_s,
             backoff_max_s=cfg.outbox_backoff_max_s,
+            policy=self.alert_policy,
+            quiet_digest_interval_s=cfg.quiet_digest_interval_min * 60,
         )
         self._on_close(sender.aclose)
         self._on_close(sender.run_once)  # runs first: the last alerts go out before closing

@@ -39,9 +39,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,6 +50,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from skimd.errors import ConfigurationError, SecretFileError
@@ -223,6 +225,30 @@ class DemoSettings(_Section):
     commission_per_order: float = Field(default=6.0, ge=0)
 
 
+class AlertKindSettings(_Section):
+    """One alert kind on the phone channels (:mod:`skimd.domain.alert_policy`): ``mode``
+    on / quiet (digest only) / off, ``route`` main / critical (unset: by severity). In TOML
+    either a table (``{ mode = "quiet", route = "main" }``) or just the mode (``"quiet"``)."""
+
+    mode: Literal["on", "quiet", "off"] = "on"
+    route: Literal["main", "critical"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_alone(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+
+def _known_alert_kind(kind: str) -> str:
+    from skimd.domain.alert_policy import SENDER_BUILT, configurable_kinds
+
+    if kind in SENDER_BUILT:
+        raise ValueError(f"{kind!r} is made by the alert sender: configure what it lists")
+    if kind not in configurable_kinds():
+        raise ValueError(f"unknown alert kind {kind!r}")
+    return kind
+
+
 class NotificationSettings(_Section):
     """Where alerts go and how the outbox sender paces them (see skimd.services.alerts)."""
 
@@ -245,6 +271,11 @@ class NotificationSettings(_Section):
     outbox_coalesce_threshold: int = Field(default=5, ge=2)
     outbox_backoff_initial_s: float = Field(default=2.0, gt=0)
     outbox_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    # -- per-kind control of the phone channels (skimd.domain.alert_policy) --
+    kinds: dict[Annotated[str, AfterValidator(_known_alert_kind)], AlertKindSettings] = Field(
+        default_factory=dict
+    )
+    quiet_digest_interval_min: float = Field(default=60.0, gt=0, le=24 * 60)
 
 
 class Settings(_Section):
@@ -541,13 +572,13 @@ def check_private_file(path: Path, mode: int | None = None) -> None:
 
 def _describe_validation_error(exc: ValidationError, path: Path, env: Mapping[str, str]) -> str:
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    loc = [str(p) for p in err["loc"] if p != "[key]"]  # a bad table key: name the key
     where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0]
     env_name = f"{ENV_PREFIX}{'__'.join(loc[:2]).upper()}" if len(loc) >= 2 else ""
     origin = env_name if env_name in env else str(path)
     if err["type"] == "extra_forbidden":
         return f"{origin}: unknown key {where}"
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     if "SecretStr" in str(err.get("ctx", "")) or any(s.key == loc[-1] for s in SECRETS):
         return f"{origin}: {where}: {message}"
     return f"{origin}: {where}: {message} (got {err.get('input')!r})"

@@ -15,8 +15,10 @@ else: the words of every alert in one place, which is the point of the module.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import singledispatch
 
 from skimd.domain.alerts import (
@@ -33,6 +35,7 @@ from skimd.domain.alerts import (
     DailySummary,
     GuardReleased,
     GuardTripped,
+    HeldAlert,
     HeldPosition,
     JobFailed,
     JobMissed,
@@ -45,6 +48,7 @@ from skimd.domain.alerts import (
     PositionMismatch,
     ProtectionFallback,
     ProtectionRestored,
+    QuietDigest,
     ReconciliationDigest,
     TradeableCandidate,
 )
@@ -543,4 +547,39 @@ def _late_candidates(a: LateCandidates) -> AlertText:
             (c.symbol, f"{c.occurred_at.astimezone(zone):%H:%M} {c.headline or c.source.value}")
             for c in a.candidates
         ),
+    )
+
+
+# -- quiet digests ---------------------------------------------------------------------------
+
+
+def quiet_digest(alerts: Sequence[Alert], *, occurred_at: datetime) -> QuietDigest:
+    """The digest of ``alerts`` (held by a phone channel), each as its one-line summary."""
+    return QuietDigest(
+        occurred_at=occurred_at,
+        held=tuple(
+            HeldAlert(
+                at=a.occurred_at,
+                kind=a.kind,
+                severity=a.severity,
+                line=" ".join(describe(a).summary.split()),
+            )
+            for a in alerts
+        ),
+    )
+
+
+def _kind_label(kind: str) -> str:
+    return kind.replace("_", " ")
+
+
+@describe.register
+def _quiet_digest(a: QuietDigest) -> AlertText:
+    counts = Counter(h.kind for h in a.held)
+    tally = ", ".join(f"{n} {_kind_label(kind)}" for kind, n in counts.items())
+    noun = "alert" if len(a.held) == 1 else "alerts"
+    return AlertText(
+        title=f"{len(a.held)} quiet {noun}",
+        summary=f"{len(a.held)} quiet {noun}: {tally}" if a.held else "no quiet alerts",
+        details=tuple((_kind_label(h.kind).capitalize(), h.line) for h in a.held),
     )

@@ -598,3 +598,35 @@ class LateCandidates(Alert):
     trading_day: date
     window_closed_at: datetime
     candidates: tuple[CandidateFound, ...]
+
+
+# -- quiet digests ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAlert:
+    """One alert a phone channel held back for its quiet digest: when it happened, its
+    kind and severity, and its one-line summary (built by
+    :func:`skimd.domain.alert_text.quiet_digest`; the alert itself stays in the record)."""
+
+    at: datetime
+    kind: str
+    severity: Severity
+    line: str
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class QuietDigest(Alert):
+    """The alerts of ``quiet`` kinds a phone channel held since its last digest, as one
+    message (built by the outbox sender; see :mod:`skimd.domain.alert_policy`). Never
+    critical: what must be acted on is not quiet. Warning when any held alert was."""
+
+    kind: ClassVar[str] = "quiet_digest"
+
+    held: tuple[HeldAlert, ...]
+
+    @property
+    def severity(self) -> Severity:
+        worst = max((h.severity.rank for h in self.held), default=0)
+        return Severity.WARNING if worst >= Severity.WARNING.rank else Severity.INFO

@@ -14,6 +14,12 @@ How an alert travels
    oldest id first, and sends them one by one. A run of ``coalesce_threshold`` or more
    pending ``candidate_found`` rows becomes one :class:`~skimd.domain.alerts.CandidateDigest`
    message instead of a flood.
+4. For a phone channel (a Discord webhook) the alert policy (:mod:`skimd.domain.alert_policy`)
+   decides per row first: *send* as above; *skip* (``off``, routed to the other webhook,
+   below its severity): marked delivered for it at once, logged at debug and counted
+   (:meth:`OutboxSender.status`); *hold* (``quiet``): the row stays pending for it until
+   its next :class:`~skimd.domain.alerts.QuietDigest` (:mod:`skimd.services.quiet_hold`).
+   The record channels (console, JSON-lines) get every row as it comes.
 
 Guarantees
 ----------
@@ -54,6 +60,8 @@ from typing import Any
 import structlog
 
 from skimd.clock import Clock, TimerHandle
+from skimd.domain.alert_policy import AlertPolicy
+from skimd.domain.alert_text import quiet_digest
 from skimd.domain.alerts import Alert, CandidateDigest, CandidateFound
 from skimd.errors import (
     AlertRejectedError,
@@ -68,6 +76,7 @@ from skimd.services.ports.alerts import (
     OutboxStore,
     PendingAlert,
 )
+from skimd.services.quiet_hold import RELEASE_KINDS, QuietHold
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +108,7 @@ def enqueue(uow: HasAlertOutbox, alert: Alert, *, dedup_key: str | None = None) 
 @dataclass
 class _NotifierState:
     notifier: NotificationService
+    quiet: QuietHold  # the rows of quiet kinds held for its next digest
     failures: int = 0
     next_attempt: float = 0.0
     timer: TimerHandle | None = None
@@ -115,6 +125,8 @@ class SendReport:
     messages: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
     completed: int = 0
 
 
@@ -133,9 +145,13 @@ class OutboxSender:
         max_messages_per_run: int = 50,
         backoff_initial_s: float = 2.0,
         backoff_max_s: float = 60.0,
+        policy: AlertPolicy | None = None,
+        quiet_digest_interval_s: float = 3600.0,
     ) -> None:
         if coalesce_threshold < 2 or batch_limit < 1 or max_messages_per_run < 1:
             raise ValueError("coalesce_threshold >= 2, batch_limit >= 1, max_messages >= 1")
+        if quiet_digest_interval_s <= 0:
+            raise ValueError("quiet_digest_interval_s must be positive")
         flat: list[NotificationService] = []
         for n in [notifiers] if not isinstance(notifiers, Sequence) else list(notifiers):
             flat.extend(leaf_notifiers(n))
@@ -145,12 +161,16 @@ class OutboxSender:
         self._store = store
         self._clock = clock  # the times recorded on outbox rows
         self._wall = wall_clock or clock  # back-off waits (see the module docstring)
-        self._states = [_NotifierState(n) for n in flat]
+        self._states = [
+            _NotifierState(n, quiet=QuietHold(quiet_digest_interval_s, batch_limit))
+            for n in flat
+        ]
         self._coalesce = coalesce_threshold
         self._batch = batch_limit
         self._max_messages = max_messages_per_run
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
+        self._policy = policy or AlertPolicy()
         self._complete_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -163,22 +183,26 @@ class OutboxSender:
         return [s.notifier.name for s in self._states]
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per notifier: consecutive failures, last error, seconds until the next attempt."""
+        """Per notifier: consecutive failures, last error, seconds until the next attempt,
+        rows held for its quiet digest, rows skipped by the alert policy since start."""
         now = self._wall.monotonic()
         return {
             s.notifier.name: {
                 "failures": s.failures,
                 "last_error": s.last_error,
                 "retry_in_s": max(0.0, s.next_attempt - now),
+                "held": len(s.quiet.held),
+                "skipped": s.quiet.skipped,
             }
             for s in self._states
         }
 
     # -- running -------------------------------------------------------------------------
 
-    async def run_once(self) -> SendReport:
+    async def run_once(self, *, release_quiet: bool = False) -> SendReport:
         """Deliver what is due now to every notifier not backing off; never raises for a
         notifier's failure (a store failure propagates: the DB is broken).
+        ``release_quiet``: send the held quiet rows too, whether their digest is due or not.
 
         Safe to call while another run is in flight: a notifier already being delivered to
         is not entered twice (its in-flight loop looks again before finishing), so a slow
@@ -188,6 +212,9 @@ class OutboxSender:
         report = SendReport()
         if not self._states:
             return report  # nobody to deliver to: rows must stay, not count as delivered
+        if release_quiet:
+            for state in self._states:
+                state.quiet.release = True
         await asyncio.gather(*(self._deliver_guarded(state, report) for state in self._states))
         async with self._complete_lock:
             report.completed = await self._store.complete(self.notifier_names, self._clock.now())
@@ -216,11 +243,12 @@ class OutboxSender:
         seconds of wall-clock time; True when no notifier that can still deliver has a row
         left. For the end of a demo day, whose simulated clock ends long before a
         rate-limited webhook has caught up (the daemon instead catches up on its next run).
+        Held quiet rows go out too, as their digests.
         """
         deadline = self._wall.monotonic() + within_s
         while True:
             await self.wait_idle()
-            await self.run_once()
+            await self.run_once(release_quiet=True)
             waiting = [
                 s for s in self._states
                 if not s.disabled and await self._store.pending(s.notifier.name, 1)
@@ -295,13 +323,20 @@ class OutboxSender:
         name = state.notifier.name
         if self._wall.monotonic() < state.next_attempt:
             return
-        rows = await self._store.pending(name, self._batch)
+        # Held rows are still pending for this notifier: read past them.
+        rows = await self._store.pending(name, self._batch + len(state.quiet.held))
+        rows = await self._apply_policy(state, rows, report)
         messages = rows_done = 0
+        delivering = True
         i = 0
         while i < len(rows) and messages < self._max_messages:
             group, alert = self._next_unit(rows, i)
-            i += len(group)
             ids = [row_id for row_id, _ in group]
+            if alert is not None and alert.kind in RELEASE_KINDS and state.quiet.held:
+                delivering = await self._send_held(state, report, before=ids[0])
+                if not delivering:
+                    break
+            i += len(group)
             now = self._clock.now()
             if alert is None:
                 log.error("alert outbox row cannot be decoded; skipped", row_id=ids[0])
@@ -325,16 +360,78 @@ class OutboxSender:
                 self._back_off(state, exc)
                 report.failed[name] = state.last_error or ""
                 await self._store.record_failure(ids, name, state.last_error or "", now)
+                delivering = False
                 break
             await self._store.mark_delivered(ids, name, self._clock.now())
             messages += 1
             rows_done += len(group)
-            if state.failures:
-                log.info("alert notifier recovered", notifier=name, after_failures=state.failures)
-            state.failures = 0
-            state.last_error = None
+            self._recovered(state)
         report.messages[name] = report.messages.get(name, 0) + messages
         report.rows[name] = report.rows.get(name, 0) + rows_done
+        if delivering and state.quiet.due(self._clock.monotonic()):
+            await self._send_held(state, report)
+        report.held[name] = len(state.quiet.held)
+
+    async def _apply_policy(
+        self, state: _NotifierState, rows: Sequence[PendingAlert], report: SendReport
+    ) -> list[PendingAlert]:
+        """The rows to send now; rows the policy skips are marked delivered, quiet rows
+        held (a notifier that is no phone channel gets every row)."""
+        name = state.notifier.name
+        if not self._policy.is_phone(name):
+            return list(rows)
+        sendable, skipped = state.quiet.sort_out(
+            self._policy, name, rows, self._clock.monotonic()
+        )
+        if skipped:
+            log.debug("alerts skipped by policy", notifier=name, row_ids=skipped)
+            await self._store.mark_delivered(skipped, name, self._clock.now())
+            report.skipped[name] = report.skipped.get(name, 0) + len(skipped)
+        return sendable
+
+    async def _send_held(
+        self, state: _NotifierState, report: SendReport, *, before: int | None = None
+    ) -> bool:
+        """Send the held rows (those older than row ``before`` when given) as one digest;
+        False when the notifier failed (it backs off and the rows stay held)."""
+        name = state.notifier.name
+        rows = state.quiet.next_digest(before)
+        if not rows:
+            return True
+        ids = [row_id for row_id, _ in rows]
+        now = self._clock.now()
+        digest = quiet_digest([alert for _, alert in rows], occurred_at=now)
+        try:
+            await state.notifier.send(digest)
+        except AlertRejectedError as exc:
+            log.error(
+                "quiet digest rejected by notifier; its rows skipped",
+                notifier=name,
+                row_ids=ids,
+                error=str(exc),
+            )
+            await self._store.record_failure(ids, name, f"rejected: {exc}", now)
+        except Exception as exc:  # one notifier failing must never stop the others
+            self._back_off(state, exc)
+            report.failed[name] = state.last_error or ""
+            await self._store.record_failure(ids, name, state.last_error or "", now)
+            return False
+        else:
+            report.messages[name] = report.messages.get(name, 0) + 1
+            report.rows[name] = report.rows.get(name, 0) + len(ids)
+            self._recovered(state)
+        await self._store.mark_delivered(ids, name, self._clock.now())
+        state.quiet.sent(ids, self._clock.monotonic())
+        return True
+
+    def _recovered(self, state: _NotifierState) -> None:
+        if state.failures:
+            log.info(
+                "alert notifier recovered", notifier=state.notifier.name,
+                after_failures=state.failures,
+            )
+        state.failures = 0
+        state.last_error = None
 
     def _next_unit(
         self, rows: Sequence[PendingAlert], start: int

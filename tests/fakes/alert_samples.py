@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from skimd.domain.alert_text import quiet_digest
 from skimd.domain.alerts import (
     Alert,
     BrokerRateLimited,
@@ -37,6 +38,7 @@ from skimd.domain.alerts import (
     PositionMismatch,
     ProtectionFallback,
     ProtectionRestored,
+    QuietDigest,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
@@ -61,7 +63,7 @@ def one_of_each() -> list[Alert]:
         open_price=Decimal("47.50"),
         gap_pct=Decimal("5.3215"),
     )
-    return [
+    samples: list[Alert] = [
         gap,
         CandidateFound(
             occurred_at=T,
@@ -232,6 +234,10 @@ def one_of_each() -> list[Alert]:
             ),
         ),
     ]
+    placed, filled = (a for a in samples if a.kind in ("order_placed", "order_filled"))
+    quiet = quiet_digest([gap, placed, filled], occurred_at=T + timedelta(hours=1))
+    assert isinstance(quiet, QuietDigest)
+    return [*samples, quiet]
 
 
 def hard_for_a_phone() -> list[Alert]:

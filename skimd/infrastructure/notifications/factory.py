@@ -15,6 +15,7 @@ import structlog
 
 from skimd.clock import Clock
 from skimd.config import NotificationSettings, Settings
+from skimd.domain.alert_policy import AlertPolicy, KindRule, Mode, Route
 from skimd.domain.alerts import Severity
 from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier, Notifier
@@ -22,6 +23,9 @@ from skimd.infrastructure.notifications.heartbeat import Heartbeat
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
 
 log = structlog.get_logger(__name__)
+
+MAIN_WEBHOOK = "discord"
+CRITICAL_WEBHOOK = "discord-critical"
 
 
 def _notifications(settings: Settings | NotificationSettings) -> NotificationSettings:
@@ -40,6 +44,9 @@ def build_notifier(
 
     Member names (stable, used by the outbox's delivery records): ``console``, ``jsonl``,
     ``discord``, ``discord-critical``. Times read in the market zone (``market.timezone``).
+    Which alert reaches which Discord webhook is :func:`build_alert_policy`'s (the fan-out
+    applies it to direct sends; the outbox sender to everything else), so both webhooks
+    take every severity here.
     """
     cfg = settings.notifications
     tz = ZoneInfo(settings.market.timezone)
@@ -63,8 +70,7 @@ def build_notifier(
         members.append(
             DiscordNotifier(
                 cfg.discord_webhook_url,
-                name="discord",
-                min_severity=Severity(cfg.discord_min_severity),
+                name=MAIN_WEBHOOK,
                 **common,  # type: ignore[arg-type]
             )
         )
@@ -72,14 +78,31 @@ def build_notifier(
         members.append(
             DiscordNotifier(
                 cfg.discord_critical_webhook_url,
-                name="discord-critical",
-                min_severity=Severity.CRITICAL,
+                name=CRITICAL_WEBHOOK,
                 **common,  # type: ignore[arg-type]
             )
         )
     if not members:
         log.warning("no alert notifier configured; alerts stay in the outbox")
-    return FanOutNotifier(members, name="alerts")
+    return FanOutNotifier(members, name="alerts", policy=build_alert_policy(settings))
+
+
+def build_alert_policy(settings: Settings | NotificationSettings) -> AlertPolicy:
+    """The per-kind policy of ``[notifications.kinds]`` over the configured webhooks."""
+    cfg = _notifications(settings)
+    channels: dict[str, Route] = {}
+    if cfg.discord_webhook_url is not None:
+        channels[MAIN_WEBHOOK] = Route.MAIN
+    if cfg.discord_critical_webhook_url is not None:
+        channels[CRITICAL_WEBHOOK] = Route.CRITICAL
+    return AlertPolicy(
+        channels=channels,
+        kinds={
+            kind: KindRule(Mode(rule.mode), Route(rule.route) if rule.route else None)
+            for kind, rule in cfg.kinds.items()
+        },
+        main_min_severity=Severity(cfg.discord_min_severity),
+    )
 
 
 def build_heartbeat(

@@ -1,0 +1,112 @@
+"""Which phone channel hears which alert kind, and how: the per-kind alert policy.
+
+Channels are of two sorts. The *record* channels (console, JSON-lines file) receive every
+alert: they are the record, so no policy applies to them. The *phone* channels are the
+Discord webhooks, each with a :class:`Route`: ``main`` (the ordinary webhook) or
+``critical`` (the optional second webhook, kept for what the trader must act on).
+
+Each alert kind has a :class:`KindRule`:
+
+- ``mode``: ``on`` (sent as it happens, the default), ``quiet`` (held back and delivered
+  in one :class:`~skimd.domain.alerts.QuietDigest` message at most every
+  ``quiet_digest_interval_min``, and when the daily summary goes or the daemon stops) or
+  ``off`` (never sent to a phone channel; still recorded).
+- ``route``: unset (the default) sends the kind to the main webhook, and to the critical
+  webhook too when that alert's severity is CRITICAL (the behaviour before this policy);
+  ``main`` sends it to the main webhook only, whatever its severity; ``critical`` sends it
+  to the critical webhook *in addition to* the main one, whatever its severity (the main
+  webhook stays the complete feed; without a critical webhook, ``critical`` is just main).
+
+The main webhook also drops alerts below its ``min_severity`` (``discord_min_severity``).
+The mode applies on every webhook the kind goes to. A quiet digest itself is always sent
+(it is what the policy produced); a burst of ``candidate_found`` rows that the sender
+coalesces into one candidate digest follows the rule of ``candidate_found``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from skimd.domain.alerts import ALERT_TYPES, Alert, CandidateDigest, QuietDigest, Severity
+
+
+class Mode(StrEnum):
+    ON = "on"
+    QUIET = "quiet"
+    OFF = "off"
+
+
+class Route(StrEnum):
+    MAIN = "main"
+    CRITICAL = "critical"
+
+
+class Disposition(StrEnum):
+    """What one channel does with one alert."""
+
+    SEND = "send"  # deliver it now
+    HOLD = "hold"  # keep it for the channel's next quiet digest
+    SKIP = "skip"  # not for this channel (off, routed elsewhere, below its severity)
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    mode: Mode = Mode.ON
+    route: Route | None = None  # None: main, plus the critical webhook when CRITICAL
+
+
+DEFAULT_RULE = KindRule()
+
+
+SENDER_BUILT = frozenset({CandidateDigest.kind, QuietDigest.kind})
+"""Kinds the outbox sender makes from the rows it sends, never queued themselves: a rule
+names the rows' kinds (``candidate_found`` for a burst of candidates)."""
+
+
+def configurable_kinds() -> list[str]:
+    """Every alert kind a rule may name: all registered kinds but :data:`SENDER_BUILT`."""
+    return [kind for kind in ALERT_TYPES if kind not in SENDER_BUILT]
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """The rules, and which notifiers (by name) are phone channels on which route.
+
+    The default policy (no channels) sends everything everywhere: a sender built without a
+    policy behaves as before it existed."""
+
+    channels: Mapping[str, Route] = field(default_factory=dict)
+    kinds: Mapping[str, KindRule] = field(default_factory=dict)
+    main_min_severity: Severity = Severity.INFO
+
+    def __post_init__(self) -> None:
+        known = set(configurable_kinds())
+        unknown = sorted(k for k in self.kinds if k not in known)
+        if unknown:
+            raise ValueError(f"alert policy names unknown alert kinds: {', '.join(unknown)}")
+
+    def rule(self, kind: str) -> KindRule:
+        return self.kinds.get(kind, DEFAULT_RULE)
+
+    def is_phone(self, notifier: str) -> bool:
+        return notifier in self.channels
+
+    def disposition(self, notifier: str, alert: Alert) -> Disposition:
+        channel = self.channels.get(notifier)
+        if channel is None or isinstance(alert, QuietDigest):
+            return Disposition.SEND
+        rule = self.rule(alert.kind)
+        if not self._routed(channel, rule.route, alert):
+            return Disposition.SKIP
+        if rule.mode is Mode.OFF:
+            return Disposition.SKIP
+        return Disposition.HOLD if rule.mode is Mode.QUIET else Disposition.SEND
+
+    def _routed(self, channel: Route, route: Route | None, alert: Alert) -> bool:
+        if channel is Route.MAIN:
+            return alert.severity.rank >= self.main_min_severity.rank
+        if route is None:
+            return alert.severity is Severity.CRITICAL
+        return route is Route.CRITICAL
