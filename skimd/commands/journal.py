@@ -41,6 +41,7 @@ from typing import Any
 
 from skimd import bootstrap
 from skimd.commands.text_tables import local_time, render_table
+from skimd.config import Settings
 from skimd.domain.stats import GroupBy, TripStats
 from skimd.errors import InvalidInputError
 from skimd.files import write_atomic
@@ -135,8 +136,19 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-07-31") from exc
 
 
+def _quiet_logging(settings: Settings) -> None:
+    """Log to stderr (stdout is the answer, JSON with ``--json``), warnings and worse
+    only: the one result line is the command's story, as in ``skimd demo``."""
+    if settings.logging.level in ("DEBUG", "INFO"):
+        settings = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"level": "WARNING"})}
+        )
+    bootstrap.setup_logging(settings)
+
+
 def _app(args: argparse.Namespace) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
+    _quiet_logging(settings)
     return bootstrap.build(settings, access=bootstrap.Access.SHARED)
 
 

@@ -67,11 +67,15 @@ def render_equity(
     zero = y_of(0)
     draw.line([(left, zero), (right, zero)], fill=charts.GREY, width=1)
 
-    peak = Decimal(0)
-    for i, value in enumerate(values):  # drawdown from the running peak, shaded
-        peak = max(peak, value)
-        if value < peak and i > 0:
-            draw.rectangle([x_of(i - 1), y_of(peak), x_of(i), y_of(value)], fill=(90, 40, 44))
+    peak = values[0]
+    for i in range(1, len(values)):  # drawdown from the running peak, shaded under it
+        peak = max(peak, values[i])
+        if values[i] < peak or values[i - 1] < peak:
+            draw.polygon(
+                [(x_of(i - 1), y_of(peak)), (x_of(i), y_of(peak)), (x_of(i), y_of(values[i])),
+                 (x_of(i - 1), y_of(values[i - 1]))],
+                fill=(90, 40, 44),
+            )
     points = [(x_of(i), y_of(v)) for i, v in enumerate(values)]
     draw.line(points, fill=charts.PATH, width=2)
     last = values[-1]
@@ -82,7 +86,7 @@ def render_equity(
     first_day = curve.points[0].at.astimezone(zone).date().isoformat()
     last_day = curve.points[-1].at.astimezone(zone).date().isoformat()
     draw.text((left, bottom + 8), first_day, fill=charts.GREY, font=small)
-    end_label = f"{last_day} ({steps} round trip{'s' if steps != 1 else ''})"
+    end_label = f"{last_day}, {steps} round trip{'s' if steps != 1 else ''}"
     draw.text((right - draw.textlength(end_label, font=small), bottom + 8), end_label,
               fill=charts.GREY, font=small)
 
