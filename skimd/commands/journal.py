@@ -46,6 +46,21 @@ from skimd.domain.stats import GroupBy, TripStats
 from skimd.errors import InvalidInputError
 from skimd.files import write_atomic
 
+STATS_HELP = """\
+Statistics of the round trips closed from --from to --to (market-zone dates, inclusive),
+after fees, with an equity-curve PNG.
+
+  R            net P&L / ((entry average - initial stop) x qty); the initial stop is the
+               executed trade plan's; round trips without one are left out of R figures
+  expectancy   mean net P&L per round trip ($) and mean R
+  PF           profit factor: sum of wins / |sum of losses|
+  max DD       largest fall of cumulative net P&L from its running peak (from 0)
+  MFE cap      sum gross P&L / sum MFE, round trips that went into profit (1 = sold at
+               the best price of the hold)
+  MAE cap      sum gross P&L / sum MAE, losing round trips (1 = sold at the worst point)
+  setup, tag   the journal has no reviews yet: every round trip groups as '—'
+"""
+
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     journal = subparsers.add_parser(
@@ -66,7 +81,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_round_trips)
 
-    p = sub.add_parser("stats", parents=parents, help="statistics of closed round trips")
+    p = sub.add_parser(
+        "stats",
+        parents=parents,
+        help="statistics of closed round trips",
+        description=STATS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--from", dest="date_from", type=_date, metavar="DATE",
                    help="first close date, YYYY-MM-DD (market zone)")
     p.add_argument("--to", dest="date_to", type=_date, metavar="DATE",
@@ -258,8 +279,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
                            numeric=STATS_COLUMNS[1:], totals=_stats_row(report.total)))
     for note in report.notes:
         print(f"note: {note}")
-    print("R = net P&L / ((entry - initial stop) x qty); capture: see `skimd journal stats "
-          "--help` and the README")
+    print("R = net P&L / ((entry - initial stop) x qty); definitions: "
+          "`skimd journal stats --help`")
     if chart_path is not None:
         print(f"equity curve: {chart_path}")
     return 0
