@@ -249,19 +249,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
         stats = app.journal_stats()
         report = stats.report(args.date_from, args.date_to, by)
         chart_path: Path | None = None
-        if not args.no_chart and report.curve:
-            png = stats.chart(report)
+        png = None if args.no_chart else stats.chart(report)  # None without a round trip
+        if png is not None:
             chart_path = args.chart or (
                 app.data_dir / "reports" / "stats" / stats.default_chart_name(report)
             )
-            if png is not None:
-                try:
-                    chart_path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise InvalidInputError(
-                        f"{chart_path.parent}: cannot make the folder ({exc.strerror})"
-                    ) from exc
-                _write_atomic(chart_path, png)
+            try:
+                chart_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"{chart_path.parent}: cannot make the folder ({exc.strerror})"
+                ) from exc
+            _write_atomic(chart_path, png)
     if args.json:
         data = report.as_json()
         data["chart"] = None if chart_path is None else str(chart_path)
