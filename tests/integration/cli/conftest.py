@@ -3,7 +3,7 @@
 Each test gets its own config (``make_config``) and a copy of one migrated data dir made
 once per session (the salt and passphrase match because make_config always writes the same
 passphrase). The commands configure logging to stderr as the CLI does
-(``tests/integration/conftest.py`` restores it after every test).
+(``tests/conftest.py`` restores it after every test).
 """
 
 from __future__ import annotations
