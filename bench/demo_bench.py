@@ -53,7 +53,7 @@ def one_run(tmp: Path) -> tuple[float, float, dict[str, object]]:
     if done.returncode != 0:
         raise SystemExit(f"demo failed ({done.returncode}): {done.stderr[-2000:]}")
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout)  # with --json stdout is the summary alone
     # ru_maxrss of children is the max over all children so far: report it only when it rose
     return wall, max(peak_kb, before) / 1024, summary
 

@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from skimd.services.control_events import EventBus
     from skimd.services.guard import KillSwitch
     from skimd.services.journal.reports import TradeReports
+    from skimd.services.journal.stats import JournalStats
     from skimd.services.ports.alerts import NotificationService
     from skimd.services.ports.broker import AnnouncementFeed, Broker
     from skimd.services.ports.reports import PricePath
@@ -486,6 +487,18 @@ class App:
             report_chart_renderer(zone),
             self.clock,
             zone,
+        )
+
+    def journal_stats(self) -> JournalStats:
+        """``skimd journal stats``: statistics of closed round trips (read-only) and the
+        equity-curve chart."""
+        from skimd.infrastructure.database.stats_reads import SqlClosedTrips
+        from skimd.infrastructure.notifications.equity_chart import equity_chart_renderer
+        from skimd.services.journal.stats import JournalStats
+
+        zone = self.calendar.zone
+        return JournalStats(
+            SqlClosedTrips(self.database.unit_of_work), zone, equity_chart_renderer(zone)
         )
 
     # -- alerts ----------------------------------------------------------------------------

@@ -1,17 +1,35 @@
-"""Shared fixtures: a private config file + data dir per test, and a CLI runner."""
+"""Shared fixtures: a private config file + data dir per test, and a CLI runner.
+
+Commands run in-process configure logging to stderr as the CLI does; the structlog and
+stdlib logging set-up is restored after every test (``restore_logging``), so no later test
+writes to a capture stream pytest has closed.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 # Small Argon2 parameters for tests: the production defaults (64 MiB, t=3) are kept in code.
 TEST_KDF = {"kdf_time_cost": 1, "kdf_memory_kib": 8192, "kdf_parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def write_private(path: Path, text: str) -> Path:

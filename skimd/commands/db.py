@@ -2,8 +2,10 @@
 
 Every sub-command builds the App (:func:`skimd.bootstrap.build`), runs one step of its
 ``db_admin`` (which opens the database the way the daemon does) and prints one result line
-(``tables`` supports ``--json``). Commands that replace or rewrite the file (``init``,
-``restore``, ``rekey``, ``encrypt``, ``recover``) build an EXCLUSIVE App, which holds the
+(``verify``, ``backup`` and ``tables`` print a JSON object instead with ``--json``; on an
+error stdout stays empty and the one-line error goes to stderr with the exit code).
+Commands that replace or rewrite the file (``init``, ``restore``, ``rekey``, ``encrypt``,
+``recover``) build an EXCLUSIVE App, which holds the
 data-directory lock, so they refuse to run while the daemon is up. ``recover`` finishes or
 rolls back a ``restore`` or ``rekey`` that was killed half-way (any command holding the
 lock does that too, before it opens the database; readers only say so).
@@ -22,6 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from skimd import bootstrap
+from skimd.config import Settings
 from skimd.errors import ConfigurationError
 
 NEW_PASSPHRASE_ENV = "SKIMD_DB_NEW_PASSPHRASE"  # noqa: S105 - a variable name
@@ -36,10 +39,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("verify", parents=parents, help="integrity and cipher integrity checks")
+    p.add_argument("--json", action="store_true", help="print {database, ok, checks}")
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("backup", parents=parents, help="encrypted online backup, then rotate")
     p.add_argument("path", nargs="?", type=Path, help="backup directory (default: configured)")
+    p.add_argument("--json", action="store_true", help="print {backup, verified, keep}")
     p.set_defaults(handler=cmd_backup)
 
     p = sub.add_parser("restore", parents=parents, help="replace the database with a backup")
@@ -67,8 +72,19 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_tables)
 
 
+def _quiet_logging(settings: Settings) -> None:
+    """Log to stderr (stdout is the answer, JSON with ``--json``), warnings and worse
+    only: the one result line is the command's story, as in ``skimd demo``."""
+    if settings.logging.level in ("DEBUG", "INFO"):
+        settings = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"level": "WARNING"})}
+        )
+    bootstrap.setup_logging(settings)
+
+
 def _app(args: argparse.Namespace, access: bootstrap.Access) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
+    _quiet_logging(settings)
     return bootstrap.build(settings, access=access)
 
 
@@ -84,6 +100,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     with _app(args, bootstrap.Access.SHARED) as app:
         checks = app.db_admin.verify()
+    if args.json:
+        passed = checks.split(" and ")
+        print(json.dumps({"database": str(app.db_admin.path), "ok": True, "checks": passed}))
+        return 0
     print(f"database {app.db_admin.path}: ok ({checks})")
     return 0
 
@@ -91,6 +111,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     with _app(args, bootstrap.Access.SHARED) as app:
         made = app.db_admin.backup(args.path)
+    keep = app.settings.database.backup_keep
+    if args.json:
+        print(json.dumps({"backup": str(made), "verified": True, "keep": keep}))
+        return 0
     print(f"backup {made} written and verified (keeping {app.settings.database.backup_keep})")
     return 0
 

@@ -15,6 +15,9 @@ webhook's rate limits, the outbox's back-off after a failed send) run on the rea
 injected as the App's ``wall_clock``, so a demo pointed at a real webhook sends no faster
 than Discord allows instead of retrying in bursts; at the end of the day the demo waits (at
 most :data:`FLUSH_WITHIN_S` real seconds) until every alert has been delivered.
+
+With ``--json`` stdout carries only the summary JSON (one ``json.loads``); the human lines
+(the start line and the console notifier's alerts) go to stderr instead, in the same order.
 """
 
 from __future__ import annotations
@@ -100,7 +103,11 @@ def _demo(args: argparse.Namespace) -> int:
     if args.date:
         day = _parse_date(args.date)
         if not calendar.is_trading_day(day):
-            print(f"{day}: the ASX is closed ({calendar.holiday_name(day)}); nothing to replay.")
+            closed = calendar.holiday_name(day)
+            if args.json:
+                print(json.dumps({"day": day.isoformat(), "market_closed": closed}))
+            else:
+                print(f"{day}: the ASX is closed ({closed}); nothing to replay.")
             return 0
     else:
         today = SystemClock().now().astimezone(calendar.zone).date()
@@ -120,6 +127,7 @@ async def _replay(
     day_start = combine(day, DAY_START, zone)
     end = combine(day, DAY_END, zone)
     clock = SimulatedClock(day_start)
+    human = sys.stderr if args.json else sys.stdout  # --json: stdout is the JSON alone
 
     async def record_progress() -> None:
         app.demo_account.record(day, clock.now())
@@ -130,6 +138,7 @@ async def _replay(
         clock=clock,
         wall_clock=SystemClock(),
         environ={},
+        stdout=human,
         redactor=redactor,
         create_database=True,
         extra_jobs=[(PROGRESS_JOB, record_progress)],
@@ -143,7 +152,9 @@ async def _replay(
         verb = f"resuming from {start.astimezone(zone):%H:%M}" if resumed else "replaying"
         print(
             f"skimd demo: {verb} {day} {DAY_START:%H:%M}-{DAY_END:%H:%M} {zone.key} "
-            f"(seed {app.demo_account.seed}, data in {app.data_dir})"
+            f"(seed {app.demo_account.seed}, data in {app.data_dir})",
+            file=human,
+            flush=True,
         )
         began = wallclock.perf_counter()
         code = await app.run(simulate_until=end, install_signals=False, pace=args.speed)

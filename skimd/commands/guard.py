@@ -9,6 +9,8 @@ before every entry. Either way a lock stops new entries at once; open positions,
 stops and exits are still managed.
 
 Without a daemon the alert queued with each change goes out when the daemon next starts.
+With ``--json`` every action prints one JSON object on stdout (``lock``/``unlock`` add
+``changed`` and ``via``: ``daemon`` or ``database``); warnings go to stderr.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from skimd.errors import DaemonUnavailableError
 
 DEFAULT_REASON = "manual lock (skimd guard lock)"
 MAX_REASON_CHARS = 200
+JSON_HELP = "print {locked, reason, changed_at, changed, via}"
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -37,8 +40,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     lock.add_argument(
         "--reason", type=_reason, default=DEFAULT_REASON, help="why (shown in status and alerts)"
     )
+    lock.add_argument("--json", action="store_true", help=JSON_HELP)
     lock.set_defaults(handler=_lock)
     unlock = actions.add_parser("unlock", parents=parents, help="allow new entries again")
+    unlock.add_argument("--json", action="store_true", help=JSON_HELP)
     unlock.set_defaults(handler=_unlock)
     status = actions.add_parser("status", parents=parents, help="show the kill switch")
     status.add_argument("--json", action="store_true", help="print {locked, reason, changed_at}")
@@ -114,25 +119,40 @@ def _app(settings: Settings) -> bootstrap.App:
 def _lock(args: argparse.Namespace) -> int:
     settings = _settings(args)
     answer = _from_daemon(settings, "guard.lock", {"reason": args.reason})
+    via = "daemon"
     if answer is None:
+        via = "database"
         with _app(settings) as app:
             answer = app.kill_switch.lock(args.reason)
-    state, changed = answer
-    line = describe(state, bootstrap.build_calendar(settings).zone)
-    print(line if changed else f"already locked; {line}")
+    _changed(settings, args, answer, via, "already locked")
     return 0
 
 
 def _unlock(args: argparse.Namespace) -> int:
     settings = _settings(args)
     answer = _from_daemon(settings, "guard.unlock")
+    via = "daemon"
     if answer is None:
+        via = "database"
         with _app(settings) as app:
             answer = app.kill_switch.unlock()
-    state, changed = answer
-    line = describe(state, bootstrap.build_calendar(settings).zone)
-    print(line if changed else f"already unlocked; {line}")
+    _changed(settings, args, answer, via, "already unlocked")
     return 0
+
+
+def _changed(
+    settings: Settings,
+    args: argparse.Namespace,
+    answer: tuple[GuardState, bool],
+    via: str,
+    unchanged: str,
+) -> None:
+    state, changed = answer
+    if args.json:
+        print(json.dumps({**as_json(state), "changed": changed, "via": via}))
+        return
+    line = describe(state, bootstrap.build_calendar(settings).zone)
+    print(line if changed else f"{unchanged}; {line}")
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -3,12 +3,16 @@
 - ``trades [--from DATE] [--to DATE] [--json]``: executions (dates in the market zone,
   both ends inclusive).
 - ``round-trips [--open | --closed] [--json]``.
-- ``report [DATE] [--out DIR]``: the day's trade reports and charts as
+- ``stats [--from DATE] [--to DATE] [--by day|week|month|setup|tag|ticker] [--chart FILE |
+  --no-chart] [--json]``: statistics of the round trips closed in the range (see
+  :mod:`skimd.domain.stats` for every definition) and the equity-curve PNG, written to
+  ``FILE`` or by default ``<data_dir>/reports/stats/equity_<first>_<last>.png``.
+- ``report [DATE] [--out DIR] [--json]``: the day's trade reports and charts as
   ``DIR/DATE/report.md`` + PNGs (default DATE: the last day a round trip closed; default DIR:
   ``<data_dir>/reports``). Round trips of that day without a stored report get one first,
   charted from their executions (the CLI has no broker session; the daemon's end of day
   draws the full intraday path).
-- ``import-bank FILE --bank ID [--account NAME]``: a CSV statement read with bank import
+- ``import-bank FILE --bank ID [--account NAME] [--json]``: a CSV statement read with bank import
   config ID, or an OFX statement (no config needed). Lines already stored, or repeated in
   the file, are skipped by hash. The whole file is one unit of work: a bad line fails the
   import with the file and line number and nothing is written.
@@ -16,7 +20,9 @@
 - ``export --what trades|round-trips [--out FILE]``: CSV (stdout without ``--out``).
 
 Listings use a read-only unit of work: they never take the write lock, so they are safe
-while the daemon runs.
+while the daemon runs. Tables show times in the market zone to the second, with a totals
+row where the column adds up; ``--json`` prints only JSON on stdout (exact decimals as
+text, times in ISO 8601 UTC).
 """
 
 from __future__ import annotations
@@ -28,13 +34,32 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from skimd import bootstrap
+from skimd.commands.text_tables import local_time, render_table
+from skimd.config import Settings
+from skimd.domain.stats import GroupBy, TripStats
 from skimd.errors import InvalidInputError
 from skimd.files import write_atomic
+
+STATS_HELP = """\
+Statistics of the round trips closed from --from to --to (market-zone dates, inclusive),
+after fees, with an equity-curve PNG.
+
+  R            net P&L / ((entry average - initial stop) x qty); the initial stop is the
+               executed trade plan's; round trips without one are left out of R figures
+  expectancy   mean net P&L per round trip ($) and mean R
+  PF           profit factor: sum of wins / |sum of losses|
+  max DD       largest fall of cumulative net P&L from its running peak (from 0)
+  MFE cap      sum gross P&L / sum MFE, round trips that went into profit (1 = sold at
+               the best price of the hold)
+  MAE cap      sum gross P&L / sum MAE, losing round trips (1 = sold at the worst point)
+  setup, tag   the journal has no reviews yet: every round trip groups as '—'
+"""
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -56,15 +81,36 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_round_trips)
 
+    p = sub.add_parser(
+        "stats",
+        parents=parents,
+        help="statistics of closed round trips",
+        description=STATS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--from", dest="date_from", type=_date, metavar="DATE",
+                   help="first close date, YYYY-MM-DD (market zone)")
+    p.add_argument("--to", dest="date_to", type=_date, metavar="DATE",
+                   help="last close date, YYYY-MM-DD (market zone)")
+    p.add_argument("--by", choices=[str(g) for g in GroupBy], help="group the round trips")
+    chart = p.add_mutually_exclusive_group()
+    chart.add_argument("--chart", type=Path, metavar="FILE",
+                       help="equity-curve PNG (default: <data_dir>/reports/stats/)")
+    chart.add_argument("--no-chart", action="store_true", help="write no equity-curve PNG")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_stats)
+
     p = sub.add_parser("report", parents=parents, help="write a day's trade report and charts")
     p.add_argument("date", nargs="?", type=_date, metavar="DATE", help="default: last close")
     p.add_argument("--out", type=Path, metavar="DIR", help="default: <data_dir>/reports")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("import-bank", parents=parents, help="import a CSV or OFX statement")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--bank", required=True, metavar="ID", help="bank import config (CSV)")
     p.add_argument("--account", metavar="NAME", help="account to file lines under (default ID)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_import_bank)
 
     p = sub.add_parser("export", parents=parents, help="CSV of trades or round trips")
@@ -111,21 +157,24 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-07-31") from exc
 
 
+def _quiet_logging(settings: Settings) -> None:
+    """Log to stderr (stdout is the answer, JSON with ``--json``), warnings and worse
+    only: the one result line is the command's story, as in ``skimd demo``."""
+    if settings.logging.level in ("DEBUG", "INFO"):
+        settings = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"level": "WARNING"})}
+        )
+    bootstrap.setup_logging(settings)
+
+
 def _app(args: argparse.Namespace) -> bootstrap.App:
     settings = bootstrap.settings_from(getattr(args, "config", None))
+    _quiet_logging(settings)
     return bootstrap.build(settings, access=bootstrap.Access.SHARED)
 
 
-def _print_json(rows: Sequence[dict[str, Any]]) -> None:
-    print(json.dumps(list(rows), indent=2))
-
-
-def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    table = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in table:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+def _print_json(data: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
+    print(json.dumps(data if isinstance(data, dict) else list(data), indent=2))
 
 
 # -- listings ------------------------------------------------------------------------------------
@@ -134,12 +183,21 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
 def cmd_trades(args: argparse.Namespace) -> int:
     with _app(args) as app:
         rows = app.journal.trades(args.date_from, args.date_to)
+        zone = app.calendar.zone
     if args.json:
         _print_json(rows)
     elif rows:
-        _print_table(
-            rows, ("executed_at", "ticker", "side", "qty", "price", "commission", "exec_id")
-        )
+        columns = ("executed", "ticker", "side", "qty", "price", "commission", "exec_id")
+        table = [
+            (local_time(r["executed_at"], zone), r["ticker"], r["side"], r["qty"], r["price"],
+             r["commission"], r["exec_id"])
+            for r in rows
+        ]
+        fees = sum((Decimal(r["commission"]) for r in rows), Decimal(0))
+        totals = (f"{len(rows)} trade(s)", None, None, None, None, fees, None)
+        print(render_table(table, columns, numeric=("qty", "price", "commission"),
+                           totals=totals))
+        print(f"times in {zone}")
     else:
         print("no trades")
     return 0
@@ -148,17 +206,111 @@ def cmd_trades(args: argparse.Namespace) -> int:
 def cmd_round_trips(args: argparse.Namespace) -> int:
     with _app(args) as app:
         rows = app.journal.round_trips(args.status)
+        zone = app.calendar.zone
     if args.json:
         _print_json(rows)
     elif rows:
-        _print_table(
-            rows,
-            ("id", "ticker", "status", "qty", "entry_avg", "exit_avg", "net_pnl", "opened_at",
-             "closed_at"),
-        )
+        columns = ("id", "ticker", "status", "qty", "entry_avg", "exit_avg", "fees", "net_pnl",
+                   "opened", "closed")
+        table = [
+            (r["id"], r["ticker"], r["status"], r["qty"], r["entry_avg"], r["exit_avg"],
+             r["fees"], r["net_pnl"], local_time(r["opened_at"], zone),
+             local_time(r["closed_at"], zone))
+            for r in rows
+        ]
+        closed = [r for r in rows if r["status"] == "closed"]
+        fees = sum((Decimal(r["fees"]) for r in rows), Decimal(0))
+        net = sum((Decimal(r["net_pnl"]) for r in closed), Decimal(0))
+        table = [  # an open round trip has no net P&L yet (stored as 0 until it closes)
+            (*row[:7], row[7] if r["status"] == "closed" else None, *row[8:])
+            for row, r in zip(table, rows, strict=True)
+        ]
+        totals = ("total", None, f"{len(closed)}/{len(rows)} closed", None, None, None, fees,
+                  net, None, None)
+        print(render_table(table, columns,
+                           numeric=("id", "qty", "entry_avg", "exit_avg", "fees", "net_pnl"),
+                           totals=totals))
+        print(f"times in {zone}; net P&L after fees, of the closed ones")
     else:
         print("no round trips")
     return 0
+
+
+# -- stats ---------------------------------------------------------------------------------------
+
+
+STATS_COLUMNS = ("group", "trips", "win%", "net", "fees", "avg win", "avg loss", "exp $",
+                 "exp R", "win R", "loss R", "PF", "max DD", "hold", "MFE cap", "MAE cap")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    by = None if args.by is None else GroupBy(args.by)
+    with _app(args) as app:
+        stats = app.journal_stats()
+        report = stats.report(args.date_from, args.date_to, by)
+        chart_path: Path | None = None
+        png = None if args.no_chart else stats.chart(report)  # None without a round trip
+        if png is not None:
+            chart_path = args.chart or (
+                app.data_dir / "reports" / "stats" / stats.default_chart_name(report)
+            )
+            try:
+                chart_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"{chart_path.parent}: cannot make the folder ({exc.strerror})"
+                ) from exc
+            _write_atomic(chart_path, png)
+    if args.json:
+        data = report.as_json()
+        data["chart"] = None if chart_path is None else str(chart_path)
+        _print_json(data)
+        return 0
+    span = f"{args.date_from or 'the start'} to {args.date_to or 'now'}"
+    if not report.total.round_trips:
+        print(f"no round trips closed from {span}")
+        return 0
+    print(f"round trips closed from {span} (net P&L after fees, {report.zone.key} dates)")
+    if report.by is None:
+        print(render_table([_stats_row(report.total)], STATS_COLUMNS, numeric=STATS_COLUMNS[1:]))
+    else:
+        print(render_table([_stats_row(g) for g in report.groups], STATS_COLUMNS,
+                           numeric=STATS_COLUMNS[1:], totals=_stats_row(report.total)))
+    for note in report.notes:
+        print(f"note: {note}")
+    print("R = net P&L / ((entry - initial stop) x qty); definitions: "
+          "`skimd journal stats --help`")
+    if chart_path is not None:
+        print(f"equity curve: {chart_path}")
+    return 0
+
+
+def _stats_row(s: TripStats) -> tuple[Any, ...]:
+    def money(v: Decimal | None) -> str | None:
+        return None if v is None else f"{v:,.2f}"
+
+    def ratio(v: Decimal | None) -> str | None:
+        return None if v is None else f"{v:.2f}"
+
+    def pct(v: Decimal | None) -> str | None:
+        return None if v is None else f"{v * 100:.0f}%"
+
+    return (
+        s.label, s.round_trips, pct(s.win_rate), money(s.net_pnl), money(s.fees),
+        money(s.avg_win), money(s.avg_loss), money(s.expectancy), ratio(s.expectancy_r),
+        ratio(s.avg_win_r), ratio(s.avg_loss_r), ratio(s.profit_factor),
+        money(s.max_drawdown), _duration(s.avg_holding), pct(s.mfe_capture),
+        pct(s.mae_capture),
+    )
+
+
+def _duration(held: timedelta | None) -> str | None:
+    if held is None:
+        return None
+    minutes = int(held.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m"
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -169,7 +321,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         reports = app.trade_reports()
         day: date | None = args.date or reports.last_report_day()
         if day is None:
-            print("no closed round trips in the journal: nothing to report")
+            if args.json:
+                _print_json({"day": None, "files": [], "new_reports": 0})
+            else:
+                print("no closed round trips in the journal: nothing to report")
             return 0
         made = asyncio.run(reports.write_reports(day, replace=False))
         folder = args.out if args.out is not None else app.data_dir / "reports"
@@ -177,6 +332,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             paths = reports.export_report(day, folder)
         except OSError as exc:
             raise InvalidInputError(f"{folder}: cannot write the report ({exc.strerror})") from exc
+    if args.json:
+        _print_json(
+            {"day": day.isoformat(), "files": [str(p) for p in paths], "new_reports": made}
+        )
+        return 0
     if not paths:
         print(f"no round trips closed on {day.isoformat()}: nothing written")
         return 0
@@ -194,6 +354,11 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
     account = args.account or args.bank
     with _app(args) as app:
         added, skipped = app.journal.import_bank(path, args.bank, account)
+    if args.json:
+        _print_json(
+            {"file": str(path), "account": account, "imported": added, "skipped": skipped}
+        )
+        return 0
     print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account})")
     return 0
 

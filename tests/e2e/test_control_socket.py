@@ -92,6 +92,11 @@ def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: P
         assert guard.returncode == 0, guard.stderr
         state = json.loads(guard.stdout)
         assert state["locked"] is True and state["reason"] == "operator over the socket"
+        again = operator(config, "guard", "lock", "--json")  # JSON alone, from the daemon
+        assert again.returncode == 0, again.stderr
+        answer = json.loads(again.stdout)
+        assert answer["via"] == "daemon" and answer["locked"] is True
+        assert answer["changed"] is False
 
         jobs = operator(config, "jobs")
         assert jobs.returncode == 0 and "end_of_day" in jobs.stdout

@@ -36,16 +36,16 @@ def test_every_candidate_and_exit_alert_arrives_with_a_png_chart(tmp_path: Path)
         assert done.returncode == 0, done.stderr[-2000:]
         accepted = discord.accepted()
         assert discord.violations == []
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout)  # with --json stdout is the summary alone
     assert summary["alerts_delivered"] == summary["alerts"]
 
-    # what the daemon alerted, by kind and symbol, from its console lines
+    # what the daemon alerted, by kind and symbol, from its console lines (on stderr)
     alerted: Counter[tuple[str, str]] = Counter()
-    for line in done.stdout.splitlines():
+    for line in done.stderr.splitlines():
         match = ALERT_LINE.match(line)
         if match and match.group(1) in CHARTED_KINDS:
             alerted[(match.group(1), match.group(2))] += 1
-    assert {kind for kind, _ in alerted} == set(CHARTED_KINDS), done.stdout[-3000:]
+    assert {kind for kind, _ in alerted} == set(CHARTED_KINDS), done.stderr[-3000:]
 
     charted: Counter[tuple[str, str]] = Counter()
     for request in accepted:

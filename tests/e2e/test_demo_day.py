@@ -32,7 +32,8 @@ def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     config = demo_config(tmp_path / "demo")
     done = run_demo(config, "--json")
     assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout)  # with --json stdout is the summary alone
+    assert any(ALERT_LINE.match(line) for line in done.stderr.splitlines())  # on stderr
     assert summary["candidates"] > 0 and summary["tradeable"] > 0
     assert summary["entries"] >= 1 and summary["exits"] >= 1
     assert summary["journal_rows"]["trades"] >= 2
@@ -68,7 +69,7 @@ def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     # a second run of the same day starts a fresh demo account and ends the same way
     again = run_demo(config, "--json")
     assert again.returncode == 0
-    assert json.loads(again.stdout.strip().splitlines()[-1])["entries"] == summary["entries"]
+    assert json.loads(again.stdout)["entries"] == summary["entries"]
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ def test_a_demo_day_draws_at_most_one_429_and_loses_nothing(tmp_path: Path) -> N
         done = run_demo(webhook_config(tmp_path / "demo", discord.url), "--seed", "7", "--json")
         requests = list(discord.requests)
     assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = json.loads(done.stdout)
     limited = [r for r in requests if r.status == 429]
     accepted = [r for r in requests if 200 <= r.status < 300]
     assert len(limited) <= 1, f"{len(limited)} rate-limited requests of {len(requests)}"

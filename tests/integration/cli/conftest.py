@@ -2,35 +2,20 @@
 
 Each test gets its own config (``make_config``) and a copy of one migrated data dir made
 once per session (the salt and passphrase match because make_config always writes the same
-passphrase). The commands configure logging to stderr as the CLI does; the structlog and
-stdlib logging set-up is restored after every test so no later test writes to a closed
-capture stream.
+passphrase). The commands configure logging to stderr as the CLI does
+(``tests/conftest.py`` restores it after every test).
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from skimd.cli import main
 from skimd.config import Settings, load_settings
 from skimd.secret_groups import with_secrets
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,6 @@ from skimd.config import load_settings
 from skimd.errors import SecretFileError
 from skimd.infrastructure.database import open_trading_database
 from skimd.secret_groups import with_secrets
-from tests.integration.cli.conftest import restore_logging
-
-__all__ = ["restore_logging"]  # autouse: commands here configure logging to captured stderr
 
 
 @pytest.fixture(autouse=True)

@@ -79,8 +79,30 @@ def test_trades_json_filtered_by_sydney_dates(
 
     assert run(config, "trades") == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["executed_at", "ticker", "side"]
-    assert len(table) == 1 + seeded.trades
+    assert table[0].split()[:3] == ["executed", "ticker", "side"]
+    assert table[1].split()[:3] == ["2024-07-01", "10:20:00", "BHP"]  # Sydney, no micros
+    assert table[1 + seeded.trades].startswith("----")
+    totals = table[2 + seeded.trades].split()
+    assert totals[:2] == ["8", "trade(s)"] and totals[-1] == "48"  # commissions add up
+    assert table[-1] == "times in Australia/Sydney"
+
+
+def test_round_trips_table_in_market_time_with_totals(
+    config: Path, db: TradingDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_journal(db)
+    assert run(config, "round-trips") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["id", "ticker", "status", "qty", "entry_avg", "exit_avg",
+                                "fees", "net_pnl", "opened", "closed"]
+    bhp = table[1].split()
+    assert bhp[1] == "BHP" and bhp[-4:] == ["2024-07-01", "10:20:00", "2024-07-03", "14:30:00"]
+    cba = table[2].split()
+    assert cba[-2:] == ["2024-07-04", "00:30:00"]  # 14:30 UTC is after midnight in Sydney
+    wes = table[4].split()
+    assert wes[1:3] == ["WES", "open"] and len(wes) == 8  # no exit, net or close yet
+    totals = table[6].split()
+    assert totals == ["total", "3/4", "closed", "48", "518"]  # fees of all, net of the closed
 
 
 def test_round_trips_json_open_and_closed(

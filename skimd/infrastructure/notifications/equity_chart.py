@@ -1,0 +1,95 @@
+"""The equity-curve PNG of ``skimd journal stats`` (an
+:data:`~skimd.services.ports.stats.EquityChartRenderer`), in the alert charts' colours.
+
+The curve is drawn against the round trips' sequence (one step per round trip, in close
+order), not against time: nights and weekends would otherwise squash a day's trades into
+a sliver. The x labels give the market-zone close date of the first and last trip, the
+drawdown from the running peak is shaded red, and the zero line is marked."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import tzinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from skimd.infrastructure.notifications import charts
+from skimd.infrastructure.notifications.chart_scales import price_ticks
+
+if TYPE_CHECKING:
+    from skimd.services.ports.stats import EquityCurve
+
+
+def equity_chart_renderer(
+    zone: tzinfo, *, width: int = 800, height: int = 420
+) -> Callable[[EquityCurve], bytes]:
+    def render(curve: EquityCurve) -> bytes:
+        return render_equity(curve, zone, width=width, height=height)
+
+    return render
+
+
+def render_equity(
+    curve: EquityCurve, zone: tzinfo, *, width: int = 800, height: int = 420
+) -> bytes:
+    """PNG bytes (deterministic for the same input); raises ValueError without points."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not curve.points:
+        raise ValueError("an equity chart needs at least one round trip")
+    font = ImageFont.load_default(size=13)
+    small = ImageFont.load_default(size=11)
+    image = Image.new("RGB", (width, height), charts.BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 80, width - 24, 36, height - 36
+
+    values = [Decimal(0)] + [p.cumulative for p in curve.points]
+    lo, hi = float(min(values)), float(max(values))
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 1.0)
+    lo, hi = lo - pad, hi + pad
+    steps = len(values) - 1
+
+    def x_of(i: int) -> float:
+        return left + i / steps * (right - left)
+
+    def y_of(value: Decimal | float) -> float:
+        return bottom - (float(value) - lo) / (hi - lo) * (bottom - top)
+
+    draw.text((left, 10), curve.title, fill=charts.TEXT, font=font)
+    for tick in price_ticks(Decimal(f"{lo:.6f}"), Decimal(f"{hi:.6f}")):
+        y = y_of(tick)
+        draw.line([(left, y), (right, y)], fill=charts.GRID)
+        label = f"{tick:,.0f}" if abs(hi - lo) >= 10 else f"{tick:,.2f}"
+        draw.text((left - 6 - draw.textlength(label, font=small), y - 7), label,
+                  fill=charts.GREY, font=small)
+    draw.rectangle([left, top, right, bottom], outline=charts.GRID)
+    zero = y_of(0)
+    draw.line([(left, zero), (right, zero)], fill=charts.GREY, width=1)
+
+    peak = values[0]
+    for i in range(1, len(values)):  # drawdown from the running peak, shaded under it
+        peak = max(peak, values[i])
+        if values[i] < peak or values[i - 1] < peak:
+            draw.polygon(
+                [(x_of(i - 1), y_of(peak)), (x_of(i), y_of(peak)), (x_of(i), y_of(values[i])),
+                 (x_of(i - 1), y_of(values[i - 1]))],
+                fill=(90, 40, 44),
+            )
+    points = [(x_of(i), y_of(v)) for i, v in enumerate(values)]
+    draw.line(points, fill=charts.PATH, width=2)
+    last = values[-1]
+    colour = charts.GREEN if last >= 0 else charts.RED
+    draw.ellipse([points[-1][0] - 3, points[-1][1] - 3, points[-1][0] + 3, points[-1][1] + 3],
+                 fill=colour)
+
+    first_day = curve.points[0].at.astimezone(zone).date().isoformat()
+    last_day = curve.points[-1].at.astimezone(zone).date().isoformat()
+    draw.text((left, bottom + 8), first_day, fill=charts.GREY, font=small)
+    end_label = f"{last_day}, {steps} round trip{'s' if steps != 1 else ''}"
+    draw.text((right - draw.textlength(end_label, font=small), bottom + 8), end_label,
+              fill=charts.GREY, font=small)
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
