@@ -119,9 +119,12 @@ class FillBooking:
             dedup_key=f"entry:{entry.client_order_id}:{filled}",
         )
 
-    def entry_ended(self, tx: TradingTx, entry: IntentRecord, now: datetime) -> None:
+    def entry_ended(
+        self, tx: TradingTx, entry: IntentRecord, now: datetime, why: str | None = None
+    ) -> None:
         """Queue the one message of an entry order that ended (cancelled, expired or
-        dropped) with nothing filled; one that filled some was told when it settled."""
+        dropped) with nothing filled, saying ``why`` (default: the intent's reason); one
+        that filled some was told when it settled."""
         if entry.filled_qty:
             return
         tx.alert(
@@ -131,7 +134,7 @@ class FillBooking:
                 ordered=entry.qty,
                 limit_price=entry.limit_price,
                 client_order_id=entry.client_order_id,
-                reason=entry.reason or "cancelled",
+                reason=why or entry.reason or "cancelled",
             ),
             dedup_key=f"lapsed:{entry.client_order_id}",
         )

@@ -513,7 +513,7 @@ class OrderDesk:
         if delta > 0 and intent.purpose is IntentPurpose.ENTRY and not self.ctx.params.resting_stop:
             self.booking.settle_entry(tx, saved.position_id, Cover.SOFTWARE_STOP, fees, now)
         if status is IntentStatus.CANCELLED and intent.purpose is IntentPurpose.ENTRY:
-            self.booking.entry_ended(tx, saved, now)
+            self.booking.entry_ended(tx, saved, now, why=reason)
         unfilled_entry_ended = (
             status is IntentStatus.CANCELLED
             and intent.purpose is IntentPurpose.ENTRY
