@@ -63,10 +63,11 @@ def opened_today(ctx: TradingContext, opened_at: datetime) -> bool:
 async def fees_for(
     ctx: TradingContext, intent: IntentRecord, state: OrderState | None
 ) -> OrderFees | None:
-    """The executions to state fees from, when applying ``state`` to ``intent`` (None:
-    about to place it) may queue an entry or an exit message; else None, without asking
-    the broker: a sell that fills, the first answer to a stop for a position entered today,
-    an entry that fills while resting stops are off."""
+    """The executions to state fees from, when applying ``state`` to ``intent`` (None: the
+    broker refused it) may queue an entry or an exit message; else None, without asking
+    the broker. Those are: a sell that fills, the first answer to a stop for a position
+    entered today (taken or refused), an entry that fills while resting stops are off.
+    Called after the order went out, never before: a stop is not held back for fees."""
     fills_now = (
         state is not None
         and state.filled_qty > intent.filled_qty

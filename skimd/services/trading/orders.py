@@ -129,10 +129,10 @@ class OrderDesk:
         intent ``unknown`` for :meth:`reconcile`; a lost session propagates (the job fails
         and alerts) with the intent still ``pending``.
         """
-        fees = await fees_for(self.ctx, intent, None)
         try:
             state = await self.ctx.broker.place_order(request_for(intent))
         except OrderRejectedError as exc:
+            fees = await fees_for(self.ctx, intent, None) if alert_refusal else None
             return self._rejected(intent, str(exc), alert=alert_refusal, fees=fees)
         except (BrokerUnavailableError, RateLimitedError) as exc:
             with self.ctx.store.transaction() as tx:
@@ -143,9 +143,10 @@ class OrderDesk:
             return saved
         if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
             reason = state.message or f"broker says {state.status.value}"
+            fees = await fees_for(self.ctx, intent, None) if alert_refusal else None
             return self._rejected(intent, reason, alert=alert_refusal, fees=fees)
-        if fees is None:
-            fees = await fees_for(self.ctx, intent, state)
+        # read after the order went out: a stop is never held back for its entry's fees
+        fees = await fees_for(self.ctx, intent, state)
         with self.ctx.store.transaction() as tx:
             self._alert_placed(tx, intent, state)
             saved = self._apply(tx, intent.client_order_id, state, fees=fees)
