@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import singledispatch
 
 from skimd.domain.alerts import (
@@ -33,6 +34,8 @@ from skimd.domain.alerts import (
     DaemonStarted,
     DaemonStopping,
     DailySummary,
+    EntryLapsed,
+    EntrySettled,
     GuardReleased,
     GuardTripped,
     HeldAlert,
@@ -191,25 +194,94 @@ def _order_rejected(a: OrderRejected) -> AlertText:
 
 
 @describe.register
+def _entry_settled(a: EntrySettled) -> AlertText:
+    shares = f"{a.quantity:,}"
+    title = f"Bought {shares} {a.symbol} @ {fmt_price(a.price)}"
+    parts = [title, f"stop {fmt_price(a.stop)}"]
+    risk = a.risk
+    if risk is not None:
+        parts.append(f"risk {_dollars(risk)} = 1R")
+    parts.append("fees not known yet" if a.fees is None else f"fees {_dollars(a.fees)}")
+    if a.quantity != a.ordered:
+        parts.append(f"{shares} of {a.ordered:,} ordered filled")
+    if a.cover is not Cover.BROKER_STOP:
+        parts.append(f"protected by {COVER_WORDS[a.cover]}")
+    return AlertText(
+        title=f"{title}, stop {fmt_price(a.stop)}",
+        summary=" · ".join(parts),
+        details=(
+            ("Shares", shares if a.quantity == a.ordered else f"{shares} of {a.ordered:,}"),
+            ("Price", fmt_price(a.price)),
+            ("Value", _dollars(a.price * a.quantity)),
+            ("Stop", fmt_price(a.stop)),
+            ("Risk (1R)", _dollars(risk)),
+            ("Fees", "not known yet" if a.fees is None else _dollars(a.fees)),
+            ("Protected by", COVER_WORDS[a.cover]),
+        ),
+    )
+
+
+@describe.register
+def _entry_lapsed(a: EntryLapsed) -> AlertText:
+    limit = f" @ {fmt_price(a.limit_price)}" if a.limit_price is not None else ""
+    title = f"Entry lapsed: {a.symbol}, nothing bought"
+    return AlertText(
+        title=title,
+        summary=f"{a.symbol} entry of {a.ordered:,}{limit} ended unfilled: {a.reason}",
+        details=(
+            ("Ordered", f"{a.ordered:,}{limit}"),
+            ("Why", a.reason),
+        ),
+    )
+
+
+@describe.register
 def _position_exited(a: PositionExited) -> AlertText:
     what = "Stop hit" if a.reason is ExitReason.STOP else "Exit"
+    net, r = a.net_pnl, a.r_multiple
+    headline = fmt_money(a.pnl) if net is None else fmt_money(net)
+    if r is not None:
+        headline += f" ({_r(r)})"
+    held = fmt_duration(a.held_s)
+    if net is None:
+        result = f"gross {fmt_money(a.pnl)} (fees not known yet)"
+    else:
+        result = f"net {fmt_money(net)}" + (f" = {_r(r)}" if r is not None else "")
+        result += f" · fees {_dollars(a.fees)}"
+    summary = (
+        f"{a.symbol} sold {a.quantity:,} ({a.reason.value}) "
+        f"{fmt_price(a.entry_price)} → {fmt_price(a.exit_price)} ({fmt_pct(a.move_pct)}) · "
+        f"{result} · held {held}"
+    )
+    if a.risk is not None:
+        summary += f" · risk {_dollars(a.risk)}"
     return AlertText(
-        title=f"{what}: {a.symbol} {fmt_money(a.pnl)}",
-        summary=(
-            f"{a.symbol} {a.quantity} exited ({a.reason.value}) "
-            f"{fmt_price(a.entry_price)} → {fmt_price(a.exit_price)} "
-            f"P&L {fmt_money(a.pnl)}"
-        ),
+        title=f"{what}: {a.symbol} {headline}",
+        summary=summary,
         details=(
-            ("Symbol", a.symbol),
-            ("Quantity", str(a.quantity)),
+            ("Shares", f"{a.quantity:,}"),
             ("Reason", a.reason.value),
             ("Entry", fmt_price(a.entry_price)),
             ("Exit", fmt_price(a.exit_price)),
-            ("P&L", fmt_money(a.pnl)),
+            ("Move", fmt_pct(a.move_pct)),
+            ("Gross P&L", fmt_money(a.pnl)),
+            ("Fees", "not known yet" if a.fees is None else _dollars(a.fees)),
+            ("Net P&L", fmt_money(net)),
+            ("R", MISSING if r is None else _r(r)),
+            ("Risk (1R)", _dollars(a.risk)),
+            ("Held", held),
             ("Stop", fmt_price(a.stop)),
         ),
     )
+
+
+def _dollars(value: Decimal | None) -> str:
+    """Unsigned dollars and cents (a risk, a fee, a value)."""
+    return MISSING if value is None else f"${abs(value):,.2f}"
+
+
+def _r(value: Decimal) -> str:
+    return f"{value:+.2f}R"
 
 
 @describe.register
@@ -461,20 +533,33 @@ def _daemon_stopping(a: DaemonStopping) -> AlertText:
 @describe.register
 def _daily_summary(a: DailySummary) -> AlertText:
     day = a.trading_day.isoformat()
+    rate = MISSING if a.win_rate is None else f"{a.win_rate}%"
+    total_r = MISSING if a.total_r is None else _r(a.total_r)
+    if a.unrated:
+        total_r += f" ({a.unrated} without a known risk)"
     details = [
-        ("Trades", str(a.trades)),
+        ("Closed round trips", str(a.closed)),
         ("Wins / losses", f"{a.wins} / {a.losses}"),
-        ("Realised P&L", fmt_money(a.realised_pnl)),
-        ("Fees", fmt_money(a.fees)),
-        ("Open positions", str(a.open_positions)),
-        ("Equity", fmt_money(a.equity)),
+        ("Win rate", rate),
+        ("Still open", str(a.open_positions)),
+        ("Net P&L", fmt_money(a.realised_pnl)),
+        ("Total R", total_r),
+        ("Fees paid today", _dollars(a.fees)),
     ]
-    details.extend(("Note", note) for note in a.notes)
+    if a.candidates is not None:
+        details.append(("Candidates", str(a.candidates)))
+    if a.reconciliation_clean is not None:
+        details.append(("Reconciliation", "clean" if a.reconciliation_clean else "MISMATCH"))
+    if a.equity is not None:
+        details.append(("Equity", _dollars(a.equity)))
+    if a.notes:
+        details.append(("Notes", "; ".join(a.notes)))
+    r_words = "" if a.total_r is None else f" = {_r(a.total_r)}"
     return AlertText(
-        title=f"Daily summary {day}: {fmt_money(a.realised_pnl)}",
+        title=f"Daily summary {day}: {fmt_money(a.realised_pnl)} net{r_words}",
         summary=(
-            f"{day} trades {a.trades} ({a.wins}W/{a.losses}L) "
-            f"P&L {fmt_money(a.realised_pnl)} fees {fmt_money(a.fees)}"
+            f"{day} round trips: {a.closed} closed ({a.wins}W/{a.losses}L, win rate {rate}), "
+            f"{a.open_positions} open · net {fmt_money(a.realised_pnl)}{r_words}"
         ),
         details=tuple(details),
     )

@@ -200,6 +200,61 @@ class OrderRejected(_OrderAlert):
 
 @register
 @dataclass(frozen=True, kw_only=True)
+class EntrySettled(Alert):
+    """An entry the trader needs to hear about once: ``quantity`` shares bought (of the
+    ``ordered``) at ``price``, with what protects them now (``cover``: normally the resting
+    stop, confirmed at the broker; the software stop when resting stops are off or the
+    broker refused the stop). Queued in the unit of work that settles it, so its own
+    order-placed and order-filled events are journal facts, not messages.
+
+    ``fees`` are the entry executions' commissions (None: the broker did not show them
+    yet); ``path``/``volumes`` the day so far, for its chart."""
+
+    kind: ClassVar[str] = "entry_settled"
+
+    symbol: str
+    quantity: int
+    ordered: int
+    price: Decimal
+    stop: Decimal | None
+    cover: Cover
+    client_order_id: str
+    filled_at: datetime
+    fees: Decimal | None = None
+    orh: Decimal | None = None
+    orl: Decimal | None = None
+    prev_close: Decimal | None = None
+    path: tuple[PricePoint, ...] = ()
+    volumes: tuple[VolumePoint, ...] = ()
+
+    @property
+    def risk(self) -> Decimal | None:
+        """Dollars lost if the stop is hit at its price (1R); None without a stop."""
+        if self.stop is None:
+            return None
+        return (self.price - self.stop) * self.quantity
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.INFO if self.cover is Cover.BROKER_STOP else Severity.WARNING
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class EntryLapsed(Alert):
+    """An entry order ended with nothing filled (expired, cancelled or dropped)."""
+
+    kind: ClassVar[str] = "entry_lapsed"
+
+    symbol: str
+    ordered: int
+    limit_price: Decimal | None
+    client_order_id: str
+    reason: str
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
 class PositionExited(Alert):
     """A position (or part of it) was closed; ``reason == STOP`` is a stop hit."""
 
@@ -220,10 +275,42 @@ class PositionExited(Alert):
     path: tuple[PricePoint, ...] = ()
     stop_path: tuple[PricePoint, ...] = ()  # the stop as it stood over the day (a step line)
     volumes: tuple[VolumePoint, ...] = ()  # shares traded between the path's points
+    # entry commissions pro rata for ``quantity`` plus this exit's (None: not known)
+    fees: Decimal | None = None
+    initial_stop: Decimal | None = None  # the plan's stop at entry: what 1R is measured by
 
     @property
     def severity(self) -> Severity:
         return Severity.WARNING if self.reason is ExitReason.STOP else Severity.INFO
+
+    @property
+    def net_pnl(self) -> Decimal | None:
+        """``pnl`` (gross) less ``fees``; None while the fees are not known."""
+        return None if self.fees is None else self.pnl - self.fees
+
+    @property
+    def risk(self) -> Decimal | None:
+        """The initial risk of the exited shares: quantity x (entry - initial stop)."""
+        if self.initial_stop is None or self.initial_stop >= self.entry_price:
+            return None
+        return (self.entry_price - self.initial_stop) * self.quantity
+
+    @property
+    def r_multiple(self) -> Decimal | None:
+        """Net P&L in units of the initial risk (two decimals)."""
+        net, risk = self.net_pnl, self.risk
+        if net is None or risk is None:
+            return None
+        return (net / risk).quantize(Decimal("0.01"))
+
+    @property
+    def move_pct(self) -> Decimal:
+        """The price move from entry to exit, in percent."""
+        return (self.exit_price - self.entry_price) / self.entry_price * 100
+
+    @property
+    def held_s(self) -> float:
+        return max(0.0, (self.exit_at - self.entry_at).total_seconds())
 
 
 @register
@@ -484,6 +571,14 @@ class DaemonStopping(Alert):
 @register
 @dataclass(frozen=True, kw_only=True)
 class DailySummary(Alert):
+    """The day in round trips: ``wins``/``losses`` are the round trips closed today (a
+    break-even one counts as a loss), ``realised_pnl`` their net P&L (after fees),
+    ``total_r`` their net P&L in units of initial risk (None when no closed trip's risk is
+    known; ``unrated`` counts those left out), ``open_positions`` the positions still held.
+    ``trades`` counts the day's executions and ``fees`` their commissions (stored, not
+    shown as round trips). ``candidates`` and ``reconciliation_clean`` are None in rows
+    stored before they existed (their words were notes then)."""
+
     kind: ClassVar[str] = "daily_summary"
 
     trading_day: date
@@ -495,6 +590,21 @@ class DailySummary(Alert):
     open_positions: int = 0
     equity: Decimal | None = None
     notes: tuple[str, ...] = ()
+    total_r: Decimal | None = None
+    unrated: int = 0
+    candidates: int | None = None
+    reconciliation_clean: bool | None = None
+
+    @property
+    def closed(self) -> int:
+        return self.wins + self.losses
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        """Percent of closed round trips that won; None with none closed."""
+        if not self.closed:
+            return None
+        return (Decimal(self.wins) * 100 / self.closed).quantize(Decimal("1"))
 
 
 class ReconciliationStatus(StrEnum):

@@ -20,7 +20,7 @@ from tests.e2e.demo_runs import ROOT, demo_command, demo_config, env
 SECRET_WORDS = ("PASSPHRASE", "CREDENTIALS_DIRECTORY", "SKIMD")
 
 
-BOUGHT = re.compile(r"order_filled\s+BUY \d+ (\w+) filled")
+BOUGHT = re.compile(r"entry_settled\s+Bought [\d,]+ (\w+) @")
 
 
 def wait_for(lines: IO[str], pattern: re.Pattern[str]) -> str:
@@ -110,7 +110,7 @@ def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: P
         assert flatten.returncode == 0, flatten.stderr
         assert bought in flatten.stdout, flatten.stdout
         # the exit goes out through the daemon's own order path at once
-        sold = wait_for(daemon.stdout, re.compile(rf"order_filled\s+SELL \d+ ({bought}) filled"))
+        sold = wait_for(daemon.stdout, re.compile(rf"position_exited\s+({bought}) sold"))
         assert sold == bought
     finally:
         daemon.send_signal(signal.SIGKILL)

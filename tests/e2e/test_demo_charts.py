@@ -1,6 +1,6 @@
-"""A demo day pointed at the loopback Discord server: every tradeable-candidate alert and
-every exit alert arrives with its chart, a real PNG, attached to the message that carries
-the alert (its embed shows it as ``attachment://<file>``)."""
+"""A demo day pointed at the loopback Discord server: every tradeable-candidate alert, every
+settled entry and every exit alert arrives with its chart, a real PNG, attached to the
+message that carries the alert (its embed shows it as ``attachment://<file>``)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,17 @@ from tests.e2e.demo_runs import demo_config, run_demo
 from tests.fakes.discord_server import FakeDiscord
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHARTED_KINDS = ("tradeable_candidate", "position_exited")
-# a console alert line: "10:16:30 INFO tradeable_candidate  IIP ORH ..."
-ALERT_LINE = re.compile(r"^\d\d:\d\d:\d\d (?:INFO|WARN|CRIT) (\w+)\s+(\S+)")
+CHARTED_KINDS = ("tradeable_candidate", "entry_settled", "position_exited")
+# a console alert line: "10:16:30 INFO tradeable_candidate  IIP ORH ...", or an entry's
+# "10:17:40 INFO entry_settled  Bought 5,555 VPL @ 2.85 · stop ..."
+ALERT_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d (?:INFO|WARN|CRIT) (\w+)\s+(?:Bought [\d,]+ )?([A-Z0-9]+)\b"
+)
 CHART_FILE = re.compile(r"^(\w+?)-([A-Z0-9]+)-\d{8}T\d{6}\.png$")
 
 
 @pytest.mark.slow
-def test_every_candidate_and_exit_alert_arrives_with_a_png_chart(tmp_path: Path) -> None:
+def test_every_candidate_entry_and_exit_alert_arrives_with_a_png_chart(tmp_path: Path) -> None:
     with FakeDiscord() as discord:
         config = demo_config(tmp_path / "demo")
         secret = tmp_path / "webhook"

@@ -43,14 +43,15 @@ def test_a_demo_day_end_to_end(tmp_path: Path) -> None:
     assert summary["alerts"] > 0 and summary["alerts_delivered"] == summary["alerts"]
     with open_demo_db(tmp_path / "demo") as db, db.unit_of_work(read_only=True) as uow:
         kinds = {row.kind for row in uow.outbox.list_all()}  # type: ignore[attr-defined]
-        notes = [
-            json.loads(row.payload)["data"]["notes"]  # type: ignore[attr-defined]
+        summaries = [
+            json.loads(row.payload)["data"]  # type: ignore[attr-defined]
             for row in uow.outbox.list_all()
             if row.kind == "daily_summary"  # type: ignore[attr-defined]
         ]
-    assert {"candidate_found", "tradeable_candidate", "order_placed", "order_filled"} <= kinds
+    assert {"candidate_found", "tradeable_candidate", "entry_settled"} <= kinds
     assert {"position_exited", "daily_summary", "daemon_started", "daemon_stopping"} <= kinds
-    assert notes and "reconciliation clean" in notes[0]
+    assert not {"order_placed", "order_filled"} & kinds  # one message per entry and exit
+    assert summaries and summaries[0]["reconciliation_clean"] is True
     assert "reconciliation_digest" in kinds
     reports = [Path(p) for p in summary["report_files"]]
     assert reports and reports[0].name == "report.md" and all(p.exists() for p in reports)

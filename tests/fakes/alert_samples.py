@@ -24,6 +24,8 @@ from skimd.domain.alerts import (
     DaemonStarted,
     DaemonStopping,
     DailySummary,
+    EntryLapsed,
+    EntrySettled,
     GuardReleased,
     GuardTripped,
     HeldPosition,
@@ -304,3 +306,41 @@ def hard_for_a_phone() -> list[Alert]:
             fees=Decimal("0"),
         ),
     ]
+
+
+def since_v1() -> list[Alert]:
+    """One sample of each kind added after the version-1 fixtures were written (issue 16:
+    one message per entry); no stored payloads or words of the old code exist for them."""
+    path = one_of_each()[3].path  # the tradeable candidate's
+    return [
+        EntrySettled(
+            occurred_at=T + timedelta(minutes=2),
+            symbol="VPL",
+            quantity=5555,
+            ordered=5555,
+            price=Decimal("2.85"),
+            stop=Decimal("2.77"),
+            cover=Cover.BROKER_STOP,
+            client_order_id="SK20240603-VPL-E",
+            filled_at=T + timedelta(minutes=1),
+            fees=Decimal("6.00"),
+            orh=Decimal("2.82"),
+            orl=Decimal("2.77"),
+            prev_close=Decimal("2.67"),
+            path=path,
+        ),
+        EntryLapsed(
+            occurred_at=T + timedelta(minutes=3),
+            symbol="YHJ",
+            ordered=8000,
+            limit_price=Decimal("1.145"),
+            client_order_id="SK20240603-YHJ-E",
+            reason="entry not filled in time",
+        ),
+    ]
+
+
+def every_kind() -> list[Alert]:
+    """:func:`one_of_each` and then :func:`since_v1`: a sample of every registered kind."""
+    return [*one_of_each(), *since_v1()]
+

@@ -1,8 +1,9 @@
 """PNG charts for alerts, drawn with Pillow (imported lazily: only when a chart is drawn).
 
 A candidate chart shows the intraday path with the prior close, ORH/ORL, the planned entry
-and the stop; a trade chart adds entry and exit markers and the stop as it moved (a step
-line) when the alert carries its path. Times are labelled in the market zone. Rendering is
+and the stop; an entry chart marks the fill against the range and its stop; a trade chart
+adds entry and exit markers and the stop as it moved (a step line) when the alert carries
+its path. Times are labelled in the market zone. Rendering is
 CPU-bound (~10 ms); callers in async code run it in a thread.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from skimd.domain.alerts import Alert, PositionExited, TradeableCandidate
+from skimd.domain.alerts import Alert, EntrySettled, PositionExited, TradeableCandidate
 from skimd.domain.formatting import fmt_price
 from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.trading import ExitReason
@@ -91,6 +92,8 @@ def chart_for(alert: Alert, tz: tzinfo) -> bytes | None:
             return candidate_chart(alert, tz)
         if isinstance(alert, PositionExited) and len(alert.path) >= 2:
             return trade_chart(alert, tz)
+        if isinstance(alert, EntrySettled) and len(alert.path) >= 2:
+            return entry_chart(alert, tz)
     except Exception as exc:  # a drawing bug must not stop the alert's delivery
         log.warning("alert chart not drawn", alert_kind=alert.kind, error=repr(exc))
     return None
@@ -106,6 +109,23 @@ def candidate_chart(alert: TradeableCandidate, tz: tzinfo) -> bytes:
     if alert.prev_close is not None:
         lines.insert(0, ChartLine("Prior", alert.prev_close, GREY, dashed=True))
     return render_chart(f"{alert.symbol} opening range", alert.path, lines, (), tz=tz,
+                        volumes=alert.volumes)
+
+
+def entry_chart(alert: EntrySettled, tz: tzinfo) -> bytes:
+    """The day so far with the opening range, the stop the entry is protected by, and the
+    fill marked."""
+    lines: list[ChartLine] = []
+    if alert.prev_close is not None:
+        lines.append(ChartLine("Prior", alert.prev_close, GREY, dashed=True))
+    if alert.orh is not None:
+        lines.append(ChartLine("ORH", alert.orh, GREEN))
+    if alert.orl is not None:
+        lines.append(ChartLine("ORL", alert.orl, RED))
+    if alert.stop is not None:
+        lines.append(ChartLine("Stop", alert.stop, RED, dashed=True))
+    markers = (ChartMarker("Entry", alert.filled_at, alert.price, AMBER, up=True),)
+    return render_chart(f"{alert.symbol} entry", alert.path, lines, markers, tz=tz,
                         volumes=alert.volumes)
 
 

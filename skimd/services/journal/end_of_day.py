@@ -30,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 ReportWriter = Callable[[date], Awaitable[int]]
 
+R_STEP = Decimal("0.01")  # R multiples read to two decimals
+
 
 @dataclass
 class EndOfDayOutcome:
@@ -165,10 +167,17 @@ class JournalDay:
         return count
 
     def _daily_summary(self, tx: JournalTx, day: date, outcome: EndOfDayOutcome) -> None:
+        """The day in round trips closed today (wins, losses, net P&L, total R against
+        each trip's initial stop) and positions still open; executions and their fees
+        are carried apart, never counted as trades."""
         start, end = self.ctx.calendar.day_bounds(day)
         fills = tx.fills_between(start, end)
-        closed = tx.round_trips_closed_between(start, end)
+        closed = [
+            t for t in tx.round_trips_closed_between(start, end) if t.net_pnl is not None
+        ]
         pnl = [t.net_pnl for t in closed if t.net_pnl is not None]
+        rs = [self._r_of(tx, t) for t in closed]
+        known = [r for r in rs if r is not None]
         tx.alert(
             DailySummary(
                 occurred_at=self.ctx.now(),
@@ -179,13 +188,26 @@ class JournalDay:
                 realised_pnl=sum(pnl, Decimal(0)),
                 fees=sum((f.commission for f in fills), Decimal(0)),
                 open_positions=len(tx.open_positions()),
-                notes=(
-                    f"{len(tx.candidates(day))} candidates",
-                    f"reconciliation {'clean' if outcome.sync.clean else 'MISMATCH'}",
-                ),
+                total_r=sum(known, Decimal(0)).quantize(R_STEP) if known else None,
+                unrated=len(rs) - len(known),
+                candidates=len(tx.candidates(day)),
+                reconciliation_clean=outcome.sync.clean,
             ),
             dedup_key=f"daily_summary:{day}",
         )
+
+    def _r_of(self, tx: JournalTx, trip: StoredRoundTrip) -> Decimal | None:
+        """A closed trip's net P&L over its initial risk: shares bought x (average entry -
+        the plan's stop of the candidate it was entered on); None when that is not known."""
+        view = _trip_view(tx, trip)
+        if view is None or trip.net_pnl is None:
+            return None
+        entered = self.ctx.calendar.market_date(view.opened_at)
+        candidate = next((c for c in tx.candidates(entered) if c.ticker == trip.ticker), None)
+        plan = None if candidate is None else EntryPlan.of(candidate, self.ctx.params.entry_terms)
+        if plan is None or plan.stop >= view.avg_entry_price:
+            return None
+        return trip.net_pnl / ((view.avg_entry_price - plan.stop) * view.qty_bought)
 
     def _mistakes(
         self, tx: JournalTx, closed: list[StoredRoundTrip], candidates: list[CandidateRecord]

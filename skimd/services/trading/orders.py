@@ -5,6 +5,15 @@ Placing, following and settling are one state machine over the same intent recor
 path ends in ``_apply``, which hands new fill quantity to
 :class:`~skimd.services.trading.fill_booking.FillBooking` (positions, plans, alerts).
 
+Messages (one per decision, ``fill_booking``'s doc): an entry once it is settled, in the
+unit of work that settles it (its first stop taken or refused by the broker; its fill with
+resting stops off), an unfilled entry's end, each exit; placings and fills are journal
+facts only, but a stop placed for a position entered on an earlier day is still told. Fees
+come from the executions, read before such a unit of work (:mod:`.fees`).
+
+Longer than 500 lines because it is one state machine over the intent records: placing,
+following, settling and applying share the look-up state and must stay side by side.
+
 Exactly once, in three steps:
 
 1. The caller writes the intent (status ``pending``, a deterministic client order id) in a
@@ -55,6 +64,7 @@ import structlog
 
 from skimd.domain.alerts import OrderPlaced, OrderRejected
 from skimd.domain.orders import OrderRequest, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from skimd.domain.protection import Cover
 from skimd.domain.trading import (
     CandidateMove,
     IntentPurpose,
@@ -69,6 +79,7 @@ from skimd.errors import (
 )
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
+from skimd.services.trading.fees import ANSWERED, OrderFees, fees_for, first_answer, opened_today
 from skimd.services.trading.fill_booking import FillBooking
 from skimd.services.trading.order_lookup import OrderLookup, adopted, says_duplicate
 
@@ -121,7 +132,8 @@ class OrderDesk:
         try:
             state = await self.ctx.broker.place_order(request_for(intent))
         except OrderRejectedError as exc:
-            return self._rejected(intent, str(exc), alert=alert_refusal)
+            fees = await fees_for(self.ctx, intent, None) if alert_refusal else None
+            return self._rejected(intent, str(exc), alert=alert_refusal, fees=fees)
         except (BrokerUnavailableError, RateLimitedError) as exc:
             with self.ctx.store.transaction() as tx:
                 current = tx.intent(intent.client_order_id) or intent
@@ -131,10 +143,13 @@ class OrderDesk:
             return saved
         if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
             reason = state.message or f"broker says {state.status.value}"
-            return self._rejected(intent, reason, alert=alert_refusal)
+            fees = await fees_for(self.ctx, intent, None) if alert_refusal else None
+            return self._rejected(intent, reason, alert=alert_refusal, fees=fees)
+        # read after the order went out: a stop is never held back for its entry's fees
+        fees = await fees_for(self.ctx, intent, state)
         with self.ctx.store.transaction() as tx:
             self._alert_placed(tx, intent, state)
-            saved = self._apply(tx, intent.client_order_id, state)
+            saved = self._apply(tx, intent.client_order_id, state, fees=fees)
         log.info(
             "order placed",
             coid=intent.client_order_id,
@@ -144,7 +159,14 @@ class OrderDesk:
         return saved
 
     def _alert_placed(self, tx: TradingTx, intent: IntentRecord, state: OrderState) -> None:
-        """Tell the trader the order is at the broker (once, whoever finds out first)."""
+        """Tell the trader a stop was placed for a position entered on an earlier day (a
+        raised or restored stop; once, whoever finds out first). Every other placing is a
+        journal fact only: its entry or exit message says what came of it."""
+        if intent.purpose is not IntentPurpose.STOP or intent.position_id is None:
+            return
+        position = tx.position(intent.position_id)
+        if position is None or opened_today(self.ctx, position.opened_at):
+            return
         tx.alert(
             OrderPlaced(
                 occurred_at=self.ctx.now(),
@@ -160,13 +182,24 @@ class OrderDesk:
             dedup_key=f"placed:{intent.client_order_id}",
         )
 
-    def _rejected(self, intent: IntentRecord, reason: str, *, alert: bool = True) -> IntentRecord:
+    def _rejected(
+        self,
+        intent: IntentRecord,
+        reason: str,
+        *,
+        alert: bool = True,
+        fees: OrderFees | None = None,
+    ) -> IntentRecord:
+        """Record a refusal (alerted unless ``alert`` is False). A refused first stop
+        settles its entry all the same: the software stop guards the shares meanwhile."""
         now = self.ctx.now()
         with self.ctx.store.transaction() as tx:
             current = tx.intent(intent.client_order_id) or intent
             saved = tx.save_intent(
                 replace(current, status=IntentStatus.REJECTED, reason=reason[:200]), now
             )
+            if intent.purpose is IntentPurpose.STOP:
+                self.booking.settle_entry(tx, intent.position_id, Cover.SOFTWARE_STOP, fees, now)
             if intent.purpose is IntentPurpose.ENTRY and intent.candidate_id is not None:
                 candidate = tx.candidate_by_id(intent.candidate_id)
                 if candidate is not None and candidate.can(CandidateMove.ENTRY_REFUSED):
@@ -201,7 +234,7 @@ class OrderDesk:
             except InvalidInputError:  # the broker does not know that id now: look for it
                 state = None
             if state is not None:
-                return self._record(intent, state, reason)
+                return await self._record(intent, state, reason)
         if not self.lookup.due(intent):
             return intent
         found = await self.lookup.look(intent)
@@ -214,7 +247,7 @@ class OrderDesk:
                 log.info(
                     "cancel sent; the broker does not show it yet", coid=intent.client_order_id
                 )
-        return self._record(intent, found, reason)
+        return await self._record(intent, found, reason)
 
     def _cancel_unseen(self, intent: IntentRecord, reason: str) -> IntentRecord:
         """Cancel an order the broker shows nowhere: only once its absence counts, and never
@@ -229,15 +262,16 @@ class OrderDesk:
             return intent
         return self._drop(intent, f"{reason}; the broker never showed it")
 
-    def _record(
+    async def _record(
         self, intent: IntentRecord, state: OrderState, reason: str | None = None
     ) -> IntentRecord:
         """Write the broker's ``state`` of ``intent`` (alerting "placed" the first time the
         broker shows an order we had no id for)."""
+        fees = await fees_for(self.ctx, intent, state)
         with self.ctx.store.transaction() as tx:
             if intent.broker_order_id is None:
                 self._alert_placed(tx, intent, state)
-            return self._apply(tx, intent.client_order_id, state, reason=reason)
+            return self._apply(tx, intent.client_order_id, state, reason=reason, fees=fees)
 
     # -- following orders ------------------------------------------------------------------
 
@@ -264,8 +298,9 @@ class OrderDesk:
                 changed = self._unseen(intent) or changed
                 continue
             if _changed(intent, state):
+                fees = await fees_for(self.ctx, intent, state)
                 with self.ctx.store.transaction() as tx:
-                    self._apply(tx, intent.client_order_id, state)
+                    self._apply(tx, intent.client_order_id, state, fees=fees)
                 changed = True
             changed = await self._expire_stale_entry(intent, state) or changed
         return changed
@@ -309,9 +344,10 @@ class OrderDesk:
             if intent.broker_order_id is not None:
                 state = await self.lookup.look(intent)
                 if state is not None:
+                    fees = await fees_for(self.ctx, intent, state)
                     with self.ctx.store.transaction() as tx:
                         self._alert_placed(tx, intent, state)
-                        self._apply(tx, intent.client_order_id, state)
+                        self._apply(tx, intent.client_order_id, state, fees=fees)
                 else:
                     self._unseen(intent)
                 continue
@@ -339,7 +375,7 @@ class OrderDesk:
         state = await self.lookup.look(intent)
         if state is not None:
             self._refused.pop(intent.client_order_id, None)
-            self._record(intent, state)
+            await self._record(intent, state)
             log.info("settled order", coid=intent.client_order_id, status=state.status)
             return True
         if adopted(intent):
@@ -402,7 +438,7 @@ class OrderDesk:
         if state.status in (OrderStatus.REJECTED, OrderStatus.INACTIVE) and not state.filled_qty:
             self._rejected(intent, state.message or f"broker says {state.status.value}")
             return
-        self._record(intent, state)
+        await self._record(intent, state)
 
     def _mark(self, intent: IntentRecord, status: IntentStatus, reason: str) -> IntentRecord:
         with self.ctx.store.transaction() as tx:
@@ -420,6 +456,8 @@ class OrderDesk:
             saved = tx.save_intent(
                 replace(current, status=IntentStatus.CANCELLED, reason=reason), now
             )
+            if intent.purpose is IntentPurpose.ENTRY:
+                self.booking.entry_ended(tx, saved, now)
             if intent.candidate_id is not None and intent.purpose is IntentPurpose.ENTRY:
                 candidate = tx.candidate_by_id(intent.candidate_id)
                 if candidate is not None and candidate.can(CandidateMove.ENTRY_LAPSED):
@@ -430,9 +468,17 @@ class OrderDesk:
     # -- applying broker state -------------------------------------------------------------
 
     def _apply(
-        self, tx: TradingTx, client_order_id: str, state: OrderState, *, reason: str | None = None
+        self,
+        tx: TradingTx,
+        client_order_id: str,
+        state: OrderState,
+        *,
+        reason: str | None = None,
+        fees: OrderFees | None = None,
     ) -> IntentRecord:
-        """Record ``state`` on the intent and book any new fill quantity into positions."""
+        """Record ``state`` on the intent and book any new fill quantity into positions;
+        queue the entry message this settles, or the lapse of an unfilled entry (module
+        doc). ``fees``: the executions to state an entry's or exit's fees from."""
         intent = tx.intent(client_order_id)
         if intent is None:
             raise InvalidInputError(f"order {client_order_id}: no such intent")
@@ -456,11 +502,19 @@ class OrderDesk:
             avg_fill_price=state.avg_fill_price if delta > 0 else intent.avg_fill_price,
             reason=state.message or reason or intent.reason,
         )
+        if intent.purpose is IntentPurpose.STOP and first_answer(intent) and status in ANSWERED:
+            # the first stop the broker took: the entry is settled (before a fill of the
+            # stop itself sells the shares it names)
+            self.booking.settle_entry(tx, intent.position_id, Cover.BROKER_STOP, fees, now)
         if delta > 0 and state.avg_fill_price is not None:
             fill_price = intent.price_of_increment(new_filled, state.avg_fill_price)
-            position = self.booking.book(tx, updated, delta, fill_price, now)
+            position = self.booking.book(tx, updated, delta, fill_price, now, fees)
             updated = replace(updated, position_id=position.id)
         saved = tx.save_intent(updated, now)
+        if delta > 0 and intent.purpose is IntentPurpose.ENTRY and not self.ctx.params.resting_stop:
+            self.booking.settle_entry(tx, saved.position_id, Cover.SOFTWARE_STOP, fees, now)
+        if status is IntentStatus.CANCELLED and intent.purpose is IntentPurpose.ENTRY:
+            self.booking.entry_ended(tx, saved, now, why=reason)
         unfilled_entry_ended = (
             status is IntentStatus.CANCELLED
             and intent.purpose is IntentPurpose.ENTRY

@@ -202,7 +202,7 @@ async def test_the_day_summary_comes_after_the_digest_of_the_day(
     queue(db, filled(clock, 1), day)
     await sender.run_once()
     assert [t.split(" ", 1)[1] for t in titles(discord.accepted())] == [
-        "1 quiet alert", "Daily summary 2024-06-03: +$10.00"]
+        "1 quiet alert", "Daily summary 2024-06-03: +$10.00 net"]
 
 
 async def test_a_crash_between_the_post_and_the_mark_sends_the_digest_again(

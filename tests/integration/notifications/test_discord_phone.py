@@ -19,12 +19,12 @@ from skimd.domain.alerts import ALERT_TYPES, Alert
 from skimd.domain.formatting import MISSING
 from skimd.infrastructure.notifications.discord import DiscordNotifier
 from skimd.infrastructure.notifications.discord_limits import ZERO_WIDTH
-from tests.fakes.alert_samples import hard_for_a_phone, one_of_each
+from tests.fakes.alert_samples import every_kind, hard_for_a_phone
 from tests.fakes.discord_server import FakeDiscord, Recorded
 from tests.fakes.notifiers import SleepAdvancesClock
 
 SYDNEY = ZoneInfo("Australia/Sydney")
-SAMPLES = [*one_of_each(), *hard_for_a_phone()]
+SAMPLES = [*every_kind(), *hard_for_a_phone()]
 
 
 @pytest.fixture

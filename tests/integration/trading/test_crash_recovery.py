@@ -88,8 +88,8 @@ async def test_restart_reconciles_and_never_places_twice(data_dir: Path, when: s
     assert position is not None and position.qty == settled.qty
     held = {p.symbol: p.qty for p in await broker.positions()}
     assert held[ticker] == position.qty
-    entries = [a for a in second.alerts("order_placed") if a["client_order_id"] == coid]
-    assert len(entries) == 1
+    entries = [a for a in second.alerts("entry_settled") if a["client_order_id"] == coid]
+    assert len(entries) == 1 and entries[0]["quantity"] == settled.qty  # told once
     second.close()
 
 

@@ -43,7 +43,9 @@ async def test_one_breakout_places_exactly_one_entry(desk: Desk) -> None:
         position = tx.open_position_for(ticker)
     assert position is not None and position.qty == entries[0].qty
     assert position.stop is not None
-    assert desk.alerts("order_placed")[0]["client_order_id"] == coid
+    (told,) = desk.alerts("entry_settled")  # the entry's one message
+    assert (told["client_order_id"], told["quantity"]) == (coid, position.qty)
+    assert not desk.alerts("order_placed") and not desk.alerts("order_filled")
 
 
 async def test_size_respects_risk_and_position_value(desk: Desk) -> None:

@@ -20,13 +20,13 @@ from skimd.infrastructure.alert_codec import (
     alert_from_payload,
     to_payload,
 )
-from tests.fakes.alert_samples import T, one_of_each
+from tests.fakes.alert_samples import T, every_kind, one_of_each
 
 STORED_V1 = Path(__file__).parents[2] / "fixtures" / "alerts" / "outbox_payloads_v1.jsonl"
 
 
 def test_every_kind_round_trips_through_json() -> None:
-    for alert in one_of_each():
+    for alert in every_kind():
         text = json.dumps(to_payload(alert))  # JSON-safe: no Decimal/datetime objects left
         back = alert_from_payload(json.loads(text))
         assert back == alert
@@ -53,7 +53,13 @@ def test_an_exit_round_trips_with_its_stop_path_and_volumes() -> None:
 # encode at their defaults: the stored payload lacks them and decodes to the defaults.
 GROWN_SINCE_V1 = {
     "broker_session_lost": {"paused": False, "retry_at": None, "positions": []},
-    "position_exited": {"stop_path": [], "volumes": []},
+    "position_exited": {"stop_path": [], "volumes": [], "fees": None, "initial_stop": None},
+    "daily_summary": {
+        "total_r": None,
+        "unrated": 0,
+        "candidates": None,
+        "reconciliation_clean": None,
+    },
     "tradeable_candidate": {"volumes": []},
     "job_failed": {"critical_after": 3},
     "guard_tripped": {"halted_by_daemon": False},

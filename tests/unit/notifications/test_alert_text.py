@@ -24,11 +24,20 @@ def test_every_kind_has_a_presenter_of_its_own() -> None:
     assert [k for k, cls in ALERT_TYPES.items() if describe.dispatch(cls) is fallback] == []
 
 
+# Kinds whose words were changed on purpose since version 1 (issue 16: exits state net P&L,
+# R, move and holding time; the daily summary counts round trips). Their words are tested
+# in test_trade_alert_text.py.
+REWORDED = {"position_exited", "daily_summary"}
+
+
 def test_words_tables_and_csv_are_those_shown_before() -> None:
     shown = [json.loads(line) for line in SHOWN_V1.read_text(encoding="utf-8").splitlines()]
     samples = one_of_each()
     assert [s["kind"] for s in shown] == [a.kind for a in samples]
     for expected, alert in zip(shown, samples, strict=True):
+        if alert.kind in REWORDED:
+            assert describe(alert).summary != expected["summary"]
+            continue
         details = tuple(tuple(pair) for pair in expected["details"])
         assert describe(alert) == AlertText(expected["title"], expected["summary"], details)
         if isinstance(alert, CandidateDigest):

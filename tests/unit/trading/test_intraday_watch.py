@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from skimd.domain.alerts import ExitReason, PositionExited, TradeableCandidate
+from skimd.domain.alerts import EntrySettled, ExitReason, PositionExited, TradeableCandidate
 from skimd.domain.entries import breakout_trigger
+from skimd.domain.protection import Cover
 from skimd.domain.trading import (
     CandidateState,
     IntentPurpose,
@@ -120,10 +121,26 @@ async def test_a_breakout_enters_exactly_once() -> None:
         entry.avg_fill_price,
         added.orl,
     )
-    kinds = rig.store.alert_kinds()
-    assert kinds[:2] == ["order_placed", "order_filled"]
     stops = [i for i in rig.intents() if i.purpose is IntentPurpose.STOP]
     assert len(stops) == 1 and stops[0].stop_price == added.orl  # one resting stop follows
+    # one message for the whole entry (placed, filled, stop resting): the settled entry
+    assert rig.store.alert_kinds() == ["entry_settled"]
+    (settled,) = rig.store.alerts
+    assert isinstance(settled, EntrySettled)
+    commission = sum(
+        f.commission
+        for f in await rig.broker.executions(entry.created_at)
+        if f.client_order_id == entry.client_order_id
+    )
+    assert (settled.quantity, settled.ordered, settled.price, settled.stop) == (
+        entry.qty,
+        entry.qty,
+        entry.avg_fill_price,
+        added.orl,
+    )
+    assert settled.cover is Cover.BROKER_STOP and settled.fees == commission > 0
+    assert settled.risk == (position.avg_price - added.orl) * position.qty
+    assert settled.path and settled.path[-1].at <= settled.occurred_at  # the day so far
 
 
 def _ticker_stopped_out(rig: Rig, orh_below: str, orl_below: str) -> tuple[str, dict[str, Decimal]]:

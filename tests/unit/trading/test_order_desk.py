@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from skimd.domain.alerts import ExitReason, PositionExited
+from skimd.domain.alerts import EntryLapsed, ExitReason, PositionExited
 from skimd.domain.market import TickDirection, round_to_tick
 from skimd.domain.orders import OrderType, Side
 from skimd.domain.trading import (
@@ -75,7 +75,8 @@ async def test_reconcile_places_an_entry_left_unplaced_exactly_once() -> None:
     position = rig.position(ticker)
     assert position is not None and position.qty == 100 and position.is_open
     assert rig.candidate(ticker).status is CandidateState.ENTERED
-    assert rig.store.alert_kinds() == ["order_placed", "order_filled"]
+    # placed and filled are journal facts; the entry's one message waits for its stop
+    assert rig.store.alert_kinds() == []
 
 
 async def test_an_unplaced_entry_is_dropped_when_entries_are_closed() -> None:
@@ -91,6 +92,7 @@ async def test_an_unplaced_entry_is_dropped_when_entries_are_closed() -> None:
     assert "entries are closed" in (dropped.reason or "")
     assert await rig.broker.find_order(intent.client_order_id) is None
     assert rig.candidate(ticker).status is CandidateState.EXPIRED  # its entry lapsed
+    assert rig.store.alert_kinds() == ["entry_lapsed"]
 
 
 async def test_an_entry_not_filled_in_time_is_cancelled_and_its_candidate_expires() -> None:
@@ -110,6 +112,11 @@ async def test_an_entry_not_filled_in_time_is_cancelled_and_its_candidate_expire
     assert ended is not None and ended.status is IntentStatus.CANCELLED and ended.filled_qty == 0
     assert rig.candidate(ticker).status is CandidateState.EXPIRED
     assert rig.position(ticker) is None
+    assert not await rig.desk.refresh()
+    (lapsed,) = rig.store.alerts  # one short message, and only one
+    assert isinstance(lapsed, EntryLapsed)
+    assert (lapsed.symbol, lapsed.ordered, lapsed.limit_price) == (ticker, 100, far_below)
+    assert lapsed.reason == "entry not filled in time"
 
 
 async def test_a_buy_into_an_open_position_averages_its_price() -> None:
@@ -169,3 +176,12 @@ async def test_a_half_exit_reduces_the_position_and_is_remembered() -> None:
     (exited,) = [a for a in rig.store.alerts if isinstance(a, PositionExited)]
     assert exited.reason is ExitReason.PARTIAL and exited.quantity == 50
     assert exited.pnl == (sold.avg_fill_price - held.avg_price) * 50
+    # its fees: half the entry's commission (50 of 100 shares) and the sale's own
+    fills = await rig.broker.executions(rig.clock.now() - timedelta(hours=1))
+    paid = {f.client_order_id: f.commission for f in fills}
+    entry_coid = client_order_id(DAY, ticker, IntentPurpose.ENTRY)
+    assert exited.fees == (paid[entry_coid] / 2).quantize(Decimal("0.01")) + paid[
+        sold.client_order_id
+    ]
+    assert exited.net_pnl == exited.pnl - exited.fees
+    assert exited.initial_stop == rig.candidate(ticker).orl  # the plan's stop: 1R
