@@ -201,7 +201,8 @@ def demo_day_run(folder: Path, tree: Path = ROOT) -> DemoDay:
         done = subprocess.run(
             demo_command(webhook_config(folder, discord.url), "--seed", "7", "--json"),
             env={**env(), "PYTHONPATH": os.pathsep.join((str(tree), str(ROOT)))},
-            cwd=ROOT, capture_output=True, text=True, timeout=900,
+            cwd=tree,  # `python -m` puts the working directory first on the path
+            capture_output=True, text=True, timeout=900,
         )
         elapsed = time.monotonic() - start
         requests = list(discord.requests)

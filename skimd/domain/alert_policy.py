@@ -17,6 +17,15 @@ Each alert kind has a :class:`KindRule`:
   to the critical webhook *in addition to* the main one, whatever its severity (the main
   webhook stays the complete feed; without a critical webhook, ``critical`` is just main).
 
+A CRITICAL alert is never held or dropped by a mode: CRITICAL means the trader must act
+(see the severity table in :mod:`skimd.domain.alerts`), so ``quiet`` and ``off`` apply to a
+kind's INFO and WARNING alerts only (a quiet ``guard_tripped`` still sends the daily loss
+cap at once).
+
+Kinds without a configured rule follow :data:`DEFAULT_RULES`: the routine kinds a trader
+does not act on are quiet, everything else is on. A configured rule replaces the default
+of its kind only.
+
 The main webhook also drops alerts below its ``min_severity`` (``discord_min_severity``).
 The mode applies on every webhook the kind goes to. A quiet digest itself is always sent
 (it is what the policy produced); a burst of ``candidate_found`` rows that the sender
@@ -59,6 +68,18 @@ class KindRule:
 
 DEFAULT_RULE = KindRule()
 
+_QUIET = KindRule(Mode.QUIET)
+DEFAULT_RULES: Mapping[str, KindRule] = {
+    "candidate_found": _QUIET,  # the tradeable-candidate alert (with its chart) is the one
+    "late_candidates": _QUIET,  # found after the entry window: nothing to do today
+    "guard_tripped": _QUIET,  # normal limits; the loss cap is CRITICAL and comes at once
+    "order_placed": _QUIET,  # a stop moved on a held position; refusals come at once
+    "job_missed": _QUIET,  # a job failing repeatedly is a CRITICAL job_failed
+    "job_overrun": _QUIET,
+    "broker_rate_limited": _QUIET,
+}
+"""The rule of each kind a config does not name: routine kinds are quiet."""
+
 
 SENDER_BUILT = frozenset({CandidateDigest.kind, QuietDigest.kind})
 """Kinds the outbox sender makes from the rows it sends, never queued themselves: a rule
@@ -80,6 +101,7 @@ class AlertPolicy:
     channels: Mapping[str, Route] = field(default_factory=dict)
     kinds: Mapping[str, KindRule] = field(default_factory=dict)
     main_min_severity: Severity = Severity.INFO
+    defaults: Mapping[str, KindRule] = field(default_factory=lambda: DEFAULT_RULES)
 
     def __post_init__(self) -> None:
         known = set(configurable_kinds())
@@ -88,7 +110,8 @@ class AlertPolicy:
             raise ValueError(f"alert policy names unknown alert kinds: {', '.join(unknown)}")
 
     def rule(self, kind: str) -> KindRule:
-        return self.kinds.get(kind, DEFAULT_RULE)
+        """The configured rule of ``kind``, else its :data:`DEFAULT_RULES` entry, else on."""
+        return self.kinds.get(kind) or self.defaults.get(kind, DEFAULT_RULE)
 
     def is_phone(self, notifier: str) -> bool:
         return notifier in self.channels
@@ -100,9 +123,9 @@ class AlertPolicy:
         rule = self.rule(alert.kind)
         if not self._routed(channel, rule.route, alert):
             return Disposition.SKIP
-        if rule.mode is Mode.OFF:
-            return Disposition.SKIP
-        return Disposition.HOLD if rule.mode is Mode.QUIET else Disposition.SEND
+        if alert.severity is Severity.CRITICAL or rule.mode is Mode.ON:
+            return Disposition.SEND  # what the trader must act on is never quiet or off
+        return Disposition.SKIP if rule.mode is Mode.OFF else Disposition.HOLD
 
     def _routed(self, channel: Route, route: Route | None, alert: Alert) -> bool:
         if channel is Route.MAIN:

@@ -4,6 +4,7 @@ webhook each kind reaches, and what the fan-out does with it on a direct send.""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,18 +14,27 @@ import pytest
 from pydantic import SecretStr
 
 from skimd.clock import SimulatedClock
-from skimd.config import NotificationSettings, Settings, load_settings
-from skimd.domain.alert_policy import AlertPolicy, Disposition, KindRule, Mode, Route
+from skimd.config import PROJECT_ROOT, NotificationSettings, Settings, load_settings
+from skimd.domain.alert_policy import (
+    DEFAULT_RULES,
+    AlertPolicy,
+    Disposition,
+    KindRule,
+    Mode,
+    Route,
+    configurable_kinds,
+)
 from skimd.domain.alert_text import quiet_digest
 from skimd.domain.alerts import (
     ALERT_TYPES,
     BrokerSessionStillDown,
+    CandidateFound,
     GuardTripped,
     JobFailed,
     OrderFilled,
     Severity,
 )
-from skimd.domain.trading import GuardKind
+from skimd.domain.trading import CandidateSource, GuardKind
 from skimd.errors import ConfigurationError
 from skimd.infrastructure.notifications.factory import build_alert_policy, build_notifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier
@@ -137,13 +147,39 @@ def test_modes_apply_on_each_webhook_the_kind_reaches_and_never_to_the_record() 
     policy = AlertPolicy(
         channels=PHONES,
         kinds={"order_filled": KindRule(Mode.OFF),
-               "broker_session_still_down": KindRule(Mode.QUIET)},
+               "job_failed": KindRule(Mode.QUIET, Route.CRITICAL)},
     )
     assert policy.disposition("discord", FILL) is Disposition.SKIP
-    assert policy.disposition("discord", LOST) is Disposition.HOLD
-    assert policy.disposition("discord-critical", LOST) is Disposition.HOLD
+    assert policy.disposition("discord", FAILED) is Disposition.HOLD
+    assert policy.disposition("discord-critical", FAILED) is Disposition.HOLD
     assert policy.disposition("console", FILL) is Disposition.SEND  # not a phone channel
-    assert policy.disposition("jsonl", LOST) is Disposition.SEND
+    assert policy.disposition("jsonl", FAILED) is Disposition.SEND
+
+
+def test_a_critical_alert_is_never_quiet_or_off() -> None:
+    policy = AlertPolicy(
+        channels=PHONES,
+        kinds={"broker_session_still_down": KindRule(Mode.QUIET),
+               "guard_tripped": KindRule(Mode.OFF)},
+    )
+    assert policy.disposition("discord", LOST) is Disposition.SEND
+    assert policy.disposition("discord-critical", LOST) is Disposition.SEND
+    assert policy.disposition("discord", GUARD) is Disposition.SEND  # the daily loss cap
+    limit = GuardTripped(occurred_at=T, guard=GuardKind.MAX_POSITIONS, detail="3 held")
+    assert policy.disposition("discord", limit) is Disposition.SKIP
+
+
+def test_routine_kinds_are_quiet_unless_the_config_says_otherwise() -> None:
+    found = CandidateFound(occurred_at=T, symbol="BHP", source=CandidateSource.NEWS,
+                           headline="Takeover")
+    limit = GuardTripped(occurred_at=T, guard=GuardKind.MAX_POSITIONS, detail="3 held")
+    default = AlertPolicy(channels=PHONES)
+    assert [default.disposition("discord", a) for a in (found, limit, FILL)] == [
+        Disposition.HOLD, Disposition.HOLD, Disposition.SEND]
+    assert set(DEFAULT_RULES) <= set(configurable_kinds())
+    configured = AlertPolicy(channels=PHONES, kinds={"candidate_found": KindRule(Mode.ON)})
+    assert configured.disposition("discord", found) is Disposition.SEND
+    assert configured.disposition("discord", limit) is Disposition.HOLD  # its default stays
 
 
 def test_main_webhook_drops_what_is_below_its_minimum_severity() -> None:
@@ -204,3 +240,12 @@ async def test_factory_builds_the_fan_out_with_the_configured_policy() -> None:
                              stdout=io.StringIO())
     assert fan.policy.rule("order_filled") == KindRule(Mode.OFF)
     assert fan.policy.disposition("discord", FILL) is Disposition.SKIP
+
+
+def test_the_readme_lists_every_kind_and_the_quiet_defaults() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Alerts on the phone", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert set(configurable_kinds()) <= named
+    quiet = section.split("Quiet unless configured", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`([a-z_]+)`", quiet)) == set(DEFAULT_RULES)
