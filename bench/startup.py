@@ -158,7 +158,8 @@ async def run_job(config: str, env: dict[str, str], job: str) -> str:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
-    return (out or err).decode().strip().splitlines()[-1] if (out or err) else f"exit {proc.returncode}"
+    lines = (out or err).decode().strip().splitlines()
+    return lines[-1] if lines else f"exit {proc.returncode}"
 
 
 def mapped(pid: int, library: str) -> bool:
