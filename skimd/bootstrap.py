@@ -73,6 +73,8 @@ from skimd.services.jobs import Every, JobHandler, PlannedJob
 from skimd.services.trading.params import StrategyParams
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from skimd.domain.alerts import Alert
@@ -490,12 +492,32 @@ class App:
     # -- alerts ----------------------------------------------------------------------------
 
     @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """The one TLS verification context every HTTP client of this App shares (the
+        system's lazily loaded CA directory when there is one: see
+        :mod:`skimd.infrastructure.tls`), instead of a copy of certifi's bundle per client."""
+        from skimd.infrastructure.tls import verify_context
+
+        return verify_context()
+
+    @cached_property
     def http(self) -> httpx.AsyncClient:
         """The notifiers' and heartbeat's HTTP client."""
         import httpx
 
-        client = httpx.AsyncClient(timeout=self.settings.notifications.discord_timeout_s)
+        client = httpx.AsyncClient(
+            timeout=self.settings.notifications.discord_timeout_s, verify=self.tls
+        )
         self._on_close(client.aclose)
+        return client
+
+    @cached_property
+    def broker_http(self) -> httpx.AsyncClient:
+        """The broker's HTTP client (brokers that make no network calls ignore it)."""
+        import httpx
+
+        client = httpx.AsyncClient(timeout=self.settings.ibkr.request_timeout_s, verify=self.tls)
+        self._on_close(client.aclose)  # closed after the broker, which is built later
         return client
 
     @cached_property
@@ -548,8 +570,11 @@ class App:
         held). SHARED: events are dropped and conids cached in memory."""
         if self._overrides.broker is not None:
             return self._overrides.broker
+        from functools import partial
+
         from skimd.infrastructure.brokers.events import NullBrokerEvents
-        from skimd.infrastructure.brokers.factory import BrokerFactory
+        from skimd.infrastructure.brokers.factory import BrokerFactory, build_ibkr_broker
+        from skimd.infrastructure.brokers.ibkr.rsa_child_process import ChildProcessRsaKeys
         from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 
         exclusive = self.access is Access.EXCLUSIVE
@@ -566,13 +591,17 @@ class App:
             cache: Any = SqlIdentifierCache(self.database.unit_of_work, self.clock)
         else:
             events, cache = NullBrokerEvents(), InMemoryIdentifierCache()
-        broker = BrokerFactory().create(
+        # IBKR's RSA private keys are used in a short-lived child process, so cryptography
+        # is never loaded into a skimd process (the daemon above all).
+        ibkr = partial(build_ibkr_broker, rsa_keys=ChildProcessRsaKeys())
+        broker = BrokerFactory(extra_builders={"ibkr": ibkr}).create(
             self.settings.broker.kind,
             self.settings_with("broker"),
             clock=self.clock,
             events=events,
             identifier_cache=cache,
             calendar=self.calendar,
+            http_client=self.broker_http,
             on_secret=None if self._redactor is None else self._redactor.add,
             state_dir=self.data_dir if exclusive else None,
             shared_dir=self.data_dir,
@@ -607,6 +636,7 @@ class App:
         # The ASX site wants a browser's headers and redirects followed: its own client.
         http = httpx.AsyncClient(
             timeout=self.settings.ibkr.request_timeout_s,
+            verify=self.tls,
             follow_redirects=True,
             headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) skimd", "Accept": "text/html"},
         )

@@ -12,6 +12,7 @@ import pytest
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.auth import IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.ibkr.requests import (
     IbkrHttp,
     IbkrRequestError,
@@ -47,8 +48,8 @@ class _Guard:
 
 
 def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient) -> IbkrHttp:
-    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
-    auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
+    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
+    auth = IbkrOAuth(creds, keys=InProcessRsaKeys(), clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
     return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock,
                     events=RecordingBrokerEvents())
 
