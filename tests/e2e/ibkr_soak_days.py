@@ -56,8 +56,8 @@ from skimd.domain.orders import OrderState, OrderStatus, OrderType, Side, TimeIn
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
-from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.services.daemon_alerts import AlertingBrokerEvents

@@ -17,7 +17,6 @@ from skimd.errors import BrokerUnavailableError, ConfigurationError, RateLimited
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.auth import IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
-from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.ibkr.pacing import (
     IBKR_LIMITS,
     MARGIN_FRACTION,
@@ -28,6 +27,7 @@ from skimd.infrastructure.brokers.ibkr.pacing import (
 )
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE, FileLedger
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
 
 
@@ -35,7 +35,10 @@ def _http(
     fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient, events: RecordingBrokerEvents
 ) -> IbkrHttp:
     creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
-    auth = IbkrOAuth(creds, keys=InProcessRsaKeys(), clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
+    auth = IbkrOAuth(
+        creds, keys=InProcessRsaKeys(), clock=fake.clock,
+        lst_url=TEST_BASE_URL + "/oauth/live_session_token",
+    )
     return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock, events=events)
 
 
