@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 _HASHED = re.compile(r"^[0-9a-f]{8}\.\d+$")
@@ -40,10 +40,13 @@ def verify_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def system_ca_dir() -> Path | None:
-    """OpenSSL's default CA directory when it holds hashed certificate entries, else None."""
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.capath, paths.openssl_capath):
+def system_ca_dir(candidates: Iterable[str | None] | None = None) -> Path | None:
+    """The first of ``candidates`` (default: OpenSSL's default CA directories) that holds
+    hashed certificate entries (``1a2b3c4d.0``), else None."""
+    if candidates is None:
+        paths = ssl.get_default_verify_paths()
+        candidates = (paths.capath, paths.openssl_capath)
+    for candidate in candidates:
         if not candidate:
             continue
         try:
