@@ -513,7 +513,7 @@ class App:
 
     @cached_property
     def broker_http(self) -> httpx.AsyncClient:
-        """The broker's HTTP client (brokers that make no network calls ignore it)."""
+        """The IBKR broker's HTTP client (the demo broker makes no network calls)."""
         import httpx
 
         client = httpx.AsyncClient(timeout=self.settings.ibkr.request_timeout_s, verify=self.tls)
@@ -526,10 +526,15 @@ class App:
             return self._overrides.notifier
         from skimd.infrastructure.notifications.factory import build_notifier
 
+        settings = self.settings_with("notifications")
+        cfg = settings.notifications
+        # An HTTP client (and with it the process's first TLS context, ≈2.7 MB) only when
+        # a Discord webhook will use it.
+        discord = (cfg.discord_webhook_url, cfg.discord_critical_webhook_url) != (None, None)
         return build_notifier(
-            self.settings_with("notifications"),
+            settings,
             clock=self.wall_clock,  # the notifiers wait only for the remote side
-            http_client=self.http,
+            http_client=self.http if discord else None,
             stdout=self._stdout or sys.stdout,
         )
 
@@ -594,6 +599,8 @@ class App:
         # IBKR's RSA private keys are used in a short-lived child process, so cryptography
         # is never loaded into a skimd process (the daemon above all).
         ibkr = partial(build_ibkr_broker, rsa_keys=ChildProcessRsaKeys())
+        # only a broker that makes network calls gets (and makes the App build) a client
+        networked = self.settings.broker.kind.strip().lower() == "ibkr"
         broker = BrokerFactory(extra_builders={"ibkr": ibkr}).create(
             self.settings.broker.kind,
             self.settings_with("broker"),
@@ -601,7 +608,7 @@ class App:
             events=events,
             identifier_cache=cache,
             calendar=self.calendar,
-            http_client=self.broker_http,
+            http_client=self.broker_http if networked else None,
             on_secret=None if self._redactor is None else self._redactor.add,
             state_dir=self.data_dir if exclusive else None,
             shared_dir=self.data_dir,
@@ -740,8 +747,11 @@ class App:
     def _heartbeat(self) -> JobHandler | None:
         from skimd.infrastructure.notifications.factory import build_heartbeat
 
+        settings = self.settings_with("notifications")
+        if settings.notifications.heartbeat_url is None:
+            return None  # and no HTTP client is made for it
         beat = build_heartbeat(
-            self.settings_with("notifications"),
+            settings,
             clock=self.clock,
             http_client=self.http,
             is_healthy=lambda: True,

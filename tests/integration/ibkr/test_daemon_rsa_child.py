@@ -79,3 +79,19 @@ async def test_every_http_client_shares_the_one_verify_context(
         clients["news"] = news._http  # type: ignore[attr-defined]
         contexts = {name: _verify_context(client) for name, client in clients.items()}
     assert all(context is app.tls for context in contexts.values()), contexts
+
+
+def test_the_demo_daemon_builds_no_http_client(tmp_path: Path) -> None:
+    """Nothing of the demo config talks HTTP (console alerts, no heartbeat, the in-process
+    broker): no client and no TLS context are made (the first costs ≈2.7 MB)."""
+    settings = bootstrap.settings_from(
+        str(ROOT / "config" / "skimd.toml"), {"SKIMD__PATHS__DATA_DIR": str(tmp_path / "d")}
+    )
+    app = bootstrap.build(
+        settings, access=bootstrap.Access.EXCLUSIVE, environ={}, create_database=True
+    )
+    try:
+        assert app.supervisor.jobs.ids() and app.broker.kind == "demo" and app.notifier
+        assert not {"http", "broker_http", "tls"} & set(vars(app))
+    finally:
+        asyncio.run(app.aclose())
