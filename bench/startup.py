@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from skimd.clock import SystemClock  # noqa: E402
+from skimd.infrastructure.brokers.ibkr.rsa_child_process import child_command  # noqa: E402
 from tests.fakes.ibkr_server import FakeIbkr, FakeIbkrKeys, serve_loopback  # noqa: E402
 
 # The production measurement is taken after this job has run in the daemon (connect, LST,
@@ -242,7 +243,7 @@ def key_child_cost() -> None:
                                    for p in (signature, encryption)]}
         began = time.perf_counter()
         done = subprocess.run(
-            [*timer, sys.executable, "-I", "-m", "skimd.infrastructure.brokers.ibkr.rsa_child"],
+            [*timer, *child_command()],
             input=json.dumps(request).encode(), capture_output=True, cwd=ROOT, check=True,
         )
         wall = time.perf_counter() - began

@@ -4,6 +4,7 @@ without secrets; nothing secret reaches the child's argv or environment."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from skimd.errors import BrokerUnavailableError, SecretFileError
 from skimd.infrastructure.brokers.ibkr import rsa_child
-from skimd.infrastructure.brokers.ibkr.rsa_child_process import ChildProcessRsaKeys
+from skimd.infrastructure.brokers.ibkr.rsa_child_process import CHILD_SCRIPT, ChildProcessRsaKeys
 from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.ibkr.rsa_keys import PROTOCOL_VERSION, KeyFile, KeyRefused
 from tests.fakes.ibkr_server import FakeIbkrKeys
@@ -178,3 +179,13 @@ async def test_no_secret_reaches_the_childs_argv_or_environment(
     assert env.get("PATH") == os.environ.get("PATH")
     assert argv == ["-c"]
 
+
+
+def test_the_child_script_imports_only_the_stdlib_and_cryptography() -> None:
+    """It is run as a script with ``-I`` (no skimd on its path), so it may not import skimd."""
+    tree = ast.parse(CHILD_SCRIPT.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - sys.stdlib_module_names == {"cryptography"}

@@ -1,8 +1,8 @@
 """The RSA private-key work of IBKR OAuth, and the short-lived process that does it.
 
-``python -I -m skimd.infrastructure.brokers.ibkr.rsa_child`` reads one JSON request on
-stdin, does it and writes one JSON answer on stdout, then exits (see
-:mod:`.rsa_child_process`, which starts it). The key files are read here, by path: the
+Run as a script (``python -I .../rsa_child.py``, see :mod:`.rsa_child_process`, which
+starts it) it reads one JSON request on stdin, does it and writes one JSON answer on
+stdout, then exits. The key files are read here, by path: the
 caller names them, never sends their content, and nothing secret travels in argv or the
 environment. This is the only module of skimd that uses ``cryptography`` on the daemon's
 behalf: keeping it in a child keeps cryptography's native module (≈7 MB resident) out of
@@ -15,7 +15,8 @@ holds an unencrypted PEM RSA private key), ``{"op": "decrypt", "path": p, "data"
 Answer ``{"v": 1, "results": [result, ...]}`` in the same order, each ``{"ok": b64}`` (empty
 for check) or ``{"problem": code, "detail": text}`` with a code of :data:`PROBLEMS`; the
 detail is an OS error text at most, never key material. Imports stay minimal (stdlib and
-cryptography only, no skimd module) so the child starts in a few tens of milliseconds.
+cryptography only, no skimd module: the script must run wherever skimd's interpreter
+does, and start in a few tens of milliseconds).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """IBKR OAuth's RSA key operations in a short-lived child process: the daemon's choice.
 
-Each call starts ``python -I -m skimd.infrastructure.brokers.ibkr.rsa_child``, writes the
+Each call starts ``python -I .../rsa_child.py`` (this interpreter, the child module run as a
+script: it imports only the standard library and cryptography, so it runs however skimd
+itself was installed or put on the path), writes the
 request (key file paths and the data to decrypt or sign) to its stdin and reads the answer
 from its stdout; the child reads the keys itself and exits. So cryptography (≈7 MB
 resident) is never loaded into the long-running daemon, which needs a private key only to
@@ -9,7 +11,8 @@ at start-up (checking both key files) and one or two per new token.
 
 Nothing secret is put in argv or the environment: the child gets a minimal environment
 (``PATH``, locale and library path, no ``SKIMD__*``/credentials variables) and isolated
-mode (``-I``: no ``PYTHON*`` variables, no user site). The child's stderr is never shown
+mode (``-I``: no ``PYTHON*`` variables, no user site, not even the script's own directory
+on ``sys.path``, so nothing beside it can shadow a module). The child's stderr is never shown
 (only the name of the exception it died of, when it printed one). A child that exits
 non-zero, is killed, does not answer within ``timeout_s`` (a wall-clock limit on an OS
 process, not trading time) or answers garbage is BrokerUnavailableError.
@@ -27,12 +30,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from skimd.errors import BrokerUnavailableError
 from skimd.infrastructure.brokers.ibkr.rsa_keys import RequestRsaKeys
 
-CHILD_MODULE = "skimd.infrastructure.brokers.ibkr.rsa_child"
+# The child's file, found without importing it (that would load cryptography here).
+CHILD_SCRIPT = Path(__file__).with_name("rsa_child.py")
 DEFAULT_TIMEOUT_S = 30.0
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]{0,80}(?:Error|Exception|Exit|Interrupt))\b")
@@ -45,7 +50,7 @@ class ChildProcessRsaKeys(RequestRsaKeys):
         self, *, timeout_s: float = DEFAULT_TIMEOUT_S, command: Sequence[str] | None = None
     ) -> None:
         self._timeout_s = timeout_s
-        self._command = list(command or (sys.executable, "-I", "-m", CHILD_MODULE))
+        self._command = list(command or child_command())
 
     def __repr__(self) -> str:
         return f"ChildProcessRsaKeys(timeout_s={self._timeout_s:g})"
@@ -101,6 +106,11 @@ class ChildProcessRsaKeys(RequestRsaKeys):
         return BrokerUnavailableError(
             f"IBKR key helper did not answer within {self._timeout_s:g} s"
         )
+
+
+def child_command() -> list[str]:
+    """The argv that starts the child (no data in it)."""
+    return [sys.executable, "-I", str(CHILD_SCRIPT)]
 
 
 def child_env() -> dict[str, str]:
