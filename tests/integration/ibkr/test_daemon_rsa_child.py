@@ -95,3 +95,18 @@ def test_the_demo_daemon_builds_no_http_client(tmp_path: Path) -> None:
         assert not {"http", "broker_http", "tls"} & set(vars(app))
     finally:
         asyncio.run(app.aclose())
+
+
+def test_a_discord_webhook_gets_the_shared_client(tmp_path: Path) -> None:
+    url = "https://discord.invalid/api/webhooks/1/token"
+    env = {"SKIMD__PATHS__DATA_DIR": str(tmp_path / "d"),
+           "SKIMD__NOTIFICATIONS__DISCORD_WEBHOOK_URL": url}
+    settings = bootstrap.settings_from(str(ROOT / "config" / "skimd.toml"), env)
+    app = bootstrap.build(
+        settings, access=bootstrap.Access.EXCLUSIVE, environ=env, create_database=True
+    )
+    try:
+        assert app.notifier
+        assert "http" in vars(app) and _verify_context(app.http) is app.tls
+    finally:
+        asyncio.run(app.aclose())
