@@ -73,6 +73,8 @@ from skimd.services.jobs import Every, JobHandler, PlannedJob
 from skimd.services.trading.params import StrategyParams
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from skimd.domain.alert_policy import AlertPolicy
@@ -504,12 +506,32 @@ class App:
     # -- alerts ----------------------------------------------------------------------------
 
     @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """The one TLS verification context every HTTP client of this App shares (the
+        system's lazily loaded CA directory when there is one: see
+        :mod:`skimd.infrastructure.tls`), instead of a copy of certifi's bundle per client."""
+        from skimd.infrastructure.tls import verify_context
+
+        return verify_context()
+
+    @cached_property
     def http(self) -> httpx.AsyncClient:
         """The notifiers' and heartbeat's HTTP client."""
         import httpx
 
-        client = httpx.AsyncClient(timeout=self.settings.notifications.discord_timeout_s)
+        client = httpx.AsyncClient(
+            timeout=self.settings.notifications.discord_timeout_s, verify=self.tls
+        )
         self._on_close(client.aclose)
+        return client
+
+    @cached_property
+    def broker_http(self) -> httpx.AsyncClient:
+        """The IBKR broker's HTTP client (the demo broker makes no network calls)."""
+        import httpx
+
+        client = httpx.AsyncClient(timeout=self.settings.ibkr.request_timeout_s, verify=self.tls)
+        self._on_close(client.aclose)  # closed after the broker, which is built later
         return client
 
     @cached_property
@@ -518,10 +540,15 @@ class App:
             return self._overrides.notifier
         from skimd.infrastructure.notifications.factory import build_notifier
 
+        settings = self.settings_with("notifications")
+        cfg = settings.notifications
+        # An HTTP client (and with it the process's first TLS context, ≈2.7 MB) only when
+        # a Discord webhook will use it.
+        discord = (cfg.discord_webhook_url, cfg.discord_critical_webhook_url) != (None, None)
         return build_notifier(
-            self.settings_with("notifications"),
+            settings,
             clock=self.wall_clock,  # the notifiers wait only for the remote side
-            http_client=self.http,
+            http_client=self.http if discord else None,
             stdout=self._stdout or sys.stdout,
         )
 
@@ -574,8 +601,11 @@ class App:
         held). SHARED: events are dropped and conids cached in memory."""
         if self._overrides.broker is not None:
             return self._overrides.broker
+        from functools import partial
+
         from skimd.infrastructure.brokers.events import NullBrokerEvents
-        from skimd.infrastructure.brokers.factory import BrokerFactory
+        from skimd.infrastructure.brokers.factory import BrokerFactory, build_ibkr_broker
+        from skimd.infrastructure.brokers.ibkr.rsa_child_process import ChildProcessRsaKeys
         from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 
         exclusive = self.access is Access.EXCLUSIVE
@@ -592,13 +622,19 @@ class App:
             cache: Any = SqlIdentifierCache(self.database.unit_of_work, self.clock)
         else:
             events, cache = NullBrokerEvents(), InMemoryIdentifierCache()
-        broker = BrokerFactory().create(
+        # IBKR's RSA private keys are used in a short-lived child process, so cryptography
+        # is never loaded into a skimd process (the daemon above all).
+        ibkr = partial(build_ibkr_broker, rsa_keys=ChildProcessRsaKeys())
+        # only a broker that makes network calls gets (and makes the App build) a client
+        networked = self.settings.broker.kind.strip().lower() == "ibkr"
+        broker = BrokerFactory(extra_builders={"ibkr": ibkr}).create(
             self.settings.broker.kind,
             self.settings_with("broker"),
             clock=self.clock,
             events=events,
             identifier_cache=cache,
             calendar=self.calendar,
+            http_client=self.broker_http if networked else None,
             on_secret=None if self._redactor is None else self._redactor.add,
             state_dir=self.data_dir if exclusive else None,
             shared_dir=self.data_dir,
@@ -638,6 +674,7 @@ class App:
         # The ASX site wants a browser's headers and redirects followed: its own client.
         http = httpx.AsyncClient(
             timeout=self.settings.ibkr.request_timeout_s,
+            verify=self.tls,
             follow_redirects=True,
             headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) skimd", "Accept": "text/html"},
         )
@@ -743,8 +780,11 @@ class App:
     def _heartbeat(self) -> JobHandler | None:
         from skimd.infrastructure.notifications.factory import build_heartbeat
 
+        settings = self.settings_with("notifications")
+        if settings.notifications.heartbeat_url is None:
+            return None  # and no HTTP client is made for it
         beat = build_heartbeat(
-            self.settings_with("notifications"),
+            settings,
             clock=self.clock,
             http_client=self.http,
             is_healthy=lambda: True,

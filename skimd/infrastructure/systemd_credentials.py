@@ -186,7 +186,8 @@ def _check_input(path: Path) -> None:
 
 def _check_ibkr_material(present: dict[str, Path]) -> None:
     """The keys parse, the prime parses, the token secret opens with the encryption key."""
-    from skimd.infrastructure.brokers.ibkr.credentials import load_rsa_key, parse_dh_prime
+    from skimd.infrastructure.brokers.ibkr.credentials import parse_dh_prime
+    from skimd.infrastructure.brokers.ibkr.rsa_in_process import load_rsa_key
 
     if keygen.SIGNATURE_PRIVATE in present:
         load_rsa_key(present[keygen.SIGNATURE_PRIVATE], "signature_key_file")
@@ -207,7 +208,7 @@ def _check_token_secret(path: Path, key: rsa.RSAPrivateKey, key_path: Path) -> N
     encryption key, so it is exactly as long as that key's modulus. (Whether it decrypts
     cannot be told here: OpenSSL's implicit rejection answers a wrong PKCS#1 v1.5
     ciphertext with random bytes instead of an error.)"""
-    from skimd.infrastructure.brokers.ibkr.auth import decrypt_prepend
+    from skimd.infrastructure.brokers.ibkr.rsa_in_process import decrypt_prepend
 
     text = path.read_text(encoding="utf-8").strip()
     try:

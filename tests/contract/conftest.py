@@ -12,7 +12,7 @@ To add an implementation (e.g. the IBKR facade against its fake server):
    ``@asynccontextmanager async def ibkr_env(clock) -> AsyncIterator[BrokerEnv]`` that starts
    the fake server (loopback or ``httpx.MockTransport``), builds the facade with
    ``build_ibkr_broker(settings, clock=clock, events=events, identifier_cache=cache,
-   calendar=calendar, http_client=client)`` and yields ``BrokerEnv(...)`` (from
+   calendar=calendar, rsa_keys=..., http_client=client)`` and yields ``BrokerEnv(...)`` (from
    ``broker_contract_env``);
    tear everything down after the yield;
 2. that's all: this conftest registers ``ibkr_env`` as the ``"ibkr"`` parameter when the

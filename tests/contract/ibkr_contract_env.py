@@ -21,6 +21,7 @@ from skimd.clock import SimulatedClock
 from skimd.config import BrokerSettings, Settings
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
 from tests.fakes.ibkr_server import (
@@ -65,7 +66,7 @@ async def ibkr_env(clock: SimulatedClock) -> AsyncIterator[BrokerEnv]:
         client = httpx.AsyncClient(transport=fake.transport())
         broker = build_ibkr_broker(settings, clock=clock, events=events,
                                    identifier_cache=cache_, calendar=SYDNEY,
-                                   http_client=client)
+                                   rsa_keys=InProcessRsaKeys(), http_client=client)
 
         async def advance(seconds: float) -> None:
             clock.advance(seconds)

@@ -57,6 +57,7 @@ from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.services.daemon_alerts import AlertingBrokerEvents
@@ -312,7 +313,7 @@ async def run_soak(
         client = httpx.AsyncClient(transport=transport)
         broker = build_ibkr_broker(
             settings, clock=clock, events=events, identifier_cache=InMemoryIdentifierCache(),
-            calendar=calendar, http_client=client,
+            calendar=calendar, rsa_keys=InProcessRsaKeys(), http_client=client,
             pacing_file=data_dir / PACING_FILE,  # as bootstrap gives the daemon's broker
         )
         app = bootstrap.build(

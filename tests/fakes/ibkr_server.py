@@ -1178,14 +1178,16 @@ def make_broker(
     client: httpx.AsyncClient | None = None,
     base_url: str = TEST_BASE_URL,
     pacing_file: Path | None = None,
+    rsa_keys: Any = None,
     **ibkr: Any,
 ) -> tuple[Any, httpx.AsyncClient]:
     """The real IBKR facade wired to ``fake`` (MockTransport unless ``client`` is given);
     brokers given the same ``pacing_file`` share their pacing as processes of one account
-    do."""
+    do. The RSA key work is done in this process unless ``rsa_keys`` says otherwise."""
     from skimd.config import BrokerSettings, Settings
     from skimd.infrastructure.brokers.events import RecordingBrokerEvents
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker
+    from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
     from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
     from skimd.infrastructure.calendar import AsxCalendar
 
@@ -1200,6 +1202,7 @@ def make_broker(
         events=events if events is not None else RecordingBrokerEvents(),
         identifier_cache=InMemoryIdentifierCache(),
         calendar=AsxCalendar("Australia/Sydney"),
+        rsa_keys=rsa_keys or InProcessRsaKeys(),
         http_client=client,
         pacing_file=pacing_file,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -30,6 +30,9 @@ from skimd.config import Settings
 from skimd.domain.calendar import MarketCalendar
 from skimd.errors import ConfigurationError
 from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
+
+if TYPE_CHECKING:
+    from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
 
 SecretSink = Callable[[str], None]
 
@@ -98,12 +101,20 @@ def build_ibkr_broker(
     on_secret: SecretSink | None = None,
     state_dir: Path | None = None,
     shared_dir: Path | None = None,
+    rsa_keys: RsaKeys | None = None,
 ) -> Broker:
     """Delegates to the IBKR adapter, imported only when this kind is asked for;
     ``on_secret`` gets each new live session token. With ``shared_dir`` the pacing state
-    is the ledger file there, shared with every other skimd process of the account."""
+    is the ledger file there, shared with every other skimd process of the account.
+    ``rsa_keys``: who does the RSA private-key work (bootstrap binds a child-process one
+    for every skimd process); None does it in this process."""
     from skimd.infrastructure.brokers.ibkr.facade import build_ibkr_broker as build
     from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE
+
+    if rsa_keys is None:
+        from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
+
+        rsa_keys = InProcessRsaKeys()
 
     broker: Broker = build(
         settings,
@@ -111,6 +122,7 @@ def build_ibkr_broker(
         events=events,
         identifier_cache=identifier_cache,
         calendar=calendar,
+        rsa_keys=rsa_keys,
         http_client=http_client,
         on_token=on_secret,
         pacing_file=None if shared_dir is None else shared_dir / PACING_FILE,

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from skimd.errors import DatabaseError, DatabaseKeyError
 from skimd.files import create_private, fsync_dir, private_dir, write_atomic
 
-from .base import DBAPI_ERRORS, BaseDatabase, open_keyed
+from .base import BaseDatabase, dbapi_errors, open_keyed
 from .crypto import (
     DatabaseKey,
     KdfParams,
@@ -45,13 +45,13 @@ def integrity_problems_of(conn: Any, encrypted: bool) -> list[str]:
     try:
         rows = conn.execute("PRAGMA integrity_check").fetchall()
         problems += [str(r[0]) for r in rows if str(r[0]) != "ok"]
-    except DBAPI_ERRORS as exc:
+    except dbapi_errors() as exc:
         problems.append(f"integrity_check failed: {exc}")
     if encrypted:
         try:
             rows = conn.execute("PRAGMA cipher_integrity_check").fetchall()
             problems += [str(r[0]) for r in rows]
-        except DBAPI_ERRORS as exc:
+        except dbapi_errors() as exc:
             problems.append(f"cipher_integrity_check failed: {exc}")
     return problems
 
@@ -195,7 +195,7 @@ def encrypt_plaintext(
         conn.execute("SELECT sqlcipher_export('encrypted')").fetchall()
         conn.execute(f"PRAGMA encrypted.user_version = {user_version}")
         conn.execute("DETACH DATABASE encrypted")
-    except DBAPI_ERRORS as exc:
+    except dbapi_errors() as exc:
         _remove_with_side_files(staged)
         raise DatabaseError(f"database {db_path}: export to SQLCipher failed ({exc})") from exc
     finally:

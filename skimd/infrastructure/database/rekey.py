@@ -38,7 +38,7 @@ from pydantic import SecretStr
 from skimd.errors import DatabaseError, DatabaseKeyError
 from skimd.files import fsync_dir, write_atomic
 
-from .base import DBAPI_ERRORS, BaseDatabase, open_keyed
+from .base import BaseDatabase, dbapi_errors, open_keyed
 from .crypto import (
     DatabaseKey,
     KdfParams,
@@ -135,7 +135,7 @@ class Rekey:
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             conn.execute(f"PRAGMA rekey = {new_key.pragma_literal()}")
-        except DBAPI_ERRORS as exc:
+        except dbapi_errors() as exc:
             raise DatabaseError(f"database {self.db_path}: rekey failed ({exc})") from exc
         finally:
             conn.close()

@@ -36,11 +36,13 @@ def build_notifier(
     settings: Settings,
     *,
     clock: Clock,
-    http_client: httpx.AsyncClient,
+    http_client: httpx.AsyncClient | None,
     stdout: TextIO | None,
 ) -> FanOutNotifier:
     """Console (if enabled and ``stdout`` given), JSON-lines file, Discord and the critical
-    Discord webhook, each a named member of one fan-out notifier.
+    Discord webhook, each a named member of one fan-out notifier. ``http_client`` may be
+    None when no Discord webhook is configured (bootstrap makes a client only for a part
+    that uses one).
 
     Member names (stable, used by the outbox's delivery records): ``console``, ``jsonl``,
     ``discord``, ``discord-critical``. Times read in the market zone (``market.timezone``).
@@ -65,6 +67,8 @@ def build_notifier(
         "timeout_s": cfg.discord_timeout_s,
     }
     if cfg.discord_webhook_url is not None or cfg.discord_critical_webhook_url is not None:
+        if http_client is None:
+            raise ValueError("a Discord webhook is configured but no HTTP client was given")
         from skimd.infrastructure.notifications.discord import DiscordNotifier
     if cfg.discord_webhook_url is not None:
         members.append(

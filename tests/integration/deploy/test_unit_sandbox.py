@@ -3,8 +3,8 @@
 systemd 252 installs them (:mod:`tests.integration.deploy.unit_sandbox`).
 
 What runs: SQLCipher through sqlcipher3 and the Argon2 KDF through argon2-cffi (``db
-init|backup|verify|rekey``), the IBKR OAuth handshake through ``cryptography`` (RSA
-signatures and decryption, Diffie-Hellman) and httpx (``broker check`` against the fake
+init|backup|verify|rekey``), the IBKR OAuth handshake (``cryptography`` in the key child for the RSA
+signatures and decryption, Diffie-Hellman in skimd) and httpx (``broker check`` against the fake
 IBKR on loopback), and a whole demo day (scheduler threads, matplotlib charts, reports).
 """
 

@@ -1,6 +1,7 @@
 """Start-up memory: `skimd run` on the demo config never loads what only some paths need
-(alembic and its templating, Pillow, cryptography's Fernet, the holidays library, Discord's
-requests stack). Checked in a fresh interpreter: this test process has imported them all."""
+(alembic and its templating, Pillow, cryptography at all, the holidays library, Discord's
+requests stack, the stdlib sqlite3 driver beside sqlcipher3's). Checked in a fresh
+interpreter: this test process has imported them all."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-HEAVY = ("alembic", "mako", "pygments", "PIL", "cryptography.fernet", "holidays", "requests")
+HEAVY = (
+    "alembic", "mako", "pygments", "PIL", "cryptography", "holidays", "requests", "sqlite3",
+)
 
 SCRIPT = textwrap.dedent(
     """

@@ -17,6 +17,7 @@ from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.auth import LST_PATH, IbkrOAuth
 from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from tests.fakes.ibkr_server import TEST_BASE_URL, FakeIbkr, autojump, make_broker
 
 
@@ -39,8 +40,10 @@ class SlowRoad(httpx.AsyncBaseTransport):
 
 
 def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient) -> IbkrHttp:
-    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
-    auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + LST_PATH)
+    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
+    auth = IbkrOAuth(
+        creds, keys=InProcessRsaKeys(), clock=fake.clock, lst_url=TEST_BASE_URL + LST_PATH
+    )
     return IbkrHttp(
         client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock,
         events=RecordingBrokerEvents(),

@@ -28,8 +28,8 @@ from skimd.commands.ibkr import credentials_command, keygen_command
 from skimd.config import PROJECT_ROOT
 from skimd.errors import ConfigurationError, FatalError, InvalidInputError, SecretFileError
 from skimd.infrastructure.brokers.ibkr import keygen
-from skimd.infrastructure.brokers.ibkr.auth import decrypt_prepend
-from skimd.infrastructure.brokers.ibkr.credentials import load_rsa_key, parse_dh_prime
+from skimd.infrastructure.brokers.ibkr.credentials import parse_dh_prime
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import decrypt_prepend, load_rsa_key
 from skimd.infrastructure.systemd_credentials import (
     SOURCES,
     credentials_the_config_reads,

@@ -23,6 +23,7 @@ from skimd.infrastructure.brokers.ibkr.credentials import (
     load_credentials,
     parse_dh_prime,
 )
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from tests.fakes.ibkr_server import (
     MERSENNE_127,
     RFC3526_2048,
@@ -35,7 +36,7 @@ LST_URL = TEST_BASE_URL + "/oauth/live_session_token"
 
 
 def _credentials(keys: FakeIbkrKeys, tmp_path: Path) -> OAuthCredentials:
-    return load_credentials(keys.settings(tmp_path, TEST_BASE_URL))
+    return load_credentials(keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
 
 
 def _auth(
@@ -47,6 +48,7 @@ def _auth(
 ) -> IbkrOAuth:
     return IbkrOAuth(
         _credentials(keys, tmp_path),
+        keys=InProcessRsaKeys(),
         clock=clock,
         lst_url=LST_URL,
         refresh_margin_s=margin,
@@ -189,7 +191,7 @@ def test_secrets_never_show_in_repr(
     ibkr_keys: FakeIbkrKeys, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     creds = _credentials(ibkr_keys, tmp_path)
-    auth = IbkrOAuth(creds, clock=clock, lst_url=LST_URL)
+    auth = IbkrOAuth(creds, keys=InProcessRsaKeys(), clock=clock, lst_url=LST_URL)
     text = repr(creds) + repr(auth)
     for secret in (
         ibkr_keys.consumer_key,
@@ -216,7 +218,7 @@ def test_unusable_key_file_names_the_file(
         bad.chmod(stat.S_IRUSR | stat.S_IWUSR)
     broken = settings.model_copy(update={"encryption_key_file": bad})
     with pytest.raises(SecretFileError) as err:
-        load_credentials(broken)
+        load_credentials(broken, InProcessRsaKeys())
     message = str(err.value)
     assert str(bad) in message and "encryption_key_file" in message
     assert "PRIVATE KEY" not in message

@@ -27,14 +27,18 @@ from skimd.infrastructure.brokers.ibkr.pacing import (
 )
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import PACING_FILE, FileLedger
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
 
 
 def _http(
     fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient, events: RecordingBrokerEvents
 ) -> IbkrHttp:
-    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
-    auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
+    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
+    auth = IbkrOAuth(
+        creds, keys=InProcessRsaKeys(), clock=fake.clock,
+        lst_url=TEST_BASE_URL + "/oauth/live_session_token",
+    )
     return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock, events=events)
 
 

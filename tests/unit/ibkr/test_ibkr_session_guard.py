@@ -19,6 +19,7 @@ from skimd.infrastructure.brokers.ibkr.requests import (
     is_no_bridge,
     needs_bridge,
 )
+from skimd.infrastructure.brokers.ibkr.rsa_in_process import InProcessRsaKeys
 from tests.fakes.ibkr_server import SNAPSHOT_PATH, TEST_BASE_URL, FakeIbkr, autojump
 
 PARAMS = {"conids": "1", "fields": "31"}
@@ -47,8 +48,11 @@ class _Guard:
 
 
 def _http(fake: FakeIbkr, tmp_path: Path, client: httpx.AsyncClient) -> IbkrHttp:
-    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL))
-    auth = IbkrOAuth(creds, clock=fake.clock, lst_url=TEST_BASE_URL + "/oauth/live_session_token")
+    creds = load_credentials(fake.keys.settings(tmp_path, TEST_BASE_URL), InProcessRsaKeys())
+    auth = IbkrOAuth(
+        creds, keys=InProcessRsaKeys(), clock=fake.clock,
+        lst_url=TEST_BASE_URL + "/oauth/live_session_token",
+    )
     return IbkrHttp(client, base_url=TEST_BASE_URL, auth=auth, clock=fake.clock,
                     events=RecordingBrokerEvents())
 

@@ -34,12 +34,11 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import httpx
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from skimd.clock import Clock
 from skimd.errors import BrokerAuthError, BrokerUnavailableError
 from skimd.infrastructure.brokers.ibkr.credentials import OAuthCredentials
+from skimd.infrastructure.brokers.ibkr.rsa_keys import KeyRefused, RsaKeys
 
 LST_PATH = "/oauth/live_session_token"
 _DH_RANDOM_BITS = 256
@@ -74,20 +73,22 @@ def authorization_header(realm: str, params: Mapping[str, str]) -> str:
     return "OAuth " + ", ".join(parts)
 
 
-def decrypt_prepend(encryption_key: rsa.RSAPrivateKey, access_token_secret: str) -> str:
-    """The access-token secret decrypted (RSA PKCS#1 v1.5), hex-encoded."""
+async def token_secret_prepend(keys: RsaKeys, credentials: OAuthCredentials) -> str:
+    """The access-token secret decrypted (RSA PKCS#1 v1.5) with the encryption key, hex."""
     try:
-        plain = encryption_key.decrypt(base64.b64decode(access_token_secret), padding.PKCS1v15())
-    except ValueError:
+        ciphertext = base64.b64decode(credentials.access_token_secret)
+        plain = await keys.decrypt(credentials.encryption_key, ciphertext)
+    except (ValueError, KeyRefused):
         raise BrokerAuthError(
             "[ibkr] access_token_secret: cannot be decrypted with the encryption key"
         ) from None
     return plain.hex()
 
 
-def rsa_sha256_signature(key: rsa.RSAPrivateKey, text: str) -> str:
-    """Base64 RSA-SHA256 (PKCS#1 v1.5) signature, percent-encoded for the header."""
-    raw = key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
+async def rsa_sha256_signature(keys: RsaKeys, credentials: OAuthCredentials, text: str) -> str:
+    """Base64 RSA-SHA256 (PKCS#1 v1.5) signature with the signature key, percent-encoded
+    for the header."""
+    raw = await keys.sign(credentials.signature_key, text.encode())
     return quote_plus(base64.b64encode(raw).decode())
 
 
@@ -120,8 +121,10 @@ def url_without_query(url: httpx.URL) -> str:
 class IbkrOAuth(httpx.Auth):
     """Signs every request; obtains and refreshes the live session token itself.
 
-    ``lst_url`` is the absolute URL of ``/oauth/live_session_token``. ``on_token`` is called
-    with each new LST (bootstrap registers it with the log redactor).
+    ``keys`` does the RSA private-key work (decrypting the access-token secret once,
+    signing each live-session-token request); the rest is stdlib. ``lst_url`` is the
+    absolute URL of ``/oauth/live_session_token``. ``on_token`` is called with each new LST
+    (bootstrap registers it with the log redactor).
     """
 
     requires_response_body = True
@@ -130,12 +133,14 @@ class IbkrOAuth(httpx.Auth):
         self,
         credentials: OAuthCredentials,
         *,
+        keys: RsaKeys,
         clock: Clock,
         lst_url: str,
         refresh_margin_s: float = 600.0,
         on_token: Callable[[str], None] | None = None,
     ) -> None:
         self._creds = credentials
+        self._keys = keys
         self._clock = clock
         self._lst_url = lst_url
         self._margin = refresh_margin_s
@@ -179,7 +184,7 @@ class IbkrOAuth(httpx.Auth):
         if self._needs_token():
             async with self._lock:
                 if self._needs_token():
-                    lst_request, dh_random = self._lst_request()
+                    lst_request, dh_random = await self._lst_request()
                     response = yield lst_request
                     await response.aread()
                     self._accept(response, dh_random)
@@ -191,7 +196,7 @@ class IbkrOAuth(httpx.Auth):
         await response.aread()
         async with self._lock:
             if self._generation == generation:
-                lst_request, dh_random = self._lst_request()
+                lst_request, dh_random = await self._lst_request()
                 lst_response = yield lst_request
                 await lst_response.aread()
                 self._accept(lst_response, dh_random)
@@ -215,18 +220,16 @@ class IbkrOAuth(httpx.Auth):
             "oauth_token": self._creds.access_token,
         }
 
-    def _lst_request(self) -> tuple[httpx.Request, int]:
+    async def _lst_request(self) -> tuple[httpx.Request, int]:
         if self._prepend is None:
-            self._prepend = decrypt_prepend(
-                self._creds.encryption_key, self._creds.access_token_secret
-            )
+            self._prepend = await token_secret_prepend(self._keys, self._creds)
         dh_random = secrets.randbits(_DH_RANDOM_BITS) | 1 << (_DH_RANDOM_BITS - 1)
         challenge = format(pow(self._creds.dh_generator, dh_random, self._creds.dh_prime), "x")
         params = self._oauth_params("RSA-SHA256")
         params["diffie_hellman_challenge"] = challenge
         url = httpx.URL(self._lst_url)
         text = base_string("POST", url_without_query(url), params, self._prepend)
-        params["oauth_signature"] = rsa_sha256_signature(self._creds.signature_key, text)
+        params["oauth_signature"] = await rsa_sha256_signature(self._keys, self._creds, text)
         header = authorization_header(self._creds.realm, params)
         return httpx.Request("POST", url, headers={"Authorization": header}), dh_random
 

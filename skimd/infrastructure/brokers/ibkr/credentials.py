@@ -1,8 +1,10 @@
-"""The OAuth 1.0a material for IBKR, loaded once from settings and key files.
+"""The OAuth 1.0a material for IBKR, taken once from settings; the key files checked.
 
 Key files are paths (possibly systemd credential paths under ``$CREDENTIALS_DIRECTORY``);
-every failure names the settings key and the file, never the content. The object masks
-itself in ``repr`` so a stray log line cannot leak a key.
+they stay paths here: the private keys are read and used by an :class:`~.rsa_keys.RsaKeys`
+(in the daemon, a child process), never held by this object. Every failure names the
+settings key and the file, never the content. The object masks itself in ``repr`` so a
+stray log line cannot leak a secret.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import SecretStr
 
-from skimd.config import IbkrSettings, check_private_file
-from skimd.errors import ConfigurationError, SecretFileError
+from skimd.config import IbkrSettings
+from skimd.errors import ConfigurationError
+from skimd.infrastructure.brokers.ibkr.rsa_keys import KeyFile, RsaKeys, precheck
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -30,8 +31,8 @@ class OAuthCredentials:
     consumer_key: str
     access_token: str
     access_token_secret: str  # base64 of the RSA-encrypted secret, as IBKR issues it
-    signature_key: rsa.RSAPrivateKey
-    encryption_key: rsa.RSAPrivateKey
+    signature_key: KeyFile
+    encryption_key: KeyFile
     dh_prime: int
     realm: str = "limited_poa"
     dh_generator: int = 2
@@ -40,14 +41,22 @@ class OAuthCredentials:
         return f"OAuthCredentials(realm={self.realm!r}, secrets=**********)"
 
 
-def load_credentials(settings: IbkrSettings) -> OAuthCredentials:
-    """Build credentials from ``[ibkr]``; raise ConfigurationError naming what is missing."""
+def load_credentials(settings: IbkrSettings, keys: RsaKeys) -> OAuthCredentials:
+    """Build credentials from ``[ibkr]``, the key files checked by ``keys`` (each holds an
+    unencrypted PEM RSA private key); raise ConfigurationError naming what is missing or
+    unusable."""
+    consumer_key = _secret(settings.consumer_key, "consumer_key")
+    access_token = _secret(settings.access_token, "access_token")
+    access_token_secret = _secret(settings.access_token_secret, "access_token_secret")
+    signature_key = _key_file(settings.signature_key_file, "signature_key_file")
+    encryption_key = _key_file(settings.encryption_key_file, "encryption_key_file")
+    keys.check(signature_key, encryption_key)
     return OAuthCredentials(
-        consumer_key=_secret(settings.consumer_key, "consumer_key"),
-        access_token=_secret(settings.access_token, "access_token"),
-        access_token_secret=_secret(settings.access_token_secret, "access_token_secret"),
-        signature_key=load_rsa_key(settings.signature_key_file, "signature_key_file"),
-        encryption_key=load_rsa_key(settings.encryption_key_file, "encryption_key_file"),
+        consumer_key=consumer_key,
+        access_token=access_token,
+        access_token_secret=access_token_secret,
+        signature_key=signature_key,
+        encryption_key=encryption_key,
         dh_prime=parse_dh_prime(_secret(settings.dh_prime, "dh_prime")),
         realm=settings.realm,
     )
@@ -59,32 +68,12 @@ def _secret(value: SecretStr | None, key: str) -> str:
     return value.get_secret_value()
 
 
-def load_rsa_key(path: Path | None, key: str) -> rsa.RSAPrivateKey:
-    """Read an unencrypted PEM RSA private key; errors name the key and file only."""
+def _key_file(path: Path | None, setting: str) -> KeyFile:
     if path is None:
-        raise ConfigurationError(f"[ibkr] {key}: missing")
-    try:
-        check_private_file(path)
-        data = path.read_bytes()
-    except SecretFileError as exc:
-        raise SecretFileError(f"[ibkr] {key}: {exc}") from None
-    except FileNotFoundError:
-        raise SecretFileError(f"[ibkr] {key}: {path}: key file not found") from None
-    except PermissionError:
-        raise SecretFileError(f"[ibkr] {key}: {path}: key file is not readable") from None
-    except OSError as exc:
-        raise SecretFileError(
-            f"[ibkr] {key}: {path}: key file is not readable ({exc.strerror})"
-        ) from None
-    try:
-        loaded = load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise SecretFileError(
-            f"[ibkr] {key}: {path}: not an unencrypted PEM private key"
-        ) from None
-    if not isinstance(loaded, rsa.RSAPrivateKey):
-        raise SecretFileError(f"[ibkr] {key}: {path}: not an RSA private key")
-    return loaded
+        raise ConfigurationError(f"[ibkr] {setting}: missing")
+    key = KeyFile(setting, path)
+    precheck(key)
+    return key
 
 
 def parse_dh_prime(text: str) -> int:

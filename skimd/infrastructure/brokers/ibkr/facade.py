@@ -45,6 +45,8 @@ from skimd.infrastructure.brokers.ibkr.market_data import IbkrMarketData
 from skimd.infrastructure.brokers.ibkr.orders import IbkrOrderDesk
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import FileLedger
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
+from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
+from skimd.infrastructure.tls import verify_context
 from skimd.services.ports.broker import BrokerEvents, IdentifierCache, PacingBudget
 
 
@@ -239,23 +241,28 @@ def build_ibkr_broker(
     events: BrokerEvents,
     identifier_cache: IdentifierCache,
     calendar: MarketCalendar,
+    rsa_keys: RsaKeys,
     http_client: httpx.AsyncClient | None = None,
     on_token: Callable[[str], None] | None = None,
     pacing_file: Path | None = None,
 ) -> IbkrBroker:
     """The IBKR broker for ``settings``. ``http_client`` is used as given (bootstrap owns
-    it); without one the broker creates and closes its own. Key files are read here, so a
-    missing/unreadable key fails now with ConfigurationError naming the file. ``on_token``
+    it); without one the broker creates and closes its own, verifying TLS with
+    :func:`~skimd.infrastructure.tls.verify_context`. ``rsa_keys`` does the private-key
+    work (the daemon's composition root gives a child-process one); the key files are
+    checked here, so a missing/unreadable/unusable key fails now with ConfigurationError
+    naming the file. ``on_token``
     receives each new live session token (register it with the log redactor).
     ``pacing_file``: the pacing ledger every skimd process of this account shares (IBKR
     counts per user, not per process); None keeps pacing in this process only.
     ``calendar``: the market's sessions (zone, close, early closes) for the history
     requests."""
     ib = settings.ibkr
-    credentials = load_credentials(ib)
+    credentials = load_credentials(ib, rsa_keys)
     base_url = ib.base_url.rstrip("/")
     auth = IbkrOAuth(
         credentials,
+        keys=rsa_keys,
         clock=clock,
         lst_url=base_url + LST_PATH,
         refresh_margin_s=ib.lst_refresh_margin_s,
@@ -263,7 +270,9 @@ def build_ibkr_broker(
     )
     owned = None
     if http_client is None:
-        owned = http_client = httpx.AsyncClient(timeout=ib.request_timeout_s)
+        owned = http_client = httpx.AsyncClient(
+            timeout=ib.request_timeout_s, verify=verify_context()
+        )
     http = IbkrHttp(
         http_client,
         base_url=base_url,

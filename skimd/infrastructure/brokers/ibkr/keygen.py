@@ -8,7 +8,7 @@ Registration"):
 - two 2048-bit RSA key pairs: the public half of one is uploaded as the **Public Signing
   Key** (IBKR checks our RSA-SHA256 signature of the live-session-token request with it),
   the public half of the other as the **Public Encryption Key** (IBKR encrypts the access
-  token secret with it; :func:`~.auth.decrypt_prepend` undoes that);
+  token secret with it; :func:`~.auth.token_secret_prepend` undoes that);
 - 2048-bit Diffie-Hellman parameters, generator 2, as the PEM ``openssl dhparam`` writes
   (``BEGIN DH PARAMETERS``, PKCS#3), uploaded as **Diffie-Hellman Parameters**;
 - the trader chooses a nine-character **consumer key** on the page ("Save Key"); "Generate
@@ -20,7 +20,7 @@ File names follow the openssl commands both sources give (``private_signature.pe
 ``dhparam.pem``), so the portal's instructions read the same; ``dh-prime`` holds the prime
 as hex, the form ``[ibkr] dh_prime`` is read in (:func:`~.credentials.parse_dh_prime`
 takes hex or the PEM). Private keys are unencrypted PKCS#8 PEM, what
-:func:`~.credentials.load_rsa_key` reads.
+:func:`~.rsa_child.load_private_key` reads.
 
 The DH parameters are generated, not taken from a published group (RFC 3526 group 14):
 neither source says whether IBKR accepts a well-known prime, and each consumer uploads its
