@@ -49,7 +49,13 @@ from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from skimd import bootstrap  # noqa: E402
-from skimd.config import DatabaseSettings, NotificationSettings, PathSettings, Settings  # noqa: E402
+from skimd.config import (  # noqa: E402
+    AlertKindSettings,
+    DatabaseSettings,
+    NotificationSettings,
+    PathSettings,
+    Settings,
+)
 from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
 from skimd.domain.trading import CandidateSource  # noqa: E402
 from tests.e2e.demo_runs import (  # noqa: E402
@@ -77,6 +83,8 @@ def settings_for(data_dir: Path, webhook: str | None) -> Settings:
         notifications=NotificationSettings(
             console=False,
             discord_webhook_url=None if webhook is None else SecretStr(webhook),
+            # sent as they come (quiet by default): the bursts measure the coalescing
+            kinds={"candidate_found": AlertKindSettings(mode="on")},
         ),
     )
 

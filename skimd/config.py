@@ -275,7 +275,7 @@ class NotificationSettings(_Section):
     kinds: dict[Annotated[str, AfterValidator(_known_alert_kind)], AlertKindSettings] = Field(
         default_factory=dict
     )
-    quiet_digest_interval_min: float = Field(default=60.0, gt=0, le=24 * 60)
+    quiet_digest_interval_min: float = Field(default=120.0, gt=0, le=24 * 60)
 
 
 class Settings(_Section):

@@ -17,10 +17,11 @@ Each alert kind has a :class:`KindRule`:
   to the critical webhook *in addition to* the main one, whatever its severity (the main
   webhook stays the complete feed; without a critical webhook, ``critical`` is just main).
 
-A CRITICAL alert is never held or dropped by a mode: CRITICAL means the trader must act
-(see the severity table in :mod:`skimd.domain.alerts`), so ``quiet`` and ``off`` apply to a
-kind's INFO and WARNING alerts only (a quiet ``guard_tripped`` still sends the daily loss
-cap at once).
+Modes act on what is routine. ``quiet`` holds a kind's INFO alerts only: a WARNING of a
+quiet kind (an unusual case, e.g. a reconciliation that is not clean) comes at once.
+``off`` drops a kind's INFO and WARNING alerts. A CRITICAL alert is never held or dropped:
+CRITICAL means the trader must act (the severity table in :mod:`skimd.domain.alerts`), so
+a quiet or off ``guard_tripped`` still sends the daily loss cap at once.
 
 Kinds without a configured rule follow :data:`DEFAULT_RULES`: the routine kinds a trader
 does not act on are quiet, everything else is on. A configured rule replaces the default
@@ -72,11 +73,9 @@ _QUIET = KindRule(Mode.QUIET)
 DEFAULT_RULES: Mapping[str, KindRule] = {
     "candidate_found": _QUIET,  # the tradeable-candidate alert (with its chart) is the one
     "late_candidates": _QUIET,  # found after the entry window: nothing to do today
-    "guard_tripped": _QUIET,  # normal limits; the loss cap is CRITICAL and comes at once
-    "order_placed": _QUIET,  # a stop moved on a held position; refusals come at once
-    "job_missed": _QUIET,  # a job failing repeatedly is a CRITICAL job_failed
-    "job_overrun": _QUIET,
-    "broker_rate_limited": _QUIET,
+    "guard_tripped": _QUIET,  # normal limits; an operator's lock warns, the loss cap is critical
+    "order_placed": _QUIET,  # a stop moved on a held position; refusals are their own kind
+    "reconciliation_digest": _QUIET,  # clean; one that is not clean is a warning: at once
 }
 """The rule of each kind a config does not name: routine kinds are quiet."""
 
@@ -123,9 +122,11 @@ class AlertPolicy:
         rule = self.rule(alert.kind)
         if not self._routed(channel, rule.route, alert):
             return Disposition.SKIP
-        if alert.severity is Severity.CRITICAL or rule.mode is Mode.ON:
-            return Disposition.SEND  # what the trader must act on is never quiet or off
-        return Disposition.SKIP if rule.mode is Mode.OFF else Disposition.HOLD
+        if rule.mode is Mode.OFF and alert.severity is not Severity.CRITICAL:
+            return Disposition.SKIP
+        if rule.mode is Mode.QUIET and alert.severity is Severity.INFO:
+            return Disposition.HOLD
+        return Disposition.SEND  # on; or unusual (quiet) / must act (quiet or off)
 
     def _routed(self, channel: Route, route: Route | None, alert: Alert) -> bool:
         if channel is Route.MAIN:

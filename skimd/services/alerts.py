@@ -368,7 +368,10 @@ class OutboxSender:
             self._recovered(state)
         report.messages[name] = report.messages.get(name, 0) + messages
         report.rows[name] = report.rows.get(name, 0) + rows_done
-        if delivering and state.quiet.due(self._clock.monotonic()):
+        if delivering and state.quiet.due(self._clock.now()):
+            # hold what became pending while this run sent: the digest carries all of it
+            fresh = await self._store.pending(name, self._batch + len(state.quiet.held))
+            await self._apply_policy(state, fresh, report)
             await self._send_held(state, report)
         report.held[name] = len(state.quiet.held)
 
@@ -380,9 +383,7 @@ class OutboxSender:
         name = state.notifier.name
         if not self._policy.is_phone(name):
             return list(rows)
-        sendable, skipped = state.quiet.sort_out(
-            self._policy, name, rows, self._clock.monotonic()
-        )
+        sendable, skipped = state.quiet.sort_out(self._policy, name, rows)
         if skipped:
             log.debug("alerts skipped by policy", notifier=name, row_ids=skipped)
             await self._store.mark_delivered(skipped, name, self._clock.now())
@@ -421,7 +422,7 @@ class OutboxSender:
             report.rows[name] = report.rows.get(name, 0) + len(ids)
             self._recovered(state)
         await self._store.mark_delivered(ids, name, self._clock.now())
-        state.quiet.sent(ids, self._clock.monotonic())
+        state.quiet.sent(ids)
         return True
 
     def _recovered(self, state: _NotifierState) -> None:

@@ -4,11 +4,14 @@ outbox sender's bookkeeping for the alert policy (:mod:`skimd.domain.alert_polic
 When a digest is due
 --------------------
 A notifier's held rows go out as ONE :class:`~skimd.domain.alerts.QuietDigest` message
-when the oldest of them has waited ``interval_s`` (measured on the daemon's ``clock``: a
-trader's hour, simulated in the demo; the first outbox run after that sends it, so there
-is at most one digest per interval); just before a daily summary or a daemon-stopping row
-reaches the notifier (:data:`RELEASE_KINDS`: the day's quiet alerts come before its
-summary, and none wait over a restart); and when the sender is told to release them
+when the oldest of them has waited ``interval_s`` since it happened (its ``occurred_at``
+against the daemon's ``clock``: a trader's hours, simulated in the demo). The first
+outbox run after that sends it, with every quiet row pending by then (re-read at the end
+of the run, so a run that spent long on rate limits still leaves nothing behind), so there
+is at most one digest per interval and a sender that fell behind adds none of its own.
+Also just before a daily summary or a daemon-stopping row reaches the notifier
+(:data:`RELEASE_KINDS`: the day's quiet alerts come before its summary, and none wait
+over a restart); and when the sender is told to release them
 (:meth:`~skimd.services.alerts.OutboxSender.flush`). One exception to the interval: a
 digest never lists more than ``cap`` rows, and that many held rows go out at once, so held
 rows can never crowd newer rows out of the window a run reads.
@@ -25,8 +28,9 @@ it arrives after rows newer than it, by design.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from skimd.domain.alert_policy import AlertPolicy, Disposition
 from skimd.domain.alerts import Alert, DaemonStopping, DailySummary
@@ -44,14 +48,14 @@ class QuietHold:
     interval_s: float
     cap: int
     held: dict[int, Alert] = field(default_factory=dict)
-    since: float | None = None  # clock.monotonic() when the oldest held row was held
+    since: datetime | None = None  # when the oldest held alert happened
     release: bool = False  # send the held rows at the next chance, due or not
     skipped: int = 0  # rows the policy skipped for this notifier since start
 
     def sort_out(
-        self, policy: AlertPolicy, notifier: str, rows: Sequence[PendingAlert], now: float
+        self, policy: AlertPolicy, notifier: str, rows: Sequence[PendingAlert]
     ) -> tuple[list[PendingAlert], list[int]]:
-        """Split ``notifier``'s pending ``rows`` (at monotonic time ``now``): the rows to
+        """Split ``notifier``'s pending ``rows``: the rows to
         send now, in order, and the ids the policy skips (the caller marks them delivered).
         Quiet rows are held here. Undecodable rows are left to the sender's own handling."""
         sendable: list[PendingAlert] = []
@@ -67,13 +71,13 @@ class QuietHold:
             if verdict is Disposition.HOLD:
                 if row_id not in self.held:
                     self.held[row_id] = alert
-                    self.since = now if self.since is None else self.since
+                    self.since = _oldest(self.held.values())
             else:
                 skipped.append(row_id)
         self.skipped += len(skipped)
         return sendable, skipped
 
-    def due(self, now: float) -> bool:
+    def due(self, now: datetime) -> bool:
         """Whether the held rows should go out now (see the module docstring)."""
         if not self.held:
             self.release = False
@@ -81,7 +85,7 @@ class QuietHold:
         if self.release or len(self.held) >= self.cap:
             return True
         assert self.since is not None
-        return now - self.since >= self.interval_s
+        return (now - self.since).total_seconds() >= self.interval_s
 
     def next_digest(self, before: int | None = None) -> list[tuple[int, Alert]]:
         """The rows of the next digest, oldest first: at most ``cap``, and only those older
@@ -89,10 +93,14 @@ class QuietHold:
         ids = sorted(i for i in self.held if before is None or i < before)[: self.cap]
         return [(i, self.held[i]) for i in ids]
 
-    def sent(self, ids: Sequence[int], now: float) -> None:
+    def sent(self, ids: Sequence[int]) -> None:
         """The digest of ``ids`` is delivered (or rejected for good): forget them."""
         for row_id in ids:
             self.held.pop(row_id, None)
-        self.since = now if self.held else None
+        self.since = _oldest(self.held.values())
         if not self.held:
             self.release = False
+
+
+def _oldest(alerts: Iterable[Alert]) -> datetime | None:
+    return min((a.occurred_at for a in alerts), default=None)

@@ -97,11 +97,11 @@ class JournalDay:
             )
             closed = [t for t in touched.values() if t.status == "closed"]
             outcome.mistakes = self._mistakes(tx, closed, candidates)
+            # before the summary: a quiet digest holding it goes just ahead of the summary
+            tx.alert(_digest(day, outcome.sync, now), dedup_key=f"reconciliation:{day}")
             self._daily_summary(tx, day, outcome)
         if self.reports is not None:
             outcome.reports = await self.reports(day)
-        with self.store.transaction() as tx:
-            tx.alert(_digest(day, outcome.sync, now), dedup_key=f"reconciliation:{day}")
         log.info("journal end of day", day=day.isoformat(), summary=outcome.summary())
         return outcome
 

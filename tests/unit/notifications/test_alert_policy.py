@@ -146,14 +146,20 @@ def test_route_critical_adds_the_critical_webhook_whatever_the_severity() -> Non
 def test_modes_apply_on_each_webhook_the_kind_reaches_and_never_to_the_record() -> None:
     policy = AlertPolicy(
         channels=PHONES,
-        kinds={"order_filled": KindRule(Mode.OFF),
-               "job_failed": KindRule(Mode.QUIET, Route.CRITICAL)},
+        kinds={"job_failed": KindRule(Mode.OFF),
+               "order_filled": KindRule(Mode.QUIET, Route.CRITICAL)},
     )
-    assert policy.disposition("discord", FILL) is Disposition.SKIP
-    assert policy.disposition("discord", FAILED) is Disposition.HOLD
-    assert policy.disposition("discord-critical", FAILED) is Disposition.HOLD
+    assert policy.disposition("discord", FAILED) is Disposition.SKIP
+    assert policy.disposition("discord", FILL) is Disposition.HOLD
+    assert policy.disposition("discord-critical", FILL) is Disposition.HOLD
     assert policy.disposition("console", FILL) is Disposition.SEND  # not a phone channel
     assert policy.disposition("jsonl", FAILED) is Disposition.SEND
+
+
+def test_quiet_holds_the_routine_only_a_warning_of_the_kind_comes_at_once() -> None:
+    policy = AlertPolicy(channels=PHONES, kinds={"job_failed": KindRule(Mode.QUIET)})
+    assert FAILED.severity is Severity.WARNING
+    assert policy.disposition("discord", FAILED) is Disposition.SEND
 
 
 def test_a_critical_alert_is_never_quiet_or_off() -> None:

@@ -199,3 +199,44 @@ def test_the_interval_must_be_positive(interval: float) -> None:
     with pytest.raises(ValueError, match="quiet_digest_interval_s"):
         OutboxSender(InMemoryOutbox(), [], clock=SimulatedClock(T0),
                      quiet_digest_interval_s=interval)
+
+
+async def test_the_interval_runs_from_when_the_alert_happened_not_when_the_sender_saw_it() -> None:
+    desk = Desk(QUIET_ORDERS)
+    desk.queue(placed(desk.clock, 1))  # happened at T0
+    desk.clock.advance(2 * HOUR)  # a sender that fell behind first sees it two hours later
+    await desk.sender.run_once()
+    assert [len(d.held) for d in desk.digests()] == [1]  # due at once: it waited long enough
+    assert desk.statuses() == ["delivered"]
+
+
+class SlowPhone(RecordingNotifier):
+    """A phone channel whose sends take ``takes_s`` of the daemon's clock (rate-limit waits
+    in a demo that runs its clock fast), while the daemon queues ``meanwhile`` alerts."""
+
+    def __init__(self, desk: Desk, takes_s: float) -> None:
+        super().__init__("discord")
+        self.desk = desk
+        self.takes_s = takes_s
+        self.meanwhile: list[Alert] = []
+
+    async def send(self, alert: Alert) -> None:
+        await super().send(alert)
+        self.desk.clock.advance(self.takes_s)
+        if self.meanwhile:
+            self.desk.queue(self.meanwhile.pop(0))
+
+
+async def test_a_due_digest_carries_the_quiet_rows_queued_while_the_run_was_sending() -> None:
+    desk = Desk(QUIET_ORDERS)
+    phone = SlowPhone(desk, takes_s=HOUR)
+    desk.sender = OutboxSender(desk.outbox, [phone], clock=desk.clock,
+                               policy=AlertPolicy(channels={"discord": Route.MAIN},
+                                                  kinds=QUIET_ORDERS),
+                               quiet_digest_interval_s=HOUR, backoff_initial_s=2)
+    desk.queue(placed(desk.clock, 1), failed(desk.clock))  # quiet, then one sent at once
+    phone.meanwhile.append(filled(desk.clock, 2))  # queued while that send takes an hour
+    await desk.sender.run_once()
+    digests = [a for a in phone.received if isinstance(a, QuietDigest)]
+    assert [[h.kind for h in d.held] for d in digests] == [["order_placed", "order_filled"]]
+    assert desk.statuses() == ["delivered"] * 3
