@@ -53,6 +53,12 @@ ROUND_TRIP_COLUMNS = (
     "closed_at",
     "holding_seconds",
     "trades",
+    "setup_quality",
+    "execution_quality",
+    "followed_plan",
+    "emotional_state",
+    "lessons_learned",
+    "tags",
 )
 
 
@@ -82,7 +88,8 @@ class JournalAdmin:
         """Rows and CSV columns of ``trades`` or ``round-trips``."""
         if what == "trades":
             return self.trades(None, None), TRADE_COLUMNS
-        return self.round_trips(None), ROUND_TRIP_COLUMNS
+        rows = [{**r, "tags": ";".join(r["tags"])} for r in self.round_trips(None)]
+        return rows, ROUND_TRIP_COLUMNS
 
     def _local_start(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self._zone)

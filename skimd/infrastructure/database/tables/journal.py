@@ -78,6 +78,14 @@ class TradeReport(SQLModel, table=True):
         default=None, foreign_key="round_trips.id", ondelete="SET NULL", index=True
     )
     created_at: dt.datetime = utc()
+    # revision 0005: the trader's review (skimd.domain.reviews); a report with an empty
+    # body holds only a review until the report writer fills it in
+    setup_quality: int | None = None  # 1-5
+    execution_quality: int | None = None  # 1-5
+    followed_plan: bool | None = None
+    emotional_state: str | None = None
+    lessons_learned: str | None = None
+    tags: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})  # JSON list
 
 
 class Image(SQLModel, table=True):
