@@ -15,7 +15,8 @@
 - ``import-bank FILE --bank ID [--account NAME] [--json]``: a CSV statement read with bank import
   config ID, or an OFX statement (no config needed). Lines already stored, or repeated in
   the file, are skipped by hash. The whole file is one unit of work: a bad line fails the
-  import with the file and line number and nothing is written.
+  import with the file and line number and nothing is written. Each import prints its
+  batch id; ``import-bank --undo BATCH [--json]`` deletes the lines that import stored.
 - ``bank-config add NAME ...`` / ``bank-config list``: bank import configs for CSV.
 - ``export --what trades|round-trips [--out FILE]``: CSV (stdout without ``--out``).
 - ``review``, and the other actions that write the trader's own records:
@@ -112,10 +113,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("import-bank", parents=parents, help="import a CSV or OFX statement")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--bank", required=True, metavar="ID", help="bank import config (CSV)")
+    p = sub.add_parser("import-bank", parents=parents,
+                       help="import a CSV or OFX statement (or --undo an import)")
+    p.add_argument("file", type=Path, nargs="?", metavar="FILE")
+    p.add_argument("--bank", metavar="ID", help="bank import config (CSV); required with FILE")
     p.add_argument("--account", metavar="NAME", help="account to file lines under (default ID)")
+    p.add_argument("--undo", metavar="BATCH",
+                   help="delete the lines of import BATCH (printed by the import)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_import_bank)
 
@@ -346,16 +350,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_import_bank(args: argparse.Namespace) -> int:
+    if args.undo is not None:
+        if args.file is not None or args.bank is not None or args.account is not None:
+            raise InvalidInputError("--undo BATCH takes no FILE, --bank or --account")
+        with _app(args) as app:
+            removed = app.journal.undo_bank_import(args.undo)
+        if args.json:
+            _print_json({"batch": args.undo, "removed": removed})
+        else:
+            print(f"import {args.undo}: removed {removed} bank line(s)")
+        return 0
+    if args.file is None or args.bank is None:
+        raise InvalidInputError("import-bank needs FILE and --bank ID (or --undo BATCH)")
     path: Path = args.file
     account = args.account or args.bank
     with _app(args) as app:
-        added, skipped = app.journal.import_bank(path, args.bank, account)
+        added, skipped, batch = app.journal.import_bank(path, args.bank, account)
     if args.json:
         _print_json(
-            {"file": str(path), "account": account, "imported": added, "skipped": skipped}
+            {"file": str(path), "account": account, "imported": added, "skipped": skipped,
+             "batch": batch}
         )
         return 0
-    print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account})")
+    print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account});"
+          f" batch {batch} (undo: `skimd journal import-bank --undo {batch}`)")
     return 0
 
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from sqlalchemy import delete, insert, select
 from sqlmodel import col
 
-from skimd.domain.excursions import Excursion
+from skimd.domain.excursions import Excursion, percent_of_entry
 from skimd.domain.journal import RoundTripView, ledger_entries
 from skimd.domain.mistakes import MistakeFinding
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
@@ -290,7 +290,10 @@ class SqlJournalTx(SqlTradingTx):
 
     # -- end of day ------------------------------------------------------------------------
 
-    def save_excursion(self, exec_id: str, excursion: Excursion, at: dt.datetime) -> None:
+    def save_excursion(
+        self, exec_id: str, excursion: Excursion, at: dt.datetime, *, entry_price: Decimal,
+        source: str,
+    ) -> None:
         trade = self._uow.trades.get_by_exec_id(exec_id)
         if trade is None or trade.id is None:
             return
@@ -301,6 +304,10 @@ class SqlJournalTx(SqlTradingTx):
                 mae=excursion.mae,
                 bso=excursion.bso,
                 computed_at=at,
+                mfe_pct=percent_of_entry(excursion.mfe_per_share, entry_price),
+                mae_pct=percent_of_entry(excursion.mae_per_share, entry_price),
+                bso_pct=percent_of_entry(excursion.bso_per_share, entry_price),
+                data_source=source,
             )
         )
 

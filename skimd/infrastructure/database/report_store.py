@@ -181,9 +181,13 @@ class SqlReportTx:
         self._uow.reports.add(report)
         assert report.id is not None
         self._session.execute(  # its charts only: screenshots the trader attached stay
-            delete(Image).where(col(Image.report_id) == report.id, col(Image.kind) == "chart")
+            delete(Image).where(
+                col(Image.owner_type) == "report",
+                col(Image.owner_id) == report.id,
+                col(Image.kind) == "chart",
+            )
         )
-        self._uow.images.save(draft.chart, now, kind="chart", report_id=report.id)
+        self._uow.images.save("report", report.id, draft.chart, now, kind="chart")
         return True
 
     def reports_on(self, day: dt.date) -> list[StoredReport]:
@@ -198,7 +202,8 @@ class SqlReportTx:
             assert report.id is not None
             charts = tuple(
                 StoredChart(image_id=i.id or 0, mime=i.mime, data=i.data)
-                for i in self._uow.images.get_for_report(report.id)
+                for i in self._uow.images.get_for_owner("report", report.id)
+                if i.kind == "chart"
             )
             out.append(
                 StoredReport(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -22,19 +23,47 @@ if TYPE_CHECKING:
     from ..crypto import LazyFernet
 
 
+def value_type_of(value: Any) -> str:
+    """The ``settings.value_type`` of a Python value (revision 0005)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, Decimal):
+        return "decimal"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "json"
+
+
+def encode_setting(value: Any) -> tuple[str, str]:
+    """``(JSON text, value type)``; a Decimal is kept exact as its JSON string."""
+    kind = value_type_of(value)
+    return json.dumps(str(value) if kind == "decimal" else value), kind
+
+
+def decode_setting(text: str, value_type: str) -> Any:
+    """The value of a stored setting, of the type ``value_type`` names."""
+    value = json.loads(text)
+    return Decimal(value) if value_type == "decimal" else value
+
+
 class SettingsRepository(Repository[UserSetting]):
-    """Values are stored as JSON. Resolution order: the trader's setting, then the app
-    default, then the default the calling code passes."""
+    """Values are stored as JSON with their type (``value_type``: a Decimal comes back a
+    Decimal, exactly). Resolution order: the trader's setting, then the app default, then
+    the default the calling code passes."""
 
     model = UserSetting
 
     def set_user(self, key: str, value: Any, now: dt.datetime) -> None:
         row = self._session.get(UserSetting, key)
-        encoded = json.dumps(value)
+        encoded, kind = encode_setting(value)
         if row is None:
-            row = UserSetting(key=key, value=encoded, updated_at=now)
+            row = UserSetting(key=key, value=encoded, value_type=kind, updated_at=now)
         else:
-            row.value, row.updated_at = encoded, now
+            row.value, row.value_type, row.updated_at = encoded, kind, now
         self.add(row)
 
     def clear_user(self, key: str) -> None:
@@ -53,7 +82,7 @@ class SettingsRepository(Repository[UserSetting]):
     def resolve(self, key: str, code_default: Any = None) -> Any:
         user = self._session.get(UserSetting, key)
         if user is not None:
-            return json.loads(user.value)
+            return decode_setting(user.value, user.value_type)
         default = self._session.get(AppDefault, key)
         if default is not None:
             return json.loads(default.value)
