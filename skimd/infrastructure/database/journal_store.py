@@ -316,7 +316,9 @@ class SqlJournalTx(SqlTradingTx):
     ) -> None:
         watchlist = self._uow.watchlists.by_name(name)
         if watchlist is None:
-            watchlist = self._uow.watchlists.add(Watchlist(name=name, created_at=at))
+            watchlist = Watchlist(name=name, created_at=at, updated_at=at)
+        watchlist.updated_at = at
+        watchlist = self._uow.watchlists.add(watchlist)
         assert watchlist.id is not None
         self._session.execute(
             delete(WatchlistItem).where(col(WatchlistItem.watchlist_id) == watchlist.id)
