@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -103,3 +103,17 @@ def test_settings_read_back_with_their_type(db: TradingDatabase) -> None:
     assert back == values and isinstance(back["cap"], Decimal)
     assert types == {"cap": "decimal", "n": "int", "on": "bool", "ratio": "float",
                      "name": "str", "list": "json"}
+
+
+def test_a_watchlist_is_stamped_when_its_items_change(db: TradingDatabase) -> None:
+    store = SqlJournalStore(db.unit_of_work)
+    later = NOW + timedelta(days=1)
+    with store.transaction() as tx:
+        tx.save_watchlist("gappers", [("BHP", "gap 3%")], NOW)
+    with store.transaction() as tx:
+        tx.save_watchlist("gappers", [("CBA", "gap 4%")], later)
+    with db.unit_of_work(read_only=True) as uow:
+        watchlist = uow.watchlists.by_name("gappers")
+        assert watchlist is not None
+        stamps = (watchlist.created_at, watchlist.updated_at)
+    assert stamps == (NOW, later)
