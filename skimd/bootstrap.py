@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     from skimd.services.broker_session import BrokerSessionMonitor
     from skimd.services.control_events import EventBus
     from skimd.services.guard import KillSwitch
+    from skimd.services.journal.records import JournalRecords
     from skimd.services.journal.reports import TradeReports
     from skimd.services.journal.reviews import JournalReviews
     from skimd.services.journal.stats import JournalStats
@@ -499,6 +500,17 @@ class App:
 
         return JournalReviews(
             SqlReviewStore(self.database.unit_of_work), self.clock, self.calendar.zone
+        )
+
+    @cached_property
+    def journal_records(self) -> JournalRecords:
+        """The trader's own plans, mistakes and screenshots (``skimd journal
+        plan|mistake|attach``, the web view's forms)."""
+        from skimd.infrastructure.database.record_store import SqlRecordStore
+        from skimd.services.journal.records import JournalRecords
+
+        return JournalRecords(
+            SqlRecordStore(self.database.unit_of_work), self.clock, self.calendar.zone
         )
 
     def journal_stats(self) -> JournalStats:

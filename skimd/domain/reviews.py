@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
-from skimd.errors import InvalidInputError
+from .trader_records import FieldError
 
 RATING_MIN, RATING_MAX = 1, 5
 MAX_EMOTION = 40
@@ -29,14 +29,9 @@ _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
 
 
-class ReviewFieldError(InvalidInputError):
+class ReviewFieldError(FieldError):
     """One review field is bad; ``field`` is the :class:`Review` attribute, ``problem``
     the reason (``must be 1-5, got 7``)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)

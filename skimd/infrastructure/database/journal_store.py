@@ -24,7 +24,7 @@ from sqlmodel import col
 
 from skimd.domain.excursions import Excursion, percent_of_entry
 from skimd.domain.journal import RoundTripView, ledger_entries
-from skimd.domain.mistakes import MistakeFinding
+from skimd.domain.mistakes import MistakeCode, MistakeFinding
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
 from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
 from skimd.services.ports.journal import StoredRoundTrip
@@ -331,8 +331,11 @@ class SqlJournalTx(SqlTradingTx):
     def save_mistakes(
         self, round_trip_id: int, findings: Sequence[MistakeFinding], at: dt.datetime
     ) -> int:
-        self._session.execute(
-            delete(MistakeEntry).where(col(MistakeEntry.round_trip_id) == round_trip_id)
+        self._session.execute(  # the automatic findings only: the trader's own entries stay
+            delete(MistakeEntry).where(
+                col(MistakeEntry.round_trip_id) == round_trip_id,
+                col(MistakeEntry.category).in_([str(c) for c in MistakeCode]),
+            )
         )
         for finding in findings:
             self._uow.mistakes.add(

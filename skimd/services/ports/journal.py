@@ -110,7 +110,9 @@ class JournalTx(TradingTx, Protocol):
     def save_mistakes(
         self, round_trip_id: int, findings: Sequence[MistakeFinding], at: datetime
     ) -> int:
-        """Record the findings of one round trip (replacing earlier ones); returns count."""
+        """Record the findings of one round trip (replacing earlier automatic findings;
+        the trader's own mistakes, whose categories are no
+        :class:`~skimd.domain.mistakes.MistakeCode`, stay); returns count."""
         ...
 
 
