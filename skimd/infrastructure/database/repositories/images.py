@@ -148,10 +148,11 @@ class ImageRepository(Repository[Image]):
         return self.add(image)
 
     def get(self, ident: Any) -> Image | None:
-        """The image with id ``ident`` (an int); None for any other id, a string
-        included (ids are numbers; an owner's images come from :meth:`get_for_owner`)."""
+        """The image with id ``ident``; None when there is none. Image ids are numbers:
+        any other type is a caller's bug and raises TypeError rather than quietly finding
+        nothing (an owner's images come from :meth:`get_for_owner`)."""
         if isinstance(ident, bool) or not isinstance(ident, int):
-            return None
+            raise TypeError(f"ImageRepository.get takes the image id (int), got {ident!r}")
         return self._session.get(Image, ident)
 
     def get_for_owner(self, owner_type: str, owner_id: int) -> Sequence[Image]:

@@ -36,14 +36,34 @@ from ._base import Repository
 
 
 class TradeRepository(Repository[Trade]):
-    """Executions keyed by the broker's ``exec_id``.
+    """Executions keyed by the broker's ``exec_id``, with the journal specification's
+    calls: ``save(trade)``, ``get(exec_id)``, ``exists(exec_id)``.
 
     ``add_new`` returns False for an ``exec_id`` already journaled and leaves the stored
     row untouched: syncing the same executions twice is normal, not an error. (The plain
     ``add`` inherited from Repository would raise IntegrityError on the duplicate.)
+    ``save`` is the explicit write: it inserts, or updates the stored execution with the
+    same ``exec_id`` (a correction), and returns the stored row.
     """
 
     model = Trade
+
+    def save(self, trade: Trade) -> Trade:
+        stored = self.get(trade.exec_id)
+        if stored is None:
+            return self.add(trade)
+        for name, value in trade.model_dump(exclude={"id"}).items():
+            setattr(stored, name, value)
+        return self.add(stored)
+
+    def get(self, ident: Any) -> Trade | None:
+        """The execution with exec id ``ident`` (a string). Any other type is a caller's
+        bug and raises TypeError rather than quietly finding nothing."""
+        if not isinstance(ident, str):
+            raise TypeError(
+                f"TradeRepository.get takes the exec id (str), got {type(ident).__name__}"
+            )
+        return self.get_by_exec_id(ident)
 
     def add_new(self, trade: Trade) -> bool:
         if self.exists(trade.exec_id):
