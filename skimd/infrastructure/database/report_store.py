@@ -29,7 +29,7 @@ from skimd.services.ports.reports import (
     TripSetup,
 )
 
-from .review_store import report_of, review_of
+from .review_store import report_of, tags_of
 from .session import UnitOfWork
 from .tables import (
     Candidate,
@@ -349,14 +349,19 @@ def list_round_trips(uow: UnitOfWork, status: str | None = None) -> list[RoundTr
         stmt = stmt.where(col(RoundTrip.status) == status)
     stmt = stmt.order_by(col(RoundTrip.opened_at), col(RoundTrip.id))
     reviews: dict[int, Review] = {}  # the first report of each round trip holds its review
-    q_reports = (
-        select(TradeReport)
+    q_reports = (  # the review columns only: report bodies can be long
+        select(col(TradeReport.round_trip_id), col(TradeReport.setup_quality),
+               col(TradeReport.execution_quality), col(TradeReport.followed_plan),
+               col(TradeReport.emotional_state), col(TradeReport.lessons_learned),
+               col(TradeReport.tags))
         .where(col(TradeReport.round_trip_id).is_not(None))
         .order_by(col(TradeReport.id).desc())
     )
-    for report in uow.session.scalars(q_reports):
-        assert report.round_trip_id is not None
-        reviews[report.round_trip_id] = review_of(report)
+    for rt_id, setup, execution, followed, emotion, lessons, tags in uow.session.execute(
+        q_reports
+    ):
+        reviews[rt_id] = Review(setup, execution, followed, emotion, lessons,
+                                tags_of(tags) or None)
     rows: list[RoundTripRow] = []
     for rt, n in uow.session.execute(stmt).all():
         held = None if rt.closed_at is None else int((rt.closed_at - rt.opened_at).total_seconds())
