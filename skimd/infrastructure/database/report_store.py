@@ -29,7 +29,7 @@ from skimd.services.ports.reports import (
     TripSetup,
 )
 
-from .review_store import report_of, tags_of
+from .review_store import report_of, review_of, tags_of
 from .session import UnitOfWork
 from .tables import (
     Candidate,
@@ -201,9 +201,11 @@ class SqlReportTx:
         for report, ticker in self._session.execute(stmt).all():
             assert report.id is not None
             charts = tuple(
-                StoredChart(image_id=i.id or 0, mime=i.mime, data=i.data)
-                for i in self._uow.images.get_for_owner("report", report.id)
-                if i.kind == "chart"
+                StoredChart(image_id=i.id or 0, mime=i.mime, data=i.data, caption=i.caption)
+                for i in sorted(  # the chart first (it keeps its file name), then screenshots
+                    self._uow.images.get_for_owner("report", report.id),
+                    key=lambda i: (i.kind != "chart", i.id or 0),
+                )
             )
             out.append(
                 StoredReport(
@@ -214,6 +216,7 @@ class SqlReportTx:
                     title=report.title,
                     body=report.body,
                     charts=charts,
+                    review=review_of(report),
                 )
             )
         return out

@@ -129,6 +129,11 @@ def test_attach_a_screenshot_to_a_round_trip_and_a_plan(
     with db.unit_of_work(read_only=True) as uow:
         kinds = sorted(i.kind for i in uow.images.get_for_owner("report", on_trip["owner_id"]))
     assert kinds == ["chart", "screenshot"]
+    folder = tmp_path / "out" / "2024-07-03"
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert f"![BHP chart](BHP-rt{seeded.bhp}.png)" in md  # the chart first, then screenshots
+    assert f"![the break](BHP-rt{seeded.bhp}-2.jpg)" in md
+    assert (folder / f"BHP-rt{seeded.bhp}-2.jpg").read_bytes() == shot.read_bytes()
 
     before = count(db, Image)
     (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")

@@ -83,6 +83,9 @@ def test_the_report_writer_fills_a_review_only_report_and_keeps_the_review(
     bhp = next(r for r in rows if r[0] == seeded.bhp)
     assert bhp[1] and bhp[2] == 5 and bhp[3] == '["a+"]'
     assert (tmp_path / "out" / "2024-07-03" / f"BHP-rt{seeded.bhp}.png").is_file()
+    md = (tmp_path / "out" / "2024-07-03" / "report.md").read_text(encoding="utf-8")
+    assert "### Trader's review\n\n- setup: 5/5\n- tags: a+" in md
+    assert md.count("### Trader's review") == 1  # XYZ is not reviewed
 
 
 @pytest.mark.parametrize(
