@@ -70,6 +70,8 @@ def _old_rows(db: TradingDatabase, image: bytes) -> None:
         "INSERT INTO settings (key, value, updated_at) VALUES ('gap', '4.5', :at)",
         "INSERT INTO mcp_guard (id, locked, reason, max_orders_per_day, daily_loss_cap)"
         " VALUES (1, 1, 'loss cap', 20, '1500')",
+        "INSERT INTO market_provider_settings (id, provider, enabled, updated_at)"
+        " VALUES (1, 'marketdata', 1, :at)",
     ]
     with db.engine.begin() as conn:
         for sql in rows:
@@ -122,6 +124,9 @@ def test_0005_migrates_a_0004_database_with_rows_in_it(
             setting = s.get(UserSetting, "gap")
             assert setting is not None and setting.value_type == "json"
             assert uow.settings.resolve("gap") == 4.5
+            provider = uow.providers.by_provider("marketdata")
+            assert provider is not None and provider.enabled is True
+            assert (provider.rate_limit_per_minute, provider.last_tested_at) == (None, None)
             guard = s.get(OrderGuard, 1)
             assert guard is not None and (guard.locked, guard.reason) == (True, "loss cap")
     finally:

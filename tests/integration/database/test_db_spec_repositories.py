@@ -137,3 +137,19 @@ def test_revision_0005_fields_round_trip(db: TradingDatabase, now: datetime) -> 
             date(2024, 7, 2), "fee", "csv", "B1")
     with db.unit_of_work() as uow:
         assert uow.bank.delete_batch("B1") == 1 and uow.bank.delete_batch("B1") == 0
+
+
+def test_provider_limits_and_last_test(db: TradingDatabase, now: datetime) -> None:
+    with db.unit_of_work() as uow:
+        uow.providers.set_limits("marketdata", now, rate_limit_per_minute=60,
+                                 timeout_s=Decimal("2.5"))
+        uow.providers.record_test("marketdata", now + timedelta(minutes=1), ok=False,
+                                  message="HTTP 401")
+        with pytest.raises(ValueError, match="rate limit must be at least 1"):
+            uow.providers.set_limits("x", now, rate_limit_per_minute=0, timeout_s=None)
+    with db.unit_of_work(read_only=True) as uow:
+        row = uow.providers.by_provider("marketdata")
+        assert row is not None
+        got = (row.rate_limit_per_minute, row.timeout_s, row.last_tested_at, row.last_test_ok,
+               row.last_test_message, row.enabled)
+    assert got == (60, Decimal("2.5"), now + timedelta(minutes=1), False, "HTTP 401", True)

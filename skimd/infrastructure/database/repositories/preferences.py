@@ -115,6 +115,33 @@ class ProviderSettingsRepository(Repository[MarketProviderSetting]):
         row.updated_at = now
         self.add(row)
 
+    def set_limits(
+        self,
+        provider: str,
+        now: dt.datetime,
+        *,
+        rate_limit_per_minute: int | None,
+        timeout_s: Decimal | None,
+    ) -> MarketProviderSetting:
+        """How fast and how long to call ``provider`` (None: no limit / the default)."""
+        if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+            raise ValueError(f"rate limit must be at least 1 a minute, got {rate_limit_per_minute}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError(f"timeout must be above 0 s, got {timeout_s}")
+        row = self.by_provider(provider) or MarketProviderSetting(provider=provider, updated_at=now)
+        row.rate_limit_per_minute, row.timeout_s = rate_limit_per_minute, timeout_s
+        row.updated_at = now
+        return self.add(row)
+
+    def record_test(
+        self, provider: str, at: dt.datetime, *, ok: bool, message: str | None = None
+    ) -> MarketProviderSetting:
+        """Keep the outcome of a connection test of ``provider`` (never a secret in
+        ``message``: callers pass the one-line error of :mod:`skimd.errors`)."""
+        row = self.by_provider(provider) or MarketProviderSetting(provider=provider, updated_at=at)
+        row.last_tested_at, row.last_test_ok, row.last_test_message = at, ok, message
+        return self.add(row)
+
     def get_api_key(self, provider: str) -> SecretStr | None:
         row = self.by_provider(provider)
         if row is None or row.api_key_encrypted is None:

@@ -211,6 +211,12 @@ class MarketProviderSetting(SQLModel, table=True):
     api_key_encrypted: str | None = None
     enabled: bool = True
     updated_at: dt.datetime = utc()
+    # revision 0005: how to call it, and how its last connection test went
+    rate_limit_per_minute: int | None = None
+    timeout_s: Decimal | None = money(default=None)
+    last_tested_at: dt.datetime | None = utc(default=None)
+    last_test_ok: bool | None = None
+    last_test_message: str | None = None
 
 
 class OrderGuard(SQLModel, table=True):

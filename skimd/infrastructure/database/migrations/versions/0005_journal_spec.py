@@ -14,6 +14,8 @@
 - excursion_metrics: MFE/MAE/BSO in percent of the entry and the price path's source
   (None on earlier rows: the entry average they used was not kept);
 - settings: the value's type (earlier rows: json, which is how they were written);
+- market_provider_settings: rate limit, timeout and the last connection test (when, ok,
+  message);
 - mcp_guard: the cap columns go (nothing wrote or read them; the caps are config).
 
 Only tables no foreign key points at are copied and moved (mcp_guard, images): the
@@ -83,6 +85,16 @@ def _excursion_columns() -> list[sa.Column[object]]:
         sa.Column("mae_pct", sa.Text(), nullable=True),
         sa.Column("bso_pct", sa.Text(), nullable=True),
         sa.Column("data_source", sa.String(), nullable=True),
+    ]
+
+
+def _provider_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True),
+        sa.Column("timeout_s", sa.Text(), nullable=True),
+        sa.Column("last_tested_at", sa.Text(), nullable=True),
+        sa.Column("last_test_ok", sa.Boolean(), nullable=True),
+        sa.Column("last_test_message", sa.String(), nullable=True),
     ]
 
 
@@ -174,6 +186,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("value_type", sa.String(), nullable=False, server_default="json")
         )
+    with op.batch_alter_table("market_provider_settings", schema=None) as batch_op:
+        for column in _provider_columns():
+            batch_op.add_column(column)
     with op.batch_alter_table("mcp_guard", schema=None) as batch_op:
         for column in reversed(_guard_caps()):
             batch_op.drop_column(column.name)
@@ -216,6 +231,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mcp_guard", schema=None) as batch_op:
         for column in _guard_caps():
             batch_op.add_column(column)
+    _drop_columns("market_provider_settings", [c.name for c in _provider_columns()])
     _drop_columns("settings", ["value_type"])
     _drop_columns("excursion_metrics", [c.name for c in _excursion_columns()])
     op.drop_index("ix_bank_transactions_import_batch_id", table_name="bank_transactions")
