@@ -25,6 +25,7 @@ from sqlmodel import col
 from skimd.domain.excursions import Excursion, percent_of_entry
 from skimd.domain.journal import RoundTripView, ledger_entries
 from skimd.domain.mistakes import MistakeCode, MistakeFinding
+from skimd.domain.option_payoff import expiry_payoff
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
 from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
 from skimd.services.ports.journal import StoredRoundTrip
@@ -246,6 +247,14 @@ class SqlJournalTx(SqlTradingTx):
             row.legs = legs
             row.status = view.status.value
             row.closed_at = view.closed_at
+            profile = expiry_payoff(view.legs, view.net_premium)
+            row.strategy_type = view.name
+            row.net_debit_credit = view.net_premium
+            row.max_profit = None if profile is None else profile.max_profit
+            row.max_loss = None if profile is None else profile.max_loss
+            row.breakevens = json.dumps(
+                [] if profile is None else [str(b) for b in profile.breakevens]
+            )
             self._uow.options.add(row)
 
     # -- accounts and balances -------------------------------------------------------------

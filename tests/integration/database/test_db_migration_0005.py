@@ -72,6 +72,8 @@ def _old_rows(db: TradingDatabase, image: bytes) -> None:
         " VALUES (1, 1, 'loss cap', 20, '1500')",
         "INSERT INTO market_provider_settings (id, provider, enabled, updated_at)"
         " VALUES (1, 'marketdata', 1, :at)",
+        "INSERT INTO options_strategies (id, name, underlying, legs, status, opened_at)"
+        " VALUES (1, 'long call', 'BHP', '[]', 'open', :at)",
     ]
     with db.engine.begin() as conn:
         for sql in rows:
@@ -127,6 +129,9 @@ def test_0005_migrates_a_0004_database_with_rows_in_it(
             provider = uow.providers.by_provider("marketdata")
             assert provider is not None and provider.enabled is True
             assert (provider.rate_limit_per_minute, provider.last_tested_at) == (None, None)
+            (strategy,) = uow.options.list_all()
+            assert (strategy.name, strategy.strategy_type, strategy.max_loss,
+                    strategy.breakevens) == ("long call", None, None, "[]")
             guard = s.get(OrderGuard, 1)
             assert guard is not None and (guard.locked, guard.reason) == (True, "loss cap")
     finally:

@@ -291,6 +291,13 @@ class OptionsStrategy(SQLModel, table=True):
     opened_at: dt.datetime = utc()
     closed_at: dt.datetime | None = utc(default=None)
     notes: str | None = None
+    # revision 0005: the shape and what it can make or lose at expiry
+    # (skimd.domain.option_payoff; None where unlimited or, across expiries, unknown)
+    strategy_type: str | None = None
+    net_debit_credit: Decimal | None = money(default=None)  # < 0 debit paid, > 0 credit
+    max_profit: Decimal | None = money(default=None)
+    max_loss: Decimal | None = money(default=None)  # an amount >= 0
+    breakevens: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})  # JSON
 
 
 class MistakeEntry(SQLModel, table=True):

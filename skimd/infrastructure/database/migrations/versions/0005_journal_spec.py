@@ -14,6 +14,8 @@
 - excursion_metrics: MFE/MAE/BSO in percent of the entry and the price path's source
   (None on earlier rows: the entry average they used was not kept);
 - settings: the value's type (earlier rows: json, which is how they were written);
+- options_strategies: type, net debit/credit, max profit, max loss, breakevens (filled
+  when the end of day next sees the strategy);
 - market_provider_settings: rate limit, timeout and the last connection test (when, ok,
   message);
 - mcp_guard: the cap columns go (nothing wrote or read them; the caps are config).
@@ -95,6 +97,16 @@ def _provider_columns() -> list[sa.Column[object]]:
         sa.Column("last_tested_at", sa.Text(), nullable=True),
         sa.Column("last_test_ok", sa.Boolean(), nullable=True),
         sa.Column("last_test_message", sa.String(), nullable=True),
+    ]
+
+
+def _options_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("strategy_type", sa.String(), nullable=True),
+        sa.Column("net_debit_credit", sa.Text(), nullable=True),
+        sa.Column("max_profit", sa.Text(), nullable=True),
+        sa.Column("max_loss", sa.Text(), nullable=True),
+        sa.Column("breakevens", sa.String(), nullable=False, server_default="[]"),
     ]
 
 
@@ -189,6 +201,9 @@ def upgrade() -> None:
     with op.batch_alter_table("market_provider_settings", schema=None) as batch_op:
         for column in _provider_columns():
             batch_op.add_column(column)
+    with op.batch_alter_table("options_strategies", schema=None) as batch_op:
+        for column in _options_columns():
+            batch_op.add_column(column)
     with op.batch_alter_table("mcp_guard", schema=None) as batch_op:
         for column in reversed(_guard_caps()):
             batch_op.drop_column(column.name)
@@ -231,6 +246,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mcp_guard", schema=None) as batch_op:
         for column in _guard_caps():
             batch_op.add_column(column)
+    _drop_columns("options_strategies", [c.name for c in _options_columns()])
     _drop_columns("market_provider_settings", [c.name for c in _provider_columns()])
     _drop_columns("settings", ["value_type"])
     _drop_columns("excursion_metrics", [c.name for c in _excursion_columns()])
