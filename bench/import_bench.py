@@ -160,7 +160,7 @@ def child(data_dir: Path, statement: Path, small_kdf: bool) -> None:
         except OSError:
             reset = False
         started = time.perf_counter()
-        added, skipped = journal.import_bank(statement, "cba", "bench")
+        added, skipped, _ = journal.import_bank(statement, "cba", "bench")
         seconds = time.perf_counter() - started
         import_peak = _status_kib("VmHWM") if reset else None
     print(json.dumps({"added": added, "skipped": skipped, "seconds": seconds, "read": read,

@@ -94,7 +94,9 @@ if TYPE_CHECKING:
     from skimd.services.broker_session import BrokerSessionMonitor
     from skimd.services.control_events import EventBus
     from skimd.services.guard import KillSwitch
+    from skimd.services.journal.records import JournalRecords
     from skimd.services.journal.reports import TradeReports
+    from skimd.services.journal.reviews import JournalReviews
     from skimd.services.journal.stats import JournalStats
     from skimd.services.ports.alerts import NotificationService
     from skimd.services.ports.broker import AnnouncementFeed, Broker
@@ -489,6 +491,28 @@ class App:
             report_chart_renderer(zone),
             self.clock,
             zone,
+        )
+
+    @cached_property
+    def journal_reviews(self) -> JournalReviews:
+        """The trader's reviews of round trips (``skimd journal review``, the web view's
+        review form): one write transaction per review; reading never takes the lock."""
+        from skimd.infrastructure.database.review_store import SqlReviewStore
+        from skimd.services.journal.reviews import JournalReviews
+
+        return JournalReviews(
+            SqlReviewStore(self.database.unit_of_work), self.clock, self.calendar.zone
+        )
+
+    @cached_property
+    def journal_records(self) -> JournalRecords:
+        """The trader's own plans, mistakes and screenshots (``skimd journal
+        plan|mistake|attach``, the web view's forms)."""
+        from skimd.infrastructure.database.record_store import SqlRecordStore
+        from skimd.services.journal.records import JournalRecords
+
+        return JournalRecords(
+            SqlRecordStore(self.database.unit_of_work), self.clock, self.calendar.zone
         )
 
     def journal_stats(self) -> JournalStats:

@@ -15,9 +15,12 @@
 - ``import-bank FILE --bank ID [--account NAME] [--json]``: a CSV statement read with bank import
   config ID, or an OFX statement (no config needed). Lines already stored, or repeated in
   the file, are skipped by hash. The whole file is one unit of work: a bad line fails the
-  import with the file and line number and nothing is written.
+  import with the file and line number and nothing is written. Each import prints its
+  batch id; ``import-bank --undo BATCH [--json]`` deletes the lines that import stored.
 - ``bank-config add NAME ...`` / ``bank-config list``: bank import configs for CSV.
 - ``export --what trades|round-trips [--out FILE]``: CSV (stdout without ``--out``).
+- ``review``, and the other actions that write the trader's own records:
+  :mod:`skimd.commands.journal_records`.
 
 Listings use a read-only unit of work: they never take the write lock, so they are safe
 while the daemon runs. Tables show times in the market zone to the second, with a totals
@@ -40,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from skimd import bootstrap
+from skimd.commands import journal_records
+from skimd.commands.journal_app import journal_app
 from skimd.commands.text_tables import local_time, render_table
-from skimd.config import Settings
 from skimd.domain.stats import GroupBy, TripStats
 from skimd.errors import InvalidInputError
 from skimd.files import write_atomic
@@ -58,13 +62,16 @@ after fees, with an equity-curve PNG.
   MFE cap      sum gross P&L / sum MFE, round trips that went into profit (1 = sold at
                the best price of the hold)
   MAE cap      sum gross P&L / sum MAE, losing round trips (1 = sold at the worst point)
-  setup, tag   the journal has no reviews yet: every round trip groups as '—'
+  setup, tag   the trader's review (`skimd journal review`): the setup grade
+               ('setup 4/5') and the tags (a round trip counts under each of its tags);
+               round trips not reviewed group as '—'
 """
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     journal = subparsers.add_parser(
-        "journal", parents=parents, help="trades, round trips, reports, bank import, export"
+        "journal", parents=parents,
+        help="trades, round trips, reviews, stats, reports, bank import, export"
     )
     sub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
 
@@ -106,10 +113,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("import-bank", parents=parents, help="import a CSV or OFX statement")
-    p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--bank", required=True, metavar="ID", help="bank import config (CSV)")
+    p = sub.add_parser("import-bank", parents=parents,
+                       help="import a CSV or OFX statement (or --undo an import)")
+    p.add_argument("file", type=Path, nargs="?", metavar="FILE")
+    p.add_argument("--bank", metavar="ID", help="bank import config (CSV); required with FILE")
     p.add_argument("--account", metavar="NAME", help="account to file lines under (default ID)")
+    p.add_argument("--undo", metavar="BATCH",
+                   help="delete the lines of import BATCH (printed by the import)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_import_bank)
 
@@ -146,6 +156,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_bank_config_list)
 
+    journal_records.register(sub, parents)
+
 
 # -- shared ------------------------------------------------------------------------------------
 
@@ -157,20 +169,8 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-07-31") from exc
 
 
-def _quiet_logging(settings: Settings) -> None:
-    """Log to stderr (stdout is the answer, JSON with ``--json``), warnings and worse
-    only: the one result line is the command's story, as in ``skimd demo``."""
-    if settings.logging.level in ("DEBUG", "INFO"):
-        settings = settings.model_copy(
-            update={"logging": settings.logging.model_copy(update={"level": "WARNING"})}
-        )
-    bootstrap.setup_logging(settings)
-
-
 def _app(args: argparse.Namespace) -> bootstrap.App:
-    settings = bootstrap.settings_from(getattr(args, "config", None))
-    _quiet_logging(settings)
-    return bootstrap.build(settings, access=bootstrap.Access.SHARED)
+    return journal_app(args)
 
 
 def _print_json(data: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
@@ -350,16 +350,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_import_bank(args: argparse.Namespace) -> int:
+    if args.undo is not None:
+        if args.file is not None or args.bank is not None or args.account is not None:
+            raise InvalidInputError("--undo BATCH takes no FILE, --bank or --account")
+        with _app(args) as app:
+            removed = app.journal.undo_bank_import(args.undo)
+        if args.json:
+            _print_json({"batch": args.undo, "removed": removed})
+        else:
+            print(f"import {args.undo}: removed {removed} bank line(s)")
+        return 0
+    if args.file is None or args.bank is None:
+        raise InvalidInputError("import-bank needs FILE and --bank ID (or --undo BATCH)")
     path: Path = args.file
     account = args.account or args.bank
     with _app(args) as app:
-        added, skipped = app.journal.import_bank(path, args.bank, account)
+        added, skipped, batch = app.journal.import_bank(path, args.bank, account)
     if args.json:
         _print_json(
-            {"file": str(path), "account": account, "imported": added, "skipped": skipped}
+            {"file": str(path), "account": account, "imported": added, "skipped": skipped,
+             "batch": batch}
         )
         return 0
-    print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account})")
+    print(f"{path}: imported {added}, skipped {skipped} duplicates (account {account});"
+          f" batch {batch} (undo: `skimd journal import-bank --undo {batch}`)")
     return 0
 
 

@@ -189,3 +189,14 @@ def _validate(
         raise InvalidInputError(f"excursions: exit_at {exit_at} is before entry_at {entry_at}")
     if exit_price is not None and exit_price <= 0:
         raise InvalidInputError(f"excursions: exit_price must be positive, got {exit_price}")
+
+
+PERCENT = Decimal("0.0001")
+
+
+def percent_of_entry(per_share: Decimal | None, entry_price: Decimal) -> Decimal | None:
+    """``per_share`` as a percentage of ``entry_price`` (4 decimal places); None for None
+    or a non-positive entry price."""
+    if per_share is None or entry_price <= 0:
+        return None
+    return (per_share * 100 / entry_price).quantize(PERCENT)

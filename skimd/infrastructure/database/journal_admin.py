@@ -9,6 +9,7 @@ inserted in batches inside that one unit of work).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date, datetime, time, timedelta
@@ -53,6 +54,12 @@ ROUND_TRIP_COLUMNS = (
     "closed_at",
     "holding_seconds",
     "trades",
+    "setup_quality",
+    "execution_quality",
+    "followed_plan",
+    "emotional_state",
+    "lessons_learned",
+    "tags",
 )
 
 
@@ -82,16 +89,18 @@ class JournalAdmin:
         """Rows and CSV columns of ``trades`` or ``round-trips``."""
         if what == "trades":
             return self.trades(None, None), TRADE_COLUMNS
-        return self.round_trips(None), ROUND_TRIP_COLUMNS
+        rows = [{**r, "tags": ";".join(r["tags"])} for r in self.round_trips(None)]
+        return rows, ROUND_TRIP_COLUMNS
 
     def _local_start(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self._zone)
 
     # -- bank statements -------------------------------------------------------------------
 
-    def import_bank(self, path: Path, bank: str, account: str) -> tuple[int, int]:
+    def import_bank(self, path: Path, bank: str, account: str) -> tuple[int, int, str]:
         """Import a CSV (read with bank import config ``bank``) or OFX statement; returns
-        ``(added, skipped duplicates)``.
+        ``(added, skipped duplicates, batch id)``; :meth:`undo_bank_import` takes the batch
+        id back out.
 
         Streamed: the file is read, validated and inserted a batch at a time inside ONE
         unit of work, so memory does not grow with the file and a bad line anywhere rolls
@@ -113,10 +122,25 @@ class JournalAdmin:
             )
         records = iter_statement(path, account, None if is_ofx else config)
         currency = (config.currency if config is not None else None) or "AUD"
+        now = self._clock.now()
+        batch = f"{now.astimezone(self._zone):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with self._db.unit_of_work() as uow:  # one unit of work: the whole file or nothing
-            return uow.bank.add_records(
-                records, self._clock.now(), import_config_id=config_id, currency=currency
+            added, skipped = uow.bank.add_records(
+                records, now, import_config_id=config_id, currency=currency,
+                source="ofx" if is_ofx else "csv", batch_id=batch,
             )
+        return added, skipped, batch
+
+    def undo_bank_import(self, batch: str) -> int:
+        """Delete every line import ``batch`` stored (one unit of work); returns how many.
+        An unknown batch (or one whose lines are gone) is refused by name."""
+        with self._db.unit_of_work() as uow:
+            removed = uow.bank.delete_batch(batch)
+            if not removed:
+                raise InvalidInputError(
+                    f"import batch {batch!r}: no bank lines carry it (nothing to undo)"
+                )
+        return removed
 
     def add_bank_config(self, *, replace: bool, **options: Any) -> bool:
         """Store a CSV bank import config (validated first); True when one was replaced.

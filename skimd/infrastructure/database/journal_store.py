@@ -22,9 +22,10 @@ from decimal import Decimal
 from sqlalchemy import delete, insert, select
 from sqlmodel import col
 
-from skimd.domain.excursions import Excursion
+from skimd.domain.excursions import Excursion, percent_of_entry
 from skimd.domain.journal import RoundTripView, ledger_entries
-from skimd.domain.mistakes import MistakeFinding
+from skimd.domain.mistakes import MistakeCode, MistakeFinding
+from skimd.domain.option_payoff import expiry_payoff
 from skimd.domain.options import OptionsStrategyView, StrategyLeg
 from skimd.domain.orders import OPTION, STOCK, Fill, OptionLeg, Side
 from skimd.services.ports.journal import StoredRoundTrip
@@ -246,6 +247,14 @@ class SqlJournalTx(SqlTradingTx):
             row.legs = legs
             row.status = view.status.value
             row.closed_at = view.closed_at
+            profile = expiry_payoff(view.legs, view.net_premium)
+            row.strategy_type = view.name
+            row.net_debit_credit = view.net_premium
+            row.max_profit = None if profile is None else profile.max_profit
+            row.max_loss = None if profile is None else profile.max_loss
+            row.breakevens = json.dumps(
+                [] if profile is None else [str(b) for b in profile.breakevens]
+            )
             self._uow.options.add(row)
 
     # -- accounts and balances -------------------------------------------------------------
@@ -290,7 +299,10 @@ class SqlJournalTx(SqlTradingTx):
 
     # -- end of day ------------------------------------------------------------------------
 
-    def save_excursion(self, exec_id: str, excursion: Excursion, at: dt.datetime) -> None:
+    def save_excursion(
+        self, exec_id: str, excursion: Excursion, at: dt.datetime, *, entry_price: Decimal,
+        source: str,
+    ) -> None:
         trade = self._uow.trades.get_by_exec_id(exec_id)
         if trade is None or trade.id is None:
             return
@@ -301,6 +313,10 @@ class SqlJournalTx(SqlTradingTx):
                 mae=excursion.mae,
                 bso=excursion.bso,
                 computed_at=at,
+                mfe_pct=percent_of_entry(excursion.mfe_per_share, entry_price),
+                mae_pct=percent_of_entry(excursion.mae_per_share, entry_price),
+                bso_pct=percent_of_entry(excursion.bso_per_share, entry_price),
+                data_source=source,
             )
         )
 
@@ -309,7 +325,9 @@ class SqlJournalTx(SqlTradingTx):
     ) -> None:
         watchlist = self._uow.watchlists.by_name(name)
         if watchlist is None:
-            watchlist = self._uow.watchlists.add(Watchlist(name=name, created_at=at))
+            watchlist = Watchlist(name=name, created_at=at, updated_at=at)
+        watchlist.updated_at = at
+        watchlist = self._uow.watchlists.add(watchlist)
         assert watchlist.id is not None
         self._session.execute(
             delete(WatchlistItem).where(col(WatchlistItem.watchlist_id) == watchlist.id)
@@ -322,8 +340,11 @@ class SqlJournalTx(SqlTradingTx):
     def save_mistakes(
         self, round_trip_id: int, findings: Sequence[MistakeFinding], at: dt.datetime
     ) -> int:
-        self._session.execute(
-            delete(MistakeEntry).where(col(MistakeEntry.round_trip_id) == round_trip_id)
+        self._session.execute(  # the automatic findings only: the trader's own entries stay
+            delete(MistakeEntry).where(
+                col(MistakeEntry.round_trip_id) == round_trip_id,
+                col(MistakeEntry.category).in_([str(c) for c in MistakeCode]),
+            )
         )
         for finding in findings:
             self._uow.mistakes.add(

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import col
 
+from skimd.domain.reviews import Review
 from skimd.services.ports.reports import (
     MistakeNote,
     ReportDraft,
@@ -28,6 +29,7 @@ from skimd.services.ports.reports import (
     TripSetup,
 )
 
+from .review_store import report_of, review_of, tags_of
 from .session import UnitOfWork
 from .tables import (
     Candidate,
@@ -150,20 +152,17 @@ class SqlReportTx:
             for m in self._session.scalars(stmt)
         ]
 
-    def _report_of(self, round_trip_id: int) -> TradeReport | None:
-        stmt = (
-            select(TradeReport)
-            .where(col(TradeReport.round_trip_id) == round_trip_id)
-            .order_by(col(TradeReport.id))
-        )
-        return self._session.scalars(stmt).first()
-
     def has_report(self, round_trip_id: int) -> bool:
-        return self._report_of(round_trip_id) is not None
+        """A report with a body; one that holds only the trader's review (made by
+        ``skimd journal review`` before the report writer ran) does not count."""
+        report = report_of(self._uow, round_trip_id)
+        return report is not None and bool(report.body)
 
     def save_report(self, draft: ReportDraft, now: dt.datetime, *, replace: bool) -> bool:
-        report = self._report_of(draft.round_trip_id)
-        if report is not None and not replace:
+        """Writes title, body and chart; the review columns are the trader's and are never
+        touched, so a review-only report is filled in with its review kept."""
+        report = report_of(self._uow, draft.round_trip_id)
+        if report is not None and report.body and not replace:
             return False
         if report is None:
             report = TradeReport(
@@ -181,23 +180,32 @@ class SqlReportTx:
             report.body = draft.body
         self._uow.reports.add(report)
         assert report.id is not None
-        self._session.execute(delete(Image).where(col(Image.report_id) == report.id))
-        self._uow.images.save(draft.chart, now, kind="chart", report_id=report.id)
+        self._session.execute(  # its charts only: screenshots the trader attached stay
+            delete(Image).where(
+                col(Image.owner_type) == "report",
+                col(Image.owner_id) == report.id,
+                col(Image.kind) == "chart",
+            )
+        )
+        self._uow.images.save("report", report.id, draft.chart, now, kind="chart")
         return True
 
     def reports_on(self, day: dt.date) -> list[StoredReport]:
         stmt = (
             select(TradeReport, col(RoundTrip.ticker))
             .outerjoin(RoundTrip, col(RoundTrip.id) == col(TradeReport.round_trip_id))
-            .where(col(TradeReport.report_date) == day)
+            .where(col(TradeReport.report_date) == day, col(TradeReport.body) != "")
             .order_by(col(TradeReport.created_at), col(TradeReport.id))
         )
         out: list[StoredReport] = []
         for report, ticker in self._session.execute(stmt).all():
             assert report.id is not None
             charts = tuple(
-                StoredChart(image_id=i.id or 0, mime=i.mime, data=i.data)
-                for i in self._uow.images.get_for_report(report.id)
+                StoredChart(image_id=i.id or 0, mime=i.mime, data=i.data, caption=i.caption)
+                for i in sorted(  # the chart first (it keeps its file name), then screenshots
+                    self._uow.images.get_for_owner("report", report.id),
+                    key=lambda i: (i.kind != "chart", i.id or 0),
+                )
             )
             out.append(
                 StoredReport(
@@ -208,6 +216,7 @@ class SqlReportTx:
                     title=report.title,
                     body=report.body,
                     charts=charts,
+                    review=review_of(report),
                 )
             )
         return out
@@ -273,9 +282,17 @@ class RoundTripRow:
     closed_at: dt.datetime | None
     holding_seconds: int | None
     trades: int
+    setup_quality: int | None = None
+    execution_quality: int | None = None
+    followed_plan: bool | None = None
+    emotional_state: str | None = None
+    lessons_learned: str | None = None
+    tags: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        values = _plain(asdict(self))
+        values["tags"] = list(self.tags)
+        return values
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -334,9 +351,24 @@ def list_round_trips(uow: UnitOfWork, status: str | None = None) -> list[RoundTr
     if status is not None:
         stmt = stmt.where(col(RoundTrip.status) == status)
     stmt = stmt.order_by(col(RoundTrip.opened_at), col(RoundTrip.id))
+    reviews: dict[int, Review] = {}  # the first report of each round trip holds its review
+    q_reports = (  # the review columns only: report bodies can be long
+        select(col(TradeReport.round_trip_id), col(TradeReport.setup_quality),
+               col(TradeReport.execution_quality), col(TradeReport.followed_plan),
+               col(TradeReport.emotional_state), col(TradeReport.lessons_learned),
+               col(TradeReport.tags))
+        .where(col(TradeReport.round_trip_id).is_not(None))
+        .order_by(col(TradeReport.id).desc())
+    )
+    for rt_id, setup, execution, followed, emotion, lessons, tags in uow.session.execute(
+        q_reports
+    ):
+        reviews[rt_id] = Review(setup, execution, followed, emotion, lessons,
+                                tags_of(tags) or None)
     rows: list[RoundTripRow] = []
     for rt, n in uow.session.execute(stmt).all():
         held = None if rt.closed_at is None else int((rt.closed_at - rt.opened_at).total_seconds())
+        review = reviews.get(rt.id or 0, Review())
         rows.append(
             RoundTripRow(
                 id=rt.id or 0,
@@ -354,6 +386,12 @@ def list_round_trips(uow: UnitOfWork, status: str | None = None) -> list[RoundTr
                 closed_at=rt.closed_at,
                 holding_seconds=held,
                 trades=int(n or 0),
+                setup_quality=review.setup_quality,
+                execution_quality=review.execution_quality,
+                followed_plan=review.followed_plan,
+                emotional_state=review.emotional_state,
+                lessons_learned=review.lessons_learned,
+                tags=review.tags or (),
             )
         )
     return rows

@@ -3,7 +3,8 @@
 however many round trips the range holds (no query per round trip).
 
 Where the figures come from: the round trip row (P&L, fees, times, entry average, qty);
-the initial stop from the trade plan it executed, i.e. the plan whose ``trade_id`` is one
+the trader's review (setup grade as ``setup N/5``, tags) from its trade report; the
+initial stop from the trade plan it executed, i.e. the plan whose ``trade_id`` is one
 of its trades (linked at end of day), else the plan of the candidate its first entry order
 was placed for (the plan the fill booking marks executed; its stop is the one the position
 starts with); the excursion recorded on its first entry trade.
@@ -21,10 +22,12 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import col
 
+from skimd.domain.reviews import setup_label
 from skimd.domain.stats import ClosedTrip
 
+from .review_store import tags_of
 from .session import UnitOfWork
-from .tables import ExcursionMetric, OrderIntent, RoundTrip, Trade, TradePlan
+from .tables import ExcursionMetric, OrderIntent, RoundTrip, Trade, TradePlan, TradeReport
 
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
 _CHUNK = 500  # ids per IN (...): far below SQLite's bound-variable limit
@@ -106,6 +109,17 @@ class SqlClosedTrips:
                 ).where(col(ExcursionMetric.trade_id).in_(rows))
                 excursion.update({tid: (mfe, mae) for tid, mfe, mae in session.execute(q_exc)})
 
+            review: dict[int, tuple[int | None, str | None]] = {}  # trip → (setup, tags)
+            for rows in _chunks(trip_ids):
+                q_rev = (
+                    select(col(TradeReport.round_trip_id), col(TradeReport.setup_quality),
+                           col(TradeReport.tags))
+                    .where(col(TradeReport.round_trip_id).in_(rows))
+                    .order_by(col(TradeReport.id).desc())
+                )
+                for rt_id, setup, tags in session.execute(q_rev):
+                    review[rt_id] = (setup, tags)  # the first report holds the review
+
             out: list[ClosedTrip] = []
             for row in trips:
                 assert row.id is not None and row.closed_at is not None
@@ -117,6 +131,7 @@ class SqlClosedTrips:
                 if stop is None and entry is not None and entry[2] in candidate_by_coid:
                     stop = stop_by_candidate.get(candidate_by_coid[entry[2]])
                 exc = None if entry is None else excursion.get(entry[0])
+                setup, tags = review.get(row.id, (None, None))
                 out.append(
                     ClosedTrip(
                         id=row.id,
@@ -131,6 +146,8 @@ class SqlClosedTrips:
                         initial_stop=stop,
                         mfe=None if exc is None else exc[0],
                         mae=None if exc is None else exc[1],
+                        setup=setup_label(setup),
+                        tags=tags_of(tags),
                     )
                 )
             return out

@@ -26,6 +26,9 @@ from skimd.services.journal.sync import PositionSync, SyncOutcome
 from skimd.services.ports.journal import JournalStore, JournalTx, StoredRoundTrip
 from skimd.services.trading.context import TradingContext
 
+EXCURSION_SOURCE = "broker_1min_bars"
+"""``excursion_metrics.data_source`` of the excursions computed here."""
+
 log = structlog.get_logger(__name__)
 
 ReportWriter = Callable[[date], Awaitable[int]]
@@ -109,7 +112,7 @@ class JournalDay:
         """MFE/MAE/BSO of each entry made today, from the day's 1-minute bars."""
         count = 0
         bars_by_conid: dict[int, list[Bar]] = {}  # one fetch per ticker, however many trips
-        results: list[tuple[str, Excursion]] = []
+        results: list[tuple[str, Excursion, Decimal]] = []
         for trip in trips:
             view = self._view(trip)
             if view is None:
@@ -132,12 +135,13 @@ class JournalDay:
                 None if last_exit is None else last_exit.executed_at,
                 view.avg_exit_price if last_exit is not None else None,
             )
-            results.append((entry.exec_id, result))
+            results.append((entry.exec_id, result, view.avg_entry_price))
             count += 1
         if results:
             with self.store.transaction() as tx:  # one commit for the day's excursions
-                for exec_id, result in results:
-                    tx.save_excursion(exec_id, result, self.ctx.now())
+                for exec_id, result, entry_price in results:
+                    tx.save_excursion(exec_id, result, self.ctx.now(), entry_price=entry_price,
+                                      source=EXCURSION_SOURCE)
         return count
 
     def _view(self, trip: StoredRoundTrip) -> RoundTripView | None:

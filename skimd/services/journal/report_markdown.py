@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from skimd.domain.formatting import fmt_price
+from skimd.domain.reviews import RATING_MAX, Review
 from skimd.services.ports.reports import (
     MistakeNote,
     ReportTrip,
@@ -98,11 +99,34 @@ def day_report(day: date, reports: Sequence[StoredReport]) -> tuple[str, list[tu
     parts += [f"- {_line(r.title)}" for r in reports]
     for report in reports:
         parts += ["", "---", "", report.body.rstrip()]
+        parts += review_lines(report.review)
         for n, chart in enumerate(report.charts, start=1):
             name = chart_file_name(report, chart, n)
             files.append((name, chart.data))
-            parts += ["", f"![{report.ticker or 'chart'} chart]({name})"]
+            alt = (_line(chart.caption).replace("[", "(").replace("]", ")") if chart.caption
+                   else f"{report.ticker or 'chart'} chart")
+            parts += ["", f"![{alt}]({name})"]
     return "\n".join(parts) + "\n", files
+
+
+def review_lines(review: Review) -> list[str]:
+    """The trader's review as a markdown section (nothing when not reviewed)."""
+    if review.is_empty:
+        return []
+    out = ["", "### Trader's review", ""]
+    if review.setup_quality is not None:
+        out.append(f"- setup: {review.setup_quality}/{RATING_MAX}")
+    if review.execution_quality is not None:
+        out.append(f"- execution: {review.execution_quality}/{RATING_MAX}")
+    if review.followed_plan is not None:
+        out.append(f"- followed the plan: {'yes' if review.followed_plan else 'no'}")
+    if review.emotional_state:
+        out.append(f"- emotional state: {_line(review.emotional_state)}")
+    if review.tags:
+        out.append(f"- tags: {', '.join(_line(t) for t in review.tags)}")
+    if review.lessons_learned:
+        out.append(f"- lessons: {_line(review.lessons_learned)}")
+    return out
 
 
 def holding_time(span: timedelta) -> str:

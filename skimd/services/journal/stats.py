@@ -119,11 +119,14 @@ class JournalStats:
                 f"R: {total.r_unknown} of {total.round_trips} round trip(s) have no recorded "
                 "initial stop below the entry; R figures leave them out"
             )
-        if by in (GroupBy.SETUP, GroupBy.TAG) and not any(t.setup or t.tags for t in trips):
-            notes.append(
-                f"{by}: the journal has no reviews yet, so every round trip is "
-                f"{UNREVIEWED!r} (unreviewed)"
-            )
+        if by is GroupBy.SETUP or by is GroupBy.TAG:
+            missing = sum(1 for t in trips if not (t.setup if by is GroupBy.SETUP else t.tags))
+            if missing:
+                what = "setup grade" if by is GroupBy.SETUP else "tags"
+                notes.append(
+                    f"{by}: {missing} of {total.round_trips} round trip(s) have no {what} "
+                    f"and group as {UNREVIEWED!r}; review them with `skimd journal review`"
+                )
         return StatsReport(
             date_from=date_from,
             date_to=date_to,

@@ -91,7 +91,13 @@ class JournalTx(TradingTx, Protocol):
         self, broker: str, settlement_days: int, commission: str, hours: str, at: datetime
     ) -> None: ...
 
-    def save_excursion(self, exec_id: str, excursion: Excursion, at: datetime) -> None: ...
+    def save_excursion(
+        self, exec_id: str, excursion: Excursion, at: datetime, *, entry_price: Decimal,
+        source: str,
+    ) -> None:
+        """Store the excursion of the entry ``exec_id`` in $ and in percent of
+        ``entry_price`` (the entry average), with the price path's ``source``."""
+        ...
 
     def save_plan(self, plan: PlanRecord, at: datetime) -> None:
         """Insert or update the plan of ``plan.candidate_id``."""
@@ -104,7 +110,9 @@ class JournalTx(TradingTx, Protocol):
     def save_mistakes(
         self, round_trip_id: int, findings: Sequence[MistakeFinding], at: datetime
     ) -> int:
-        """Record the findings of one round trip (replacing earlier ones); returns count."""
+        """Record the findings of one round trip (replacing earlier automatic findings;
+        the trader's own mistakes, whose categories are no
+        :class:`~skimd.domain.mistakes.MistakeCode`, stay); returns count."""
         ...
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
 from skimd.domain.market import PricePoint
+from skimd.domain.reviews import Review
 
 # -- records ---------------------------------------------------------------------------------
 
@@ -93,9 +94,12 @@ class ReportDraft:
 
 @dataclass(frozen=True, slots=True)
 class StoredChart:
+    """A report's image: its chart, or a screenshot the trader attached (``caption``)."""
+
     image_id: int
     mime: str
     data: bytes
+    caption: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class StoredReport:
     title: str
     body: str
     charts: tuple[StoredChart, ...]
+    review: Review = field(default_factory=Review)  # the trader's (``journal review``)
 
 
 # -- the store port --------------------------------------------------------------------------
@@ -137,7 +142,8 @@ class ReportTx(Protocol):
         ...
 
     def reports_on(self, day: date) -> list[StoredReport]:
-        """The reports dated ``day`` with their charts, in the order they were created."""
+        """The reports dated ``day`` (with a body) with their review and images (the chart
+        first, then the trader's screenshots), in the order they were created."""
         ...
 
     def last_closed_at(self) -> datetime | None:

@@ -19,8 +19,9 @@ class ClosedTripSource(Protocol):
 
         ``initial_stop`` is the stop of the trade plan the round trip executed (linked to
         one of its trades, else the plan of its entry order's candidate); ``mfe``/``mae``
-        are the excursion recorded on its first entry; ``setup``/``tags`` are None/() until
-        the journal stores reviews. Reads only (never takes the write lock)."""
+        are the excursion recorded on its first entry; ``setup`` is the trader's setup grade
+        (``setup 4/5``, :func:`skimd.domain.reviews.setup_label`) and ``tags`` the review's
+        tags (None/() when not reviewed). Reads only (never takes the write lock)."""
         ...
 
 

@@ -310,9 +310,9 @@ def test_image_gets_a_smaller_webp_thumbnail(db: TradingDatabase, now: datetime)
     with db.unit_of_work() as uow:
         uow.trades.add_new(trade("E1", now))
         trade_id = uow.trades.get_by_exec_id("E1").id  # type: ignore[union-attr]
-        saved = uow.images.save(data, now, trade_id=trade_id, max_size=(160, 120))
+        saved = uow.images.save("trade", trade_id or 0, data, now, max_size=(160, 120))
     with db.unit_of_work(read_only=True) as uow:
-        images = uow.images.get_for_trade(trade_id or 0)
+        images = uow.images.get_for_owner("trade", trade_id or 0)
         assert [i.id for i in images] == [saved.id]
         assert images[0].data == data and images[0].mime == "image/png"
         assert (images[0].width, images[0].height) == (640, 480)
@@ -327,7 +327,10 @@ def test_image_gets_a_smaller_webp_thumbnail(db: TradingDatabase, now: datetime)
 @pytest.mark.parametrize("junk", [b"", b"%PDF-1.7 not an image", noisy_png(4, 4)[:40]])
 def test_non_image_bytes_are_refused(db: TradingDatabase, now: datetime, junk: bytes) -> None:
     with pytest.raises(InvalidInputError, match="image"), db.unit_of_work() as uow:
-        uow.images.save(junk, now)
+        uow.trades.add_new(trade("E1", now))
+        owner = uow.trades.get_by_exec_id("E1")
+        assert owner is not None and owner.id is not None
+        uow.images.save("trade", owner.id, junk, now)
     with db.unit_of_work(read_only=True) as uow:
         assert uow.images.list_all() == []
 
@@ -414,18 +417,11 @@ def test_job_runs_and_guard(db: TradingDatabase, now: datetime) -> None:
         uow.job_runs.finish(run.id or 0, now + timedelta(seconds=3), "ok", "12 candidates")
         assert uow.guard.current().locked is False
         uow.guard.lock("daily loss cap hit", now)
-        uow.guard.set_limits(
-            max_orders_per_day=20, max_calls_per_minute=30, daily_loss_cap=Decimal("1500.00")
-        )
     with db.unit_of_work() as uow:
         last = uow.job_runs.last("gap_scan")
         assert last is not None and (last.outcome, last.message) == ("ok", "12 candidates")
         guard = uow.guard.current()
-        assert (guard.locked, guard.reason, guard.daily_loss_cap) == (
-            True,
-            "daily loss cap hit",
-            Decimal("1500.00"),
-        )
+        assert (guard.locked, guard.reason) == (True, "daily loss cap hit")
         uow.guard.unlock(now + timedelta(hours=1))
     with db.unit_of_work(read_only=True) as uow:
         assert uow.guard.current().locked is False

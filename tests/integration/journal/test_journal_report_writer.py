@@ -95,7 +95,9 @@ async def test_reports_with_chart_and_thumbnail(settings: Settings, db: TradingD
     assert "No trade plan or candidate" in xyz.body and "None recorded." in xyz.body
 
     assert len(images) == 2
-    assert {i.report_id for i in images} == {bhp.id, xyz.id}
+    assert {(i.owner_type, i.owner_id) for i in images} == {("report", bhp.id),
+                                                            ("report", xyz.id)}
+    assert all(i.file_size == len(i.data) for i in images)
     for image in images:
         assert image.kind == "chart" and image.mime == "image/png"
         png = decode(image.data)
@@ -118,7 +120,7 @@ async def test_rerun_updates_in_place(settings: Settings, db: TradingDatabase) -
     again_reports, again_images = stored(db)
     assert [r.id for r in again_reports] == [r.id for r in first_reports]
     assert len(again_images) == 2
-    assert {i.report_id for i in again_images} == {r.id for r in first_reports}
+    assert {i.owner_id for i in again_images} == {r.id for r in first_reports}
     assert {i.data for i in again_images}.isdisjoint({i.data for i in first_images})
 
     assert await offline.write_reports(DAY, replace=False) == 0  # existing ones are kept
@@ -139,7 +141,7 @@ async def test_chart_falls_back_to_executions(settings: Settings, db: TradingDat
     reports, images = stored(db)
     for trip_id in (seeded.bhp, bare.id):
         report = next(r for r in reports if r.round_trip_id == trip_id)
-        chart = next(i for i in images if i.report_id == report.id)
+        chart = next(i for i in images if i.owner_id == report.id)
         assert decode(chart.data).format == "PNG" and decode(chart.thumbnail).format == "WEBP"
 
 

@@ -115,7 +115,7 @@ def test_ranges_grouping_notes_and_the_table(
 
     by_setup = stats_json(config, capsys, "--by", "setup", "--no-chart")
     assert [g["label"] for g in by_setup["groups"]] == ["—"]
-    assert any("no reviews yet" in n for n in by_setup["notes"])
+    assert any("3 of 3 round trip(s) have no setup grade" in n for n in by_setup["notes"])
 
     assert run(config, "--by", "ticker") == 0
     out = capsys.readouterr().out.splitlines()

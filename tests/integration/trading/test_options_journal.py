@@ -57,6 +57,11 @@ class Row:
     ticker: str = ""
     qty: Decimal = Decimal(0)
     round_trip_id: int | None = None
+    strategy_type: str | None = None
+    net_debit_credit: Decimal | None = None
+    max_profit: Decimal | None = None
+    max_loss: Decimal | None = None
+    breakevens: str = "[]"
 
 
 def _row(obj: Any, *names: str) -> Row:
@@ -166,6 +171,10 @@ async def test_a_vertical_opened_then_closed_is_one_closed_strategy_and_no_round
         ("C", "45", "2026-12-24", "BUY", 2, "1.2", 100),
         ("C", "48", "2026-12-24", "SELL", 2, "0.4", 100),
     ]
+    # a 2-lot 45/48 debit spread for 0.80: pays 160, can make 3 x 200 - 160, breaks even at 45.80
+    assert (row.strategy_type, row.net_debit_credit, row.max_profit, row.max_loss,
+            row.breakevens) == ("vertical call spread", Decimal("-160.0"), Decimal("440.0"),
+                                Decimal("160.0"), '["45.8000"]')
 
     closing = desk.at(DAY, 14, 0)
     book.option("OPT-3", "combo-close", "C", "45", Side.SELL, 2, "2.00", closing)

@@ -83,7 +83,8 @@ def test_unbounded_range_grouped_by_tag_says_nothing_is_reviewed() -> None:
     assert source.asked == [(None, None)]
     assert report.total.round_trips == 3 and report.total.net_pnl == Decimal(60)
     assert report.notes[-1] == (
-        "tag: the journal has no reviews yet, so every round trip is '—' (unreviewed)"
+        "tag: 3 of 3 round trip(s) have no tags and group as '—'; review them with "
+        "`skimd journal review`"
     )
     data = report.as_json()
     assert data["by"] == "tag" and data["zone"] == "Australia/Sydney"

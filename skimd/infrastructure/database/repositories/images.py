@@ -1,4 +1,4 @@
-"""Chart images and screenshots for trades and reports, each with a WebP thumbnail.
+"""Chart images and screenshots for trades, reports and plans, each with a WebP thumbnail.
 
 Input is checked with Pillow before anything is written: bytes that are not a PNG, JPEG,
 WebP or GIF image (or that are absurdly large) raise InvalidInputError. The thumbnail is a
@@ -12,17 +12,17 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from skimd.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-from ..tables import Image
+from ..tables import Image, Trade, TradePlan, TradeReport
 from ._base import Repository
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -91,23 +91,50 @@ def _has_alpha(img: PILImage.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
 
 
+OWNER_TABLES: dict[str, type[SQLModel]] = {
+    "trade": Trade,
+    "report": TradeReport,
+    "plan": TradePlan,
+}
+"""What an image can belong to (``images.owner_type``) and the table ``owner_id`` is in."""
+
+
 class ImageRepository(Repository[Image]):
+    """Images by owner, as the journal specification names the calls:
+    ``save(owner_type, owner_id, data, ...)``, ``get(image_id)``,
+    ``get_for_owner(owner_type, owner_id)``, ``get_thumbnail(image_id, max_size)``.
+
+    ``images`` has no foreign key (one column cannot point at three tables), so
+    :meth:`save` refuses an unknown owner type or an owner id that does not exist."""
+
     model = Image
 
     def save(
         self,
+        owner_type: str,
+        owner_id: int,
         data: bytes,
         now: dt.datetime,
         *,
         kind: str = "chart",
-        trade_id: int | None = None,
-        report_id: int | None = None,
+        caption: str | None = None,
         max_size: tuple[int, int] = DEFAULT_THUMBNAIL_SIZE,
     ) -> Image:
+        table = OWNER_TABLES.get(owner_type)
+        if table is None:
+            raise InvalidInputError(
+                f"image: owner type {owner_type!r} is not one of {', '.join(OWNER_TABLES)}"
+            )
+        if isinstance(owner_id, bool) or not isinstance(owner_id, int):
+            raise InvalidInputError(f"image: {owner_type} id must be a number, got {owner_id!r}")
+        if self._session.get(table, owner_id) is None:
+            raise InvalidInputError(f"image: there is no {owner_type} {owner_id}")
         info = process_image(data, max_size)
         image = Image(
-            trade_id=trade_id,
-            report_id=report_id,
+            owner_type=owner_type,
+            owner_id=owner_id,
+            caption=caption,
+            file_size=len(data),
             kind=kind,
             mime=info.mime,
             data=data,
@@ -120,15 +147,31 @@ class ImageRepository(Repository[Image]):
         )
         return self.add(image)
 
-    def get_for_trade(self, trade_id: int) -> Sequence[Image]:
-        stmt = select(Image).where(col(Image.trade_id) == trade_id).order_by(col(Image.id))
+    def get(self, ident: Any) -> Image | None:
+        """The image with id ``ident``; None when there is none. Image ids are numbers:
+        any other type is a caller's bug and raises TypeError rather than quietly finding
+        nothing (an owner's images come from :meth:`get_for_owner`)."""
+        if isinstance(ident, bool) or not isinstance(ident, int):
+            raise TypeError(f"ImageRepository.get takes the image id (int), got {ident!r}")
+        return self._session.get(Image, ident)
+
+    def get_for_owner(self, owner_type: str, owner_id: int) -> Sequence[Image]:
+        """The owner's images, oldest first."""
+        stmt = (
+            select(Image)
+            .where(col(Image.owner_type) == owner_type, col(Image.owner_id) == owner_id)
+            .order_by(col(Image.id))
+        )
         return list(self._session.scalars(stmt).all())
 
-    def get_for_report(self, report_id: int) -> Sequence[Image]:
-        stmt = select(Image).where(col(Image.report_id) == report_id).order_by(col(Image.id))
-        return list(self._session.scalars(stmt).all())
-
-    def get_thumbnail(self, image_id: int) -> bytes | None:
-        stmt = select(col(Image.thumbnail)).where(col(Image.id) == image_id)
-        thumb: bytes | None = self._session.scalars(stmt).first()
-        return thumb
+    def get_thumbnail(
+        self, image_id: int, max_size: tuple[int, int] | None = None
+    ) -> bytes | None:
+        """The WebP thumbnail: the stored one, or with ``max_size`` one made now from the
+        original no larger than that on either side. None when there is no such image."""
+        if max_size is None:
+            stmt = select(col(Image.thumbnail)).where(col(Image.id) == image_id)
+            thumb: bytes | None = self._session.scalars(stmt).first()
+            return thumb
+        image = self.get(image_id)
+        return None if image is None else process_image(image.data, max_size).thumbnail

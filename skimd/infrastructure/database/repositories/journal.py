@@ -8,7 +8,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, insert, select
+from sqlalchemy import CursorResult, delete, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
@@ -36,14 +36,34 @@ from ._base import Repository
 
 
 class TradeRepository(Repository[Trade]):
-    """Executions keyed by the broker's ``exec_id``.
+    """Executions keyed by the broker's ``exec_id``, with the journal specification's
+    calls: ``save(trade)``, ``get(exec_id)``, ``exists(exec_id)``.
 
     ``add_new`` returns False for an ``exec_id`` already journaled and leaves the stored
     row untouched: syncing the same executions twice is normal, not an error. (The plain
     ``add`` inherited from Repository would raise IntegrityError on the duplicate.)
+    ``save`` is the explicit write: it inserts, or updates the stored execution with the
+    same ``exec_id`` (a correction), and returns the stored row.
     """
 
     model = Trade
+
+    def save(self, trade: Trade) -> Trade:
+        stored = self.get(trade.exec_id)
+        if stored is None:
+            return self.add(trade)
+        for name, value in trade.model_dump(exclude={"id"}).items():
+            setattr(stored, name, value)
+        return self.add(stored)
+
+    def get(self, ident: Any) -> Trade | None:
+        """The execution with exec id ``ident`` (a string). Any other type is a caller's
+        bug and raises TypeError rather than quietly finding nothing."""
+        if not isinstance(ident, str):
+            raise TypeError(
+                f"TradeRepository.get takes the exec id (str), got {type(ident).__name__}"
+            )
+        return self.get_by_exec_id(ident)
 
     def add_new(self, trade: Trade) -> bool:
         if self.exists(trade.exec_id):
@@ -216,6 +236,8 @@ class BankTransactionRepository(Repository[BankTransaction]):
         *,
         import_config_id: int | None = None,
         currency: str = "AUD",
+        source: str | None = None,
+        batch_id: str | None = None,
     ) -> tuple[int, int]:
         """Store parsed statement lines under their own ``.hash``, :attr:`BATCH_ROWS` at a
         time as ``records`` yields them; returns (added, skipped).
@@ -225,8 +247,11 @@ class BankTransactionRepository(Repository[BankTransaction]):
         two identical lines apart either). The unique index on ``hash`` decides it
         (``ON CONFLICT (hash) DO NOTHING``), so no set of hashes grows with the file; any
         other constraint still raises. ``currency`` is used for lines whose statement states
-        none. Only flushes: the caller's unit of work decides whether the whole file
-        commits, so an error raised by ``records`` half-way leaves nothing stored.
+        none. Every line stored gets ``source`` (csv | ofx) and ``batch_id`` (what
+        :meth:`delete_batch` undoes); ``post_date`` is the statement's date and
+        ``category`` its line type (OFX TRNTYPE, lower-cased), when it has one. Only
+        flushes: the caller's unit of work decides whether the whole file commits, so an
+        error raised by ``records`` half-way leaves nothing stored.
         """
         table = BankTransaction.metadata.tables["bank_transactions"]
         stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["hash"])
@@ -235,7 +260,9 @@ class BankTransactionRepository(Repository[BankTransaction]):
         before = int(driver.execute("PRAGMA cache_size").fetchone()[0])
         driver.execute(f"PRAGMA cache_size = -{int(self.IMPORT_CACHE_KIB)}")
         try:
-            added, seen = self._insert_batches(stmt, lines, now, import_config_id, currency)
+            added, seen = self._insert_batches(
+                stmt, lines, now, import_config_id, currency, source, batch_id
+            )
         finally:
             driver.execute(f"PRAGMA cache_size = {before}")
         return added, seen - added
@@ -247,6 +274,8 @@ class BankTransactionRepository(Repository[BankTransaction]):
         now: dt.datetime,
         import_config_id: int | None,
         currency: str,
+        source: str | None,
+        batch_id: str | None,
     ) -> tuple[int, int]:
         """(inserted, seen) over every batch of ``lines``."""
         added = seen = 0
@@ -263,6 +292,10 @@ class BankTransactionRepository(Repository[BankTransaction]):
                     "balance": rec.balance,
                     "imported_at": now,
                     "import_config_id": import_config_id,
+                    "post_date": rec.posted_on,
+                    "category": rec.kind.lower() if rec.kind else None,
+                    "source": source,
+                    "import_batch_id": batch_id,
                 }
                 for rec in batch
             ]
@@ -270,6 +303,13 @@ class BankTransactionRepository(Repository[BankTransaction]):
             added += result.rowcount
             seen += len(rows)
         return added, seen
+
+
+    def delete_batch(self, batch_id: str) -> int:
+        """Delete the lines one import stored; returns how many."""
+        stmt = delete(BankTransaction).where(col(BankTransaction.import_batch_id) == batch_id)
+        result = cast("CursorResult[Any]", self._session.execute(stmt))
+        return int(result.rowcount)
 
 
 class LedgerRepository(Repository[LedgerEntry]):
@@ -295,6 +335,8 @@ class ExcursionRepository(Repository[ExcursionMetric]):
         if existing is None:
             return self.add(metric)
         existing.mfe, existing.mae, existing.bso = metric.mfe, metric.mae, metric.bso
+        existing.mfe_pct, existing.mae_pct = metric.mfe_pct, metric.mae_pct
+        existing.bso_pct, existing.data_source = metric.bso_pct, metric.data_source
         existing.computed_at = metric.computed_at
         return self.add(existing)
 

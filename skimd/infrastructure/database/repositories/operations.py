@@ -187,19 +187,6 @@ class GuardRepository(Repository[OrderGuard]):
         guard.changed_at = now
         return self.add(guard)
 
-    def set_limits(
-        self,
-        *,
-        max_orders_per_day: int | None,
-        max_calls_per_minute: int | None,
-        daily_loss_cap: Decimal | None,
-    ) -> OrderGuard:
-        guard = self.current()
-        guard.max_orders_per_day = max_orders_per_day
-        guard.max_calls_per_minute = max_calls_per_minute
-        guard.daily_loss_cap = daily_loss_cap
-        return self.add(guard)
-
 
 class HistoricalPriceRepository(Repository[HistoricalPrice]):
     model = HistoricalPrice

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -22,19 +23,47 @@ if TYPE_CHECKING:
     from ..crypto import LazyFernet
 
 
+def value_type_of(value: Any) -> str:
+    """The ``settings.value_type`` of a Python value (revision 0005)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, Decimal):
+        return "decimal"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "json"
+
+
+def encode_setting(value: Any) -> tuple[str, str]:
+    """``(JSON text, value type)``; a Decimal is kept exact as its JSON string."""
+    kind = value_type_of(value)
+    return json.dumps(str(value) if kind == "decimal" else value), kind
+
+
+def decode_setting(text: str, value_type: str) -> Any:
+    """The value of a stored setting, of the type ``value_type`` names."""
+    value = json.loads(text)
+    return Decimal(value) if value_type == "decimal" else value
+
+
 class SettingsRepository(Repository[UserSetting]):
-    """Values are stored as JSON. Resolution order: the trader's setting, then the app
-    default, then the default the calling code passes."""
+    """Values are stored as JSON with their type (``value_type``: a Decimal comes back a
+    Decimal, exactly). Resolution order: the trader's setting, then the app default, then
+    the default the calling code passes."""
 
     model = UserSetting
 
     def set_user(self, key: str, value: Any, now: dt.datetime) -> None:
         row = self._session.get(UserSetting, key)
-        encoded = json.dumps(value)
+        encoded, kind = encode_setting(value)
         if row is None:
-            row = UserSetting(key=key, value=encoded, updated_at=now)
+            row = UserSetting(key=key, value=encoded, value_type=kind, updated_at=now)
         else:
-            row.value, row.updated_at = encoded, now
+            row.value, row.value_type, row.updated_at = encoded, kind, now
         self.add(row)
 
     def clear_user(self, key: str) -> None:
@@ -53,7 +82,7 @@ class SettingsRepository(Repository[UserSetting]):
     def resolve(self, key: str, code_default: Any = None) -> Any:
         user = self._session.get(UserSetting, key)
         if user is not None:
-            return json.loads(user.value)
+            return decode_setting(user.value, user.value_type)
         default = self._session.get(AppDefault, key)
         if default is not None:
             return json.loads(default.value)
@@ -85,6 +114,33 @@ class ProviderSettingsRepository(Repository[MarketProviderSetting]):
         row.api_key_encrypted = token.decode("ascii")
         row.updated_at = now
         self.add(row)
+
+    def set_limits(
+        self,
+        provider: str,
+        now: dt.datetime,
+        *,
+        rate_limit_per_minute: int | None,
+        timeout_s: Decimal | None,
+    ) -> MarketProviderSetting:
+        """How fast and how long to call ``provider`` (None: no limit / the default)."""
+        if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+            raise ValueError(f"rate limit must be at least 1 a minute, got {rate_limit_per_minute}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError(f"timeout must be above 0 s, got {timeout_s}")
+        row = self.by_provider(provider) or MarketProviderSetting(provider=provider, updated_at=now)
+        row.rate_limit_per_minute, row.timeout_s = rate_limit_per_minute, timeout_s
+        row.updated_at = now
+        return self.add(row)
+
+    def record_test(
+        self, provider: str, at: dt.datetime, *, ok: bool, message: str | None = None
+    ) -> MarketProviderSetting:
+        """Keep the outcome of a connection test of ``provider`` (never a secret in
+        ``message``: callers pass the one-line error of :mod:`skimd.errors`)."""
+        row = self.by_provider(provider) or MarketProviderSetting(provider=provider, updated_at=at)
+        row.last_tested_at, row.last_test_ok, row.last_test_message = at, ok, message
+        return self.add(row)
 
     def get_api_key(self, provider: str) -> SecretStr | None:
         row = self.by_provider(provider)

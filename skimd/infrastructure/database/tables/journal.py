@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ._fields import money, utc
@@ -21,6 +21,11 @@ class Account(SQLModel, table=True):
     broker: str = "ibkr"
     currency: str = "AUD"
     created_at: dt.datetime = utc()
+    # revision 0005: what the trader knows about the account
+    account_type: str | None = None  # e.g. individual, margin, cash, smsf, super
+    institution: str | None = None
+    tax_advantaged: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    notes: str | None = None
 
 
 class RoundTrip(SQLModel, table=True):
@@ -78,17 +83,33 @@ class TradeReport(SQLModel, table=True):
         default=None, foreign_key="round_trips.id", ondelete="SET NULL", index=True
     )
     created_at: dt.datetime = utc()
+    # revision 0005: the trader's review (skimd.domain.reviews); a report with an empty
+    # body holds only a review until the report writer fills it in
+    setup_quality: int | None = None  # 1-5
+    execution_quality: int | None = None  # 1-5
+    followed_plan: bool | None = None
+    emotional_state: str | None = None
+    lessons_learned: str | None = None
+    tags: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})  # JSON list
 
 
 class Image(SQLModel, table=True):
-    """A chart or screenshot, with a small WebP thumbnail made at save time."""
+    """A chart or screenshot, with a small WebP thumbnail made at save time.
+
+    Its owner is ``(owner_type, owner_id)``: ``trade`` (trades.id), ``report``
+    (trade_reports.id) or ``plan`` (trade_plans.id) -- revision 0005, replacing the
+    trade_id/report_id columns; no foreign key can point at three tables, so the
+    repository checks the owner exists when it saves."""
 
     __tablename__ = "images"
+    __table_args__ = (Index("ix_images_owner", "owner_type", "owner_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    trade_id: int | None = Field(default=None, foreign_key="trades.id", ondelete="CASCADE")
-    report_id: int | None = Field(default=None, foreign_key="trade_reports.id", ondelete="CASCADE")
-    kind: str = "chart"
+    owner_type: str
+    owner_id: int
+    caption: str | None = None
+    file_size: int  # bytes of the image itself (not the thumbnail)
+    kind: str = "chart"  # chart (drawn by skimd) | screenshot (attached by the trader)
     mime: str
     data: bytes = Field(sa_column=Column("bytes", LargeBinary, nullable=False))
     width: int
@@ -114,6 +135,15 @@ class TradePlan(SQLModel, table=True):
     trade_id: int | None = Field(default=None, foreign_key="trades.id", ondelete="SET NULL")
     created_at: dt.datetime = utc()
     updated_at: dt.datetime = utc()
+    # revision 0005: the trader's plan in words
+    direction: str = Field(default="long", sa_column_kwargs={"server_default": "long"})
+    conviction: str | None = None  # low | medium | high
+    strategy_name: str | None = None
+    strategy_description: str | None = None
+    entry_conditions: str | None = None
+    exit_conditions: str | None = None
+    timeframe: str | None = None  # e.g. intraday, swing, position
+    account: str | None = None
 
 
 class Watchlist(SQLModel, table=True):
@@ -122,6 +152,8 @@ class Watchlist(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     created_at: dt.datetime = utc()
+    description: str | None = None  # revision 0005
+    updated_at: dt.datetime = utc()  # revision 0005 (earlier rows: created_at)
 
 
 class WatchlistItem(SQLModel, table=True):
@@ -156,6 +188,8 @@ class UserSetting(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str
     updated_at: dt.datetime = utc()
+    # revision 0005: how ``value`` reads back: str | int | bool | decimal | float | json
+    value_type: str = Field(default="json", sa_column_kwargs={"server_default": "json"})
 
 
 class AppDefault(SQLModel, table=True):
@@ -177,10 +211,21 @@ class MarketProviderSetting(SQLModel, table=True):
     api_key_encrypted: str | None = None
     enabled: bool = True
     updated_at: dt.datetime = utc()
+    # revision 0005: how to call it, and how its last connection test went
+    rate_limit_per_minute: int | None = None
+    timeout_s: Decimal | None = money(default=None)
+    last_tested_at: dt.datetime | None = utc(default=None)
+    last_test_ok: bool | None = None
+    last_test_message: str | None = None
 
 
 class OrderGuard(SQLModel, table=True):
-    """The order-placement kill switch and caps (a single row, id 1)."""
+    """The order-placement kill switch (a single row, id 1).
+
+    The caps (orders per day, daily loss) live in the config only, where ``skimd config
+    check`` validates them and the deploy reviews them; revision 0005 dropped the cap
+    columns this table had, which nothing wrote or read (a second, silent source of truth).
+    """
 
     __tablename__ = "mcp_guard"
 
@@ -188,9 +233,6 @@ class OrderGuard(SQLModel, table=True):
     locked: bool = False
     reason: str | None = None
     changed_at: dt.datetime | None = utc(default=None)
-    max_orders_per_day: int | None = None
-    max_calls_per_minute: int | None = None
-    daily_loss_cap: Decimal | None = money(default=None)
 
 
 class ExcursionMetric(SQLModel, table=True):
@@ -204,6 +246,12 @@ class ExcursionMetric(SQLModel, table=True):
     mae: Decimal = money()
     bso: Decimal | None = money(default=None)
     computed_at: dt.datetime = utc()
+    # revision 0005: the same per share as a percentage of the entry average, and where
+    # the price path came from (None on rows computed before 0005)
+    mfe_pct: Decimal | None = money(default=None)
+    mae_pct: Decimal | None = money(default=None)
+    bso_pct: Decimal | None = money(default=None)
+    data_source: str | None = None  # e.g. broker_1min_bars
 
 
 class IdentifierCache(SQLModel, table=True):
@@ -243,6 +291,13 @@ class OptionsStrategy(SQLModel, table=True):
     opened_at: dt.datetime = utc()
     closed_at: dt.datetime | None = utc(default=None)
     notes: str | None = None
+    # revision 0005: the shape and what it can make or lose at expiry
+    # (skimd.domain.option_payoff; None where unlimited or, across expiries, unknown)
+    strategy_type: str | None = None
+    net_debit_credit: Decimal | None = money(default=None)  # < 0 debit paid, > 0 credit
+    max_profit: Decimal | None = money(default=None)
+    max_loss: Decimal | None = money(default=None)  # an amount >= 0
+    breakevens: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})  # JSON
 
 
 class MistakeEntry(SQLModel, table=True):
@@ -314,3 +369,8 @@ class BankTransaction(SQLModel, table=True):
     import_config_id: int | None = Field(
         default=None, foreign_key="bank_import_configs.id", ondelete="SET NULL"
     )
+    # revision 0005
+    post_date: dt.date | None = None  # the date the bank posted the line
+    category: str | None = None  # the statement's type (OFX TRNTYPE) or the trader's own
+    source: str | None = None  # csv | ofx (rows before 0005: from import_config_id)
+    import_batch_id: str | None = Field(default=None, index=True)  # one per import
