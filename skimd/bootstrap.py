@@ -223,11 +223,11 @@ def web_listen(settings: Settings) -> Listen:
     return listen
 
 
-def serve_web(app: App, listen: Listen) -> None:
-    """Serve ``app``'s web view until SIGINT/SIGTERM."""
+def serve_web(app: App, listen: Listen, ready: Callable[[], None] | None = None) -> None:
+    """Serve ``app``'s web view until SIGINT/SIGTERM; ``ready`` once it listens."""
     from skimd.web.server import serve
 
-    serve(app.web_app(secure_cookie=listen.tls), listen)
+    serve(app.web_app(secure_cookie=listen.tls), listen, ready)
 
 
 # -- onboarding: files for IBKR's portal and the unit's credentials (no App) ---------------------

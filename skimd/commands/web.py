@@ -45,11 +45,15 @@ def _serve(args: argparse.Namespace) -> int:
         )
     bootstrap.setup_logging(settings)
     listen = bootstrap.web_listen(settings)  # refuses before anything is opened
+    scheme = "https" if listen.tls else "http"
+    mode = " (read-only)" if settings.web.read_only else ""
+
+    def ready() -> None:  # once listening: the line a supervisor or a test waits for
+        print(f"skimd web on {scheme}://{listen.host}:{listen.port}/{mode}",
+              file=sys.stderr, flush=True)
+
     with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
-        scheme = "https" if listen.tls else "http"
-        mode = " (read-only)" if settings.web.read_only else ""
-        print(f"skimd web on {scheme}://{listen.host}:{listen.port}/{mode}", file=sys.stderr)
-        bootstrap.serve_web(app, listen)
+        bootstrap.serve_web(app, listen, ready)
     return 0
 
 

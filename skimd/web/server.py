@@ -8,6 +8,7 @@ from elsewhere through an SSH tunnel. Any other address needs both TLS files, or
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,16 @@ def check_bind(listen: Listen, source: str) -> None:
         )
 
 
-def serve(app: Any, listen: Listen) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM (uvicorn's handlers)."""
+def serve(app: Any, listen: Listen, ready: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM (uvicorn's handlers); ``ready`` is called once
+    the socket listens (a caller waiting for the server reads the line it prints)."""
     import uvicorn
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started and ready is not None:
+                ready()
 
     config = uvicorn.Config(
         app,
@@ -68,4 +76,4 @@ def serve(app: Any, listen: Listen) -> None:
         log_level="warning",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    _Server(config).run()
