@@ -895,6 +895,7 @@ class App:
             reports=lambda: SqlReportStore(self.database.unit_of_work),
             stats=self.journal_stats,
             zone=self.calendar.zone,
+            recent_alerts=self._recent_alerts,
         )
         options = WebOptions(
             session_secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
@@ -903,6 +904,13 @@ class App:
             max_age=timedelta(minutes=self.settings.web.session_max_age_min),
         )
         return create_app(Desk(parts), passwords.verify, options, self.clock)
+
+    def _recent_alerts(self, limit: int) -> list[dict[str, Any]]:
+        from skimd.infrastructure.control.alert_feed import recent_alerts
+
+        if not self.database_path.exists():
+            return []
+        return recent_alerts(self.database.unit_of_work, self.calendar.zone, limit)
 
     # -- status ----------------------------------------------------------------------------
 

@@ -197,7 +197,8 @@ class _Web:
         if not self._logged_in(request):
             return self._to_login()
         report = await run_in_threadpool(self._desk.today)
-        return self._page(request, "today.html", {"report": report})
+        alerts = await run_in_threadpool(self._desk.alerts)
+        return self._page(request, "today.html", {"report": report, "alerts": alerts})
 
     async def confirm(self, request: Request) -> Response:
         if not self._logged_in(request):

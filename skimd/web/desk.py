@@ -30,6 +30,7 @@ from skimd.services.ports.reports import ReportStore, StoredChart
 ACTIONS = ("lock", "unlock", "flatten", "pause", "resume")
 WEB_REASON = "from skimd web"
 MAX_REASON_CHARS = 200
+RECENT_ALERTS = 20
 
 
 class ControlChannel(Protocol):
@@ -42,8 +43,9 @@ class ControlChannel(Protocol):
 
 @dataclass(frozen=True)
 class DeskParts:
-    """What bootstrap builds for the desk. ``status`` and ``round_trips`` read the database
-    (``round_trips`` returns the journal's rows, oldest first)."""
+    """What bootstrap builds for the desk. ``status``, ``round_trips`` (the journal's rows,
+    oldest first) and ``recent_alerts`` (the last N stored, newest first) read the
+    database."""
 
     control: ControlChannel
     status: Callable[[], dict[str, Any]]
@@ -52,6 +54,7 @@ class DeskParts:
     reports: Callable[[], ReportStore]
     stats: Callable[[], JournalStats]
     zone: ZoneInfo
+    recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class Desk:
             report = self._parts.status()
         report["via"] = "database"
         return report
+
+    def alerts(self, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
+        """The alerts stored last, newest first (read from the database)."""
+        with self._lock:
+            return self._parts.recent_alerts(limit)
 
     def act(self, action: str, ticker: str | None, reason: str | None) -> list[str]:
         """Carry out one desk action; the lines to show the trader."""

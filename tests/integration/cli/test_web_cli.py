@@ -54,6 +54,8 @@ def test_the_app_bootstrap_builds_logs_in_and_locks_the_switch_without_a_daemon(
         done = browser.post("/desk/act", {"csrf_token": csrf, "action": "lock",
                                           "confirm": "yes", "reason": "from the phone"})
         assert done.status_code == 303
+        after = browser.get("/").text
+        assert "guard_tripped" in after and "LOCKED by skimd web: from the phone" in after
         assert browser.get("/journal").status_code == 200
         assert "round trips" in browser.get("/stats").text
     capsys.readouterr()

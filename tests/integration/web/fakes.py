@@ -32,6 +32,8 @@ SESSION_SECRET = "s3ssion-secret-value-never-shown"
 CHART = b"\x89PNG\r\n\x1a\nchart-of-trip-1"
 EQUITY = b"\x89PNG\r\n\x1a\nequity"
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+ALERTS = [{"kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+11:00",
+           "severity": "info", "text": "BUY 5555 VPL filled @ 2.85 <b>"}]
 
 
 def status_report(via_locked: bool = False) -> dict[str, Any]:
@@ -136,6 +138,7 @@ def make_rig(*, read_only: bool = False, secure: bool = False, running: bool = T
         reports=lambda: FakeReports(),  # type: ignore[arg-type,return-value]
         stats=lambda: JournalStats(FakeTrips(), ZONE, render_equity),
         zone=ZONE,
+        recent_alerts=lambda limit: ALERTS[:limit],
     )
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
                          secure_cookie=secure)

@@ -221,3 +221,9 @@ def test_the_stats_page_shows_the_totals_and_the_equity_curve() -> None:
     assert png.content == EQUITY
     assert client.get("/stats/equity.png?from=2026-12-01").status_code == 404
     assert 'id="equity"' not in client.get("/stats?from=2026-12-01").text
+
+
+def test_today_shows_the_recent_alerts_escaped() -> None:
+    page = logged_in(make_rig()).get("/").text
+    assert "order_filled" in page and "BUY 5555 VPL filled @ 2.85 &lt;b&gt;" in page
+    assert "<b>" not in page
