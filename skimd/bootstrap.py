@@ -881,6 +881,7 @@ class App:
         from datetime import timedelta
 
         from skimd.infrastructure.database.report_store import SqlReportStore
+        from skimd.infrastructure.database.trip_reads import SqlTripReads
         from skimd.web.app import WebOptions, create_app
         from skimd.web.desk import Desk, DeskParts
 
@@ -891,7 +892,7 @@ class App:
             control=control_client(self.settings),
             status=self.status_report,
             kill_switch=lambda: self.kill_switch,
-            round_trips=lambda: self.journal.round_trips(None),
+            trips=lambda: SqlTripReads(self.database.unit_of_work),
             reports=lambda: SqlReportStore(self.database.unit_of_work),
             stats=self.journal_stats,
             zone=self.calendar.zone,

@@ -239,13 +239,19 @@ class _Web:
         query = request.query_params
         try:
             wanted = TripFilter(
-                _date(query.get("from")), _date(query.get("to")), query.get("ticker") or None
+                _date(query.get("from")),
+                _date(query.get("to")),
+                query.get("ticker") or None,
+                _page(query.get("page")),
             )
-            rows = await run_in_threadpool(self._desk.trips, wanted)
+            found = await run_in_threadpool(self._desk.trips, wanted)
         except InvalidInputError as exc:
             return self._refused(request, str(exc), 400)
+        others = {k: v for k, v in query.items() if k != "page" and v}
         return self._page(
-            request, "trips.html", {"rows": rows, "query": dict(query), "zone": self._desk.zone}
+            request,
+            "trips.html",
+            {"found": found, "query": dict(query), "others": others, "zone": self._desk.zone},
         )
 
     async def trip(self, request: Request) -> Response:
@@ -299,6 +305,14 @@ class _Web:
         if png is None:
             return Response("no round trips", status_code=404, media_type="text/plain")
         return Response(png, media_type="image/png")
+
+
+def _page(text: str | None) -> int:
+    if not text:
+        return 1
+    if not text.isdigit():
+        raise InvalidInputError(f"page {text!r} is not a number")
+    return int(text)
 
 
 def _date(text: str | None) -> date | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ ACTIONS = ("lock", "unlock", "flatten", "pause", "resume")
 WEB_REASON = "from skimd web"
 MAX_REASON_CHARS = 200
 RECENT_ALERTS = 20
+PAGE_SIZE = 100  # round trips per journal page
 
 
 class ControlChannel(Protocol):
@@ -41,16 +42,34 @@ class ControlChannel(Protocol):
     ) -> Any: ...
 
 
+class TripReads(Protocol):
+    """Round trips as the journal lists them (``RoundTripRow`` dicts: exact decimals as
+    text, times ISO 8601 UTC)."""
+
+    def find(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        ticker: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Those opened or closed in ``[start, end)`` on ``ticker``, latest opened first:
+        one page and the number matching in all."""
+        ...
+
+    def get(self, trip_id: int) -> dict[str, Any] | None: ...
+
+
 @dataclass(frozen=True)
 class DeskParts:
-    """What bootstrap builds for the desk. ``status``, ``round_trips`` (the journal's rows,
-    oldest first) and ``recent_alerts`` (the last N stored, newest first) read the
-    database."""
+    """What bootstrap builds for the desk. ``status``, ``trips`` and ``recent_alerts`` (the
+    last N stored, newest first) read the database."""
 
     control: ControlChannel
     status: Callable[[], dict[str, Any]]
     kill_switch: Callable[[], KillSwitch]
-    round_trips: Callable[[], list[dict[str, Any]]]
+    trips: Callable[[], TripReads]
     reports: Callable[[], ReportStore]
     stats: Callable[[], JournalStats]
     zone: ZoneInfo
@@ -65,11 +84,21 @@ class TripFilter:
     date_from: date | None = None
     date_to: date | None = None
     ticker: str | None = None
+    page: int = 1  # the Desk's page size a page, latest opened first
+
+
+@dataclass(frozen=True)
+class TripPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
 
 
 class Desk:
-    def __init__(self, parts: DeskParts) -> None:
+    def __init__(self, parts: DeskParts, *, page_size: int = PAGE_SIZE) -> None:
         self._parts = parts
+        self._page_size = page_size
         self._lock = threading.Lock()
 
     @property
@@ -134,27 +163,30 @@ class Desk:
 
     # -- journal ----------------------------------------------------------------------------
 
-    def trips(self, wanted: TripFilter) -> list[dict[str, Any]]:
-        """Round trips matching ``wanted``, the latest opened first."""
+    def trips(self, wanted: TripFilter) -> TripPage:
+        """One page of the round trips matching ``wanted``, the latest opened first."""
         if wanted.date_from and wanted.date_to and wanted.date_from > wanted.date_to:
             raise InvalidInputError(f"from {wanted.date_from} is after to {wanted.date_to}")
-        with self._lock:
-            rows = self._parts.round_trips()
+        if wanted.page < 1:
+            raise InvalidInputError("page numbers start at 1")
+        start = None if wanted.date_from is None else self._local_start(wanted.date_from)
+        end = (
+            None
+            if wanted.date_to is None
+            else self._local_start(wanted.date_to + timedelta(days=1))
+        )
         ticker = wanted.ticker.strip().upper() if wanted.ticker else None
-        out = []
-        for row in reversed(rows):
-            if ticker and row["ticker"] != ticker:
-                continue
-            if not self._in_range(row, wanted):
-                continue
-            out.append(self._local(row))
-        return out
+        offset = (wanted.page - 1) * self._page_size
+        with self._lock:
+            rows, total = self._parts.trips().find(start, end, ticker, self._page_size, offset)
+        pages = max(1, -(-total // self._page_size))
+        return TripPage([self._local(r) for r in rows], total, wanted.page, pages)
 
     def trip(self, trip_id: int) -> tuple[dict[str, Any], list[StoredChart]] | None:
         """One round trip and the charts of its report (none before its report is
         written); None when there is no such round trip."""
         with self._lock:
-            row = next((r for r in self._parts.round_trips() if r["id"] == trip_id), None)
+            row = self._parts.trips().get(trip_id)
             if row is None:
                 return None
             charts: list[StoredChart] = []
@@ -180,15 +212,8 @@ class Desk:
     def _day(self, iso: str) -> date:
         return datetime.fromisoformat(iso).astimezone(self._parts.zone).date()
 
-    def _in_range(self, row: dict[str, Any], wanted: TripFilter) -> bool:
-        if wanted.date_from is None and wanted.date_to is None:
-            return True
-        days = [self._day(row["opened_at"])]
-        if row["closed_at"]:
-            days.append(self._day(row["closed_at"]))
-        low = wanted.date_from or date.min
-        high = wanted.date_to or date.max
-        return any(low <= d <= high for d in days)
+    def _local_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self._parts.zone)
 
     def _local(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with its times in the market's zone, to the second, for reading."""

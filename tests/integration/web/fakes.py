@@ -92,6 +92,31 @@ ROWS = [
 ]
 
 
+class FakeTripReads:
+    """:class:`~skimd.web.desk.TripReads` over :data:`ROWS`, as SqlTripReads filters."""
+
+    def find(
+        self, start: datetime | None, end: datetime | None, ticker: str | None,
+        limit: int, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        def within(iso: str | None) -> bool:
+            if iso is None:
+                return False
+            at = datetime.fromisoformat(iso)
+            return (start is None or at >= start) and (end is None or at < end)
+
+        found = [
+            dict(r) for r in reversed(ROWS)
+            if (ticker is None or r["ticker"] == ticker)
+            and ((start is None and end is None) or within(r["opened_at"])
+                 or within(r["closed_at"]))
+        ]
+        return found[offset:offset + limit], len(found)
+
+    def get(self, trip_id: int) -> dict[str, Any] | None:
+        return next((dict(r) for r in ROWS if r["id"] == trip_id), None)
+
+
 class FakeReports:
     @contextmanager
     def read(self) -> Iterator[FakeReports]:
@@ -125,7 +150,9 @@ class WebRig:
     app: Any
 
 
-def make_rig(*, read_only: bool = False, secure: bool = False, running: bool = True) -> WebRig:
+def make_rig(
+    *, read_only: bool = False, secure: bool = False, running: bool = True, page_size: int = 100
+) -> WebRig:
     clock = SimulatedClock(START)
     control = FakeControl(running=running)
     store = FakeTradingStore()
@@ -134,7 +161,7 @@ def make_rig(*, read_only: bool = False, secure: bool = False, running: bool = T
         control=control,
         status=lambda: status_report(switch.state().locked),
         kill_switch=lambda: switch,
-        round_trips=lambda: [dict(r) for r in ROWS],
+        trips=lambda: FakeTripReads(),
         reports=lambda: FakeReports(),  # type: ignore[arg-type,return-value]
         stats=lambda: JournalStats(FakeTrips(), ZONE, render_equity),
         zone=ZONE,
@@ -142,7 +169,7 @@ def make_rig(*, read_only: bool = False, secure: bool = False, running: bool = T
     )
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
                          secure_cookie=secure)
-    app = create_app(Desk(parts), lambda p: p == PASSWORD, options, clock)
+    app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
     return WebRig(control, store, clock, app)
 
 

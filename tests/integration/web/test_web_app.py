@@ -227,3 +227,14 @@ def test_today_shows_the_recent_alerts_escaped() -> None:
     page = logged_in(make_rig()).get("/").text
     assert "order_filled" in page and "BUY 5555 VPL filled @ 2.85 &lt;b&gt;" in page
     assert "<b>" not in page
+
+
+def test_the_journal_pages_through_the_round_trips() -> None:
+    client = logged_in(make_rig(page_size=1))
+    first = client.get("/journal").text
+    assert 'href="/journal/2"' in first and 'href="/journal/1"' not in first
+    assert "page 1 of 2" in first and 'id="older"' in first and 'id="newer"' not in first
+    second = client.get("/journal?page=2").text
+    assert 'href="/journal/1"' in second and 'id="newer"' in second
+    assert client.get("/journal?page=x").status_code == 400
+    assert client.get("/journal?page=0").status_code == 400
