@@ -27,6 +27,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skimd.clock import Clock
+from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonReplyError, DaemonUnavailableError, InvalidInputError
 from skimd.services.journal.stats import stats_json
 from skimd.web.desk import ACTIONS, Desk, TripFilter
@@ -283,14 +284,22 @@ class _Web:
         query = request.query_params
         try:
             date_from, date_to = _date(query.get("from")), _date(query.get("to"))
-            report = await run_in_threadpool(self._desk.stats, date_from, date_to)
+            by = _group(query.get("by"))
+            report = await run_in_threadpool(self._desk.stats, date_from, date_to, by)
         except InvalidInputError as exc:
             return self._refused(request, str(exc), 400)
         return self._page(
             request,
             "stats.html",
-            {"total": stats_json(report.total), "notes": report.notes, "query": dict(query),
-             "zone": self._desk.zone, "has_curve": bool(report.curve)},
+            {
+                "total": stats_json(report.total),
+                "groups": [stats_json(g) for g in report.groups],
+                "group_names": [str(g) for g in GroupBy],
+                "notes": report.notes,
+                "query": dict(query),
+                "zone": self._desk.zone,
+                "has_curve": bool(report.curve),
+            },
         )
 
     async def equity(self, request: Request) -> Response:
@@ -305,6 +314,15 @@ class _Web:
         if png is None:
             return Response("no round trips", status_code=404, media_type="text/plain")
         return Response(png, media_type="image/png")
+
+
+def _group(text: str | None) -> GroupBy | None:
+    if not text:
+        return None
+    try:
+        return GroupBy(text)
+    except ValueError:
+        raise InvalidInputError(f"cannot group by {text!r}") from None
 
 
 def _page(text: str | None) -> int:

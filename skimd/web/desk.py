@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonUnavailableError, InvalidInputError
 from skimd.services.guard import KillSwitch
 from skimd.services.journal.stats import JournalStats, StatsReport
@@ -198,9 +199,11 @@ class Desk:
                             charts.extend(report.charts)
         return self._local(row), charts
 
-    def stats(self, date_from: date | None, date_to: date | None) -> StatsReport:
+    def stats(
+        self, date_from: date | None, date_to: date | None, by: GroupBy | None = None
+    ) -> StatsReport:
         with self._lock:
-            return self._parts.stats().report(date_from, date_to)
+            return self._parts.stats().report(date_from, date_to, by)
 
     def equity_png(self, date_from: date | None, date_to: date | None) -> bytes | None:
         with self._lock:

@@ -1,6 +1,7 @@
 """Start-up memory: `skimd run` on the demo config never loads what only some paths need
 (alembic and its templating, Pillow, cryptography's Fernet, the holidays library, Discord's
-requests stack, skimd web's Starlette, uvicorn and Jinja2). Checked in a fresh interpreter: this test process has imported them all."""
+requests stack, skimd web's Starlette, uvicorn and Jinja2). Checked in a fresh interpreter:
+this test process has imported them all."""
 
 from __future__ import annotations
 

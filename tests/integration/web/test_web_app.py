@@ -238,3 +238,11 @@ def test_the_journal_pages_through_the_round_trips() -> None:
     assert 'href="/journal/1"' in second and 'id="newer"' in second
     assert client.get("/journal?page=x").status_code == 400
     assert client.get("/journal?page=0").status_code == 400
+
+
+def test_the_stats_page_groups_as_journal_stats_does() -> None:
+    client = logged_in(make_rig())
+    page = client.get("/stats?by=ticker").text
+    assert 'id="groups"' in page and "<td>VPL</td>" in page
+    assert 'id="groups"' not in client.get("/stats").text
+    assert client.get("/stats?by=moon").status_code == 400
