@@ -28,7 +28,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skimd.clock import Clock
 from skimd.domain.stats import GroupBy
-from skimd.errors import DaemonReplyError, DaemonUnavailableError, InvalidInputError
+from skimd.errors import (
+    DaemonReplyError,
+    DaemonUnavailableError,
+    InvalidInputError,
+    SkimdError,
+)
 from skimd.services.journal.stats import stats_json
 from skimd.web.desk import ACTIONS, Desk, TripFilter
 from skimd.web.security import (
@@ -85,7 +90,9 @@ def create_app(
             https_only=options.secure_cookie,
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(
+        routes=routes, middleware=middleware, exception_handlers={SkimdError: web.failed}
+    )
 
 
 _HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
@@ -160,6 +167,11 @@ class _Web:
 
     def _refused(self, request: Request, why: str, status_code: int) -> Response:
         return self._page(request, "error.html", {"message": why}, status_code=status_code)
+
+    async def failed(self, request: Request, exc: Exception) -> Response:
+        """A failure of ours (no database yet, a damaged one, a locked file): its one line,
+        as the CLI prints it, with 503; anything else stays Starlette's bare 500."""
+        return self._refused(request, str(exc), 503)
 
     # -- login ------------------------------------------------------------------------------
 

@@ -78,3 +78,20 @@ def test_web_refuses_to_serve_before_a_password_is_set(
 ) -> None:
     assert cli(initialised, "web") == 78
     assert "[web] password_file: no password set" in capsys.readouterr().err
+
+
+def test_without_a_database_today_says_so_and_the_journal_answers_one_line(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert set_password(config, monkeypatch, PASSWORD) == 0
+    settings = bootstrap.settings_from(str(config), {})
+    with bootstrap.build(settings, access=bootstrap.Access.SHARED) as app:
+        browser = Browser(app.web_app())
+        sent = {"csrf_token": TOKEN.search(browser.get("/login").text).group(1)}  # type: ignore[union-attr]
+        assert browser.post("/login", {**sent, "password": PASSWORD}).status_code == 303
+        today = browser.get("/")
+        assert today.status_code == 200 and "no database yet" in today.text
+        journal = browser.get("/journal")
+        assert journal.status_code == 503 and 'id="error"' in journal.text
+        assert "Traceback" not in journal.text
+    assert not (config.parent / "data" / "skimd.db").exists()
