@@ -104,6 +104,8 @@ if TYPE_CHECKING:
     from skimd.services.supervisor import Supervisor
     from skimd.services.trading.day import TradingDay
     from skimd.services.trading.operator import OperatorActions
+    from skimd.web.passwords import PasswordFile
+    from skimd.web.server import Listen
 
 
 class Access(StrEnum):
@@ -198,6 +200,38 @@ def daemon_pid(settings: Settings) -> int | None:
     from skimd.services.status import running_pid
 
     return running_pid(InstanceLock(get_data_dir(settings)).path)
+
+
+# -- skimd web: its password and where it listens (no App) -------------------------------------
+
+
+WEB_PASSWORD_FILE = "web-password"  # noqa: S105 - a file name, not a password
+
+
+def web_password_file(settings: Settings) -> PasswordFile:
+    """The web login's Argon2id hash: ``[web] password_file``, else ``<data_dir>/web-password``."""
+    from skimd.web.passwords import PasswordFile
+
+    path = settings.web.password_file or get_data_dir(settings) / WEB_PASSWORD_FILE
+    return PasswordFile(path)
+
+
+def web_listen(settings: Settings) -> Listen:
+    """Where ``skimd web`` listens; refuses (ConfigurationError naming the key) a
+    non-loopback address without TLS."""
+    from skimd.web.server import Listen, check_bind
+
+    w = settings.web
+    listen = Listen(w.host, w.port, w.tls_cert_file, w.tls_key_file)
+    check_bind(listen, settings.source)
+    return listen
+
+
+def serve_web(app: App, listen: Listen, ready: Callable[[], None] | None = None) -> None:
+    """Serve ``app``'s web view until SIGINT/SIGTERM; ``ready`` once it listens."""
+    from skimd.web.server import serve
+
+    serve(app.web_app(secure_cookie=listen.tls), listen, ready)
 
 
 # -- onboarding: files for IBKR's portal and the unit's credentials (no App) ---------------------
@@ -393,7 +427,7 @@ class App:
             "notifications": self._overrides.notifier is not None,
         }
         for group in GROUPS:
-            if not overridden.get(group, False):
+            if group != "web" and not overridden.get(group, False):  # skimd web's own
                 self.settings_with(group)
 
     def _on_close(self, closer: Callable[[], Any]) -> None:
@@ -900,6 +934,48 @@ class App:
         from skimd.services.broker_check import collect
 
         return await collect(self.broker, symbol)
+
+    # -- skimd web -------------------------------------------------------------------------
+
+    def web_app(self, *, secure_cookie: bool = False) -> Any:
+        """``skimd web``'s ASGI app (a SHARED App: it reads, and its actions go to the
+        daemon's control socket). Needs a password set; the session key is ``[web]
+        session_secret`` or a random one (sessions then end when the process does)."""
+        import secrets
+        from datetime import timedelta
+
+        from skimd.infrastructure.database.report_store import SqlReportStore
+        from skimd.infrastructure.database.trip_reads import SqlTripReads
+        from skimd.web.app import WebOptions, create_app
+        from skimd.web.desk import Desk, DeskParts
+
+        passwords = web_password_file(self.settings)
+        passwords.check()
+        secret = self.settings_with("web").web.session_secret
+        parts = DeskParts(
+            control=control_client(self.settings),
+            status=self.status_report,
+            kill_switch=lambda: self.kill_switch,
+            trips=lambda: SqlTripReads(self.database.unit_of_work),
+            reports=lambda: SqlReportStore(self.database.unit_of_work),
+            stats=self.journal_stats,
+            zone=self.calendar.zone,
+            recent_alerts=self._recent_alerts,
+        )
+        options = WebOptions(
+            session_secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+            read_only=self.settings.web.read_only,
+            secure_cookie=secure_cookie,
+            max_age=timedelta(minutes=self.settings.web.session_max_age_min),
+        )
+        return create_app(Desk(parts), passwords.verify, options, self.clock)
+
+    def _recent_alerts(self, limit: int) -> list[dict[str, Any]]:
+        from skimd.infrastructure.control.alert_feed import recent_alerts
+
+        if not self.database_path.exists():
+            return []
+        return recent_alerts(self.database.unit_of_work, self.calendar.zone, limit)
 
     # -- status ----------------------------------------------------------------------------
 

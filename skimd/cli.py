@@ -55,9 +55,10 @@ def _command_modules() -> list[object]:
         run,
         scan,
         status,
+        web,
     )
 
-    return [run, status, scan, guard, control, config_cmd, db, broker, journal, ibkr]
+    return [run, status, scan, guard, control, config_cmd, db, broker, journal, ibkr, web]
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:

@@ -278,6 +278,26 @@ class NotificationSettings(_Section):
     quiet_digest_interval_min: float = Field(default=120.0, gt=0, le=24 * 60)
 
 
+class WebSettings(_Section):
+    """``skimd web`` (:mod:`skimd.web`): where it listens and how it guards the desk.
+
+    A non-loopback ``host`` is refused unless both TLS files are set (checked when the
+    server is built, so other commands are not held up by it). ``session_secret`` signs the
+    session cookie; without one a random key is made at start (sessions end on restart).
+    The login password is an Argon2id hash in ``password_file`` (default
+    ``<data_dir>/web-password``, 0600), written by ``skimd web set-password``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8750, ge=1, le=65535)
+    read_only: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    password_file: Path | None = None
+    session_secret: SecretStr | None = None
+    session_secret_file: Path | None = None
+    session_max_age_min: int = Field(default=12 * 60, ge=5, le=30 * 24 * 60)
+
+
 class Settings(_Section):
     """The whole configuration. ``source`` is the file it came from (for error messages)."""
 
@@ -292,6 +312,7 @@ class Settings(_Section):
     strategy: StrategySettings = StrategySettings()
     demo: DemoSettings = DemoSettings()
     notifications: NotificationSettings = NotificationSettings()
+    web: WebSettings = WebSettings()
     _secret_env: SecretEnvironment = PrivateAttr(default_factory=lambda: SecretEnvironment())
 
     @property
@@ -342,8 +363,8 @@ class SecretSpec:
     env: str | None = None
 
 
-# The single registry of secrets. systemd/skimd.service loads exactly these credentials
-# (a test checks the unit against this table).
+# The single registry of secrets. systemd/skimd.service loads exactly these credentials but
+# the web's, which systemd/skimd-web.service loads with the database's (tests check both).
 SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec("database", "passphrase", "skimd-db-passphrase", "SKIMD_DB_PASSPHRASE"),
     SecretSpec("ibkr", "consumer_key", "skimd-ibkr-consumer-key"),
@@ -353,6 +374,7 @@ SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec("notifications", "discord_webhook_url", "skimd-discord-webhook"),
     SecretSpec("notifications", "discord_critical_webhook_url", "skimd-discord-critical-webhook"),
     SecretSpec("notifications", "heartbeat_url", "skimd-heartbeat-url"),
+    SecretSpec("web", "session_secret", "skimd-web-session-secret", "SKIMD_WEB_SESSION_SECRET"),
 )
 
 # Key files are passed to their consumers as paths (the RSA PEMs are parsed by the IBKR

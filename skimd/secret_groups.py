@@ -9,7 +9,8 @@ that use them ask here, through :mod:`skimd.bootstrap`, as they are built:
 - ``broker``: with ``[broker] kind = "ibkr"`` the four OAuth values and the two PEM key
   files, all required; nothing for the demo broker (``broker check``, ``scan``, ``run``);
 - ``notifications``: the Discord webhooks and the heartbeat URL, all optional; each one
-  that has a source must be readable (``scan`` and ``run``, which send alerts).
+  that has a source must be readable (``scan`` and ``run``, which send alerts);
+- ``web``: ``[web] session_secret``, optional (``skimd web`` makes a random one without it).
 
 A required secret without a source is one :class:`~skimd.errors.ConfigurationError` line
 (exit 78) naming the setting, its systemd credential and its ``<key>_file`` key. An
@@ -37,12 +38,13 @@ from skimd.config import (
 )
 from skimd.errors import ConfigurationError
 
-SecretGroup = Literal["database", "broker", "notifications"]
-GROUPS: tuple[SecretGroup, ...] = ("database", "broker", "notifications")
+SecretGroup = Literal["database", "broker", "notifications", "web"]
+GROUPS: tuple[SecretGroup, ...] = ("database", "broker", "notifications", "web")
 _SECTION_GROUP: dict[str, SecretGroup] = {
     "database": "database",
     "ibkr": "broker",
     "notifications": "notifications",
+    "web": "web",
 }
 
 

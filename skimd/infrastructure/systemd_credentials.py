@@ -4,7 +4,8 @@ The directory holds one file per secret (:data:`SOURCES`): what ``skimd ibkr key
 wrote, the three values IBKR's portal shows once, the database passphrase and, optionally,
 the Discord and heartbeat URLs. Each becomes ``<out>/<credential>.cred`` through
 ``systemd-creds encrypt --name=<credential> <file> <out>/<credential>.cred``: the names are
-those of the unit's ``LoadCredentialEncrypted=`` lines (``systemd/skimd.service``), which
+those of the units' ``LoadCredentialEncrypted=`` lines (``systemd/skimd.service``, and
+``systemd/skimd-web.service`` for the web view's session secret), which
 :data:`skimd.config.SECRETS` and :data:`skimd.config.KEY_FILE_CREDENTIALS` read. The
 secret goes to ``systemd-creds`` as a file path, never on a command line or through this
 process's output; nothing here prints or logs a value.
@@ -83,6 +84,8 @@ SOURCES: tuple[CredentialSource, ...] = (
                      "Discord: a webhook URL for critical alerts only"),
     CredentialSource("skimd-heartbeat-url", "heartbeat-url", False,
                      "a dead-man's-switch URL pinged while the daemon runs"),
+    CredentialSource("skimd-web-session-secret", "web-session-secret", False,
+                     "a random string signing skimd web's session cookie (skimd-web.service)"),
 )
 
 

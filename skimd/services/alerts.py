@@ -369,10 +369,9 @@ class OutboxSender:
         report.messages[name] = report.messages.get(name, 0) + messages
         report.rows[name] = report.rows.get(name, 0) + rows_done
         if delivering and state.quiet.due(self._clock.now()):
-            # hold what became pending while this run sent: the digest carries all of it
             fresh = await self._store.pending(name, self._batch + len(state.quiet.held))
-            await self._apply_policy(state, fresh, report)
-            await self._send_held(state, report)
+            if not await self._apply_policy(state, fresh, report):  # caught up: in order
+                await self._send_held(state, report)
         report.held[name] = len(state.quiet.held)
 
     async def _apply_policy(

@@ -6,9 +6,11 @@ When a digest is due
 A notifier's held rows go out as ONE :class:`~skimd.domain.alerts.QuietDigest` message
 when the oldest of them has waited ``interval_s`` since it happened (its ``occurred_at``
 against the daemon's ``clock``: a trader's hours, simulated in the demo). The first
-outbox run after that sends it, with every quiet row pending by then (re-read at the end
-of the run, so a run that spent long on rate limits still leaves nothing behind), so there
-is at most one digest per interval and a sender that fell behind adds none of its own.
+outbox run after that which ends caught up (nothing but held rows pending for the
+notifier, re-read at the end of the run) sends it, with every quiet row pending by then:
+so the digest takes its place in the notifier's order (after every row older than it),
+there is at most one per interval, and a sender that fell behind (rate limits, a demo's
+fast clock) adds none of its own.
 Also just before a daily summary or a daemon-stopping row reaches the notifier
 (:data:`RELEASE_KINDS`: the day's quiet alerts come before its summary, and none wait
 over a restart); and when the sender is told to release them

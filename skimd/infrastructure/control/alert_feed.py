@@ -96,14 +96,34 @@ class OutboxAlertFeed:
             return [(int(i), str(k), str(p)) for i, k, p in uow.session.execute(stmt)]
 
     def _event(self, kind: str, payload: str) -> dict[str, Any]:
-        try:
-            alert = alert_from_json(payload)
-        except (UnknownAlertKind, ValueError, KeyError, TypeError):  # newer or malformed row
-            return {"kind": "alert", "alert": kind, "at": None, "severity": None, "text": kind}
-        return {
-            "kind": "alert",
-            "alert": alert.kind,
-            "at": alert.occurred_at.astimezone(self._zone).isoformat(),
-            "severity": alert.severity.value,
-            "text": " ".join(describe(alert).summary.split()),
-        }
+        return alert_event(kind, payload, self._zone)
+
+
+def alert_event(kind: str, payload: str, zone: ZoneInfo) -> dict[str, Any]:
+    """One stored alert as a tail event (``at`` in ``zone``); a row this version cannot
+    read (newer or malformed) still shows its kind."""
+    try:
+        alert = alert_from_json(payload)
+    except (UnknownAlertKind, ValueError, KeyError, TypeError):
+        return {"kind": "alert", "alert": kind, "at": None, "severity": None, "text": kind}
+    return {
+        "kind": "alert",
+        "alert": alert.kind,
+        "at": alert.occurred_at.astimezone(zone).isoformat(),
+        "severity": alert.severity.value,
+        "text": " ".join(describe(alert).summary.split()),
+    }
+
+
+def recent_alerts(
+    unit_of_work: UnitOfWorkFactory, zone: ZoneInfo, limit: int
+) -> list[dict[str, Any]]:
+    """The ``limit`` alerts stored last, newest first, as tail events (for ``skimd web``)."""
+    with unit_of_work(read_only=True) as uow:
+        stmt = (
+            select(col(AlertOutbox.kind), col(AlertOutbox.payload))
+            .order_by(col(AlertOutbox.id).desc())
+            .limit(limit)
+        )
+        rows = [(str(k), str(p)) for k, p in uow.session.execute(stmt)]
+    return [alert_event(kind, payload, zone) for kind, payload in rows]

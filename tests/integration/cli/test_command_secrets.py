@@ -329,7 +329,8 @@ def test_config_check_names_every_missing_secret_and_fails(
         assert ": required, MISSING: provide the credential" in line
     assert "  [database] passphrase: required, MISSING: " + DB_MISSING.split(": ", 1)[1] in secrets
     optional = [s for s in secrets if ": optional, " in s]
-    assert len(optional) == 3 and all("not set (credential skimd-" in s for s in optional)
+    # the three alert channels and the web view's session secret
+    assert len(optional) == 4 and all("not set (credential skimd-" in s for s in optional)
 
 
 def test_config_check_json_lists_each_secret_with_its_source(

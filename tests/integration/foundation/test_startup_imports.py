@@ -1,7 +1,9 @@
 """Start-up memory: `skimd run` on the demo config never loads what only some paths need
 (alembic and its templating, Pillow, cryptography at all, the holidays library, Discord's
-requests stack, the stdlib sqlite3 driver beside sqlcipher3's). Checked in a fresh
-interpreter: this test process has imported them all."""
+requests stack, the stdlib sqlite3 driver beside sqlcipher3's, skimd web's Starlette,
+Hypercorn and Jinja2, and click: with click importable, httpx's ``__init__`` would load
+its command-line module). Checked in a fresh interpreter: this test process has imported
+them all (or they are not installed, which passes as well)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 HEAVY = (
     "alembic", "mako", "pygments", "PIL", "cryptography", "holidays", "requests", "sqlite3",
+    "starlette", "hypercorn", "jinja2", "click",
 )
 
 SCRIPT = textwrap.dedent(

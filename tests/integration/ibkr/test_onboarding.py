@@ -175,12 +175,15 @@ def test_keygen_command_says_what_to_upload_and_what_comes_back(
 
 
 def test_onboarding_names_exactly_the_credentials_the_config_and_the_unit_use() -> None:
-    unit = (PROJECT_ROOT / "systemd" / "skimd.service").read_text()
-    loaded = set(re.findall(r"^LoadCredentialEncrypted=([\w-]+):", unit, flags=re.M))
+    loaded: set[str] = set()
+    for unit in ("skimd.service", "skimd-web.service"):  # the web view's session secret
+        text = (PROJECT_ROOT / "systemd" / unit).read_text()
+        loaded |= set(re.findall(r"^LoadCredentialEncrypted=([\w-]+):", text, flags=re.M))
     assert {s.credential for s in SOURCES} == credentials_the_config_reads() == loaded
     optional = {s.credential for s in SOURCES if not s.required}
     assert optional == {
-        "skimd-discord-webhook", "skimd-discord-critical-webhook", "skimd-heartbeat-url"
+        "skimd-discord-webhook", "skimd-discord-critical-webhook", "skimd-heartbeat-url",
+        "skimd-web-session-secret",
     }
 
 
@@ -192,7 +195,8 @@ def test_the_plan_encrypts_every_present_input_by_path_only(
     plan = plan_credentials(folder, out)
     assert plan.missing_required == ()
     assert {s.credential for s in plan.missing_optional} == {
-        "skimd-discord-webhook", "skimd-discord-critical-webhook", "skimd-heartbeat-url"
+        "skimd-discord-webhook", "skimd-discord-critical-webhook", "skimd-heartbeat-url",
+        "skimd-web-session-secret",
     }
     by_name = {s.source.credential: s for s in plan.steps}
     assert len(by_name) == 7

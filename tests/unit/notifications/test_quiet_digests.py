@@ -240,3 +240,19 @@ async def test_a_due_digest_carries_the_quiet_rows_queued_while_the_run_was_send
     digests = [a for a in phone.received if isinstance(a, QuietDigest)]
     assert [[h.kind for h in d.held] for d in digests] == [["order_placed", "order_filled"]]
     assert desk.statuses() == ["delivered"] * 3
+
+
+async def test_a_due_digest_waits_for_the_rows_older_than_it_to_go_first() -> None:
+    desk = Desk(QUIET_ORDERS)
+    phone = SlowPhone(desk, takes_s=HOUR)
+    desk.sender = OutboxSender(desk.outbox, [phone], clock=desk.clock,
+                               policy=AlertPolicy(channels={"discord": Route.MAIN},
+                                                  kinds=QUIET_ORDERS),
+                               quiet_digest_interval_s=HOUR, backoff_initial_s=2)
+    desk.queue(placed(desk.clock, 1), failed(desk.clock))
+    phone.meanwhile.append(failed(desk.clock))  # a row to send, queued during the run
+    await desk.sender.run_once()
+    assert [a.kind for a in phone.received] == ["job_failed"]  # the digest waits its turn
+    await desk.sender.run_once()
+    assert [a.kind for a in phone.received] == ["job_failed", "job_failed", "quiet_digest"]
+    assert desk.statuses() == ["delivered"] * 3

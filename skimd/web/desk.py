@@ -1,0 +1,235 @@
+"""What the pages read and do, over the parts :mod:`skimd.bootstrap` hands in.
+
+- Today: the running daemon's own status report over the control socket (what ``skimd
+  status`` prints), else the same report read from the database.
+- Actions: kill switch lock/unlock, flatten and pause/resume go to the daemon's control
+  channel, which journals and alerts them with the caller's uid. Without a daemon the kill
+  switch is thrown in the database, as ``skimd guard`` does (the daemon re-reads it before
+  every entry); the others need a daemon and say so.
+- Journal: round trips (filtered by market-zone date and ticker), one round trip with the
+  charts of its trade report, and :class:`~skimd.services.journal.stats.JournalStats`.
+
+Calls are serialised by one lock: Starlette runs them in worker threads, and the database
+parts are built for one caller at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from skimd.domain.stats import GroupBy
+from skimd.errors import DaemonUnavailableError, InvalidInputError
+from skimd.services.guard import KillSwitch
+from skimd.services.journal.stats import JournalStats, StatsReport
+from skimd.services.ports.reports import ReportStore, StoredChart
+
+ACTIONS = ("lock", "unlock", "flatten", "pause", "resume")
+WEB_REASON = "from skimd web"
+MAX_REASON_CHARS = 200
+RECENT_ALERTS = 20
+PAGE_SIZE = 100  # round trips per journal page
+
+
+class ControlChannel(Protocol):
+    """The client side of the daemon's control socket."""
+
+    def call(
+        self, cmd: str, args: dict[str, Any] | None = None, *, timeout_s: float | None = None
+    ) -> Any: ...
+
+
+class TripReads(Protocol):
+    """Round trips as the journal lists them (``RoundTripRow`` dicts: exact decimals as
+    text, times ISO 8601 UTC)."""
+
+    def find(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        ticker: str | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Those opened or closed in ``[start, end)`` on ``ticker``, latest opened first:
+        one page and the number matching in all."""
+        ...
+
+    def get(self, trip_id: int) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class DeskParts:
+    """What bootstrap builds for the desk. ``status``, ``trips`` and ``recent_alerts`` (the
+    last N stored, newest first) read the database."""
+
+    control: ControlChannel
+    status: Callable[[], dict[str, Any]]
+    kill_switch: Callable[[], KillSwitch]
+    trips: Callable[[], TripReads]
+    reports: Callable[[], ReportStore]
+    stats: Callable[[], JournalStats]
+    zone: ZoneInfo
+    recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
+
+
+@dataclass(frozen=True)
+class TripFilter:
+    """Round trips opened or closed within ``date_from``..``date_to`` (market-zone dates,
+    inclusive) whose ticker is ``ticker`` (any when None)."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    ticker: str | None = None
+    page: int = 1  # the Desk's page size a page, latest opened first
+
+
+@dataclass(frozen=True)
+class TripPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+class Desk:
+    def __init__(self, parts: DeskParts, *, page_size: int = PAGE_SIZE) -> None:
+        self._parts = parts
+        self._page_size = page_size
+        self._lock = threading.Lock()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._parts.zone
+
+    # -- today ------------------------------------------------------------------------------
+
+    def today(self) -> dict[str, Any]:
+        """The status report, with ``via`` "daemon" or "database"."""
+        try:
+            report = dict(self._parts.control.call("status"))
+            report["via"] = "daemon"
+            return report
+        except DaemonUnavailableError:
+            pass
+        with self._lock:
+            report = self._parts.status()
+        report["via"] = "database"
+        return report
+
+    def alerts(self, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
+        """The alerts stored last, newest first (read from the database)."""
+        with self._lock:
+            return self._parts.recent_alerts(limit)
+
+    def act(self, action: str, ticker: str | None, reason: str | None) -> list[str]:
+        """Carry out one desk action; the lines to show the trader."""
+        if action not in ACTIONS:
+            raise InvalidInputError(f"unknown action {action!r}")
+        reason_text = _reason(reason)
+        if action in ("pause", "resume") and not ticker:
+            raise InvalidInputError(f"{action} needs a ticker")
+        if action == "lock":
+            return self._guard("guard.lock", {"reason": reason_text})
+        if action == "unlock":
+            return self._guard("guard.unlock", {})
+        params: dict[str, Any]
+        if action == "flatten":
+            params = {"tickers": [ticker] if ticker else None, "reason": reason_text}
+        elif action == "pause":
+            params = {"ticker": ticker, "reason": reason_text}
+        else:
+            params = {"ticker": ticker}
+        result = self._parts.control.call(action, params)
+        lines = result.get("lines", []) if isinstance(result, dict) else []
+        return [str(line) for line in lines] or [f"{action}: done"]
+
+    def _guard(self, cmd: str, params: dict[str, Any]) -> list[str]:
+        try:
+            result = self._parts.control.call(cmd, params)
+            locked, via = bool(result["locked"]), "the daemon"
+        except DaemonUnavailableError:
+            with self._lock:
+                switch = self._parts.kill_switch()
+                if cmd == "guard.lock":
+                    state, _ = switch.lock(params["reason"], by="skimd web")
+                else:
+                    state, _ = switch.unlock()
+            locked, via = state.locked, "the database (no daemon answers)"
+        return [f"kill switch {'LOCKED' if locked else 'unlocked'} by {via}"]
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def trips(self, wanted: TripFilter) -> TripPage:
+        """One page of the round trips matching ``wanted``, the latest opened first."""
+        if wanted.date_from and wanted.date_to and wanted.date_from > wanted.date_to:
+            raise InvalidInputError(f"from {wanted.date_from} is after to {wanted.date_to}")
+        if wanted.page < 1:
+            raise InvalidInputError("page numbers start at 1")
+        start = None if wanted.date_from is None else self._local_start(wanted.date_from)
+        end = (
+            None
+            if wanted.date_to is None
+            else self._local_start(wanted.date_to + timedelta(days=1))
+        )
+        ticker = wanted.ticker.strip().upper() if wanted.ticker else None
+        offset = (wanted.page - 1) * self._page_size
+        with self._lock:
+            rows, total = self._parts.trips().find(start, end, ticker, self._page_size, offset)
+        pages = max(1, -(-total // self._page_size))
+        return TripPage([self._local(r) for r in rows], total, wanted.page, pages)
+
+    def trip(self, trip_id: int) -> tuple[dict[str, Any], list[StoredChart]] | None:
+        """One round trip and the charts of its report (none before its report is
+        written); None when there is no such round trip."""
+        with self._lock:
+            row = self._parts.trips().get(trip_id)
+            if row is None:
+                return None
+            charts: list[StoredChart] = []
+            if row["closed_at"]:
+                day = self._day(row["closed_at"])
+                with self._parts.reports().read() as tx:
+                    for report in tx.reports_on(day):
+                        if report.round_trip_id == trip_id:
+                            charts.extend(report.charts)
+        return self._local(row), charts
+
+    def stats(
+        self, date_from: date | None, date_to: date | None, by: GroupBy | None = None
+    ) -> StatsReport:
+        with self._lock:
+            return self._parts.stats().report(date_from, date_to, by)
+
+    def equity_png(self, date_from: date | None, date_to: date | None) -> bytes | None:
+        with self._lock:
+            stats = self._parts.stats()
+            return stats.chart(stats.report(date_from, date_to))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _day(self, iso: str) -> date:
+        return datetime.fromisoformat(iso).astimezone(self._parts.zone).date()
+
+    def _local_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self._parts.zone)
+
+    def _local(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with its times in the market's zone, to the second, for reading."""
+        out = dict(row)
+        for key in ("opened_at", "closed_at"):
+            if out.get(key):
+                local = datetime.fromisoformat(out[key]).astimezone(self._parts.zone)
+                out[f"{key}_local"] = f"{local:%Y-%m-%d %H:%M:%S}"
+        return out
+
+
+def _reason(text: str | None) -> str:
+    reason = " ".join((text or "").split())
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInputError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return reason or WEB_REASON
