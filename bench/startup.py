@@ -24,8 +24,15 @@ keys are used in a short-lived child process).
 importing each layer the production daemon loads on top of the demo's (where the
 difference between the two configs goes), and what the RSA key child costs per call.
 
+The daemon runs in a venv as deployed (``pip install`` of the project without its test
+extra: the README's deploy step), not in the development venv: test-only packages change
+what the daemon loads (selenium brings trio, which httpcore imports whenever it is
+installed: +6 MB; pytest brings pygments). ``--python`` names its interpreter; by default
+``.bench-venv`` in the repository is made on first use (``python -m venv`` +
+``pip install -e .``, so it follows the working tree) and reused.
+
 Run from the repository root: ``python bench/startup.py [--config demo|production|both]
-[--runs 3] [--steady-s 3] [--breakdown]``.
+[--runs 3] [--steady-s 3] [--breakdown] [--python PATH]``.
 """
 
 from __future__ import annotations
@@ -57,6 +64,21 @@ SESSION_JOB = "sync"
 RUST_BINDINGS = "_rust.abi3.so"  # cryptography's native module
 
 CONFIGS = {"demo": "config/skimd.toml", "production": "config/skimd.production.toml"}
+BENCH_VENV = ROOT / ".bench-venv"
+DAEMON_PYTHON = [sys.executable]  # set by main(): the deployed-like venv's interpreter
+
+
+def deployed_python(given: str | None) -> str:
+    """``given``, else ``.bench-venv``'s interpreter, making that venv on first use."""
+    if given:
+        return given
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"making {BENCH_VENV} (pip install -e . without extras) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
+                       check=True)
+    return str(python)
 
 # Layers the production daemon imports beyond the demo's, in load order (--breakdown).
 LAYERS = (
@@ -133,7 +155,7 @@ def session_zone(now: datetime | None = None) -> str | None:
 async def measure(name: str, env: dict[str, str], tmp: Path, steady_s: float) -> dict[str, str]:
     config = str(ROOT / CONFIGS[name])
     init = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "skimd", "--config", config, "db", "init",
+        DAEMON_PYTHON[0], "-m", "skimd", "--config", config, "db", "init",
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     _, err = await init.communicate()
@@ -146,7 +168,7 @@ async def measure(name: str, env: dict[str, str], tmp: Path, steady_s: float) ->
     loop = asyncio.get_running_loop()
     began = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "skimd", "--config", config, "run",
+        DAEMON_PYTHON[0], "-m", "skimd", "--config", config, "run",
         env={**env, "NOTIFY_SOCKET": sock_path},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -173,7 +195,7 @@ async def run_job(config: str, env: dict[str, str], job: str) -> str:
     """Run ``job`` in the daemon now through its control socket (``skimd run-job``), so the
     measurement is taken with the broker session established; its one-line outcome."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "skimd", "--config", config, "run-job", job,
+        DAEMON_PYTHON[0], "-m", "skimd", "--config", config, "run-job", job,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
@@ -214,7 +236,7 @@ def breakdown() -> None:
         done.append(statement)
         code = "; ".join(done) + "; import os; print(open(f'/proc/{os.getpid()}/status').read())"
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+            [DAEMON_PYTHON[0], "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
         ).stdout
         rss = next(int(line.split()[1]) / 1024 for line in out.splitlines()
                    if line.startswith("VmRSS:"))
@@ -222,7 +244,7 @@ def breakdown() -> None:
         previous = rss
     label, statement = NOT_LOADED
     out = subprocess.run(
-        [sys.executable, "-c", "; ".join([*done, statement, "import os; print(open(f'/proc/"
+        [DAEMON_PYTHON[0], "-c", "; ".join([*done, statement, "import os; print(open(f'/proc/"
                                           "{os.getpid()}/status').read())"])],
         capture_output=True, text=True, check=True, cwd=ROOT,
     ).stdout
@@ -268,7 +290,10 @@ def main() -> None:
     parser.add_argument("--steady-s", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3, help="runs per config (median shown)")
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--python", help="the daemon's interpreter (default: .bench-venv)")
     args = parser.parse_args()
+    DAEMON_PYTHON[0] = deployed_python(args.python)
+    print(f"daemon interpreter: {DAEMON_PYTHON[0]}")
     names = ["demo", "production"] if args.config == "both" else [args.config]
     rows = asyncio.run(run(names, args.steady_s, max(1, args.runs)))
     print(f"{'config':12s} {'start -> READY s':>22s} {'steady RSS MB':>22s}  exit  "

@@ -15,11 +15,26 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.util
 import sys
 from typing import Any
 
 from skimd import bootstrap
-from skimd.errors import InvalidInputError
+from skimd.errors import ConfigurationError, InvalidInputError
+
+# The import names of the `web` extra's packages (pyproject.toml).
+WEB_EXTRA = ("starlette", "hypercorn", "jinja2", "itsdangerous", "multipart")
+
+
+def require_web_extra(packages: tuple[str, ...] = WEB_EXTRA) -> None:
+    """One line naming what is missing when the venv lacks the ``web`` extra (the daemon's
+    venv does not carry it: README "Web view")."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"skimd web needs the 'web' extra, missing here: {', '.join(missing)} "
+            "(pip install '<the skimd source>[web]' into this venv)"
+        )
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -38,6 +53,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    require_web_extra()
     settings = bootstrap.settings_from(args.config)
     if args.read_only:
         settings = settings.model_copy(

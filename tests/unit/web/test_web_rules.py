@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from skimd.commands.web import require_web_extra
 from skimd.errors import ConfigurationError, InvalidInputError
 from skimd.web.passwords import PasswordFile
 from skimd.web.server import Listen, check_bind, is_loopback
@@ -81,3 +82,12 @@ def test_tls_needs_both_files_and_they_must_exist(tmp_path: Path) -> None:
         check_bind(Listen("127.0.0.1", 8750, cert, None), "skimd.toml")
     with pytest.raises(ConfigurationError, match=r"\[web\] tls_key_file: .* not found"):
         check_bind(Listen("127.0.0.1", 8750, cert, tmp_path / "none.pem"), "skimd.toml")
+
+
+def test_a_venv_without_the_web_extra_gets_one_line_naming_what_is_missing() -> None:
+    require_web_extra(("starlette", "jinja2"))  # present in the test venv: no error
+    with pytest.raises(ConfigurationError) as caught:
+        require_web_extra(("starlette", "skimd_no_such_web_package"))
+    message = str(caught.value)
+    assert "skimd_no_such_web_package" in message and "starlette" not in message.split(":")[-1]
+    assert "\n" not in message and "[web]" in message
