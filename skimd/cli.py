@@ -43,22 +43,49 @@ _KEY_VALUE = re.compile(rf"(?i)\b([\w.-]*(?:{_SECRET_WORDS})[\w.-]*=)[^\s&;,'\"]
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oauth)\s+)?\S+")
 
 
-def _command_modules() -> list[object]:
-    from skimd.commands import (
-        broker,
-        config_cmd,
-        control,
-        db,
-        guard,
-        ibkr,
-        journal,
-        run,
-        scan,
-        status,
-        web,
-    )
+COMMAND_MODULES = {
+    "run": "run",
+    "demo": "run",
+    "status": "status",
+    "scan": "scan",
+    "guard": "guard",
+    "jobs": "control",
+    "run-job": "control",
+    "tail": "control",
+    "flatten": "control",
+    "pause": "control",
+    "resume": "control",
+    "config": "config_cmd",
+    "db": "db",
+    "broker": "broker",
+    "journal": "journal",
+    "ibkr": "ibkr",
+    "web": "web",
+}
+"""Which module of :mod:`skimd.commands` registers each command (a test checks this against
+what the modules register). A command line naming a command imports only its module, so
+the daemon (``skimd run``) does not carry the journal, web and admin commands (about
+1.5 MB of its memory budget); with no command, or an unknown one, every module is loaded
+for the help and the error message."""
 
-    return [run, status, scan, guard, control, config_cmd, db, broker, journal, ibkr, web]
+
+def _command_modules(argv: Sequence[str] | None = None) -> list[object]:
+    import importlib
+
+    wanted = COMMAND_MODULES.get(_named_command(argv or ()) or "")
+    names = [wanted] if wanted else list(dict.fromkeys(COMMAND_MODULES.values()))
+    return [importlib.import_module(f"skimd.commands.{name}") for name in names]
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The first word of ``argv`` that is neither an option nor ``--config``'s value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _common_options(*, top: bool) -> argparse.ArgumentParser:
@@ -83,7 +110,9 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; given the command line, only the named command's module
+    is loaded (:data:`COMMAND_MODULES`)."""
     common = _common_options(top=False)
     parser = argparse.ArgumentParser(
         prog="skimd",
@@ -92,13 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"skimd {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
+    for module in _command_modules(argv):
         module.register(subparsers, [common])  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
