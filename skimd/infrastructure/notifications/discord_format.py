@@ -88,10 +88,13 @@ _WORD_BREAK = re.compile(r"[\s:;,()\[\]/·|“”\"]+")
 
 
 def colour_for(alert: Alert) -> int:
-    if alert.severity is Severity.INFO and alert.kind == "order_filled":
+    """The embed's colour: by severity, green for a fill and for an exit that made money
+    after fees (gross P&L only while its fees are not known)."""
+    if alert.severity is Severity.INFO and alert.kind in ("order_filled", "entry_settled"):
         return GOOD_NEWS
-    if isinstance(alert, PositionExited) and alert.severity is Severity.INFO and alert.pnl > 0:
-        return GOOD_NEWS
+    if isinstance(alert, PositionExited) and alert.severity is Severity.INFO:
+        made = alert.pnl if alert.net_pnl is None else alert.net_pnl
+        return GOOD_NEWS if made > 0 else COLOURS[alert.severity]
     return COLOURS[alert.severity]
 
 

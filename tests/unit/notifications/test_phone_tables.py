@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -16,17 +17,22 @@ from skimd.domain.alert_tables import (
 from skimd.domain.alerts import (
     CandidateDigest,
     CandidateFound,
+    PositionExited,
     ReconciliationDigest,
     ReconciliationRow,
+    Severity,
 )
-from skimd.domain.trading import CandidateSource
+from skimd.domain.trading import CandidateSource, ExitReason
 from skimd.infrastructure.notifications.discord_format import (
+    COLOURS,
+    GOOD_NEWS,
+    colour_for,
     is_record_id,
     phone_details,
     plain_text,
     render_alert,
 )
-from tests.fakes.alert_samples import T
+from tests.fakes.alert_samples import T, every_kind
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 GAP = CandidateFound(occurred_at=T, symbol="BHP", source=CandidateSource.GAP,
@@ -122,3 +128,14 @@ def test_plain_text_fallback_uses_the_phone_tables() -> None:
     text = plain_text(digest, SYDNEY)
     assert "News" in text and "VPL    Strategic Investment and" in text
     assert "Prior" not in text and "—" not in text
+
+
+def test_an_exit_is_green_only_when_it_made_money_after_fees() -> None:
+    (exited,) = [a for a in every_kind() if isinstance(a, PositionExited)]
+    info = dataclasses.replace(exited, reason=ExitReason.TRAIL)
+    assert info.severity is Severity.INFO
+    small_win = dataclasses.replace(info, pnl=Decimal("10"), fees=Decimal("12"))
+    real_win = dataclasses.replace(info, pnl=Decimal("20"), fees=Decimal("12"))
+    fees_unknown = dataclasses.replace(info, pnl=Decimal("10"), fees=None)
+    assert colour_for(small_win) == COLOURS[Severity.INFO]
+    assert colour_for(real_win) == GOOD_NEWS == colour_for(fees_unknown)
