@@ -37,6 +37,7 @@ from skimd.errors import (
     InvalidInputError,
     SkimdError,
 )
+from skimd.services.journal.reviews import UnknownRoundTripError
 from skimd.services.journal.stats import stats_json
 from skimd.web.desk import ACTIONS, Desk, TripFilter
 from skimd.web.review_form import (
@@ -319,10 +320,11 @@ class _Web:
         if self._options.read_only:
             return self._refused(request, "skimd web is read-only.", 403)
         trip_id: int = request.path_params["trip_id"]
-        if await run_in_threadpool(self._desk.trip, trip_id) is None:
-            return self._refused(request, "No such round trip.", 404)
         try:
             stored = await run_in_threadpool(self._desk.review_of, trip_id)
+        except UnknownRoundTripError:
+            return self._refused(request, "No such round trip.", 404)
+        try:
             wanted: Review = review_from_form(form, stored)
             await run_in_threadpool(self._desk.review, trip_id, wanted)
         except ReviewFieldError as exc:
