@@ -959,6 +959,7 @@ class App:
             trips=lambda: SqlTripReads(self.database.unit_of_work),
             reports=lambda: SqlReportStore(self.database.unit_of_work),
             stats=self.journal_stats,
+            reviews=lambda: self.journal_reviews,
             zone=self.calendar.zone,
             recent_alerts=self._recent_alerts,
         )

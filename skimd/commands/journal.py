@@ -2,7 +2,8 @@
 
 - ``trades [--from DATE] [--to DATE] [--json]``: executions (dates in the market zone,
   both ends inclusive).
-- ``round-trips [--open | --closed] [--json]``.
+- ``round-trips [--open | --closed] [--json]``: the table ends with each review's
+  setup/execution grades and tags (cut to fit; ``--json`` has the whole review).
 - ``stats [--from DATE] [--to DATE] [--by day|week|month|setup|tag|ticker] [--chart FILE |
   --no-chart] [--json]``: statistics of the round trips closed in the range (see
   :mod:`skimd.domain.stats` for every definition) and the equity-curve PNG, written to
@@ -211,29 +212,46 @@ def cmd_round_trips(args: argparse.Namespace) -> int:
         _print_json(rows)
     elif rows:
         columns = ("id", "ticker", "status", "qty", "entry_avg", "exit_avg", "fees", "net_pnl",
-                   "opened", "closed")
+                   "opened", "closed", "s/e", "tags")
         table = [
             (r["id"], r["ticker"], r["status"], r["qty"], r["entry_avg"], r["exit_avg"],
-             r["fees"], r["net_pnl"], local_time(r["opened_at"], zone),
-             local_time(r["closed_at"], zone))
+             r["fees"], r["net_pnl"] if r["status"] == "closed" else None,
+             local_time(r["opened_at"], zone), local_time(r["closed_at"], zone),
+             _grades(r), _tags(r["tags"]))
             for r in rows
-        ]
+        ]  # an open round trip has no net P&L yet (stored as 0 until it closes)
         closed = [r for r in rows if r["status"] == "closed"]
         fees = sum((Decimal(r["fees"]) for r in rows), Decimal(0))
         net = sum((Decimal(r["net_pnl"]) for r in closed), Decimal(0))
-        table = [  # an open round trip has no net P&L yet (stored as 0 until it closes)
-            (*row[:7], row[7] if r["status"] == "closed" else None, *row[8:])
-            for row, r in zip(table, rows, strict=True)
-        ]
+        reviewed = sum(1 for row in table if row[10] or row[11])
         totals = ("total", None, f"{len(closed)}/{len(rows)} closed", None, None, None, fees,
-                  net, None, None)
+                  net, None, None, f"{reviewed} reviewed", None)
         print(render_table(table, columns,
                            numeric=("id", "qty", "entry_avg", "exit_avg", "fees", "net_pnl"),
                            totals=totals))
-        print(f"times in {zone}; net P&L after fees, of the closed ones")
+        print(f"times in {zone}; net P&L after fees, of the closed ones; s/e: the review's "
+              "setup/execution grades (1-5), `skimd journal review ID` shows it whole")
     else:
         print("no round trips")
     return 0
+
+
+TAGS_WIDTH = 24  # the tags cell is cut here (with "…"); --json has them all
+
+
+def _grades(row: dict[str, Any]) -> str | None:
+    """``4/3`` (setup/execution, ``-`` for one not graded); None when neither is."""
+    setup, execution = row.get("setup_quality"), row.get("execution_quality")
+    if setup is None and execution is None:
+        return None
+    return f"{'-' if setup is None else setup}/{'-' if execution is None else execution}"
+
+
+def _tags(tags: list[str] | None) -> str | None:
+    text = ",".join(tags or ())
+    if not text:
+        return None
+    return text if len(text) <= TAGS_WIDTH else text[: TAGS_WIDTH - 1] + "…"
 
 
 # -- stats ---------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Every page but ``/login`` needs a live session (else a redirect to the login page); every
 POST needs the session's CSRF token (else 403, nothing done); in read-only mode the desk's
-actions are neither shown nor accepted (403). Templates are autoescaped and are given
-only what they show: no setting, path to a secret or secret value reaches them.
+actions and the review form are neither shown nor accepted (403). A review with a bad box
+is shown again with the box named (400) and nothing is written. Templates are
+autoescaped and are given only what they show: no setting, path to a secret or secret
+value reaches them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skimd.clock import Clock
+from skimd.domain.reviews import Review, ReviewFieldError
 from skimd.domain.stats import GroupBy
 from skimd.errors import (
     DaemonReplyError,
@@ -34,8 +37,15 @@ from skimd.errors import (
     InvalidInputError,
     SkimdError,
 )
+from skimd.services.journal.reviews import UnknownRoundTripError
 from skimd.services.journal.stats import stats_json
 from skimd.web.desk import ACTIONS, Desk, TripFilter
+from skimd.web.review_form import (
+    LABELS,
+    form_values,
+    review_from_form,
+    submitted_values,
+)
 from skimd.web.security import (
     CSRF_FIELD,
     SECURITY_HEADERS,
@@ -74,6 +84,7 @@ def create_app(
         Route("/desk/act", web.act, methods=["POST"]),
         Route("/journal", web.trips, methods=["GET"]),
         Route("/journal/{trip_id:int}", web.trip, methods=["GET"]),
+        Route("/journal/{trip_id:int}/review", web.review, methods=["POST"]),
         Route("/journal/{trip_id:int}/chart/{image_id:int}.png", web.chart, methods=["GET"]),
         Route("/stats", web.stats, methods=["GET"]),
         Route("/stats/equity.png", web.equity, methods=["GET"]),
@@ -270,15 +281,59 @@ class _Web:
     async def trip(self, request: Request) -> Response:
         if not self._logged_in(request):
             return self._to_login()
-        found = await run_in_threadpool(self._desk.trip, request.path_params["trip_id"])
+        return await self._trip_page(request, request.path_params["trip_id"])
+
+    async def _trip_page(
+        self,
+        request: Request,
+        trip_id: int,
+        values: dict[str, str] | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        """The round-trip page; ``values`` and ``error`` show a refused review again."""
+        found = await run_in_threadpool(self._desk.trip, trip_id)
         if found is None:
             return self._refused(request, "No such round trip.", 404)
         row, charts = found
+        stored = await run_in_threadpool(self._desk.review_of, trip_id)
         return self._page(
             request,
             "trip.html",
-            {"trip": row, "charts": [c.image_id for c in charts], "zone": self._desk.zone},
+            {
+                "trip": row,
+                "charts": [c.image_id for c in charts],
+                "zone": self._desk.zone,
+                "review": form_values(stored),
+                "values": values if values is not None else form_values(stored),
+                "review_error": error,
+            },
+            status_code=status_code,
         )
+
+    async def review(self, request: Request) -> Response:
+        if not self._logged_in(request):
+            return self._to_login()
+        form = await self._form(request)
+        if form is None:
+            return self._refused(request, "The form has expired; reload and try again.", 403)
+        if self._options.read_only:
+            return self._refused(request, "skimd web is read-only.", 403)
+        trip_id: int = request.path_params["trip_id"]
+        try:
+            stored = await run_in_threadpool(self._desk.review_of, trip_id)
+        except UnknownRoundTripError:
+            return self._refused(request, "No such round trip.", 404)
+        try:
+            wanted: Review = review_from_form(form, stored)
+            await run_in_threadpool(self._desk.review, trip_id, wanted)
+        except ReviewFieldError as exc:
+            why = f"{LABELS.get(exc.field, exc.field)}: {exc.problem}"
+            return await self._trip_page(request, trip_id, submitted_values(form), why, 400)
+        except InvalidInputError as exc:
+            return await self._trip_page(request, trip_id, submitted_values(form), str(exc), 400)
+        request.session["flash"] = [f"Review of round trip {trip_id} saved."]
+        return RedirectResponse(f"/journal/{trip_id}", status_code=303)
 
     async def chart(self, request: Request) -> Response:
         if not self._logged_in(request):

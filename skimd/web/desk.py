@@ -7,7 +7,9 @@
   switch is thrown in the database, as ``skimd guard`` does (the daemon re-reads it before
   every entry); the others need a daemon and say so.
 - Journal: round trips (filtered by market-zone date and ticker), one round trip with the
-  charts of its trade report, and :class:`~skimd.services.journal.stats.JournalStats`.
+  charts of its trade report, its review (read and written through
+  :class:`~skimd.services.journal.reviews.JournalReviews`, as ``skimd journal review``
+  does), and :class:`~skimd.services.journal.stats.JournalStats`.
 
 Calls are serialised by one lock: Starlette runs them in worker threads, and the database
 parts are built for one caller at a time.
@@ -22,9 +24,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from skimd.domain.reviews import Review
 from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonUnavailableError, InvalidInputError
 from skimd.services.guard import KillSwitch
+from skimd.services.journal.reviews import JournalReviews, TripReview
 from skimd.services.journal.stats import JournalStats, StatsReport
 from skimd.services.ports.reports import ReportStore, StoredChart
 
@@ -73,6 +77,7 @@ class DeskParts:
     trips: Callable[[], TripReads]
     reports: Callable[[], ReportStore]
     stats: Callable[[], JournalStats]
+    reviews: Callable[[], JournalReviews]
     zone: ZoneInfo
     recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
 
@@ -198,6 +203,17 @@ class Desk:
                         if report.round_trip_id == trip_id:
                             charts.extend(report.charts)
         return self._local(row), charts
+
+    def review_of(self, trip_id: int) -> Review:
+        """The review stored for round trip ``trip_id`` (``Review()`` when none is)."""
+        with self._lock:
+            return self._parts.reviews().get(trip_id).review
+
+    def review(self, trip_id: int, review: Review) -> TripReview:
+        """Store ``review`` over the stored one (one write transaction); raises
+        :class:`~skimd.errors.InvalidInputError` (no such round trip, nothing given)."""
+        with self._lock:
+            return self._parts.reviews().review(trip_id, review)
 
     def stats(
         self, date_from: date | None, date_to: date | None, by: GroupBy | None = None

@@ -2,9 +2,10 @@
 ``chromium-driver``, driven by Selenium through the system driver) against a ``skimd web``
 process beside a running demo daemon, after a demo day has filled the journal.
 
-The trader logs in, opens a round trip and its chart, looks at the statistics, and locks
-the kill switch through the page (with its confirmation step); ``skimd status --json``
-then shows it locked, from the daemon. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
+The trader logs in, opens a round trip and its chart, reviews it (``skimd journal review
+--json`` then shows the review stored), looks at the statistics, and locks the kill switch
+through the page (with its confirmation step); ``skimd status --json`` then shows it
+locked, from the daemon. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
 set (``docs/web/`` holds the committed ones), else into the test's tmp dir.
 """
 
@@ -177,6 +178,30 @@ def test_log_in_open_a_round_trip_and_lock_the_kill_switch_in_chromium(
     chart = find(By.CSS_SELECTOR, "img.chart")
     until(lambda d: image_loaded(d, chart))
     driver.save_screenshot(str(shots / "round-trip.png"))  # type: ignore[attr-defined]
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(find(By.ID, "setup")).select_by_value("4")
+    Select(find(By.ID, "execution")).select_by_value("3")
+    Select(find(By.ID, "followed_plan")).select_by_value("yes")
+    find(By.ID, "emotion").send_keys("calm")
+    find(By.ID, "tags").send_keys("gap, news")
+    find(By.ID, "lessons").send_keys("Waited for the opening range.")
+    find(By.ID, "save-review").click()
+    assert "Review of round trip 1 saved." in find(By.ID, "flash").text
+    assert "gap, news" in find(By.ID, "stored-tags").text
+    driver.execute_script(  # type: ignore[attr-defined]
+        "arguments[0].scrollIntoView();", find(By.ID, "review")
+    )
+    driver.save_screenshot(str(shots / "reviewed.png"))  # type: ignore[attr-defined]
+    stored = skimd(config, "journal", "review", "1", "--json")
+    assert stored.returncode == 0, stored.stderr
+    assert {k: v for k, v in json.loads(stored.stdout).items() if k in (
+        "setup_quality", "execution_quality", "followed_plan", "emotional_state",
+        "lessons_learned", "tags")} == {
+        "setup_quality": 4, "execution_quality": 3, "followed_plan": True,
+        "emotional_state": "calm", "lessons_learned": "Waited for the opening range.",
+        "tags": ["gap", "news"]}
 
     find(By.LINK_TEXT, "Stats").click()
     equity = find(By.ID, "equity")

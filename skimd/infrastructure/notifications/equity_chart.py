@@ -67,15 +67,27 @@ def render_equity(
     zero = y_of(0)
     draw.line([(left, zero), (right, zero)], fill=charts.GREY, width=1)
 
+    # Drawdown from the running peak, shaded under it: segment i (from trip i-1 to i) is
+    # shaded from the peak up to trip i down to the curve when either end is below that
+    # peak. Each run of shaded segments is one polygon (a year of trades is thousands of
+    # segments; one polygon each made the chart several times slower to draw).
+    peaks: list[Decimal] = []
     peak = values[0]
-    for i in range(1, len(values)):  # drawdown from the running peak, shaded under it
-        peak = max(peak, values[i])
-        if values[i] < peak or values[i - 1] < peak:
-            draw.polygon(
-                [(x_of(i - 1), y_of(peak)), (x_of(i), y_of(peak)), (x_of(i), y_of(values[i])),
-                 (x_of(i - 1), y_of(values[i - 1]))],
-                fill=(90, 40, 44),
-            )
+    for value in values:
+        peak = max(peak, value)
+        peaks.append(peak)
+    run: list[int] = []
+    for i in range(1, len(values) + 1):
+        if i < len(values) and (values[i] < peaks[i] or values[i - 1] < peaks[i]):
+            run.append(i)
+            continue
+        if run:
+            upper = [pt for j in run for pt in ((x_of(j - 1), y_of(peaks[j])),
+                                              (x_of(j), y_of(peaks[j])))]
+            under = [(x_of(j), y_of(values[j])) for j in reversed(run)]
+            under.append((x_of(run[0] - 1), y_of(values[run[0] - 1])))
+            draw.polygon(upper + under, fill=(90, 40, 44))
+            run = []
     points = [(x_of(i), y_of(v)) for i, v in enumerate(values)]
     draw.line(points, fill=charts.PATH, width=2)
     last = values[-1]

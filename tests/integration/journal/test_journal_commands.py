@@ -94,7 +94,7 @@ def test_round_trips_table_in_market_time_with_totals(
     assert run(config, "round-trips") == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["id", "ticker", "status", "qty", "entry_avg", "exit_avg",
-                                "fees", "net_pnl", "opened", "closed"]
+                                "fees", "net_pnl", "opened", "closed", "s/e", "tags"]
     bhp = table[1].split()
     assert bhp[1] == "BHP" and bhp[-4:] == ["2024-07-01", "10:20:00", "2024-07-03", "14:30:00"]
     cba = table[2].split()
@@ -102,7 +102,8 @@ def test_round_trips_table_in_market_time_with_totals(
     wes = table[4].split()
     assert wes[1:3] == ["WES", "open"] and len(wes) == 8  # no exit, net or close yet
     totals = table[6].split()
-    assert totals == ["total", "3/4", "closed", "48", "518"]  # fees of all, net of the closed
+    # fees of all, net of the closed; none reviewed (the grade and tags cells stay blank)
+    assert totals == ["total", "3/4", "closed", "48", "518", "0", "reviewed"]
 
 
 def test_round_trips_json_open_and_closed(

@@ -54,6 +54,19 @@ def test_review_is_stored_listed_and_grouped(
     assert listed[seeded.bhp]["lessons_learned"] == "waited"
     assert listed[seeded.wes]["setup_quality"] is None and listed[seeded.wes]["tags"] == []
 
+    assert run(config, "round-trips") == 0  # the table ends with grades and tags
+    table = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert table[str(seeded.bhp)][-2:] == ["4/5", "orb,news"]
+    assert table[str(seeded.xyz)][-2:] == ["2/-", "news"]
+    assert not any("/" in cell for cell in table[str(seeded.wes)])  # not reviewed: blank
+    assert table["total"][-2:] == ["2", "reviewed"]
+    assert run(config, "review", str(seeded.wes), "--tag", "alpha-one", "--tag", "bravo-two",
+               "--tag", "charlie-three") == 0
+    capsys.readouterr()
+    assert run(config, "round-trips", "--open") == 0
+    wes = capsys.readouterr().out.splitlines()[1].split()
+    assert wes[-1] == "alpha-one,bravo-two,cha…"  # cut to fit; --json has them all
+
     assert run(config, "stats", "--by", "setup", "--no-chart", "--json") == 0
     by_setup = json.loads(capsys.readouterr().out)
     assert [(g["label"], g["round_trips"]) for g in by_setup["groups"]] == [

@@ -1,6 +1,7 @@
 """The desk's parts as fakes implementing the same protocols: a control channel that
 records what it is asked (or has no daemon), a kill switch over the fake trading store,
-round-trip rows, a report store with one chart, statistics over fixed trips."""
+round-trip rows, a report store with one chart, statistics over fixed trips, a review
+store over the same rows."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from skimd.clock import SimulatedClock
+from skimd.domain.reviews import Review
 from skimd.domain.stats import ClosedTrip
 from skimd.errors import DaemonUnavailableError
 from skimd.services.guard import KillSwitch
+from skimd.services.journal.reviews import JournalReviews
 from skimd.services.journal.stats import JournalStats
 from skimd.services.ports.reports import StoredChart, StoredReport
+from skimd.services.ports.reviews import ReviewTarget
 from skimd.services.ports.stats import EquityCurve
 from skimd.web.app import WebOptions, create_app
 from skimd.web.desk import Desk, DeskParts
@@ -117,6 +121,40 @@ class FakeTripReads:
         return next((dict(r) for r in ROWS if r["id"] == trip_id), None)
 
 
+@dataclass
+class FakeReviewStore:
+    """:class:`~skimd.services.ports.reviews.ReviewStore` over :data:`ROWS`: the reviews
+    stored, and how many write transactions were opened."""
+
+    reviews: dict[int, Review] = field(default_factory=dict)
+    writes: int = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[FakeReviewStore]:
+        self.writes += 1
+        yield self
+
+    @contextmanager
+    def read(self) -> Iterator[FakeReviewStore]:
+        yield self
+
+    def review_target(self, round_trip_id: int) -> ReviewTarget | None:
+        row = next((r for r in ROWS if r["id"] == round_trip_id), None)
+        if row is None:
+            return None
+        closed = row["closed_at"]
+        return ReviewTarget(
+            round_trip_id, row["ticker"], row["status"],
+            datetime.fromisoformat(row["opened_at"]),
+            None if closed is None else datetime.fromisoformat(closed),
+            self.reviews.get(round_trip_id, Review()),
+        )
+
+    def save_review(self, round_trip_id: int, review: Review, *, report_date: date,
+                    title: str, at: datetime) -> None:
+        self.reviews[round_trip_id] = review
+
+
 class FakeReports:
     @contextmanager
     def read(self) -> Iterator[FakeReports]:
@@ -148,6 +186,7 @@ class WebRig:
     store: FakeTradingStore
     clock: SimulatedClock
     app: Any
+    reviews: FakeReviewStore
 
 
 def make_rig(
@@ -157,6 +196,8 @@ def make_rig(
     control = FakeControl(running=running)
     store = FakeTradingStore()
     switch = KillSwitch(store, clock)
+    reviews = FakeReviewStore()
+    journal_reviews = JournalReviews(reviews, clock, ZONE)
     parts = DeskParts(
         control=control,
         status=lambda: status_report(switch.state().locked),
@@ -164,13 +205,14 @@ def make_rig(
         trips=lambda: FakeTripReads(),
         reports=lambda: FakeReports(),  # type: ignore[arg-type,return-value]
         stats=lambda: JournalStats(FakeTrips(), ZONE, render_equity),
+        reviews=lambda: journal_reviews,
         zone=ZONE,
         recent_alerts=lambda limit: ALERTS[:limit],
     )
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
                          secure_cookie=secure)
     app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
-    return WebRig(control, store, clock, app)
+    return WebRig(control, store, clock, app, reviews)
 
 
 class Browser:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from skimd.domain.reviews import Review
 from tests.integration.web.fakes import (
     CHART,
     EQUITY,
@@ -246,3 +247,93 @@ def test_the_stats_page_groups_as_journal_stats_does() -> None:
     assert 'id="groups"' in page and "<td>VPL</td>" in page
     assert 'id="groups"' not in client.get("/stats").text
     assert client.get("/stats?by=moon").status_code == 400
+
+
+# -- the review form -------------------------------------------------------------------------
+
+REVIEW = {"setup": "4", "execution": "2", "followed_plan": "no", "emotion": "Greedy",
+          "lessons": "  waited for the range  ", "tags": "gap, Late entry"}
+
+
+def test_a_review_from_the_form_is_stored_and_shown() -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    csrf = token(client, "/journal/1")
+    answer = client.post("/journal/1/review", data={"csrf_token": csrf, **REVIEW})
+    assert answer.status_code == 303 and answer.headers["location"] == "/journal/1"
+    assert rig.reviews.reviews[1] == Review(4, 2, False, "greedy", "waited for the range",
+                                            ("gap", "late entry"))
+    page = client.get("/journal/1").text
+    assert "Review of round trip 1 saved." in page
+    assert '<option value="4" selected>' in page and 'value="gap, late entry"' in page
+    assert "waited for the range</textarea>" in page
+
+
+def test_blank_boxes_keep_the_stored_review_and_emptied_tags_clear_it() -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    client.post("/journal/1/review", data={"csrf_token": token(client, "/journal/1"), **REVIEW})
+    blank = {name: "" for name in REVIEW}
+    answer = client.post("/journal/1/review",
+                         data={"csrf_token": token(client, "/journal/1"), **blank,
+                               "setup": "5"})
+    assert answer.status_code == 303
+    assert rig.reviews.reviews[1] == Review(5, 2, False, "greedy", "waited for the range", ())
+
+
+@pytest.mark.parametrize(("box", "value", "named"), [
+    ("setup", "7", "Setup: must be 1-5"),
+    ("execution", "x", "Execution: must be 1-5"),
+    ("followed_plan", "maybe", "Followed the plan: must be yes or no"),
+    ("emotion", "very calm", "Emotion: must be one word"),
+    ("tags", "gap, " + "x" * 41, "Tags: a tag is 1-40 characters"),
+])
+def test_a_bad_box_is_named_on_the_page_and_nothing_is_written(
+    box: str, value: str, named: str
+) -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    answer = client.post("/journal/1/review",
+                         data={"csrf_token": token(client, "/journal/1"), **REVIEW, box: value})
+    assert answer.status_code == 400
+    assert 'id="review-error"' in answer.text and named in answer.text
+    assert 'id="trip-title"' in answer.text  # the round trip's page again, boxes kept
+    assert "waited for the range" in answer.text
+    assert rig.reviews.reviews == {} and rig.reviews.writes == 0
+
+
+def test_an_empty_review_and_an_unknown_round_trip_write_nothing() -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    blank = {name: "" for name in REVIEW}
+    empty = client.post("/journal/1/review",
+                        data={"csrf_token": token(client, "/journal/1"), **blank})
+    assert empty.status_code == 400 and "nothing to review" in empty.text
+    unknown = client.post("/journal/99/review",
+                          data={"csrf_token": token(client, "/"), **REVIEW})
+    assert unknown.status_code == 404
+    assert rig.reviews.reviews == {} and rig.reviews.writes == 0
+
+
+def test_a_review_needs_the_csrf_token_and_a_login() -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    for sent in ({}, {"csrf_token": "forged"}):
+        assert client.post("/journal/1/review", data={**sent, **REVIEW}).status_code == 403
+    stranger = Browser(rig.app)
+    assert stranger.post("/journal/1/review", data=REVIEW).headers["location"] == "/login"
+    assert rig.reviews.reviews == {}
+
+
+def test_read_only_hides_the_review_form_and_refuses_the_post() -> None:
+    rig = make_rig(read_only=True)
+    rig.reviews.reviews[1] = Review(setup_quality=3, tags=("gap",))
+    client = logged_in(rig)
+    page = client.get("/journal/1").text
+    assert 'id="review-form"' not in page and "/journal/1/review" not in page
+    assert 'id="stored-review"' in page and "gap" in page  # the stored review still shows
+    answer = client.post("/journal/1/review",
+                         data={"csrf_token": token(client, "/journal/1"), **REVIEW})
+    assert answer.status_code == 403 and "read-only" in answer.text
+    assert rig.reviews.reviews == {1: Review(setup_quality=3, tags=("gap",))}
+    assert rig.reviews.writes == 0
