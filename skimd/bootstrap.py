@@ -727,7 +727,7 @@ class App:
             return self.broker
         import httpx
 
-        from skimd.infrastructure.news import AsxAnnouncementFeed
+        from skimd.infrastructure.news.asx_feed import AsxAnnouncementFeed
 
         # The ASX site wants a browser's headers and redirects followed: its own client.
         http = httpx.AsyncClient(

@@ -73,3 +73,27 @@ def test_the_daemon_starts_without_the_heavy_optional_modules(tmp_path: Path) ->
     heavy, later = done.stdout.strip().splitlines()[-2:]
     assert heavy == "[]"
     assert later == "[]"
+
+
+def test_building_the_asx_news_feed_loads_no_page_reader() -> None:
+    """The production daemon builds the feed at start; the page reader and the stdlib HTML
+    parser come with the news job's first read."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from zoneinfo import ZoneInfo
+        import httpx
+        from skimd.clock import SystemClock
+        from skimd.infrastructure.news.asx_feed import AsxAnnouncementFeed
+        AsxAnnouncementFeed(httpx.AsyncClient(), "https://example.invalid/", SystemClock(),
+                            ZoneInfo("Australia/Sydney"))
+        print(sorted(m for m in ("skimd.infrastructure.news.asx_page", "html.parser")
+                     if m in sys.modules))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
