@@ -29,7 +29,10 @@ extra: the README's deploy step), not in the development venv: test-only package
 what the daemon loads (selenium brings trio, which httpcore imports whenever it is
 installed: +6 MB; pytest brings pygments). ``--python`` names its interpreter; by default
 ``.bench-venv`` in the repository is made on first use (``python -m venv`` +
-``pip install -e .``, so it follows the working tree) and reused.
+``pip install -e .``, so it follows the working tree) and reused. Its environment is the one
+systemd gives the unit (:data:`SERVICE_ENV` from this shell, plus what the unit sets), not
+the caller's: a shell exporting ``SSL_CERT_FILE`` would make the daemon's TLS context parse
+that whole CA bundle (+1.2 MB), which the deployed daemon does not do.
 
 Run from the repository root: ``python bench/startup.py [--config demo|production|both]
 [--runs 3] [--steady-s 3] [--breakdown] [--python PATH]``.
@@ -107,8 +110,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# The environment systemd gives the unit's process (its one Environment= line names the config,
+# which the bench passes itself), not this shell's: a shell's SSL_CERT_FILE makes every TLS
+# context load that whole CA bundle (+1.2 MB measured on a box that exports it), and a
+# service has no PYTHONDONTWRITEBYTECODE, SKIMD_* or CREDENTIALS_DIRECTORY of the caller's.
+SERVICE_ENV = ("PATH", "LANG", "HOME", "USER", "LOGNAME")
+
+
 def base_env(tmp: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SKIMD", "CREDENTIALS"))}
+    keep = {k: v for k, v in os.environ.items() if k in SERVICE_ENV}
     return {**keep, "WATCHDOG_USEC": "10000000", "SKIMD__PATHS__DATA_DIR": str(tmp / "data")}
 
 

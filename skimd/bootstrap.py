@@ -727,7 +727,7 @@ class App:
             return self.broker
         import httpx
 
-        from skimd.infrastructure.news import AsxAnnouncementFeed
+        from skimd.infrastructure.news.asx_feed import AsxAnnouncementFeed
 
         # The ASX site wants a browser's headers and redirects followed: its own client.
         http = httpx.AsyncClient(
@@ -764,7 +764,12 @@ class App:
         session = self.broker_session
         session.probe_with(self.broker.health)
         day = TradingDay(ctx, session=session)
-        reports = self.trade_reports(BrokerPricePath(self.broker)).write_reports
+
+        def reports(day: date) -> Any:
+            # The report stack (its store, Markdown and charts) is built when the end of day
+            # writes reports, not at start: a steady daemon does not hold it.
+            return self.trade_reports(BrokerPricePath(self.broker)).write_reports(day)
+
         day.attach_journal(lambda desk: _journal_day(self.settings, ctx, self.store, desk, reports))
         return day
 

@@ -45,7 +45,7 @@ _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oa
 
 COMMAND_MODULES = {
     "run": "run",
-    "demo": "run",
+    "demo": "demo",
     "status": "status",
     "scan": "scan",
     "guard": "guard",

@@ -1,4 +1,5 @@
-"""``skimd run`` (the daemon, foreground) and ``skimd demo``."""
+"""``skimd run``: the daemon, in the foreground (``skimd demo`` is :mod:`.demo`'s own, so
+the daemon does not load it)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "run", parents=parents, help="run the daemon in the foreground (systemd ExecStart)"
     )
     run.set_defaults(handler=_run)
-    from skimd.commands import demo
-
-    demo.register(subparsers, parents)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -18,8 +18,6 @@ from pydantic import SecretStr
 from skimd.errors import DatabaseError
 
 from .maintenance_journal import read_journal
-from .rekey import settle_rekey
-from .restore import settle_restore
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +37,15 @@ def settle_interrupted(
     journal = read_journal(db_path)
     if journal is None:
         return None
+    # The settling code (restore, rekey and their verify/copy helpers) is imported only when a
+    # step is pending: a daemon that opens a tidy file never needs it.
     if journal.operation == "restore":
+        from .restore import settle_restore
+
         message = settle_restore(db_path, journal, apply=exclusive, hint=HINT)
     elif journal.operation == "rekey":
+        from .rekey import settle_rekey
+
         message = settle_rekey(
             db_path,
             journal,

@@ -21,7 +21,6 @@ import httpx
 from skimd.clock import Clock
 from skimd.domain.market import Announcement
 from skimd.errors import DataSourceError, InvalidInputError
-from skimd.infrastructure.news.asx_page import parse_announcements
 
 
 class AsxAnnouncementFeed:
@@ -48,6 +47,9 @@ class AsxAnnouncementFeed:
                 f"announcements; {day.isoformat()} was asked for"
             )
         html = await self._fetch()
+        # imported on the first read (the news job), not when the daemon builds the feed
+        from skimd.infrastructure.news.asx_page import parse_announcements
+
         items = parse_announcements(html, day, self._zone, source=self._url)
         return [item for item in items if item.released_at <= now]
 

@@ -12,7 +12,8 @@ import pytest
 
 from skimd.clock import SimulatedClock
 from skimd.errors import DataSourceError, InvalidInputError
-from skimd.infrastructure.news import DEFAULT_URL, AnnouncementPageError, AsxAnnouncementFeed
+from skimd.infrastructure.news.asx_feed import AsxAnnouncementFeed
+from skimd.infrastructure.news.asx_page import DEFAULT_URL, AnnouncementPageError
 from skimd.services.ports.broker import AnnouncementFeed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "news"

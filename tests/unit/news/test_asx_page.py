@@ -10,7 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from skimd.errors import DataSourceError
-from skimd.infrastructure.news import DEFAULT_URL, AnnouncementPageError, parse_announcements
+from skimd.infrastructure.news.asx_page import (
+    DEFAULT_URL,
+    AnnouncementPageError,
+    parse_announcements,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "news"
 SYDNEY = ZoneInfo("Australia/Sydney")

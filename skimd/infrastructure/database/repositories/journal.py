@@ -6,14 +6,13 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import islice
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from skimd.errors import IntegrityError
-from skimd.infrastructure.bank_import import BankTxnRecord, txn_hash
 
 from ..tables import (
     Account,
@@ -33,6 +32,9 @@ from ..tables import (
     WatchlistItem,
 )
 from ._base import Repository
+
+if TYPE_CHECKING:  # the statement parsers are imported by the import command, not the daemon
+    from skimd.infrastructure.bank_import import BankTxnRecord
 
 
 class TradeRepository(Repository[Trade]):
@@ -211,6 +213,8 @@ class BankTransactionRepository(Repository[BankTransaction]):
         reference: str | None = None,
     ) -> str:
         """The parser's hash of a line (the same value ``BankTxnRecord.hash`` carries)."""
+        from skimd.infrastructure.bank_import import txn_hash
+
         return txn_hash(account, posted_on, amount, description, reference)
 
     def add_new(self, tx: BankTransaction) -> bool:
