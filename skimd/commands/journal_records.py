@@ -34,7 +34,13 @@ from typing import Any
 
 from skimd.commands.journal_app import journal_app
 from skimd.commands.text_tables import local_time, render_table
-from skimd.domain.reviews import RATING_MAX, Review, ReviewFieldError, parse_review
+from skimd.domain.reviews import (
+    RATING_MAX,
+    Review,
+    ReviewFieldError,
+    TripReview,
+    parse_review,
+)
 from skimd.domain.trader_records import (
     MAX_ATTACHMENT_BYTES,
     FieldError,
@@ -44,7 +50,6 @@ from skimd.domain.trader_records import (
     parse_plan,
 )
 from skimd.errors import InvalidInputError
-from skimd.services.journal.reviews import TripReview
 
 REVIEW_FLAGS = {
     "setup_quality": "--setup",

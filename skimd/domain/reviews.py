@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 
 from .trader_records import FieldError
 
@@ -142,3 +143,15 @@ def _lessons(text: str) -> str:
 def setup_label(setup_quality: int | None) -> str | None:
     """The statistics' group for a setup grade (``setup 4/5``); None when not graded."""
     return None if setup_quality is None else f"setup {setup_quality}/{RATING_MAX}"
+
+
+@dataclass(frozen=True, slots=True)
+class TripReview:
+    """A round trip (times aware UTC) and its whole stored review."""
+
+    round_trip_id: int
+    ticker: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    review: Review

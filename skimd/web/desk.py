@@ -24,11 +24,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from skimd.domain.reviews import Review
+from skimd.domain.reviews import Review, TripReview
 from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonUnavailableError, InvalidInputError
 from skimd.services.guard import KillSwitch
-from skimd.services.journal.reviews import JournalReviews, TripReview
+from skimd.services.journal.reviews import JournalReviews
 from skimd.services.journal.stats import JournalStats, StatsReport
 from skimd.services.ports.reports import ReportStore, StoredChart
 

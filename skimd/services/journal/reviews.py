@@ -10,11 +10,10 @@ write lock, so it is safe while the daemon runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from skimd.clock import Clock
-from skimd.domain.reviews import Review
+from skimd.domain.reviews import Review, TripReview
 from skimd.errors import InvalidInputError
 from skimd.services.ports.reviews import ReviewStore, ReviewTarget
 
@@ -27,18 +26,6 @@ class UnknownRoundTripError(InvalidInputError):
     def __init__(self, round_trip_id: int) -> None:
         super().__init__(f"round trip {round_trip_id}: no such round trip in the journal")
         self.round_trip_id = round_trip_id
-
-
-@dataclass(frozen=True, slots=True)
-class TripReview:
-    """A round trip (times aware UTC) and its whole stored review."""
-
-    round_trip_id: int
-    ticker: str
-    status: str
-    opened_at: datetime
-    closed_at: datetime | None
-    review: Review
 
 
 class JournalReviews:
