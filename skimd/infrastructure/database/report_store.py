@@ -289,6 +289,35 @@ class RoundTripRow:
     lessons_learned: str | None = None
     tags: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, rt: RoundTrip, trades: int, review: Review | None = None) -> RoundTripRow:
+        """The row of ``rt`` with its ``trades`` count and, when given, its review."""
+        review = Review() if review is None else review
+        held = None if rt.closed_at is None else int((rt.closed_at - rt.opened_at).total_seconds())
+        return cls(
+            id=rt.id or 0,
+            account=rt.account,
+            ticker=rt.ticker,
+            conid=rt.conid,
+            status=rt.status,
+            qty=rt.qty,
+            entry_avg=rt.entry_avg,
+            exit_avg=rt.exit_avg,
+            gross_pnl=rt.gross_pnl,
+            fees=rt.fees,
+            net_pnl=rt.net_pnl,
+            opened_at=rt.opened_at,
+            closed_at=rt.closed_at,
+            holding_seconds=held,
+            trades=trades,
+            setup_quality=review.setup_quality,
+            execution_quality=review.execution_quality,
+            followed_plan=review.followed_plan,
+            emotional_state=review.emotional_state,
+            lessons_learned=review.lessons_learned,
+            tags=review.tags or (),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         values = _plain(asdict(self))
         values["tags"] = list(self.tags)
@@ -365,36 +394,10 @@ def list_round_trips(uow: UnitOfWork, status: str | None = None) -> list[RoundTr
     ):
         reviews[rt_id] = Review(setup, execution, followed, emotion, lessons,
                                 tags_of(tags) or None)
-    rows: list[RoundTripRow] = []
-    for rt, n in uow.session.execute(stmt).all():
-        held = None if rt.closed_at is None else int((rt.closed_at - rt.opened_at).total_seconds())
-        review = reviews.get(rt.id or 0, Review())
-        rows.append(
-            RoundTripRow(
-                id=rt.id or 0,
-                account=rt.account,
-                ticker=rt.ticker,
-                conid=rt.conid,
-                status=rt.status,
-                qty=rt.qty,
-                entry_avg=rt.entry_avg,
-                exit_avg=rt.exit_avg,
-                gross_pnl=rt.gross_pnl,
-                fees=rt.fees,
-                net_pnl=rt.net_pnl,
-                opened_at=rt.opened_at,
-                closed_at=rt.closed_at,
-                holding_seconds=held,
-                trades=int(n or 0),
-                setup_quality=review.setup_quality,
-                execution_quality=review.execution_quality,
-                followed_plan=review.followed_plan,
-                emotional_state=review.emotional_state,
-                lessons_learned=review.lessons_learned,
-                tags=review.tags or (),
-            )
-        )
-    return rows
+    return [
+        RoundTripRow.of(rt, int(n or 0), reviews.get(rt.id or 0))
+        for rt, n in uow.session.execute(stmt).all()
+    ]
 
 
 __all__ = [

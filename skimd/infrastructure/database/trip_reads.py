@@ -92,21 +92,4 @@ def _trade_counts(uow: UnitOfWork, ids: list[int]) -> dict[int, int]:
 
 
 def _row(rt: RoundTrip, trades: int) -> dict[str, Any]:
-    held = None if rt.closed_at is None else int((rt.closed_at - rt.opened_at).total_seconds())
-    return RoundTripRow(
-        id=rt.id or 0,
-        account=rt.account,
-        ticker=rt.ticker,
-        conid=rt.conid,
-        status=rt.status,
-        qty=rt.qty,
-        entry_avg=rt.entry_avg,
-        exit_avg=rt.exit_avg,
-        gross_pnl=rt.gross_pnl,
-        fees=rt.fees,
-        net_pnl=rt.net_pnl,
-        opened_at=rt.opened_at,
-        closed_at=rt.closed_at,
-        holding_seconds=held,
-        trades=trades,
-    ).as_dict()
+    return RoundTripRow.of(rt, trades).as_dict()
