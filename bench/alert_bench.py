@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -60,9 +59,8 @@ from skimd.domain.alerts import CandidateFound, OrderFilled  # noqa: E402
 from skimd.domain.trading import CandidateSource  # noqa: E402
 from tests.e2e.demo_runs import (  # noqa: E402
     DISCORD_BUCKET,
-    demo_command,
-    env,
     open_demo_db,
+    run_demo,
     webhook_config,
 )
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
@@ -206,12 +204,8 @@ def demo_day_run(folder: Path, tree: Path = ROOT) -> DemoDay:
     """The demo day run from the ``skimd`` package under ``tree`` (put first on the path)."""
     with FakeDiscord(bucket=DISCORD_BUCKET) as discord:
         start = time.monotonic()
-        done = subprocess.run(
-            demo_command(webhook_config(folder, discord.url), "--seed", "7", "--json"),
-            env={**env(), "PYTHONPATH": os.pathsep.join((str(tree), str(ROOT)))},
-            cwd=tree,  # `python -m` puts the working directory first on the path
-            capture_output=True, text=True, timeout=900,
-        )
+        done = run_demo(webhook_config(folder, discord.url), "--seed", "7", "--json",
+                        source=tree, timeout_s=900)
         elapsed = time.monotonic() - start
         requests = list(discord.requests)
     if done.returncode != 0:

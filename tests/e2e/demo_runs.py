@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -84,14 +85,18 @@ def demo_command(config: Path, *extra: str) -> list[str]:
     ]
 
 
-def run_demo(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_demo(
+    config: Path, *extra: str, source: Path = ROOT, timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """The demo as a process, from the ``skimd`` package under ``source`` (another tree's,
+    e.g. an older revision's extracted by a bench; this repository's by default)."""
     return subprocess.run(
         demo_command(config, *extra),
-        env=env(),
-        cwd=ROOT,
+        env={**env(), "PYTHONPATH": os.pathsep.join(dict.fromkeys((str(source), str(ROOT))))},
+        cwd=source,  # `python -m` puts the working directory first on the path
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout_s,
     )
 
 
