@@ -56,12 +56,18 @@ class Desk:
     def __init__(self, kinds: dict[str, KindRule], *, batch_limit: int = 100) -> None:
         self.clock = SimulatedClock(T0)
         self.outbox = InMemoryOutbox()
-        self.phone = RecordingNotifier("discord")
         self.console = RecordingNotifier("console")
-        policy = AlertPolicy(channels={"discord": Route.MAIN}, kinds=kinds)
+        self.kinds = kinds
+        self.batch_limit = batch_limit
+        self.use_phone(RecordingNotifier("discord"))
+
+    def use_phone(self, phone: RecordingNotifier) -> None:
+        """(Re)build the sender with ``phone`` as the ``discord`` channel."""
+        self.phone = phone
+        policy = AlertPolicy(channels={"discord": Route.MAIN}, kinds=self.kinds)
         self.sender = OutboxSender(self.outbox, [self.phone, self.console], clock=self.clock,
                                    policy=policy, quiet_digest_interval_s=HOUR,
-                                   batch_limit=batch_limit, backoff_initial_s=2)
+                                   batch_limit=self.batch_limit, backoff_initial_s=2)
 
     def queue(self, *alerts: Alert) -> None:
         with self.outbox.unit_of_work() as uow:
@@ -230,10 +236,7 @@ class SlowPhone(RecordingNotifier):
 async def test_a_due_digest_carries_the_quiet_rows_queued_while_the_run_was_sending() -> None:
     desk = Desk(QUIET_ORDERS)
     phone = SlowPhone(desk, takes_s=HOUR)
-    desk.sender = OutboxSender(desk.outbox, [phone], clock=desk.clock,
-                               policy=AlertPolicy(channels={"discord": Route.MAIN},
-                                                  kinds=QUIET_ORDERS),
-                               quiet_digest_interval_s=HOUR, backoff_initial_s=2)
+    desk.use_phone(phone)
     desk.queue(placed(desk.clock, 1), failed(desk.clock))  # quiet, then one sent at once
     phone.meanwhile.append(filled(desk.clock, 2))  # queued while that send takes an hour
     await desk.sender.run_once()
@@ -245,10 +248,7 @@ async def test_a_due_digest_carries_the_quiet_rows_queued_while_the_run_was_send
 async def test_a_due_digest_waits_for_the_rows_older_than_it_to_go_first() -> None:
     desk = Desk(QUIET_ORDERS)
     phone = SlowPhone(desk, takes_s=HOUR)
-    desk.sender = OutboxSender(desk.outbox, [phone], clock=desk.clock,
-                               policy=AlertPolicy(channels={"discord": Route.MAIN},
-                                                  kinds=QUIET_ORDERS),
-                               quiet_digest_interval_s=HOUR, backoff_initial_s=2)
+    desk.use_phone(phone)
     desk.queue(placed(desk.clock, 1), failed(desk.clock))
     phone.meanwhile.append(failed(desk.clock))  # a row to send, queued during the run
     await desk.sender.run_once()
