@@ -89,6 +89,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.infrastructure.demo_state import DemoAccount
+    from skimd.infrastructure.notifications.message_renderers import ChildRenderer
     from skimd.infrastructure.systemd_credentials import CredentialPlan
     from skimd.services.alerts import OutboxSender
     from skimd.services.broker_session import BrokerSessionMonitor
@@ -513,8 +514,9 @@ class App:
         """The per-round-trip report writer. Without ``prices`` (a command has no broker
         session) charts show the executions' own prices; the daemon passes the broker's
         intraday path."""
+        from functools import partial
+
         from skimd.infrastructure.database.report_store import SqlReportStore
-        from skimd.infrastructure.notifications.report_charts import report_chart_renderer
         from skimd.services.journal.reports import TradeReports
         from skimd.services.ports.reports import NoPricePath
 
@@ -522,7 +524,7 @@ class App:
         return TradeReports(
             SqlReportStore(self.database.unit_of_work),
             prices if prices is not None else NoPricePath(),
-            report_chart_renderer(zone),
+            partial(self.renderer.report_chart, zone),
             self.clock,
             zone,
         )
@@ -608,7 +610,17 @@ class App:
             clock=self.wall_clock,  # the notifiers wait only for the remote side
             http_client=self.http if discord else None,
             stdout=self._stdout or sys.stdout,
+            renderer=self.renderer if discord else None,
         )
+
+    @cached_property
+    def renderer(self) -> ChildRenderer:
+        """Charts and Discord messages are drawn in a short-lived child process, so Pillow
+        and discord-webhook (with ``requests``; ≈9 MB together) are never loaded into a
+        skimd process that runs for weeks."""
+        from skimd.infrastructure.notifications.message_renderers import ChildRenderer
+
+        return ChildRenderer()
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

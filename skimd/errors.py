@@ -79,6 +79,11 @@ class NotifierRetryAfter(NotificationDeliveryError):
         self.retry_after = retry_after
 
 
+class RendererUnavailableError(NotificationDeliveryError):
+    """The short-lived helper process that draws charts and builds Discord messages failed
+    (could not start, died, timed out, answered garbage): nothing was sent; retry later."""
+
+
 class NotifierDisabledError(NotificationDeliveryError):
     """The channel is disabled until restart (bad/revoked webhook); alerts stay queued."""
 

@@ -35,11 +35,10 @@ error message or repr, and library exceptions that could carry it are not chaine
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -54,60 +53,19 @@ from skimd.errors import (
     NotifierRetryAfter,
 )
 from skimd.infrastructure.alert_codec import to_payload
-from skimd.infrastructure.notifications.charts import chart_filename, chart_for
-from skimd.infrastructure.notifications.discord_format import (
-    attachments_for,
-    plain_text,
-    render_alert,
+from skimd.infrastructure.notifications.message_renderers import (
+    InProcessRenderer,
+    MessageRenderer,
 )
-from skimd.infrastructure.notifications.discord_limits import MessageSpec, split_message
+
+if TYPE_CHECKING:
+    from skimd.infrastructure.notifications.discord_messages import Composed
 
 log = structlog.get_logger(__name__)
 
-_PLACEHOLDER_URL = "https://discord.invalid/webhook"  # discord-webhook never sees the secret
 _DISABLING = {401, 403, 404}
 _BAD_REQUEST = {400, 413}
 _CONTENT_TYPES = {"png": "image/png", "csv": "text/csv; charset=utf-8"}
-
-
-def build_payload(message: MessageSpec, *, username: str | None) -> tuple[dict[str, Any],
-                                                                           list[tuple[str, bytes]]]:
-    """The JSON body and attachments of one request, built with discord-webhook."""
-    # Imported on first use: discord-webhook pulls in ``requests`` (urllib3,
-    # charset_normalizer; ~4 MB resident) that a daemon without a webhook never needs.
-    from discord_webhook import DiscordEmbed, DiscordWebhook
-
-    webhook = DiscordWebhook(
-        url=_PLACEHOLDER_URL,
-        content=message.content,
-        username=username or False,
-        allowed_mentions={"parse": []},
-        wait=False,
-    )
-    for spec in message.embeds:
-        embed = DiscordEmbed(title=spec.title, description=spec.description, color=spec.colour)
-        for f in spec.fields:
-            embed.add_embed_field(name=f.name, value=f.value, inline=f.inline)
-        if spec.footer:
-            embed.set_footer(text=spec.footer)
-        if spec.timestamp is not None:
-            embed.set_timestamp(spec.timestamp)
-        if spec.image:
-            embed.set_image(url=f"attachment://{spec.image}")
-        webhook.add_embed(embed)
-    files = list(message.files.items())
-    for name, data in files:
-        webhook.add_file(file=data, filename=name)
-    webhook.attachments = [{"id": i, "filename": name} for i, (name, _) in enumerate(files)]
-    return _without_nulls(webhook.json), files
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 class DiscordNotifier:
@@ -129,6 +87,7 @@ class DiscordNotifier:
         max_rate_limit_retries: int = 3,
         max_bad_requests: int = 3,
         timeout_s: float = 10.0,
+        renderer: MessageRenderer | None = None,
     ) -> None:
         secret = url if isinstance(url, SecretStr) else SecretStr(url)
         if not secret.get_secret_value().startswith(("https://", "http://")):
@@ -145,6 +104,7 @@ class DiscordNotifier:
         self._max_429 = max_rate_limit_retries
         self._max_bad = max_bad_requests
         self._timeout = timeout_s
+        self._renderer = renderer or InProcessRenderer()
         self._blocked_until = 0.0
         self._bad_requests = 0
         self._disabled: str | None = None
@@ -186,26 +146,23 @@ class DiscordNotifier:
             self._progress[key] = index + 1
         self._progress.pop(key, None)
 
-    async def _messages(self, alert: Alert) -> list[MessageSpec]:
-        png = None
-        filename = None
-        if self._charts:
-            png = await asyncio.to_thread(chart_for, alert, self._tz)
-            filename = chart_filename(alert) if png is not None else None
-        content, embeds = render_alert(alert, tz=self._tz, chart_filename=filename)
-        files = {filename: png} if filename and png is not None else {}
-        files.update(attachments_for(alert))
-        return split_message(content, embeds, files)
+    async def _messages(self, alert: Alert) -> list[Composed]:
+        return await self._renderer.discord(
+            alert, tz=self._tz, charts=self._charts, username=self._username, plain=False
+        )
 
     async def _send_plain(self, alert: Alert) -> None:
         log.warning("discord refused the embed version; sending plain text",
                     notifier=self._name, alert_kind=alert.kind)
-        for message in split_message(plain_text(alert, self._tz), []):
+        plain = await self._renderer.discord(
+            alert, tz=self._tz, charts=False, username=self._username, plain=True
+        )
+        for message in plain:
             await self._post(message)
 
-    async def _post(self, message: MessageSpec) -> None:
+    async def _post(self, message: Composed) -> None:
         """One request, with bounded waits for rate limits."""
-        body, files = build_payload(message, username=self._username)
+        body, files = message
         for _ in range(self._max_429 + 1):
             if self._disabled:
                 raise NotifierDisabledError(

@@ -7,7 +7,7 @@ never loads it (or discord-webhook/requests behind it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,6 +21,9 @@ from skimd.infrastructure.notifications.console import ConsoleNotifier
 from skimd.infrastructure.notifications.fanout import FanOutNotifier, Notifier
 from skimd.infrastructure.notifications.heartbeat import Heartbeat
 from skimd.infrastructure.notifications.jsonl import JsonlNotifier
+
+if TYPE_CHECKING:
+    from skimd.infrastructure.notifications.message_renderers import MessageRenderer
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +41,7 @@ def build_notifier(
     clock: Clock,
     http_client: httpx.AsyncClient | None,
     stdout: TextIO | None,
+    renderer: MessageRenderer | None = None,
 ) -> FanOutNotifier:
     """Console (if enabled and ``stdout`` given), JSON-lines file, Discord and the critical
     Discord webhook, each a named member of one fan-out notifier. ``http_client`` may be
@@ -48,7 +52,8 @@ def build_notifier(
     ``discord``, ``discord-critical``. Times read in the market zone (``market.timezone``).
     Which alert reaches which Discord webhook is :func:`build_alert_policy`'s (the fan-out
     applies it to direct sends; the outbox sender to everything else), so both webhooks
-    take every severity here.
+    take every severity here. ``renderer`` draws the Discord messages (default: in this
+    process; bootstrap gives the daemon's child-process one).
     """
     cfg = settings.notifications
     tz = ZoneInfo(settings.market.timezone)
@@ -65,6 +70,7 @@ def build_notifier(
         "charts": cfg.discord_charts,
         "max_inline_wait_s": cfg.discord_max_inline_wait_s,
         "timeout_s": cfg.discord_timeout_s,
+        "renderer": renderer,
     }
     if cfg.discord_webhook_url is not None or cfg.discord_critical_webhook_url is not None:
         if http_client is None:

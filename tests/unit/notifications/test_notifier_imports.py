@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(
                    clock=clock, http_client=http, stdout=None)
     print("built:", [m for m in heavy if m in sys.modules])
 
-    from skimd.infrastructure.notifications.discord import build_payload
+    from skimd.infrastructure.notifications.discord_messages import build_payload
     from skimd.infrastructure.notifications.discord_limits import MessageSpec
     body, _ = build_payload(MessageSpec(content="hi"), username="skimd")
     print("sent:", [m for m in heavy if m in sys.modules], body["content"])

@@ -1,0 +1,192 @@
+"""Who draws charts and builds Discord's requests: in this process, or in a short-lived
+child process (the daemon's choice, bound in bootstrap).
+
+Pillow (≈5 MB resident) and discord-webhook with ``requests`` (≈4 MB) are needed only for
+a moment per alert (and per trade report at the end of the day); loaded once into the
+long-running daemon they would stay for weeks. :class:`ChildRenderer` starts
+``python -m skimd.infrastructure.notifications.render_child`` per request instead (about
+0.2 to 0.4 s of a worker's time, a few dozen times a day), handing it the alert as the outbox
+stores it (no secret: alerts carry none, and the webhook URL stays here). The child gets a
+minimal environment (``PATH``, locale, the directory skimd is imported from, the
+interpreter's optimisation level), not the daemon's (no ``SKIMD__*``, no credentials).
+
+A child that cannot start, dies, exceeds ``timeout_s`` (a wall-clock limit on an OS process)
+or answers garbage is :class:`~skimd.errors.RendererUnavailableError`: transient, so the
+outbox retries the alert and the end-of-day job its reports. :class:`InProcessRenderer`
+does the same work in a worker thread (commands, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import skimd
+from skimd.domain.alerts import Alert
+from skimd.errors import RendererUnavailableError
+from skimd.infrastructure.alert_codec import to_payload
+
+if TYPE_CHECKING:
+    from skimd.infrastructure.notifications.discord_messages import Composed
+    from skimd.services.ports.reports import ChartSpec
+
+CHILD_MODULE = "skimd.infrastructure.notifications.render_child"
+DEFAULT_TIMEOUT_S = 60.0
+_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH")
+# the exception's name on the last stderr line (never the message after it)
+_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]{0,80})(?::|$)")
+
+
+class MessageRenderer(Protocol):
+    async def discord(
+        self, alert: Alert, *, tz: tzinfo, charts: bool, username: str | None, plain: bool
+    ) -> list[Composed]:
+        """The requests that carry ``alert`` (see :mod:`.discord_messages`)."""
+
+
+class InProcessRenderer:
+    """Charts and messages in a worker thread of this process."""
+
+    def __repr__(self) -> str:
+        return "InProcessRenderer()"
+
+    async def discord(
+        self, alert: Alert, *, tz: tzinfo, charts: bool, username: str | None, plain: bool
+    ) -> list[Composed]:
+        from skimd.infrastructure.notifications import discord_messages
+
+        if plain:
+            return await asyncio.to_thread(
+                discord_messages.compose_plain, alert, tz=tz, username=username
+            )
+        return await asyncio.to_thread(
+            discord_messages.compose, alert, tz=tz, charts=charts, username=username
+        )
+
+
+class ChildRenderer:
+    """Charts and messages in a short-lived child process; ``command`` replaces the child's
+    argv (tests start a crashing or lying child)."""
+
+    def __init__(
+        self, *, timeout_s: float = DEFAULT_TIMEOUT_S, command: Sequence[str] | None = None
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._command = list(command or child_command())
+
+    def __repr__(self) -> str:
+        return f"ChildRenderer(timeout_s={self._timeout_s:g})"
+
+    async def discord(
+        self, alert: Alert, *, tz: tzinfo, charts: bool, username: str | None, plain: bool
+    ) -> list[Composed]:
+        request = {"op": "discord", "alert": to_payload(alert), "tz": zone_key(tz),
+                   "charts": charts, "username": username, "plain": plain}
+        answer = await self._exchange(request)
+        try:
+            return [(m["body"], [(n, base64.b64decode(d)) for n, d in m["files"]])
+                    for m in answer["messages"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RendererUnavailableError("render helper: unreadable answer") from exc
+
+    def report_chart(self, tz: tzinfo, spec: ChartSpec) -> bytes:
+        """A trade report's chart (blocking: the report writer calls it in a worker thread)."""
+        from skimd.infrastructure.notifications.render_child import spec_to_json
+
+        request = {"op": "report_chart", "tz": zone_key(tz), "spec": spec_to_json(spec)}
+        try:
+            done = subprocess.run(  # noqa: S603 - our own interpreter and module
+                self._command, input=json.dumps(request).encode(), capture_output=True,
+                env=child_env(), timeout=self._timeout_s, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise self._timed_out() from None
+        except OSError as exc:
+            raise RendererUnavailableError(
+                f"render helper could not be started ({exc.strerror})"
+            ) from None
+        answer = _answer(done.returncode, done.stdout, done.stderr)
+        try:
+            return base64.b64decode(answer["png"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RendererUnavailableError("render helper: unreadable answer") from exc
+
+    async def _exchange(self, request: dict[str, Any]) -> Any:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=child_env(),
+            )
+        except OSError as exc:
+            raise RendererUnavailableError(
+                f"render helper could not be started ({exc.strerror})"
+            ) from None
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(json.dumps(request).encode()), self._timeout_s
+            )
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise self._timed_out() from None
+        except BaseException:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        return _answer(proc.returncode if proc.returncode is not None else -9, out, err)
+
+    def _timed_out(self) -> RendererUnavailableError:
+        return RendererUnavailableError(
+            f"render helper did not answer within {self._timeout_s:g} s"
+        )
+
+
+def zone_key(tz: tzinfo) -> str:
+    """The IANA name the child rebuilds ``tz`` from (the market zone is always one)."""
+    key = getattr(tz, "key", None)
+    if not isinstance(key, str):
+        raise ValueError(f"the render helper needs an IANA zone, not {tz!r}")
+    return key
+
+
+def child_command() -> list[str]:
+    """This interpreter at its own optimisation level, without the user site or the
+    current directory on the path (``-s -P``); no data in argv."""
+    optimise = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    return [sys.executable, "-s", "-P", *optimise, "-m", CHILD_MODULE]
+
+
+def child_env() -> dict[str, str]:
+    """The few variables the interpreter needs and where skimd is imported from; nothing
+    of skimd's configuration."""
+    env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+    env["PYTHONPATH"] = str(Path(skimd.__file__).resolve().parent.parent)
+    return env
+
+
+def _answer(code: int, out: bytes, err: bytes) -> Any:
+    if code != 0:
+        how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        lines = err.decode(errors="replace").strip().splitlines()
+        match = _EXCEPTION_NAME.match(lines[-1]) if lines else None
+        died_of = match.group(1) if match else ""
+        raise RendererUnavailableError(
+            f"render helper failed ({how}{', ' + died_of if died_of else ''})"
+        )
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise RendererUnavailableError("render helper: unreadable answer") from None
