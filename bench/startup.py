@@ -59,11 +59,16 @@ sys.path.insert(0, str(ROOT))
 
 from skimd.clock import SystemClock  # noqa: E402
 from skimd.infrastructure.brokers.ibkr.rsa_child_process import child_command  # noqa: E402
+from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.ibkr_server import FakeIbkr, FakeIbkrKeys, serve_loopback  # noqa: E402
+from tests.fakes.processes import unit_python_env  # noqa: E402
 
 # The production measurement is taken after this job has run in the daemon (connect, LST,
 # accounts, reconcile, positions and executions at the fake): a trading daemon's steady state.
 SESSION_JOB = "sync"
+# ... and again after this one: expiry, daily bars, the trade reports and the daily summary,
+# whose alert goes to the (loopback) Discord webhook through the render helper.
+DAY_JOB = "end_of_day"
 RUST_BINDINGS = "_rust.abi3.so"  # cryptography's native module
 
 CONFIGS = {"demo": "config/skimd.toml", "production": "config/skimd.production.toml"}
@@ -81,7 +86,18 @@ def deployed_python(given: str | None) -> str:
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(ROOT)],
                        check=True)
+    # the README's deploy step 4: the unit runs with PYTHONOPTIMIZE=2, whose .opt-2.pyc files
+    # are compiled at install (an editable install compiles the tree on first run instead)
+    subprocess.run([python, "-OO", "-m", "compileall", "-q", "-j0", str(BENCH_VENV / "lib"),
+                    str(ROOT / "skimd"), stdlib_dir(str(python))],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return str(python)
+
+
+def stdlib_dir(python: str) -> str:
+    return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
 
 # Layers the production daemon imports beyond the demo's, in load order (--breakdown).
 LAYERS = (
@@ -118,11 +134,15 @@ SERVICE_ENV = ("PATH", "LANG", "HOME", "USER", "LOGNAME")
 
 
 def base_env(tmp: Path) -> dict[str, str]:
+    """:data:`SERVICE_ENV` of this shell plus the unit's own interpreter settings
+    (``PYTHONOPTIMIZE=2``, read from systemd/skimd.service)."""
     keep = {k: v for k, v in os.environ.items() if k in SERVICE_ENV}
-    return {**keep, "WATCHDOG_USEC": "10000000", "SKIMD__PATHS__DATA_DIR": str(tmp / "data")}
+    return {**keep, **unit_python_env(), "WATCHDOG_USEC": "10000000",
+            "SKIMD__PATHS__DATA_DIR": str(tmp / "data")}
 
 
-def production_env(tmp: Path, keys: FakeIbkrKeys, base_url: str) -> dict[str, str]:
+def production_env(tmp: Path, keys: FakeIbkrKeys, base_url: str,
+                   webhook: str) -> dict[str, str]:
     """The unit's way: every secret a file in CREDENTIALS_DIRECTORY named as the unit names
     it; the shipped config's absolute paths moved under ``tmp``."""
     creds = tmp / "credentials"
@@ -136,6 +156,7 @@ def production_env(tmp: Path, keys: FakeIbkrKeys, base_url: str) -> dict[str, st
         "skimd-ibkr-dh-prime": format(keys.dh_prime, "x"),
         "skimd-ibkr-signature-key": signature.read_text(),
         "skimd-ibkr-encryption-key": encryption.read_text(),
+        "skimd-discord-webhook": webhook,
     }
     for name, value in values.items():
         path = creds / name
@@ -192,13 +213,19 @@ async def measure(name: str, env: dict[str, str], tmp: Path, steady_s: float) ->
         await asyncio.sleep(steady_s)  # the bench's own pacing, not logic under test
         rss = rss_mb(proc.pid)
         rust = mapped(proc.pid, RUST_BINDINGS)
+        day = {}
+        if name == "production":
+            day["day_job"] = await run_job(config, env, DAY_JOB)
+            await asyncio.sleep(steady_s)
+            day["rss_day"] = f"{rss_mb(proc.pid):.1f}"
+            day["pillow"] = "yes" if mapped_under(proc.pid, "/PIL/") else "no"
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 60)
         sock.close()
     return {"config": name, "ready": f"{ready:.3f}", "rss": f"{rss:.1f}", "exit": str(code),
-            "job": job, "rust": "yes" if rust else "no"}
+            "job": job, "rust": "yes" if rust else "no", **day}
 
 
 async def run_job(config: str, env: dict[str, str], job: str) -> str:
@@ -211,6 +238,11 @@ async def run_job(config: str, env: dict[str, str], job: str) -> str:
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     lines = (out or err).decode().strip().splitlines()
     return lines[-1] if lines else f"exit {proc.returncode}"
+
+
+def mapped_under(pid: int, folder: str) -> bool:
+    """Whether any file under a folder named like ``folder`` is mapped into ``pid``."""
+    return any(folder in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
 
 
 def mapped(pid: int, library: str) -> bool:
@@ -229,12 +261,14 @@ async def run(names: list[str], steady_s: float, runs: int) -> list[dict[str, st
                 continue
             keys = FakeIbkrKeys.generate()
             fake = FakeIbkr(keys, clock=SystemClock())
-            async with serve_loopback(fake) as base_url:
-                (tmp / "keys").mkdir(mode=0o700)
-                env = production_env(tmp, keys, base_url)
-                row = await measure(name, env, tmp, steady_s)
-                row["ibkr_calls"] = str(len(fake.calls))
-                rows.append(row)
+            with FakeDiscord() as discord:
+                async with serve_loopback(fake) as base_url:
+                    (tmp / "keys").mkdir(mode=0o700)
+                    env = production_env(tmp, keys, base_url, discord.url)
+                    row = await measure(name, env, tmp, steady_s)
+                    row["ibkr_calls"] = str(len(fake.calls))
+                    row["discord_posts"] = str(len(discord.requests))
+                    rows.append(row)
     return rows
 
 
@@ -318,6 +352,10 @@ def main() -> None:
             if "ibkr_calls" in row:
                 print(f"{'':12s} after `skimd run-job {SESSION_JOB}`: {row['job']}; "
                       f"IBKR calls at the fake: {row['ibkr_calls']}")
+                print(f"{'':12s} then `skimd run-job {DAY_JOB}`: RSS "
+                      f"{spread([r['rss_day'] for r in mine], 1)} MB; Pillow mapped: "
+                      f"{','.join(sorted({r['pillow'] for r in mine}))}; Discord requests "
+                      f"at the fake: {row['discord_posts']} ({row['day_job'][:60]}...)")
                 break
     print(f"targets: READY <= 1.5 s, RSS <= 80 MB (median of {max(1, args.runs)}, [min-max])")
     if args.breakdown:
