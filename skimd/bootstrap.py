@@ -79,6 +79,7 @@ if TYPE_CHECKING:
 
     from skimd.domain.alert_policy import AlertPolicy
     from skimd.domain.alerts import Alert
+    from skimd.domain.preferences import Preference, T
     from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
     from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
     from skimd.infrastructure.control.client import ControlClient
@@ -967,6 +968,7 @@ class App:
             reviews=lambda: self.journal_reviews,
             zone=self.calendar.zone,
             recent_alerts=self._recent_alerts,
+            preference=self.preference,
         )
         options = WebOptions(
             session_secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
@@ -975,6 +977,14 @@ class App:
             max_age=timedelta(minutes=self.settings.web.session_max_age_min),
         )
         return create_app(Desk(parts), passwords.verify, options, self.clock)
+
+    def preference(self, wanted: Preference[T]) -> T:
+        """``wanted`` as the trader set it, else the app default, else the code's default
+        (no database yet: the code's). A read-only unit of work: safe beside the daemon."""
+        if not self.database_path.exists():
+            return wanted.default
+        with self.database.unit_of_work(read_only=True) as uow:
+            return uow.settings.preference(wanted)
 
     def _recent_alerts(self, limit: int) -> list[dict[str, Any]]:
         from skimd.infrastructure.control.alert_feed import recent_alerts

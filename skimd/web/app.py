@@ -351,7 +351,10 @@ class _Web:
         query = request.query_params
         try:
             date_from, date_to = _date(query.get("from")), _date(query.get("to"))
-            by = _group(query.get("by"))
+            by = (
+                _group(query["by"]) if "by" in query
+                else await run_in_threadpool(self._desk.default_grouping)
+            )
             report = await run_in_threadpool(self._desk.stats, date_from, date_to, by)
         except InvalidInputError as exc:
             return self._refused(request, str(exc), 400)
@@ -364,6 +367,7 @@ class _Web:
                 "group_names": [str(g) for g in GroupBy],
                 "notes": report.notes,
                 "query": dict(query),
+                "by": "" if by is None else str(by),
                 "zone": self._desk.zone,
                 "has_curve": bool(report.curve),
             },
@@ -384,7 +388,8 @@ class _Web:
 
 
 def _group(text: str | None) -> GroupBy | None:
-    if not text:
+    """``by`` as the address gives it: empty or ``none`` is no grouping."""
+    if not text or text == "none":
         return None
     try:
         return GroupBy(text)

@@ -24,6 +24,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from skimd.domain.preferences import (
+    STATS_GROUP_BY,
+    WEB_PAGE_SIZE,
+    WEB_RECENT_ALERTS,
+    Preference,
+    T,
+)
 from skimd.domain.reviews import Review, TripReview
 from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonUnavailableError, InvalidInputError
@@ -35,8 +42,6 @@ from skimd.services.ports.reports import ReportStore, StoredChart
 ACTIONS = ("lock", "unlock", "flatten", "pause", "resume")
 WEB_REASON = "from skimd web"
 MAX_REASON_CHARS = 200
-RECENT_ALERTS = 20
-PAGE_SIZE = 100  # round trips per journal page
 
 
 class ControlChannel(Protocol):
@@ -66,6 +71,18 @@ class TripReads(Protocol):
     def get(self, trip_id: int) -> dict[str, Any] | None: ...
 
 
+class PreferenceReads(Protocol):
+    """A preference's value as :mod:`skimd.domain.preferences` resolves it (the trader's
+    setting, the app default, the code's default)."""
+
+    def __call__(self, wanted: Preference[T]) -> T: ...
+
+
+def shipped(wanted: Preference[T]) -> T:
+    """:class:`PreferenceReads` without a database: the code's defaults."""
+    return wanted.default
+
+
 @dataclass(frozen=True)
 class DeskParts:
     """What bootstrap builds for the desk. ``status``, ``trips`` and ``recent_alerts`` (the
@@ -80,6 +97,7 @@ class DeskParts:
     reviews: Callable[[], JournalReviews]
     zone: ZoneInfo
     recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
+    preference: PreferenceReads = shipped
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class TripFilter:
     date_from: date | None = None
     date_to: date | None = None
     ticker: str | None = None
-    page: int = 1  # the Desk's page size a page, latest opened first
+    page: int = 1  # the page size (preference web.page_size) a page, latest opened first
 
 
 @dataclass(frozen=True)
@@ -102,9 +120,11 @@ class TripPage:
 
 
 class Desk:
-    def __init__(self, parts: DeskParts, *, page_size: int = PAGE_SIZE) -> None:
+    """``page_size``, when given, overrides the ``web.page_size`` preference."""
+
+    def __init__(self, parts: DeskParts, *, page_size: int | None = None) -> None:
         self._parts = parts
-        self._page_size = page_size
+        self._fixed_page_size = page_size
         self._lock = threading.Lock()
 
     @property
@@ -126,10 +146,11 @@ class Desk:
         report["via"] = "database"
         return report
 
-    def alerts(self, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
-        """The alerts stored last, newest first (read from the database)."""
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts stored last (preference ``web.recent_alerts`` of them), newest first
+        (read from the database)."""
         with self._lock:
-            return self._parts.recent_alerts(limit)
+            return self._parts.recent_alerts(self._parts.preference(WEB_RECENT_ALERTS))
 
     def act(self, action: str, ticker: str | None, reason: str | None) -> list[str]:
         """Carry out one desk action; the lines to show the trader."""
@@ -182,10 +203,11 @@ class Desk:
             else self._local_start(wanted.date_to + timedelta(days=1))
         )
         ticker = wanted.ticker.strip().upper() if wanted.ticker else None
-        offset = (wanted.page - 1) * self._page_size
         with self._lock:
-            rows, total = self._parts.trips().find(start, end, ticker, self._page_size, offset)
-        pages = max(1, -(-total // self._page_size))
+            size = self._page_size()
+            offset = (wanted.page - 1) * size
+            rows, total = self._parts.trips().find(start, end, ticker, size, offset)
+        pages = max(1, -(-total // size))
         return TripPage([self._local(r) for r in rows], total, wanted.page, pages)
 
     def trip(self, trip_id: int) -> tuple[dict[str, Any], list[StoredChart]] | None:
@@ -215,6 +237,12 @@ class Desk:
         with self._lock:
             return self._parts.reviews().review(trip_id, review)
 
+    def default_grouping(self) -> GroupBy | None:
+        """The Stats page's grouping when the address names none (``stats.group_by``)."""
+        with self._lock:
+            name = self._parts.preference(STATS_GROUP_BY)
+        return None if name == "none" else GroupBy(name)
+
     def stats(
         self, date_from: date | None, date_to: date | None, by: GroupBy | None = None
     ) -> StatsReport:
@@ -227,6 +255,13 @@ class Desk:
             return stats.chart(stats.report(date_from, date_to))
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _page_size(self) -> int:
+        """Rows a page (called holding the lock: the preference is read from the
+        database)."""
+        if self._fixed_page_size is not None:
+            return self._fixed_page_size
+        return self._parts.preference(WEB_PAGE_SIZE)
 
     def _day(self, iso: str) -> date:
         return datetime.fromisoformat(iso).astimezone(self._parts.zone).date()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from skimd.clock import SimulatedClock
+from skimd.domain.preferences import Preference, T
 from skimd.domain.reviews import Review
 from skimd.domain.stats import ClosedTrip
 from skimd.errors import DaemonUnavailableError
@@ -190,8 +191,15 @@ class WebRig:
 
 
 def make_rig(
-    *, read_only: bool = False, secure: bool = False, running: bool = True, page_size: int = 100
+    *, read_only: bool = False, secure: bool = False, running: bool = True,
+    page_size: int | None = None, preferences: dict[str, Any] | None = None,
 ) -> WebRig:
+    """``preferences``: the trader's settings by key (as the settings table holds them)."""
+    chosen = dict(preferences or {})
+
+    def preference(wanted: Preference[T]) -> T:
+        return wanted.pick(chosen.get(wanted.key))
+
     clock = SimulatedClock(START)
     control = FakeControl(running=running)
     store = FakeTradingStore()
@@ -208,6 +216,7 @@ def make_rig(
         reviews=lambda: journal_reviews,
         zone=ZONE,
         recent_alerts=lambda limit: ALERTS[:limit],
+        preference=preference,
     )
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
                          secure_cookie=secure)

@@ -249,6 +249,17 @@ def test_the_stats_page_groups_as_journal_stats_does() -> None:
     assert client.get("/stats?by=moon").status_code == 400
 
 
+def test_the_pages_follow_the_traders_preferences() -> None:
+    client = logged_in(make_rig(preferences={"stats.group_by": "ticker", "web.page_size": 1,
+                                             "web.recent_alerts": 0}))
+    grouped = client.get("/stats").text
+    assert 'id="groups"' in grouped and '<option value="ticker" selected>' in grouped
+    assert 'id="groups"' not in client.get("/stats?by=").text  # "(no grouping)" chosen
+    assert 'id="groups"' not in client.get("/stats?by=none").text
+    assert "page 1 of 2" in client.get("/journal").text
+    assert "order_filled" in client.get("/").text  # 0 alerts is below the minimum: ignored
+
+
 # -- the review form -------------------------------------------------------------------------
 
 REVIEW = {"setup": "4", "execution": "2", "followed_plan": "no", "emotion": "Greedy",
