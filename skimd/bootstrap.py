@@ -950,6 +950,7 @@ class App:
         import secrets
         from datetime import timedelta
 
+        from skimd.infrastructure.database.bank_reads import SqlBankReads
         from skimd.infrastructure.database.report_store import SqlReportStore
         from skimd.infrastructure.database.trip_reads import SqlTripReads
         from skimd.web.app import WebOptions, create_app
@@ -966,6 +967,8 @@ class App:
             reports=lambda: SqlReportStore(self.database.unit_of_work),
             stats=self.journal_stats,
             reviews=lambda: self.journal_reviews,
+            records=lambda: self.journal_records,
+            bank=lambda: SqlBankReads(self.database.unit_of_work),
             zone=self.calendar.zone,
             recent_alerts=self._recent_alerts,
             preference=self.preference,

@@ -10,6 +10,9 @@
   charts of its trade report, its review (read and written through
   :class:`~skimd.services.journal.reviews.JournalReviews`, as ``skimd journal review``
   does), and :class:`~skimd.services.journal.stats.JournalStats`.
+- The trader's records: plans (with their screenshots) and mistakes through
+  :class:`~skimd.services.journal.records.JournalRecords`, as ``skimd journal plan|mistake``
+  reads them; bank statement lines and their import batches, read-only.
 
 Calls are serialised by one lock: Starlette runs them in worker threads, and the database
 parts are built for one caller at a time.
@@ -35,8 +38,10 @@ from skimd.domain.reviews import Review, TripReview
 from skimd.domain.stats import GroupBy
 from skimd.errors import DaemonUnavailableError, InvalidInputError
 from skimd.services.guard import KillSwitch
+from skimd.services.journal.records import JournalRecords
 from skimd.services.journal.reviews import JournalReviews
 from skimd.services.journal.stats import JournalStats, StatsReport
+from skimd.services.ports.records import MistakeRow, PlanDetail, StoredImage
 from skimd.services.ports.reports import ReportStore, StoredChart
 
 ACTIONS = ("lock", "unlock", "flatten", "pause", "resume")
@@ -71,6 +76,21 @@ class TripReads(Protocol):
     def get(self, trip_id: int) -> dict[str, Any] | None: ...
 
 
+class BankReads(Protocol):
+    """Bank statement lines and their import batches (plain dicts, read-only)."""
+
+    def batches(self) -> list[dict[str, Any]]:
+        """One row per import batch, the latest imported first."""
+        ...
+
+    def lines(
+        self, batch: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the lines (of ``batch``, or all), the latest dated first, and how
+        many match in all."""
+        ...
+
+
 class PreferenceReads(Protocol):
     """A preference's value as :mod:`skimd.domain.preferences` resolves it (the trader's
     setting, the app default, the code's default)."""
@@ -95,6 +115,8 @@ class DeskParts:
     reports: Callable[[], ReportStore]
     stats: Callable[[], JournalStats]
     reviews: Callable[[], JournalReviews]
+    records: Callable[[], JournalRecords]
+    bank: Callable[[], BankReads]
     zone: ZoneInfo
     recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
     preference: PreferenceReads = shipped
@@ -114,6 +136,37 @@ class TripFilter:
 @dataclass(frozen=True)
 class TripPage:
     rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class MistakeFilter:
+    """Mistakes of round trip ``round_trip_id`` (any when None) recorded within
+    ``date_from``..``date_to`` (market-zone dates, inclusive)."""
+
+    round_trip_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class MistakePage:
+    rows: list[MistakeRow]
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class BankPage:
+    """One page of statement lines (of ``batch`` when given) and every import batch."""
+
+    batches: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    batch: str | None
     total: int
     page: int
     pages: int
@@ -253,6 +306,57 @@ class Desk:
         with self._lock:
             stats = self._parts.stats()
             return stats.chart(stats.report(date_from, date_to))
+
+    # -- the trader's records ---------------------------------------------------------------
+
+    def plans(self) -> list[dict[str, Any]]:
+        """Every trade plan, newest first, with ``created_local``."""
+        with self._lock:
+            found = self._parts.records().plans()
+        return [
+            {**{k: getattr(p, k) for k in p.__slots__}, "created_local": self.local(p.created_at)}
+            for p in found
+        ]
+
+    def plan(self, plan_id: int) -> tuple[PlanDetail, list[StoredImage]]:
+        """One plan and its screenshots; raises
+        :class:`~skimd.services.journal.records.UnknownPlanError`."""
+        with self._lock:
+            return self._parts.records().plan(plan_id)
+
+    def plan_image(self, plan_id: int, image_id: int) -> tuple[StoredImage, bytes] | None:
+        with self._lock:
+            return self._parts.records().plan_image(plan_id, image_id)
+
+    def mistakes(self, wanted: MistakeFilter) -> MistakePage:
+        """One page of the mistakes matching ``wanted``, the latest recorded first."""
+        if wanted.page < 1:
+            raise InvalidInputError("page numbers start at 1")
+        with self._lock:
+            size = self._page_size()
+            rows, total = self._parts.records().mistakes(
+                wanted.round_trip_id, wanted.date_from, wanted.date_to, size,
+                (wanted.page - 1) * size,
+            )
+        return MistakePage(rows, total, wanted.page, max(1, -(-total // size)))
+
+    def bank(self, batch: str | None, page: int = 1) -> BankPage:
+        """One page of the bank lines (of import ``batch``, or all), the latest dated
+        first, and every import batch."""
+        if page < 1:
+            raise InvalidInputError("page numbers start at 1")
+        with self._lock:
+            size = self._page_size()
+            reads = self._parts.bank()
+            batches = reads.batches()
+            rows, total = reads.lines(batch, size, (page - 1) * size)
+        for b in batches:
+            b["imported_local"] = self.local(datetime.fromisoformat(b["imported_at"]))
+        return BankPage(batches, rows, batch, total, page, max(1, -(-total // size)))
+
+    def local(self, at: datetime) -> str:
+        """``at`` in the market's zone, to the second, for reading."""
+        return f"{at.astimezone(self._parts.zone):%Y-%m-%d %H:%M:%S}"
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -22,13 +22,14 @@ from skimd.domain.reviews import Review
 from skimd.domain.stats import ClosedTrip
 from skimd.errors import DaemonUnavailableError
 from skimd.services.guard import KillSwitch
+from skimd.services.journal.records import JournalRecords
 from skimd.services.journal.reviews import JournalReviews
 from skimd.services.journal.stats import JournalStats
 from skimd.services.ports.reports import StoredChart, StoredReport
 from skimd.services.ports.reviews import ReviewTarget
 from skimd.services.ports.stats import EquityCurve
 from skimd.web.app import WebOptions, create_app
-from skimd.web.desk import Desk, DeskParts
+from skimd.web.desk import BankReads, Desk, DeskParts
 from tests.fakes.trading_store import FakeTradingStore
 
 ZONE = ZoneInfo("Australia/Sydney")
@@ -190,11 +191,26 @@ class WebRig:
     reviews: FakeReviewStore
 
 
+class NoBank:
+    """:class:`~skimd.web.desk.BankReads` of a journal without a statement imported."""
+
+    def batches(self) -> list[dict[str, Any]]:
+        return []
+
+    def lines(
+        self, batch: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        return [], 0
+
+
 def make_rig(
     *, read_only: bool = False, secure: bool = False, running: bool = True,
     page_size: int | None = None, preferences: dict[str, Any] | None = None,
+    records: JournalRecords | None = None, bank: BankReads | None = None,
 ) -> WebRig:
-    """``preferences``: the trader's settings by key (as the settings table holds them)."""
+    """``preferences``: the trader's settings by key (as the settings table holds them);
+    ``records`` and ``bank`` (the plans, mistakes and bank pages' reads): none by default,
+    the record-page tests pass ones over a real database."""
     chosen = dict(preferences or {})
 
     def preference(wanted: Preference[T]) -> T:
@@ -214,6 +230,8 @@ def make_rig(
         reports=lambda: FakeReports(),  # type: ignore[arg-type,return-value]
         stats=lambda: JournalStats(FakeTrips(), ZONE, render_equity),
         reviews=lambda: journal_reviews,
+        records=lambda: _required(records),
+        bank=lambda: bank or NoBank(),
         zone=ZONE,
         recent_alerts=lambda limit: ALERTS[:limit],
         preference=preference,
@@ -222,6 +240,12 @@ def make_rig(
                          secure_cookie=secure)
     app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
     return WebRig(control, store, clock, app, reviews)
+
+
+def _required(records: JournalRecords | None) -> JournalRecords:
+    if records is None:
+        raise AssertionError("this rig was made without records (make_rig(records=...))")
+    return records
 
 
 class Browser:
