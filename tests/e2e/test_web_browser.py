@@ -3,7 +3,8 @@
 process beside a running demo daemon, after a demo day has filled the journal.
 
 The trader logs in, opens a round trip and its chart, reviews it (``skimd journal review
---json`` then shows the review stored), looks at the statistics, and locks the kill switch
+--json`` then shows the review stored), opens a plan written with ``skimd journal plan add``
+and the mistakes, looks at the statistics, and locks the kill switch
 through the page (with its confirmation step); ``skimd status --json`` then shows it
 locked, from the daemon. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
 set (``docs/web/`` holds the committed ones), else into the test's tmp dir.
@@ -202,6 +203,18 @@ def test_log_in_open_a_round_trip_and_lock_the_kill_switch_in_chromium(
         "setup_quality": 4, "execution_quality": 3, "followed_plan": True,
         "emotional_state": "calm", "lessons_learned": "Waited for the opening range.",
         "tags": ["gap", "news"]}
+
+    written = skimd(config, "journal", "plan", "add", "VPL", "--entry", "1.21", "--stop",
+                    "1.10", "--strategy", "opening range", "--json")
+    assert written.returncode == 0, written.stderr
+    plan_id = json.loads(written.stdout)["id"]
+    find(By.LINK_TEXT, "Plans").click()
+    find(By.CSS_SELECTOR, f'a.plan-link[href="/plans/{plan_id}"]').click()
+    assert find(By.ID, "plan-title").text.startswith(f"Plan {plan_id}: long VPL")
+    driver.save_screenshot(str(shots / "plan.png"))  # type: ignore[attr-defined]
+    find(By.LINK_TEXT, "Mistakes").click()
+    assert "mistake(s)" in find(By.ID, "count").text
+    driver.save_screenshot(str(shots / "mistakes.png"))  # type: ignore[attr-defined]
 
     find(By.LINK_TEXT, "Stats").click()
     equity = find(By.ID, "equity")
