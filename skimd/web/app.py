@@ -10,6 +10,7 @@ value reaches them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +60,7 @@ from skimd.web.security import (
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "skimd_session"
+TICKER = re.compile(r"[A-Za-z0-9.]{1,12}")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -82,6 +84,7 @@ def create_app(
         Route("/login", web.login, methods=["POST"]),
         Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
+        Route("/today/chart/{ticker:str}.png", web.candidate_chart, methods=["GET"]),
         Route("/desk/confirm", web.confirm, methods=["GET"]),
         Route("/desk/act", web.act, methods=["POST"]),
         Route("/journal", web.trips, methods=["GET"]),
@@ -226,6 +229,17 @@ class _Web:
         report = await run_in_threadpool(self._desk.today)
         alerts = await run_in_threadpool(self._desk.alerts)
         return self.render(request, "today.html", {"report": report, "alerts": alerts})
+
+    async def candidate_chart(self, request: Request) -> Response:
+        if not self.signed_in(request):
+            return self.to_login()
+        ticker: str = request.path_params["ticker"]
+        png = None
+        if TICKER.fullmatch(ticker):
+            png = await run_in_threadpool(self._desk.candidate_chart, ticker)
+        if png is None:
+            return Response("no chart", status_code=404, media_type="text/plain")
+        return Response(png, media_type="image/png")
 
     async def confirm(self, request: Request) -> Response:
         if not self.signed_in(request):

@@ -1,7 +1,9 @@
 """What the pages read and do, over the parts :mod:`skimd.bootstrap` hands in.
 
 - Today: the running daemon's own status report over the control socket (what ``skimd
-  status`` prints), else the same report read from the database.
+  status`` prints), else the same report read from the database; a candidate's
+  opening-range chart drawn from the daemon's own price tape (control command ``tape``:
+  none without a daemon, nor before the daemon has seen two prices of it today).
 - Actions: kill switch lock/unlock, flatten and pause/resume go to the daemon's control
   channel, which journals and alerts them with the caller's uid. Without a daemon the kill
   switch is thrown in the database, as ``skimd guard`` does (the daemon re-reads it before
@@ -21,12 +23,14 @@ parts are built for one caller at a time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.preferences import (
     STATS_GROUP_BY,
     WEB_PAGE_SIZE,
@@ -36,7 +40,7 @@ from skimd.domain.preferences import (
 )
 from skimd.domain.reviews import Review, TripReview
 from skimd.domain.stats import GroupBy
-from skimd.errors import DaemonUnavailableError, InvalidInputError
+from skimd.errors import DaemonReplyError, DaemonUnavailableError, InvalidInputError
 from skimd.services.guard import KillSwitch
 from skimd.services.journal.records import JournalRecords
 from skimd.services.journal.reviews import JournalReviews
@@ -91,6 +95,21 @@ class BankReads(Protocol):
         ...
 
 
+class RangeChart(Protocol):
+    """Draws a candidate's day so far with its prior close and opening range: PNG bytes."""
+
+    def __call__(
+        self,
+        symbol: str,
+        path: Sequence[PricePoint],
+        volumes: Sequence[VolumePoint],
+        *,
+        prev_close: Decimal | None,
+        orh: Decimal | None,
+        orl: Decimal | None,
+    ) -> bytes: ...
+
+
 class PreferenceReads(Protocol):
     """A preference's value as :mod:`skimd.domain.preferences` resolves it (the trader's
     setting, the app default, the code's default)."""
@@ -120,6 +139,7 @@ class DeskParts:
     zone: ZoneInfo
     recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
     preference: PreferenceReads = shipped
+    range_chart: RangeChart | None = None  # None: Today shows no candidate chart
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,33 @@ class Desk:
         (read from the database)."""
         with self._lock:
             return self._parts.recent_alerts(self._parts.preference(WEB_RECENT_ALERTS))
+
+    def candidate_chart(self, ticker: str) -> bytes | None:
+        """The opening-range chart of today's candidate ``ticker`` from the running
+        daemon's price tape; None when no daemon answers, ``ticker`` is not a candidate
+        today, or the tape holds fewer than two of its prices."""
+        draw = self._parts.range_chart
+        if draw is None:
+            return None
+        symbol = ticker.strip().upper()
+        try:
+            report = self._parts.control.call("status")
+            candidate = next(
+                (c for c in report.get("candidates", []) if c.get("ticker") == symbol), None
+            )
+            if candidate is None:
+                return None
+            tape = self._parts.control.call("tape", {"ticker": symbol})
+        except (DaemonUnavailableError, DaemonReplyError):
+            return None
+        path = [PricePoint(at=datetime.fromisoformat(at), price=Decimal(price))
+                for at, price in tape.get("path", [])]
+        if len(path) < 2:
+            return None
+        volumes = [VolumePoint(at=datetime.fromisoformat(at), volume=int(n))
+                   for at, n in tape.get("volumes", [])]
+        return draw(symbol, path, volumes, prev_close=_decimal(candidate.get("prev_close")),
+                    orh=_decimal(candidate.get("orh")), orl=_decimal(candidate.get("orl")))
 
     def act(self, action: str, ticker: str | None, reason: str | None) -> list[str]:
         """Carry out one desk action; the lines to show the trader."""
@@ -388,3 +435,7 @@ def _reason(text: str | None) -> str:
     if len(reason) > MAX_REASON_CHARS:
         raise InvalidInputError(f"the reason is longer than {MAX_REASON_CHARS} characters")
     return reason or WEB_REASON
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)

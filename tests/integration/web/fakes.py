@@ -42,6 +42,23 @@ ALERTS = [{"kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+
            "severity": "info", "text": "BUY 5555 VPL filled @ 2.85 <b>"}]
 
 
+RANGE_PNG = b"\x89PNG\r\n\x1a\nopening-range"
+TAPE = {"VPL": [["2026-11-23T23:20:00+00:00", "1.15"], ["2026-11-23T23:21:00+00:00", "1.21"]],
+        "ONE": [["2026-11-23T23:20:00+00:00", "3.00"]]}  # one point: nothing to draw
+
+
+@dataclass
+class FakeRangeChart:
+    """:class:`~skimd.web.desk.RangeChart` recording what it was asked to draw."""
+
+    drawn: list[tuple[str, int, int, Any, Any, Any]] = field(default_factory=list)
+
+    def __call__(self, symbol: str, path: Any, volumes: Any, *, prev_close: Any, orh: Any,
+                 orl: Any) -> bytes:
+        self.drawn.append((symbol, len(path), len(volumes), prev_close, orh, orl))
+        return RANGE_PNG
+
+
 def status_report(via_locked: bool = False) -> dict[str, Any]:
     return {
         "daemon": "running (pid 4242)",
@@ -51,7 +68,10 @@ def status_report(via_locked: bool = False) -> dict[str, Any]:
         "paused_tickers": [],
         "candidates": [{"ticker": "VPL", "gap_pct": "7.1", "price_sensitive": True,
                         "news_headline": "Quarterly report", "orh": "1.20", "orl": "1.10",
-                        "state": "watching"}],
+                        "prev_close": "1.05", "state": "watching"},
+                       {"ticker": "ONE", "gap_pct": "5.0", "price_sensitive": False,
+                        "news_headline": None, "orh": "3.10", "orl": "2.90",
+                        "prev_close": None, "state": "watching"}],
         "positions": [{"ticker": "QMT", "qty": 100, "avg_price": "2.84", "stop": "2.77",
                        "last_price": "2.88", "unrealised_pnl": "4.00", "paused": False,
                        "protection": {"protected": True, "why": "resting stop"}}],
@@ -81,6 +101,10 @@ class FakeControl:
             self.locked = cmd == "guard.lock"
             return {"locked": self.locked, "reason": (args or {}).get("reason"),
                     "changed_at": None, "changed": True}
+        if cmd == "tape":
+            ticker = (args or {})["ticker"]
+            return {"ticker": ticker, "path": TAPE.get(ticker, []),
+                    "volumes": [["2026-11-23T23:21:00+00:00", 600]] if ticker in TAPE else []}
         return {"lines": [f"{cmd} {args}"]}
 
 
@@ -189,6 +213,7 @@ class WebRig:
     clock: SimulatedClock
     app: Any
     reviews: FakeReviewStore
+    charts: FakeRangeChart
 
 
 class NoBank:
@@ -221,6 +246,7 @@ def make_rig(
     store = FakeTradingStore()
     switch = KillSwitch(store, clock)
     reviews = FakeReviewStore()
+    charts = FakeRangeChart()
     journal_reviews = JournalReviews(reviews, clock, ZONE)
     parts = DeskParts(
         control=control,
@@ -235,11 +261,12 @@ def make_rig(
         zone=ZONE,
         recent_alerts=lambda limit: ALERTS[:limit],
         preference=preference,
+        range_chart=charts,
     )
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
                          secure_cookie=secure)
     app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
-    return WebRig(control, store, clock, app, reviews)
+    return WebRig(control, store, clock, app, reviews, charts)
 
 
 def _required(records: JournalRecords | None) -> JournalRecords:
