@@ -981,6 +981,7 @@ class App:
             bank=lambda: SqlBankReads(self.database.unit_of_work),
             zone=self.calendar.zone,
             recent_alerts=self._recent_alerts,
+            alerts_after=self._alerts_after,
             preference=self.preference,
             range_chart=functools.partial(opening_range_chart, tz=self.calendar.zone),
         )
@@ -999,6 +1000,13 @@ class App:
             return wanted.default
         with self.database.unit_of_work(read_only=True) as uow:
             return uow.settings.preference(wanted)
+
+    def _alerts_after(self, after: int) -> list[dict[str, Any]]:
+        from skimd.infrastructure.control.alert_feed import alerts_after
+
+        if not self.database_path.exists():
+            return []
+        return alerts_after(self.database.unit_of_work, self.calendar.zone, after)
 
     def _recent_alerts(self, limit: int) -> list[dict[str, Any]]:
         from skimd.infrastructure.control.alert_feed import recent_alerts

@@ -40,6 +40,7 @@ from skimd.errors import (
 )
 from skimd.services.journal.reviews import UnknownRoundTripError
 from skimd.services.journal.stats import stats_json
+from skimd.web.alert_stream import alert_stream_response
 from skimd.web.desk import ACTIONS, Desk, TripFilter
 from skimd.web.query import date_param, group_param, page_param
 from skimd.web.record_pages import record_routes
@@ -61,6 +62,7 @@ from skimd.web.security import (
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "skimd_session"
 TICKER = re.compile(r"[A-Za-z0-9.]{1,12}")
+TODAY_JS = (HERE / "templates" / "today.js.html").read_bytes()
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -72,6 +74,8 @@ class WebOptions:
     read_only: bool = False
     secure_cookie: bool = False
     max_age: timedelta = timedelta(hours=12)
+    alert_poll: timedelta = timedelta(seconds=2)  # how often the alert stream reads
+    alert_polls: int = 300  # reads before a stream ends (the browser reconnects)
 
 
 def create_app(
@@ -85,6 +89,8 @@ def create_app(
         Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
         Route("/today/chart/{ticker:str}.png", web.candidate_chart, methods=["GET"]),
+        Route("/alerts/stream", web.alert_stream, methods=["GET"]),
+        Route("/today.js", web.today_js, methods=["GET"]),
         Route("/desk/confirm", web.confirm, methods=["GET"]),
         Route("/desk/act", web.act, methods=["POST"]),
         Route("/journal", web.trips, methods=["GET"]),
@@ -229,6 +235,16 @@ class _Web:
         report = await run_in_threadpool(self._desk.today)
         alerts = await run_in_threadpool(self._desk.alerts)
         return self.render(request, "today.html", {"report": report, "alerts": alerts})
+
+    async def today_js(self, request: Request) -> Response:
+        """Today's script, as static as the CSS (no login needed)."""
+        return Response(TODAY_JS, media_type="text/javascript")
+
+    async def alert_stream(self, request: Request) -> Response:
+        return alert_stream_response(
+            request, self._desk, lambda: self.signed_in(request),
+            poll=self._options.alert_poll, polls=self._options.alert_polls,
+        )
 
     async def candidate_chart(self, request: Request) -> Response:
         if not self.signed_in(request):

@@ -138,6 +138,8 @@ class DeskParts:
     bank: Callable[[], BankReads]
     zone: ZoneInfo
     recent_alerts: Callable[[int], list[dict[str, Any]]] = lambda limit: []
+    # the alerts stored after an outbox id, oldest first (a bounded batch)
+    alerts_after: Callable[[int], list[dict[str, Any]]] = lambda after: []
     preference: PreferenceReads = shipped
     range_chart: RangeChart | None = None  # None: Today shows no candidate chart
 
@@ -224,6 +226,16 @@ class Desk:
         (read from the database)."""
         with self._lock:
             return self._parts.recent_alerts(self._parts.preference(WEB_RECENT_ALERTS))
+
+    def alerts_after(self, after: int | None) -> tuple[list[dict[str, Any]], int]:
+        """The alerts stored after outbox id ``after`` (None: after the newest stored now,
+        so none), oldest first, and the id to ask after next time."""
+        with self._lock:
+            if after is None:
+                newest = self._parts.recent_alerts(1)
+                return [], int(newest[0]["id"]) if newest else 0
+            found = self._parts.alerts_after(after)
+        return found, int(found[-1]["id"]) if found else after
 
     def candidate_chart(self, ticker: str) -> bytes | None:
         """The opening-range chart of today's candidate ``ticker`` from the running

@@ -6,7 +6,8 @@ The trader logs in, opens a round trip and its chart, reviews it (``skimd journa
 --json`` then shows the review stored), opens a plan written with ``skimd journal plan add``
 and the mistakes, looks at the statistics, and locks the kill switch
 through the page (with its confirmation step); ``skimd status --json`` then shows it
-locked, from the daemon. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
+locked, from the daemon; unlocking it from the command line then shows its alert on the open
+page, pushed by the alert stream. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
 set (``docs/web/`` holds the committed ones), else into the test's tmp dir.
 """
 
@@ -237,3 +238,13 @@ def test_log_in_open_a_round_trip_and_lock_the_kill_switch_in_chromium(
     assert report["via"] == "daemon"
     assert report["guard"]["locked"] is True
     assert report["guard"]["reason"] == "locked from the browser"
+
+    # the alert stream: an unlock from the command line reaches the open Today page, pushed
+    unlocked = skimd(config, "guard", "unlock")
+    assert unlocked.returncode == 0, unlocked.stderr
+    pushed = find(By.CSS_SELECTOR, "#alerts tr.pushed")  # waits for it, up to WAIT_S
+    assert pushed.text and find(By.ID, "stale").is_displayed()
+    driver.execute_script(  # type: ignore[attr-defined]
+        "arguments[0].scrollIntoView();", find(By.ID, "stale")
+    )
+    driver.save_screenshot(str(shots / "alert-pushed.png"))  # type: ignore[attr-defined]

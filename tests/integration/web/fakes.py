@@ -6,10 +6,10 @@ store over the same rows."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ SESSION_SECRET = "s3ssion-secret-value-never-shown"
 CHART = b"\x89PNG\r\n\x1a\nchart-of-trip-1"
 EQUITY = b"\x89PNG\r\n\x1a\nequity"
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-ALERTS = [{"kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+11:00",
+ALERTS = [{"id": 7, "kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+11:00",
            "severity": "info", "text": "BUY 5555 VPL filled @ 2.85 <b>"}]
 
 
@@ -207,6 +207,26 @@ def render_equity(curve: EquityCurve) -> bytes:
 
 
 @dataclass
+class FakeOutbox:
+    """The alert outbox as the web reads it: newest-first and after-an-id reads over
+    :attr:`alerts`; ``on_read`` runs before each after-an-id read (a daemon storing an
+    alert between two polls, a session expiring)."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=lambda: [dict(a) for a in ALERTS])
+    on_read: list[Callable[[], None]] = field(default_factory=list)
+    reads: int = 0
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        return sorted(self.alerts, key=lambda a: -a["id"])[:limit]
+
+    def after(self, after: int) -> list[dict[str, Any]]:
+        self.reads += 1
+        if self.on_read:
+            self.on_read.pop(0)()
+        return sorted((a for a in self.alerts if a["id"] > after), key=lambda a: a["id"])
+
+
+@dataclass
 class WebRig:
     control: FakeControl
     store: FakeTradingStore
@@ -214,6 +234,7 @@ class WebRig:
     app: Any
     reviews: FakeReviewStore
     charts: FakeRangeChart
+    outbox: FakeOutbox
 
 
 class NoBank:
@@ -232,6 +253,7 @@ def make_rig(
     *, read_only: bool = False, secure: bool = False, running: bool = True,
     page_size: int | None = None, preferences: dict[str, Any] | None = None,
     records: JournalRecords | None = None, bank: BankReads | None = None,
+    stream_polls: int = 3,
 ) -> WebRig:
     """``preferences``: the trader's settings by key (as the settings table holds them);
     ``records`` and ``bank`` (the plans, mistakes and bank pages' reads): none by default,
@@ -247,6 +269,7 @@ def make_rig(
     switch = KillSwitch(store, clock)
     reviews = FakeReviewStore()
     charts = FakeRangeChart()
+    outbox = FakeOutbox()
     journal_reviews = JournalReviews(reviews, clock, ZONE)
     parts = DeskParts(
         control=control,
@@ -259,14 +282,18 @@ def make_rig(
         records=lambda: _required(records),
         bank=lambda: bank or NoBank(),
         zone=ZONE,
-        recent_alerts=lambda limit: ALERTS[:limit],
+        recent_alerts=outbox.recent,
+        alerts_after=outbox.after,
         preference=preference,
         range_chart=charts,
     )
+    # the alert stream reads the outbox without waiting between reads, and ends after
+    # ``stream_polls`` of them: a finite response the test client can read whole
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
-                         secure_cookie=secure)
+                         secure_cookie=secure, alert_poll=timedelta(0),
+                         alert_polls=stream_polls)
     app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
-    return WebRig(control, store, clock, app, reviews, charts)
+    return WebRig(control, store, clock, app, reviews, charts, outbox)
 
 
 def _required(records: JournalRecords | None) -> JournalRecords:
@@ -290,8 +317,8 @@ class Browser:
     def cookies(self) -> httpx.Cookies:
         return self._client.cookies
 
-    def get(self, path: str) -> httpx.Response:
-        return asyncio.run(self._client.get(path))
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return asyncio.run(self._client.get(path, headers=headers))
 
     def post(self, path: str, data: dict[str, str]) -> httpx.Response:
         return asyncio.run(self._client.post(path, data=data))
