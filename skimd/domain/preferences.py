@@ -41,7 +41,7 @@ class Preference(Generic[T]):
 
 
 WEB_PAGE_SIZE: Preference[int] = Preference("web.page_size", 100, minimum=1)
-"""Rows a page of the web view's journal lists (round trips, plans, mistakes, bank lines)."""
+"""Rows a page of the web view's paged lists (round trips, mistakes, bank lines)."""
 
 WEB_RECENT_ALERTS: Preference[int] = Preference("web.recent_alerts", 20, minimum=1)
 """Alerts the web view's Today page lists."""
