@@ -2,9 +2,11 @@
 journal page <= 200 ms with 5,000 round trips).
 
 A journal of ``--trips`` closed round trips (two executions each, spread over the trading
-days of a year, 40 tickers) is written straight into a fresh SQLCipher database made by
-the composition root (``bootstrap.build(..., create_database=True)``); small Argon2
-parameters (t=1, 8 MiB) only make opening it quicker. Then ``skimd web`` runs as its own
+days of a year, 40 tickers), a mistake on every tenth, a trade plan every trading day and a
+year of bank statements (twelve monthly imports, five lines a day) is written straight
+into a fresh SQLCipher database made by the composition root (``bootstrap.build(...,
+create_database=True)``); small Argon2 parameters (t=1, 8 MiB) only make opening it
+quicker. Then ``skimd web`` runs as its own
 process on a free loopback port, exactly as the unit starts it; the bench logs in over
 HTTP (httpx) and fetches each page ``--repeat`` times, one request at a time.
 
@@ -37,7 +39,13 @@ import httpx
 
 from skimd import bootstrap
 from skimd.config import load_settings
-from skimd.infrastructure.database.tables import RoundTrip, Trade
+from skimd.infrastructure.database.tables import (
+    BankTransaction,
+    MistakeEntry,
+    RoundTrip,
+    Trade,
+    TradePlan,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password 123"
@@ -96,6 +104,23 @@ def fill_journal(config: Path, trips: int) -> date:
                     qty=qty, price=price, commission=Decimal(6), executed_at=at,
                     round_trip_id=trip.id,
                 ))
+            if i % 10 == 0:
+                uow.session.add(MistakeEntry(
+                    round_trip_id=trip.id, category="late_exit", note=f"held T{i % 40:02d}",
+                    cost=Decimal(i % 90), created_at=closed,
+                ))
+        for n, day in enumerate(days):
+            at = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+            uow.session.add(TradePlan(
+                ticker=f"T{n % 40:02d}", entry=Decimal("2.10"), stop=Decimal("2.00"),
+                strategy_name="opening range", created_at=at, updated_at=at,
+            ))
+            for k in range(5):
+                uow.session.add(BankTransaction(
+                    hash=f"{day}-{k}", account="cba", posted_on=day,
+                    amount=Decimal(k * 10 - 25), description=f"line {k}", imported_at=at,
+                    source="csv", import_batch_id=f"{day:%Y%m}",
+                ))
     return days[-1]
 
 
@@ -140,6 +165,12 @@ def main() -> None:
                 "stats (year)": "/stats",
                 "stats (month)": f"/stats?{month}",
                 "equity png (year)": "/stats/equity.png",
+                "plans": "/plans",
+                "plan": "/plans/1",
+                "mistakes (all)": "/mistakes",
+                "mistakes (one month)": f"/mistakes?{month}",
+                "bank (all)": "/bank",
+                "bank (one import)": f"/bank?batch={last_day:%Y%m}",
             }
             with httpx.Client(base_url=base, timeout=120) as client:
                 csrf = TOKEN.search(client.get("/login").text).group(1)  # type: ignore[union-attr]

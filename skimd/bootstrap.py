@@ -79,6 +79,8 @@ if TYPE_CHECKING:
 
     from skimd.domain.alert_policy import AlertPolicy
     from skimd.domain.alerts import Alert
+    from skimd.domain.market import PricePoint, VolumePoint
+    from skimd.domain.preferences import Preference, T
     from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
     from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
     from skimd.infrastructure.control.client import ControlClient
@@ -935,8 +937,15 @@ class App:
             # flatten / pause / resume and the journal of control actions: the App's
             # operator actions, built on first use (a status call never builds them)
             operator=lambda: self.operator,
+            tape=self._tape,
         )
         return ControlServer(control_socket_path(self.settings), handler)
+
+    def _tape(self, ticker: str) -> tuple[Sequence[PricePoint], Sequence[VolumePoint]]:
+        """Today's prices of ``ticker`` as the trading day's price tape holds them."""
+        ctx = self.trading.ctx
+        day = ctx.today()
+        return ctx.tape.path(day, ticker), ctx.tape.volumes(day, ticker)
 
     async def scan_now(self) -> dict[str, Any]:
         """``skimd scan``: the news and gap scans now, saved and alerted as the job would."""
@@ -958,11 +967,14 @@ class App:
         """``skimd web``'s ASGI app (a SHARED App: it reads, and its actions go to the
         daemon's control socket). Needs a password set; the session key is ``[web]
         session_secret`` or a random one (sessions then end when the process does)."""
+        import functools
         import secrets
         from datetime import timedelta
 
+        from skimd.infrastructure.database.bank_reads import SqlBankReads
         from skimd.infrastructure.database.report_store import SqlReportStore
         from skimd.infrastructure.database.trip_reads import SqlTripReads
+        from skimd.infrastructure.notifications.charts import opening_range_chart
         from skimd.web.app import WebOptions, create_app
         from skimd.web.desk import Desk, DeskParts
 
@@ -977,8 +989,13 @@ class App:
             reports=lambda: SqlReportStore(self.database.unit_of_work),
             stats=self.journal_stats,
             reviews=lambda: self.journal_reviews,
+            records=lambda: self.journal_records,
+            bank=lambda: SqlBankReads(self.database.unit_of_work),
             zone=self.calendar.zone,
             recent_alerts=self._recent_alerts,
+            alerts_after=self._alerts_after,
+            preference=self.preference,
+            range_chart=functools.partial(opening_range_chart, tz=self.calendar.zone),
         )
         options = WebOptions(
             session_secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
@@ -987,6 +1004,21 @@ class App:
             max_age=timedelta(minutes=self.settings.web.session_max_age_min),
         )
         return create_app(Desk(parts), passwords.verify, options, self.clock)
+
+    def preference(self, wanted: Preference[T]) -> T:
+        """``wanted`` as the trader set it, else the app default, else the code's default
+        (no database yet: the code's). A read-only unit of work: safe beside the daemon."""
+        if not self.database_path.exists():
+            return wanted.default
+        with self.database.unit_of_work(read_only=True) as uow:
+            return uow.settings.preference(wanted)
+
+    def _alerts_after(self, after: int) -> list[dict[str, Any]]:
+        from skimd.infrastructure.control.alert_feed import alerts_after
+
+        if not self.database_path.exists():
+            return []
+        return alerts_after(self.database.unit_of_work, self.calendar.zone, after)
 
     def _recent_alerts(self, limit: int) -> list[dict[str, Any]]:
         from skimd.infrastructure.control.alert_feed import recent_alerts

@@ -11,6 +11,9 @@ Commands (``args`` in brackets):
 - ``tail`` [kind]: a stream of alerts and job events (see :mod:`skimd.services.control_events`)
 - ``flatten`` [tickers (a list, or null for all), reason], ``pause`` [ticker, reason],
   ``resume`` [ticker]: trading operations, carried out by the operator actions
+- ``tape`` [ticker]: the prices the daemon has seen for ``ticker`` today (its own price
+  tape, kept in memory for the alert charts: empty after a restart), for ``skimd web``'s
+  opening-range charts
 
 Every command that changes something is journaled and alerted with who asked (the peer's
 uid and name): flatten/pause/resume by the operator actions themselves, the others
@@ -21,11 +24,12 @@ because journaling failed would be worse); such a failure is logged and the repl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
 
+from skimd.domain.market import PricePoint, VolumePoint
 from skimd.domain.trading import GuardState
 from skimd.errors import InvalidInputError
 from skimd.services.control_events import EventBus
@@ -54,7 +58,11 @@ COMMANDS: dict[str, frozenset[str]] = {
     "flatten": frozenset({"tickers", "reason"}),
     "pause": frozenset({"ticker", "reason"}),
     "resume": frozenset({"ticker"}),
+    "tape": frozenset({"ticker"}),
 }
+
+TapeReader = Callable[[str], tuple[Sequence[PricePoint], Sequence[VolumePoint]]]
+"""Today's price path and volume bars of a ticker, from the daemon's price tape."""
 
 
 def guard_json(state: GuardState, changed: bool | None = None) -> dict[str, Any]:
@@ -72,7 +80,8 @@ class DaemonControl:
     """The :class:`~skimd.services.ports.control.ControlHandler` of a running daemon.
 
     ``operator`` returns the daemon's operator actions (``skimd.services.trading.operator``);
-    it is called only by the commands that need it."""
+    it is called only by the commands that need it. ``tape`` reads the daemon's price tape
+    (without one, ``tape`` answers an empty path)."""
 
     def __init__(
         self,
@@ -82,7 +91,9 @@ class DaemonControl:
         supervisor: Supervisor,
         events: EventBus,
         operator: Callable[[], OperatorActions],
+        tape: TapeReader | None = None,
     ) -> None:
+        self._tape = tape
         self._status = status
         self._kill_switch = kill_switch
         self._supervisor = supervisor
@@ -113,9 +124,21 @@ class DaemonControl:
             if kind is not None and not isinstance(kind, str):
                 raise InvalidInputError("tail: kind must be text")
             return self._events.subscribe(kind or None)
+        if cmd == "tape":
+            return self._tape_json(_required(args, "ticker").upper())
         return await self._trading(peer, cmd, args)
 
     # -- the commands ------------------------------------------------------------------------
+
+    def _tape_json(self, ticker: str) -> dict[str, Any]:
+        """``{"ticker", "path": [[ISO time, price text], ...], "volumes": [[ISO time,
+        shares], ...]}``, oldest first."""
+        path, volumes = self._tape(ticker) if self._tape is not None else ((), ())
+        return {
+            "ticker": ticker,
+            "path": [[p.at.isoformat(), str(p.price)] for p in path],
+            "volumes": [[v.at.isoformat(), v.volume] for v in volumes],
+        }
 
     def _lock(self, peer: Peer, reason: str) -> dict[str, Any]:
         state, changed = self._kill_switch.lock(reason, by=f"{who_text(peer)} (control socket)")

@@ -10,9 +10,10 @@ value reaches them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,10 @@ from skimd.errors import (
 )
 from skimd.services.journal.reviews import UnknownRoundTripError
 from skimd.services.journal.stats import stats_json
+from skimd.web.alert_stream import alert_stream_response
 from skimd.web.desk import ACTIONS, Desk, TripFilter
+from skimd.web.query import date_param, group_param, page_param
+from skimd.web.record_pages import record_routes
 from skimd.web.review_form import (
     LABELS,
     form_values,
@@ -57,6 +61,8 @@ from skimd.web.security import (
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "skimd_session"
+TICKER = re.compile(r"[A-Za-z0-9.]{1,12}")
+TODAY_JS = (HERE / "templates" / "today.js.html").read_bytes()
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -68,6 +74,8 @@ class WebOptions:
     read_only: bool = False
     secure_cookie: bool = False
     max_age: timedelta = timedelta(hours=12)
+    alert_poll: timedelta = timedelta(seconds=2)  # how often the alert stream reads
+    alert_polls: int = 300  # reads before a stream ends (the browser reconnects)
 
 
 def create_app(
@@ -80,6 +88,9 @@ def create_app(
         Route("/login", web.login, methods=["POST"]),
         Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
+        Route("/today/chart/{ticker:str}.png", web.candidate_chart, methods=["GET"]),
+        Route("/alerts/stream", web.alert_stream, methods=["GET"]),
+        Route("/today.js", web.today_js, methods=["GET"]),
         Route("/desk/confirm", web.confirm, methods=["GET"]),
         Route("/desk/act", web.act, methods=["POST"]),
         Route("/journal", web.trips, methods=["GET"]),
@@ -88,6 +99,7 @@ def create_app(
         Route("/journal/{trip_id:int}/chart/{image_id:int}.png", web.chart, methods=["GET"]),
         Route("/stats", web.stats, methods=["GET"]),
         Route("/stats/equity.png", web.equity, methods=["GET"]),
+        *record_routes(web, desk),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
@@ -151,23 +163,23 @@ class _Web:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _page(
+    def render(
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
         context = {
             "csrf_field": CSRF_FIELD,
             "csrf_token": csrf_token(request.session),
             "read_only": self._options.read_only,
-            "logged_in": self._logged_in(request),
+            "logged_in": self.signed_in(request),
             "flash": request.session.pop("flash", None),
             **context,
         }
         return self._templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def _logged_in(self, request: Request) -> bool:
+    def signed_in(self, request: Request) -> bool:
         return self._sessions.is_live(request.session.get("sid"))
 
-    def _to_login(self) -> Response:
+    def to_login(self) -> Response:
         return RedirectResponse("/login", status_code=303)
 
     async def _form(self, request: Request) -> dict[str, str] | None:
@@ -176,32 +188,32 @@ class _Web:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return values if csrf_ok(request.session, values.get(CSRF_FIELD)) else None
 
-    def _refused(self, request: Request, why: str, status_code: int) -> Response:
-        return self._page(request, "error.html", {"message": why}, status_code=status_code)
+    def refused(self, request: Request, why: str, status_code: int) -> Response:
+        return self.render(request, "error.html", {"message": why}, status_code=status_code)
 
     async def failed(self, request: Request, exc: Exception) -> Response:
         """A failure of ours (no database yet, a damaged one, a locked file): its one line,
         as the CLI prints it, with 503; anything else stays Starlette's bare 500."""
-        return self._refused(request, str(exc), 503)
+        return self.refused(request, str(exc), 503)
 
     # -- login ------------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
-        if self._logged_in(request):
+        if self.signed_in(request):
             return RedirectResponse("/", status_code=303)
-        return self._page(request, "login.html", {})
+        return self.render(request, "login.html", {})
 
     async def login(self, request: Request) -> Response:
         form = await self._form(request)
         if form is None:
-            return self._refused(request, "The form has expired; reload and try again.", 403)
+            return self.refused(request, "The form has expired; reload and try again.", 403)
         if not self._throttle.allowed():
-            return self._page(
+            return self.render(
                 request, "login.html", {"error": "Too many failed logins; wait a while."}, 429
             )
         if not await run_in_threadpool(self._verify, form.get("password", "")):
             self._throttle.failed()
-            return self._page(request, "login.html", {"error": "Wrong password."}, 401)
+            return self.render(request, "login.html", {"error": "Wrong password."}, 401)
         self._throttle.succeeded()
         request.session.clear()  # a fresh session (and CSRF token) for the logged-in trader
         request.session["sid"] = self._sessions.open()
@@ -210,77 +222,98 @@ class _Web:
     async def logout(self, request: Request) -> Response:
         form = await self._form(request)
         if form is None:
-            return self._refused(request, "The form has expired; reload and try again.", 403)
+            return self.refused(request, "The form has expired; reload and try again.", 403)
         self._sessions.close(request.session.get("sid"))
         request.session.clear()
-        return self._to_login()
+        return self.to_login()
 
     # -- today ------------------------------------------------------------------------------
 
     async def today(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         report = await run_in_threadpool(self._desk.today)
         alerts = await run_in_threadpool(self._desk.alerts)
-        return self._page(request, "today.html", {"report": report, "alerts": alerts})
+        return self.render(request, "today.html", {"report": report, "alerts": alerts})
+
+    async def today_js(self, request: Request) -> Response:
+        """Today's script, as static as the CSS (no login needed)."""
+        return Response(TODAY_JS, media_type="text/javascript")
+
+    async def alert_stream(self, request: Request) -> Response:
+        return alert_stream_response(
+            request, self._desk, lambda: self.signed_in(request),
+            poll=self._options.alert_poll, polls=self._options.alert_polls,
+        )
+
+    async def candidate_chart(self, request: Request) -> Response:
+        if not self.signed_in(request):
+            return self.to_login()
+        ticker: str = request.path_params["ticker"]
+        png = None
+        if TICKER.fullmatch(ticker):
+            png = await run_in_threadpool(self._desk.candidate_chart, ticker)
+        if png is None:
+            return Response("no chart", status_code=404, media_type="text/plain")
+        return Response(png, media_type="image/png")
 
     async def confirm(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         if self._options.read_only:
-            return self._refused(request, "skimd web is read-only.", 403)
+            return self.refused(request, "skimd web is read-only.", 403)
         action = request.query_params.get("action", "")
         if action not in ACTIONS:
-            return self._refused(request, f"Unknown action {action!r}.", 400)
+            return self.refused(request, f"Unknown action {action!r}.", 400)
         ticker = request.query_params.get("ticker") or None
-        return self._page(request, "confirm.html", {"action": action, "ticker": ticker})
+        return self.render(request, "confirm.html", {"action": action, "ticker": ticker})
 
     async def act(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         form = await self._form(request)
         if form is None:
-            return self._refused(request, "The form has expired; reload and try again.", 403)
+            return self.refused(request, "The form has expired; reload and try again.", 403)
         if self._options.read_only:
-            return self._refused(request, "skimd web is read-only.", 403)
+            return self.refused(request, "skimd web is read-only.", 403)
         if form.get("confirm") != "yes":
-            return self._refused(request, "Not confirmed: nothing was done.", 400)
+            return self.refused(request, "Not confirmed: nothing was done.", 400)
         action = form.get("action", "")
         try:
             lines = await run_in_threadpool(
                 self._desk.act, action, form.get("ticker") or None, form.get("reason")
             )
         except (InvalidInputError, DaemonUnavailableError, DaemonReplyError) as exc:
-            return self._refused(request, str(exc), 400)
+            return self.refused(request, str(exc), 400)
         request.session["flash"] = lines
         return RedirectResponse("/", status_code=303)
 
     # -- journal ----------------------------------------------------------------------------
 
     async def trips(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         query = request.query_params
         try:
             wanted = TripFilter(
-                _date(query.get("from")),
-                _date(query.get("to")),
+                date_param(query.get("from")),
+                date_param(query.get("to")),
                 query.get("ticker") or None,
-                _page(query.get("page")),
+                page_param(query.get("page")),
             )
             found = await run_in_threadpool(self._desk.trips, wanted)
         except InvalidInputError as exc:
-            return self._refused(request, str(exc), 400)
+            return self.refused(request, str(exc), 400)
         others = {k: v for k, v in query.items() if k != "page" and v}
-        return self._page(
+        return self.render(
             request,
             "trips.html",
             {"found": found, "query": dict(query), "others": others, "zone": self._desk.zone},
         )
 
     async def trip(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         return await self._trip_page(request, request.path_params["trip_id"])
 
     async def _trip_page(
@@ -294,10 +327,10 @@ class _Web:
         """The round-trip page; ``values`` and ``error`` show a refused review again."""
         found = await run_in_threadpool(self._desk.trip, trip_id)
         if found is None:
-            return self._refused(request, "No such round trip.", 404)
+            return self.refused(request, "No such round trip.", 404)
         row, charts = found
         stored = await run_in_threadpool(self._desk.review_of, trip_id)
-        return self._page(
+        return self.render(
             request,
             "trip.html",
             {
@@ -312,18 +345,18 @@ class _Web:
         )
 
     async def review(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         form = await self._form(request)
         if form is None:
-            return self._refused(request, "The form has expired; reload and try again.", 403)
+            return self.refused(request, "The form has expired; reload and try again.", 403)
         if self._options.read_only:
-            return self._refused(request, "skimd web is read-only.", 403)
+            return self.refused(request, "skimd web is read-only.", 403)
         trip_id: int = request.path_params["trip_id"]
         try:
             stored = await run_in_threadpool(self._desk.review_of, trip_id)
         except UnknownRoundTripError:
-            return self._refused(request, "No such round trip.", 404)
+            return self.refused(request, "No such round trip.", 404)
         try:
             wanted: Review = review_from_form(form, stored)
             await run_in_threadpool(self._desk.review, trip_id, wanted)
@@ -336,8 +369,8 @@ class _Web:
         return RedirectResponse(f"/journal/{trip_id}", status_code=303)
 
     async def chart(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         found = await run_in_threadpool(self._desk.trip, request.path_params["trip_id"])
         wanted = request.path_params["image_id"]
         chart = next((c for c in (found[1] if found else []) if c.image_id == wanted), None)
@@ -346,16 +379,19 @@ class _Web:
         return Response(chart.data, media_type=chart.mime or "image/png")
 
     async def stats(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         query = request.query_params
         try:
-            date_from, date_to = _date(query.get("from")), _date(query.get("to"))
-            by = _group(query.get("by"))
+            date_from, date_to = date_param(query.get("from")), date_param(query.get("to"))
+            by = (
+                group_param(query["by"]) if "by" in query
+                else await run_in_threadpool(self._desk.default_grouping)
+            )
             report = await run_in_threadpool(self._desk.stats, date_from, date_to, by)
         except InvalidInputError as exc:
-            return self._refused(request, str(exc), 400)
-        return self._page(
+            return self.refused(request, str(exc), 400)
+        return self.render(
             request,
             "stats.html",
             {
@@ -364,17 +400,18 @@ class _Web:
                 "group_names": [str(g) for g in GroupBy],
                 "notes": report.notes,
                 "query": dict(query),
+                "by": "" if by is None else str(by),
                 "zone": self._desk.zone,
                 "has_curve": bool(report.curve),
             },
         )
 
     async def equity(self, request: Request) -> Response:
-        if not self._logged_in(request):
-            return self._to_login()
+        if not self.signed_in(request):
+            return self.to_login()
         query = request.query_params
         try:
-            date_from, date_to = _date(query.get("from")), _date(query.get("to"))
+            date_from, date_to = date_param(query.get("from")), date_param(query.get("to"))
             png = await run_in_threadpool(self._desk.equity_png, date_from, date_to)
         except InvalidInputError as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
@@ -382,28 +419,3 @@ class _Web:
             return Response("no round trips", status_code=404, media_type="text/plain")
         return Response(png, media_type="image/png")
 
-
-def _group(text: str | None) -> GroupBy | None:
-    if not text:
-        return None
-    try:
-        return GroupBy(text)
-    except ValueError:
-        raise InvalidInputError(f"cannot group by {text!r}") from None
-
-
-def _page(text: str | None) -> int:
-    if not text:
-        return 1
-    if not text.isdigit():
-        raise InvalidInputError(f"page {text!r} is not a number")
-    return int(text)
-
-
-def _date(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD)") from None

@@ -3,9 +3,11 @@
 process beside a running demo daemon, after a demo day has filled the journal.
 
 The trader logs in, opens a round trip and its chart, reviews it (``skimd journal review
---json`` then shows the review stored), looks at the statistics, and locks the kill switch
+--json`` then shows the review stored), opens a plan written with ``skimd journal plan add``
+and the mistakes, looks at the statistics, and locks the kill switch
 through the page (with its confirmation step); ``skimd status --json`` then shows it
-locked, from the daemon. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
+locked, from the daemon; unlocking it from the command line then shows its alert on the open
+page, pushed by the alert stream. Screenshots go to ``$SKIMD_TEST_SCREENSHOTS`` when
 set (``docs/web/`` holds the committed ones), else into the test's tmp dir.
 """
 
@@ -203,6 +205,18 @@ def test_log_in_open_a_round_trip_and_lock_the_kill_switch_in_chromium(
         "emotional_state": "calm", "lessons_learned": "Waited for the opening range.",
         "tags": ["gap", "news"]}
 
+    written = skimd(config, "journal", "plan", "add", "VPL", "--entry", "1.21", "--stop",
+                    "1.10", "--strategy", "opening range", "--json")
+    assert written.returncode == 0, written.stderr
+    plan_id = json.loads(written.stdout)["id"]
+    find(By.LINK_TEXT, "Plans").click()
+    find(By.CSS_SELECTOR, f'a.plan-link[href="/plans/{plan_id}"]').click()
+    assert find(By.ID, "plan-title").text.startswith(f"Plan {plan_id}: long VPL")
+    driver.save_screenshot(str(shots / "plan.png"))  # type: ignore[attr-defined]
+    find(By.LINK_TEXT, "Mistakes").click()
+    assert "mistake(s)" in find(By.ID, "count").text
+    driver.save_screenshot(str(shots / "mistakes.png"))  # type: ignore[attr-defined]
+
     find(By.LINK_TEXT, "Stats").click()
     equity = find(By.ID, "equity")
     until(lambda d: image_loaded(d, equity))
@@ -224,3 +238,13 @@ def test_log_in_open_a_round_trip_and_lock_the_kill_switch_in_chromium(
     assert report["via"] == "daemon"
     assert report["guard"]["locked"] is True
     assert report["guard"]["reason"] == "locked from the browser"
+
+    # the alert stream: an unlock from the command line reaches the open Today page, pushed
+    unlocked = skimd(config, "guard", "unlock")
+    assert unlocked.returncode == 0, unlocked.stderr
+    pushed = find(By.CSS_SELECTOR, "#alerts tr.pushed")  # waits for it, up to WAIT_S
+    assert pushed.text and find(By.ID, "stale").is_displayed()
+    driver.execute_script(  # type: ignore[attr-defined]
+        "arguments[0].scrollIntoView();", find(By.ID, "stale")
+    )
+    driver.save_screenshot(str(shots / "alert-pushed.png"))  # type: ignore[attr-defined]

@@ -118,12 +118,29 @@ def alert_event(kind: str, payload: str, zone: ZoneInfo) -> dict[str, Any]:
 def recent_alerts(
     unit_of_work: UnitOfWorkFactory, zone: ZoneInfo, limit: int
 ) -> list[dict[str, Any]]:
-    """The ``limit`` alerts stored last, newest first, as tail events (for ``skimd web``)."""
+    """The ``limit`` alerts stored last, newest first, as tail events with their outbox
+    ``id`` (for ``skimd web``)."""
     with unit_of_work(read_only=True) as uow:
         stmt = (
-            select(col(AlertOutbox.kind), col(AlertOutbox.payload))
+            select(col(AlertOutbox.id), col(AlertOutbox.kind), col(AlertOutbox.payload))
             .order_by(col(AlertOutbox.id).desc())
             .limit(limit)
         )
-        rows = [(str(k), str(p)) for k, p in uow.session.execute(stmt)]
-    return [alert_event(kind, payload, zone) for kind, payload in rows]
+        rows = [(int(i), str(k), str(p)) for i, k, p in uow.session.execute(stmt)]
+    return [{"id": i, **alert_event(kind, payload, zone)} for i, kind, payload in rows]
+
+
+def alerts_after(
+    unit_of_work: UnitOfWorkFactory, zone: ZoneInfo, after: int, limit: int = BATCH
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` alerts stored after outbox id ``after``, oldest first, as tail
+    events with their ``id`` (``skimd web``'s pushed alert stream)."""
+    with unit_of_work(read_only=True) as uow:
+        stmt = (
+            select(col(AlertOutbox.id), col(AlertOutbox.kind), col(AlertOutbox.payload))
+            .where(col(AlertOutbox.id) > after)
+            .order_by(col(AlertOutbox.id))
+            .limit(limit)
+        )
+        rows = [(int(i), str(k), str(p)) for i, k, p in uow.session.execute(stmt)]
+    return [{"id": i, **alert_event(kind, payload, zone)} for i, kind, payload in rows]

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from skimd.clock import Clock
+from skimd.domain.preferences import BANK_CURRENCY
 from skimd.errors import InvalidInputError
 
 from .factory import TradingDatabase
@@ -100,7 +101,8 @@ class JournalAdmin:
     def import_bank(self, path: Path, bank: str, account: str) -> tuple[int, int, str]:
         """Import a CSV (read with bank import config ``bank``) or OFX statement; returns
         ``(added, skipped duplicates, batch id)``; :meth:`undo_bank_import` takes the batch
-        id back out.
+        id back out. Lines whose statement or config names no currency get the
+        ``bank.currency`` preference's.
 
         Streamed: the file is read, validated and inserted a batch at a time inside ONE
         unit of work, so memory does not grow with the file and a bad line anywhere rolls
@@ -115,13 +117,14 @@ class JournalAdmin:
             row = uow.bank_import_configs.by_name(bank)
             config = None if row is None else CsvImportConfig.from_row(row)
             config_id = None if row is None else row.id
+            fallback_currency = uow.settings.preference(BANK_CURRENCY)
         if config is None and not is_ofx:
             raise InvalidInputError(
                 f"{path}: a CSV statement needs a bank import config and there is none named "
                 f"{bank!r}; add one with `skimd journal bank-config add {bank} ...`"
             )
         records = iter_statement(path, account, None if is_ofx else config)
-        currency = (config.currency if config is not None else None) or "AUD"
+        currency = (config.currency if config is not None else None) or fallback_currency
         now = self._clock.now()
         batch = f"{now.astimezone(self._zone):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with self._db.unit_of_work() as uow:  # one unit of work: the whole file or nothing

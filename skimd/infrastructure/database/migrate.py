@@ -78,13 +78,24 @@ def bring_to_head(db: BaseDatabase) -> str:
 
 
 def create_fresh(db: BaseDatabase, head: str) -> None:
-    """Tables and indexes from the models plus the alembic stamp, in one transaction."""
+    """Tables and indexes from the models, the app defaults
+    (:data:`~skimd.domain.preferences.APP_DEFAULTS`, as the migrations seed them) and the
+    alembic stamp, in one transaction."""
     from sqlalchemy import text
 
+    from skimd.domain.preferences import APP_DEFAULTS
+
+    from .repositories.preferences import encode_setting
     from .tables import metadata
 
     with db.engine.begin() as conn:
         metadata.create_all(conn)
+        for preference in APP_DEFAULTS:
+            value, kind = encode_setting(preference.default)
+            conn.execute(
+                text("INSERT INTO app_defaults (key, value, value_type) VALUES (:k, :v, :t)"),
+                {"k": preference.key, "v": value, "t": kind},
+            )
         conn.execute(
             text(
                 "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "

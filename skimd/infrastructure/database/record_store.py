@@ -7,15 +7,21 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from skimd.domain.trader_records import MistakeDraft, PlanDraft
-from skimd.services.ports.records import PlanSummary, StoredImage, TripTimes
+from skimd.services.ports.records import (
+    MistakeRow,
+    PlanDetail,
+    PlanSummary,
+    StoredImage,
+    TripTimes,
+)
 
 from .review_store import report_of
 from .session import UnitOfWork
-from .tables import MistakeEntry, RoundTrip, TradePlan, TradeReport
+from .tables import Image, MistakeEntry, RoundTrip, TradePlan, TradeReport
 
 UnitOfWorkFactory = Callable[..., AbstractContextManager[UnitOfWork]]
 
@@ -76,15 +82,58 @@ class SqlRecordTx:
         stmt = select(TradePlan).order_by(col(TradePlan.id).desc())
         if status is not None:
             stmt = stmt.where(col(TradePlan.status) == status)
-        return [
-            PlanSummary(
-                id=p.id or 0, ticker=p.ticker, status=p.status, direction=p.direction,
-                entry=p.entry, stop=p.stop, target=p.target, qty=p.qty,
-                conviction=p.conviction, strategy_name=p.strategy_name,
-                timeframe=p.timeframe, created_at=p.created_at,
+        return [_summary(p) for p in self._session.scalars(stmt)]
+
+    def plan(self, plan_id: int) -> PlanDetail | None:
+        p = self._session.get(TradePlan, plan_id)
+        if p is None:
+            return None
+        return PlanDetail(
+            summary=_summary(p), account=p.account, strategy_description=p.strategy_description,
+            entry_conditions=p.entry_conditions, exit_conditions=p.exit_conditions,
+            notes=p.notes, updated_at=p.updated_at,
+        )
+
+    def mistakes(
+        self,
+        round_trip_id: int | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[MistakeRow], int]:
+        where = []
+        if round_trip_id is not None:
+            where.append(col(MistakeEntry.round_trip_id) == round_trip_id)
+        if start is not None:
+            where.append(col(MistakeEntry.created_at) >= start)
+        if end is not None:
+            where.append(col(MistakeEntry.created_at) < end)
+        counted = select(func.count(col(MistakeEntry.id))).where(*where)
+        total = int(self._session.scalar(counted) or 0)
+        stmt = (
+            select(MistakeEntry, col(RoundTrip.ticker))
+            .outerjoin(RoundTrip, col(RoundTrip.id) == col(MistakeEntry.round_trip_id))
+            .where(*where)
+            .order_by(col(MistakeEntry.created_at).desc(), col(MistakeEntry.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = [
+            MistakeRow(
+                id=m.id or 0, round_trip_id=m.round_trip_id, ticker=ticker,
+                category=m.category, note=m.note, cost=m.cost, created_at=m.created_at,
             )
-            for p in self._session.scalars(stmt)
+            for m, ticker in self._session.execute(stmt)
         ]
+        return rows, total
+
+    def images_of(self, owner_type: str, owner_id: int) -> list[StoredImage]:
+        return [_stored(i) for i in self._uow.images.get_for_owner(owner_type, owner_id)]
+
+    def image_bytes(self, image_id: int) -> tuple[StoredImage, bytes] | None:
+        image = self._session.get(Image, image_id)
+        return None if image is None else (_stored(image), image.data)
 
     def add_mistake(self, round_trip_id: int, draft: MistakeDraft, at: dt.datetime) -> int:
         row = self._uow.mistakes.add(
@@ -111,9 +160,22 @@ class SqlRecordTx:
                    at: dt.datetime) -> StoredImage:
         image = self._uow.images.save(owner_type, owner_id, data, at, kind="screenshot",
                                       caption=caption)
-        assert image.id is not None
-        return StoredImage(
-            id=image.id, owner_type=image.owner_type, owner_id=image.owner_id, mime=image.mime,
-            width=image.width, height=image.height, file_size=image.file_size,
-            caption=image.caption,
-        )
+        return _stored(image)
+
+
+def _summary(p: TradePlan) -> PlanSummary:
+    return PlanSummary(
+        id=p.id or 0, ticker=p.ticker, status=p.status, direction=p.direction,
+        entry=p.entry, stop=p.stop, target=p.target, qty=p.qty,
+        conviction=p.conviction, strategy_name=p.strategy_name,
+        timeframe=p.timeframe, created_at=p.created_at,
+    )
+
+
+def _stored(image: Image) -> StoredImage:
+    assert image.id is not None
+    return StoredImage(
+        id=image.id, owner_type=image.owner_type, owner_id=image.owner_id, mime=image.mime,
+        width=image.width, height=image.height, file_size=image.file_size,
+        caption=image.caption,
+    )

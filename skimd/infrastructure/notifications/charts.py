@@ -112,6 +112,26 @@ def candidate_chart(alert: TradeableCandidate, tz: tzinfo) -> bytes:
                         volumes=alert.volumes)
 
 
+def opening_range_chart(
+    symbol: str,
+    path: Sequence[PricePoint],
+    volumes: Sequence[VolumePoint],
+    *,
+    prev_close: Decimal | None,
+    orh: Decimal | None,
+    orl: Decimal | None,
+    tz: tzinfo,
+) -> bytes:
+    """A candidate's day so far with its prior close and opening range (those known), as
+    the candidate alert draws it without the planned entry and stop: ``skimd web``'s
+    Today page. Needs two price points or more (ValueError)."""
+    levels = (("Prior", prev_close, GREY, True), ("ORH", orh, GREEN, False),
+              ("ORL", orl, RED, False))
+    lines = [ChartLine(label, price, colour, dashed=dashed)
+             for label, price, colour, dashed in levels if price is not None]
+    return render_chart(f"{symbol} opening range", path, lines, (), tz=tz, volumes=volumes)
+
+
 def entry_chart(alert: EntrySettled, tz: tzinfo) -> bytes:
     """The day so far with the opening range, the stop the entry is protected by, and the
     fill marked."""

@@ -9,7 +9,7 @@ when the report writer has not run yet); one of a plan on the plan.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from skimd.clock import Clock
 from skimd.domain.trader_records import (
@@ -21,7 +21,13 @@ from skimd.domain.trader_records import (
 )
 from skimd.errors import InvalidInputError
 from skimd.services.journal.reviews import UnknownRoundTripError
-from skimd.services.ports.records import PlanSummary, RecordStore, StoredImage
+from skimd.services.ports.records import (
+    MistakeRow,
+    PlanDetail,
+    PlanSummary,
+    RecordStore,
+    StoredImage,
+)
 
 __all__ = ["JournalRecords", "UnknownPlanError"]
 
@@ -46,6 +52,45 @@ class JournalRecords:
     def plans(self, status: str | None = None) -> list[PlanSummary]:
         with self._store.read() as tx:
             return tx.plans(status)
+
+    def plan(self, plan_id: int) -> tuple[PlanDetail, list[StoredImage]]:
+        """One plan and the screenshots attached to it; :class:`UnknownPlanError` when
+        there is no such plan."""
+        with self._store.read() as tx:
+            found = tx.plan(plan_id)
+            if found is None:
+                raise UnknownPlanError(plan_id)
+            return found, tx.images_of("plan", plan_id)
+
+    def plan_image(self, plan_id: int, image_id: int) -> tuple[StoredImage, bytes] | None:
+        """Image ``image_id`` when plan ``plan_id`` owns it (else None: no reading another
+        owner's image through a plan's address)."""
+        with self._store.read() as tx:
+            found = tx.image_bytes(image_id)
+        if found is None or (found[0].owner_type, found[0].owner_id) != ("plan", plan_id):
+            return None
+        return found
+
+    def mistakes(
+        self,
+        round_trip_id: int | None,
+        date_from: date | None,
+        date_to: date | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[MistakeRow], int]:
+        """Mistakes of ``round_trip_id`` (any when None) recorded within ``date_from`` ..
+        ``date_to`` (market-zone dates, inclusive, either optional), the latest first: one
+        page and how many match in all."""
+        if date_from and date_to and date_from > date_to:
+            raise InvalidInputError(f"from {date_from} is after to {date_to}")
+        start = None if date_from is None else self._start_of(date_from)
+        end = None if date_to is None else self._start_of(date_to + timedelta(days=1))
+        with self._store.read() as tx:
+            return tx.mistakes(round_trip_id, start, end, limit, offset)
+
+    def _start_of(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self._zone)
 
     def add_mistake(self, round_trip_id: int, draft: MistakeDraft) -> int:
         """Record a mistake against a round trip; returns its id."""

@@ -11,7 +11,15 @@ from typing import Protocol
 
 from skimd.domain.trader_records import MistakeDraft, PlanDraft
 
-__all__ = ["PlanSummary", "RecordStore", "RecordTx", "StoredImage", "TripTimes"]
+__all__ = [
+    "MistakeRow",
+    "PlanDetail",
+    "PlanSummary",
+    "RecordStore",
+    "RecordTx",
+    "StoredImage",
+    "TripTimes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,32 @@ class PlanSummary:
     conviction: str | None
     strategy_name: str | None
     timeframe: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDetail:
+    """One plan with everything the trader wrote in it."""
+
+    summary: PlanSummary
+    account: str | None
+    strategy_description: str | None
+    entry_conditions: str | None
+    exit_conditions: str | None
+    notes: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MistakeRow:
+    """A recorded mistake; ``ticker`` is its round trip's (None without one)."""
+
+    id: int
+    round_trip_id: int | None
+    ticker: str | None
+    category: str
+    note: str | None
+    cost: Decimal | None
     created_at: datetime
 
 
@@ -62,7 +96,28 @@ class RecordTx(Protocol):
         """Plans (of ``status``, or all), newest first."""
         ...
 
+    def plan(self, plan_id: int) -> PlanDetail | None: ...
+
     def add_mistake(self, round_trip_id: int, draft: MistakeDraft, at: datetime) -> int: ...
+
+    def mistakes(
+        self,
+        round_trip_id: int | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[MistakeRow], int]:
+        """Mistakes of ``round_trip_id`` (any when None) recorded in ``[start, end)`` (either
+        bound optional), the latest recorded first: ``limit`` from ``offset``, and how many
+        match in all."""
+        ...
+
+    def images_of(self, owner_type: str, owner_id: int) -> list[StoredImage]:
+        """The images ``(owner_type, owner_id)`` owns, oldest first (without their bytes)."""
+        ...
+
+    def image_bytes(self, image_id: int) -> tuple[StoredImage, bytes] | None: ...
 
     def report_id_for(self, round_trip_id: int, report_date: date, title: str,
                       at: datetime) -> int:

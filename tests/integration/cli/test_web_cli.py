@@ -56,6 +56,14 @@ def test_the_app_bootstrap_builds_logs_in_and_locks_the_switch_without_a_daemon(
         assert done.status_code == 303
         after = browser.get("/").text
         assert "guard_tripped" in after and "LOCKED by skimd web: from the phone" in after
+        # what the pushed alert stream reads: the outbox after the page's newest alert
+        from skimd.infrastructure.control.alert_feed import alerts_after, recent_alerts
+
+        (newest,) = recent_alerts(app.database.unit_of_work, app.calendar.zone, 1)
+        assert newest["alert"] == "guard_tripped" and f'data-after="{newest["id"]}"' in after
+        read = alerts_after(app.database.unit_of_work, app.calendar.zone, newest["id"] - 1)
+        assert read == [newest]
+        assert alerts_after(app.database.unit_of_work, app.calendar.zone, newest["id"]) == []
         assert browser.get("/journal").status_code == 200
         assert "round trips" in browser.get("/stats").text
     capsys.readouterr()

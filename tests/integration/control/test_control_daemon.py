@@ -225,3 +225,26 @@ def test_a_guard_lock_and_a_job_run_are_journaled_and_the_lock_alerts_once(
     kinds = [a.kind for a in app.notifier.received]
     assert kinds.count("guard_tripped") == 1
     assert kinds.count("control_action") == 1  # the job run; the lock's own alert names who
+
+
+def test_tape_answers_the_prices_the_daemon_has_seen_today(settings: Settings) -> None:
+    """What skimd web draws a candidate's opening-range chart from: the trading day's own
+    price tape, oldest first, with the volume traded between points."""
+    from decimal import Decimal
+
+    async def body(app: bootstrap.App, client: ControlClient) -> tuple[Any, Any]:
+        ctx = app.trading.ctx
+        day = ctx.today()
+        for minute, price, volume in ((0, "1.20", 1000), (1, "1.24", 1600)):
+            at = MORNING.replace(hour=23, minute=minute)
+            ctx.tape.record(day, "VPL", at, Decimal(price), volume)
+        return await call(client, "tape", {"ticker": "vpl"}), await call(
+            client, "tape", {"ticker": "QMT"})
+
+    seen, none = daemon_test(settings, body)
+    assert seen == {
+        "ticker": "VPL",
+        "path": [["2026-11-23T23:00:00+00:00", "1.20"], ["2026-11-23T23:01:00+00:00", "1.24"]],
+        "volumes": [["2026-11-23T23:01:00+00:00", 600]],
+    }
+    assert none == {"ticker": "QMT", "path": [], "volumes": []}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from skimd.cli import main
+from skimd.domain.preferences import APP_DEFAULTS
 from skimd.infrastructure.database import head_revision
 
 PASSPHRASE = 'cli "pass" \\ phrase ✓'
@@ -48,6 +49,7 @@ def test_init_tables_verify(config: Path, capsys: pytest.CaptureFixture[str]) ->
     report = json.loads(capsys.readouterr().out)
     names = {t["name"]: t["rows"] for t in report["tables"]}
     assert names["trades"] == 0 and names["alembic_version"] == 1 and "images" in names
+    assert names["app_defaults"] == len(APP_DEFAULTS)  # seeded by init
     assert run(config, "verify") == 0
     assert "ok (integrity_check and cipher_integrity_check)" in capsys.readouterr().out
 

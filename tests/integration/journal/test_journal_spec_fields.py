@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from skimd.domain.excursions import Excursion, percent_of_entry
 from skimd.infrastructure.database import TradingDatabase
@@ -117,3 +117,17 @@ def test_a_watchlist_is_stamped_when_its_items_change(db: TradingDatabase) -> No
         assert watchlist is not None
         stamps = (watchlist.created_at, watchlist.updated_at)
     assert stamps == (NOW, later)
+
+
+def test_bank_lines_without_a_stated_currency_take_the_bank_currency_preference(
+    config: Path, db: TradingDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config, "bank-config", "add", "cba", *CBA) == 0  # states no currency
+    assert run(config, "import-bank", str(FIXTURES / "statement.csv"), "--bank", "cba") == 0
+    with db.unit_of_work() as uow:
+        assert {r.currency for r in uow.bank.list_all()} == {"AUD"}  # the app default
+        uow.session.execute(delete(BankTransaction))
+        uow.settings.set_user("bank.currency", "NZD", NOW)
+    assert run(config, "import-bank", str(FIXTURES / "statement.csv"), "--bank", "cba") == 0
+    with db.unit_of_work(read_only=True) as uow:
+        assert {r.currency for r in uow.bank.list_all()} == {"NZD"}

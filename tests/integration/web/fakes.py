@@ -6,10 +6,10 @@ store over the same rows."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,17 +17,19 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from skimd.clock import SimulatedClock
+from skimd.domain.preferences import Preference, T
 from skimd.domain.reviews import Review
 from skimd.domain.stats import ClosedTrip
 from skimd.errors import DaemonUnavailableError
 from skimd.services.guard import KillSwitch
+from skimd.services.journal.records import JournalRecords
 from skimd.services.journal.reviews import JournalReviews
 from skimd.services.journal.stats import JournalStats
 from skimd.services.ports.reports import StoredChart, StoredReport
 from skimd.services.ports.reviews import ReviewTarget
 from skimd.services.ports.stats import EquityCurve
 from skimd.web.app import WebOptions, create_app
-from skimd.web.desk import Desk, DeskParts
+from skimd.web.desk import BankReads, Desk, DeskParts
 from tests.fakes.trading_store import FakeTradingStore
 
 ZONE = ZoneInfo("Australia/Sydney")
@@ -36,8 +38,25 @@ SESSION_SECRET = "s3ssion-secret-value-never-shown"
 CHART = b"\x89PNG\r\n\x1a\nchart-of-trip-1"
 EQUITY = b"\x89PNG\r\n\x1a\nequity"
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-ALERTS = [{"kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+11:00",
+ALERTS = [{"id": 7, "kind": "alert", "alert": "order_filled", "at": "2026-11-24T10:17:40+11:00",
            "severity": "info", "text": "BUY 5555 VPL filled @ 2.85 <b>"}]
+
+
+RANGE_PNG = b"\x89PNG\r\n\x1a\nopening-range"
+TAPE = {"VPL": [["2026-11-23T23:20:00+00:00", "1.15"], ["2026-11-23T23:21:00+00:00", "1.21"]],
+        "ONE": [["2026-11-23T23:20:00+00:00", "3.00"]]}  # one point: nothing to draw
+
+
+@dataclass
+class FakeRangeChart:
+    """:class:`~skimd.web.desk.RangeChart` recording what it was asked to draw."""
+
+    drawn: list[tuple[str, int, int, Any, Any, Any]] = field(default_factory=list)
+
+    def __call__(self, symbol: str, path: Any, volumes: Any, *, prev_close: Any, orh: Any,
+                 orl: Any) -> bytes:
+        self.drawn.append((symbol, len(path), len(volumes), prev_close, orh, orl))
+        return RANGE_PNG
 
 
 def status_report(via_locked: bool = False) -> dict[str, Any]:
@@ -49,7 +68,10 @@ def status_report(via_locked: bool = False) -> dict[str, Any]:
         "paused_tickers": [],
         "candidates": [{"ticker": "VPL", "gap_pct": "7.1", "price_sensitive": True,
                         "news_headline": "Quarterly report", "orh": "1.20", "orl": "1.10",
-                        "state": "watching"}],
+                        "prev_close": "1.05", "state": "watching"},
+                       {"ticker": "ONE", "gap_pct": "5.0", "price_sensitive": False,
+                        "news_headline": None, "orh": "3.10", "orl": "2.90",
+                        "prev_close": None, "state": "watching"}],
         "positions": [{"ticker": "QMT", "qty": 100, "avg_price": "2.84", "stop": "2.77",
                        "last_price": "2.88", "unrealised_pnl": "4.00", "paused": False,
                        "protection": {"protected": True, "why": "resting stop"}}],
@@ -79,6 +101,10 @@ class FakeControl:
             self.locked = cmd == "guard.lock"
             return {"locked": self.locked, "reason": (args or {}).get("reason"),
                     "changed_at": None, "changed": True}
+        if cmd == "tape":
+            ticker = (args or {})["ticker"]
+            return {"ticker": ticker, "path": TAPE.get(ticker, []),
+                    "volumes": [["2026-11-23T23:21:00+00:00", 600]] if ticker in TAPE else []}
         return {"lines": [f"{cmd} {args}"]}
 
 
@@ -181,22 +207,69 @@ def render_equity(curve: EquityCurve) -> bytes:
 
 
 @dataclass
+class FakeOutbox:
+    """The alert outbox as the web reads it: newest-first and after-an-id reads over
+    :attr:`alerts`; ``on_read`` runs before each after-an-id read (a daemon storing an
+    alert between two polls, a session expiring)."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=lambda: [dict(a) for a in ALERTS])
+    on_read: list[Callable[[], None]] = field(default_factory=list)
+    reads: int = 0
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        return sorted(self.alerts, key=lambda a: -a["id"])[:limit]
+
+    def after(self, after: int) -> list[dict[str, Any]]:
+        self.reads += 1
+        if self.on_read:
+            self.on_read.pop(0)()
+        return sorted((a for a in self.alerts if a["id"] > after), key=lambda a: a["id"])
+
+
+@dataclass
 class WebRig:
     control: FakeControl
     store: FakeTradingStore
     clock: SimulatedClock
     app: Any
     reviews: FakeReviewStore
+    charts: FakeRangeChart
+    outbox: FakeOutbox
+
+
+class NoBank:
+    """:class:`~skimd.web.desk.BankReads` of a journal without a statement imported."""
+
+    def batches(self) -> list[dict[str, Any]]:
+        return []
+
+    def lines(
+        self, batch: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        return [], 0
 
 
 def make_rig(
-    *, read_only: bool = False, secure: bool = False, running: bool = True, page_size: int = 100
+    *, read_only: bool = False, secure: bool = False, running: bool = True,
+    page_size: int | None = None, preferences: dict[str, Any] | None = None,
+    records: JournalRecords | None = None, bank: BankReads | None = None,
+    stream_polls: int = 3,
 ) -> WebRig:
+    """``preferences``: the trader's settings by key (as the settings table holds them);
+    ``records`` and ``bank`` (the plans, mistakes and bank pages' reads): none by default,
+    the record-page tests pass ones over a real database."""
+    chosen = dict(preferences or {})
+
+    def preference(wanted: Preference[T]) -> T:
+        return wanted.pick(chosen.get(wanted.key))
+
     clock = SimulatedClock(START)
     control = FakeControl(running=running)
     store = FakeTradingStore()
     switch = KillSwitch(store, clock)
     reviews = FakeReviewStore()
+    charts = FakeRangeChart()
+    outbox = FakeOutbox()
     journal_reviews = JournalReviews(reviews, clock, ZONE)
     parts = DeskParts(
         control=control,
@@ -206,13 +279,27 @@ def make_rig(
         reports=lambda: FakeReports(),  # type: ignore[arg-type,return-value]
         stats=lambda: JournalStats(FakeTrips(), ZONE, render_equity),
         reviews=lambda: journal_reviews,
+        records=lambda: _required(records),
+        bank=lambda: bank or NoBank(),
         zone=ZONE,
-        recent_alerts=lambda limit: ALERTS[:limit],
+        recent_alerts=outbox.recent,
+        alerts_after=outbox.after,
+        preference=preference,
+        range_chart=charts,
     )
+    # the alert stream reads the outbox without waiting between reads, and ends after
+    # ``stream_polls`` of them: a finite response the test client can read whole
     options = WebOptions(session_secret=SESSION_SECRET, read_only=read_only,
-                         secure_cookie=secure)
+                         secure_cookie=secure, alert_poll=timedelta(0),
+                         alert_polls=stream_polls)
     app = create_app(Desk(parts, page_size=page_size), lambda p: p == PASSWORD, options, clock)
-    return WebRig(control, store, clock, app, reviews)
+    return WebRig(control, store, clock, app, reviews, charts, outbox)
+
+
+def _required(records: JournalRecords | None) -> JournalRecords:
+    if records is None:
+        raise AssertionError("this rig was made without records (make_rig(records=...))")
+    return records
 
 
 class Browser:
@@ -230,8 +317,8 @@ class Browser:
     def cookies(self) -> httpx.Cookies:
         return self._client.cookies
 
-    def get(self, path: str) -> httpx.Response:
-        return asyncio.run(self._client.get(path))
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return asyncio.run(self._client.get(path, headers=headers))
 
     def post(self, path: str, data: dict[str, str]) -> httpx.Response:
         return asyncio.run(self._client.post(path, data=data))

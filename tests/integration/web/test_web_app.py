@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.integration.web.fakes import (
     CHART,
     EQUITY,
     PASSWORD,
+    RANGE_PNG,
     SESSION_SECRET,
     Browser,
     WebRig,
@@ -44,6 +46,7 @@ def logged_in(rig: WebRig) -> Browser:
 
 
 @pytest.mark.parametrize("path", ["/", "/journal", "/journal/1", "/stats", "/stats/equity.png",
+                                  "/today/chart/VPL.png",
                                   "/journal/1/chart/3.png", "/desk/confirm?action=lock"])
 def test_every_page_needs_a_login(path: str) -> None:
     client = Browser(make_rig().app)
@@ -230,6 +233,30 @@ def test_today_shows_the_recent_alerts_escaped() -> None:
     assert "<b>" not in page
 
 
+def test_today_draws_each_candidates_opening_range_from_the_daemons_tape() -> None:
+    rig = make_rig()
+    client = logged_in(rig)
+    today = client.get("/").text
+    assert 'src="/today/chart/VPL.png"' in today and 'src="/today/chart/ONE.png"' in today
+    chart = client.get("/today/chart/vpl.png")
+    assert chart.status_code == 200 and chart.content == RANGE_PNG
+    assert chart.headers["content-type"] == "image/png"
+    assert rig.charts.drawn == [("VPL", 2, 1, Decimal("1.05"), Decimal("1.20"), Decimal("1.10"))]
+    assert ("tape", {"ticker": "VPL"}) in rig.control.calls
+    for path in ("/today/chart/ONE.png",  # one price seen: nothing to draw
+                 "/today/chart/QMT.png",  # not a candidate today
+                 "/today/chart/%3Cb%3E.png"):  # not a ticker: the daemon is not asked
+        assert client.get(path).status_code == 404
+    assert ("tape", {"ticker": "QMT"}) not in rig.control.calls
+    assert len(rig.charts.drawn) == 1
+
+
+def test_without_a_daemon_today_has_no_candidate_chart() -> None:
+    client = logged_in(make_rig(running=False))
+    assert "/today/chart/" not in client.get("/").text
+    assert client.get("/today/chart/VPL.png").status_code == 404
+
+
 def test_the_journal_pages_through_the_round_trips() -> None:
     client = logged_in(make_rig(page_size=1))
     first = client.get("/journal").text
@@ -247,6 +274,17 @@ def test_the_stats_page_groups_as_journal_stats_does() -> None:
     assert 'id="groups"' in page and "<td>VPL</td>" in page
     assert 'id="groups"' not in client.get("/stats").text
     assert client.get("/stats?by=moon").status_code == 400
+
+
+def test_the_pages_follow_the_traders_preferences() -> None:
+    client = logged_in(make_rig(preferences={"stats.group_by": "ticker", "web.page_size": 1,
+                                             "web.recent_alerts": 0}))
+    grouped = client.get("/stats").text
+    assert 'id="groups"' in grouped and '<option value="ticker" selected>' in grouped
+    assert 'id="groups"' not in client.get("/stats?by=").text  # "(no grouping)" chosen
+    assert 'id="groups"' not in client.get("/stats?by=none").text
+    assert "page 1 of 2" in client.get("/journal").text
+    assert "order_filled" in client.get("/").text  # 0 alerts is below the minimum: ignored
 
 
 # -- the review form -------------------------------------------------------------------------

@@ -195,3 +195,16 @@ def test_a_chart_that_cannot_be_drawn_is_left_out_not_raised() -> None:
         path=broken,
     )
     assert chart_for(alert, SYD) is None
+
+
+def test_the_opening_range_chart_draws_the_levels_it_is_given() -> None:
+    from skimd.infrastructure.notifications.charts import opening_range_chart
+
+    png = opening_range_chart("XYZ", PATH, (), prev_close=None, orh=Decimal("1.24"),
+                              orl=Decimal("1.20"), tz=SYD)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png_size(png) == (800, 420)
+    with_prior = opening_range_chart("XYZ", PATH, (), prev_close=Decimal("1.10"),
+                                     orh=Decimal("1.24"), orl=Decimal("1.20"), tz=SYD)
+    assert with_prior != png  # the prior close widens the scale and adds its line
+    with pytest.raises(ValueError):
+        opening_range_chart("XYZ", PATH[:1], (), prev_close=None, orh=None, orl=None, tz=SYD)

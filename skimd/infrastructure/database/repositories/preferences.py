@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
+from skimd.domain.preferences import Preference, T
 from skimd.errors import DatabaseError
 
 from ..tables import AppDefault, IdentifierCache, MarketProviderSetting, UserSetting
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 
 def value_type_of(value: Any) -> str:
-    """The ``settings.value_type`` of a Python value (revision 0005)."""
+    """The ``value_type`` of a Python value (``settings``: revision 0005; ``app_defaults``:
+    0006)."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -71,11 +73,11 @@ class SettingsRepository(Repository[UserSetting]):
 
     def set_default(self, key: str, value: Any) -> None:
         row = self._session.get(AppDefault, key)
-        encoded = json.dumps(value)
+        encoded, kind = encode_setting(value)
         if row is None:
-            row = AppDefault(key=key, value=encoded)
+            row = AppDefault(key=key, value=encoded, value_type=kind)
         else:
-            row.value = encoded
+            row.value, row.value_type = encoded, kind
         self._session.add(row)
         self._session.flush()
 
@@ -85,8 +87,26 @@ class SettingsRepository(Repository[UserSetting]):
             return decode_setting(user.value, user.value_type)
         default = self._session.get(AppDefault, key)
         if default is not None:
-            return json.loads(default.value)
+            return decode_setting(default.value, default.value_type)
         return code_default
+
+    def preference(self, wanted: Preference[T]) -> T:
+        """``wanted``'s value: the trader's setting, else the app default, else the code's
+        default, skipping a stored value of the wrong type or out of range."""
+        user = self._session.get(UserSetting, wanted.key)
+        default = self._session.get(AppDefault, wanted.key)
+        return wanted.pick(
+            None if user is None else _decoded(user.value, user.value_type),
+            None if default is None else _decoded(default.value, default.value_type),
+        )
+
+
+def _decoded(text: str, value_type: str) -> Any:
+    """The stored value, or None when its text is not what its type says (hand-edited)."""
+    try:
+        return decode_setting(text, value_type)
+    except (ValueError, ArithmeticError):
+        return None
 
 
 class ProviderSettingsRepository(Repository[MarketProviderSetting]):

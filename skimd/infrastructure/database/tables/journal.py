@@ -193,12 +193,15 @@ class UserSetting(SQLModel, table=True):
 
 
 class AppDefault(SQLModel, table=True):
-    """A default shipped or seeded by the app; used when the trader set nothing."""
+    """A default shipped or seeded by the app (:data:`skimd.domain.preferences.APP_DEFAULTS`,
+    on ``db init``); used when the trader set nothing. Values are JSON text."""
 
     __tablename__ = "app_defaults"
 
     key: str = Field(primary_key=True)
     value: str
+    # revision 0006: how ``value`` reads back, as ``settings.value_type``
+    value_type: str = Field(default="json", sa_column_kwargs={"server_default": "json"})
 
 
 class MarketProviderSetting(SQLModel, table=True):
