@@ -10,8 +10,10 @@ kept as the conid's pending quote, replacing an older pending one (conflation), 
 waiting :meth:`DemoQuoteStream.next_quotes` wakes. Before a ticker's open the stream waits
 for its opening auction; after the close, for the next session's.
 
-The price path is linear between minute knots, so a change is found to the microsecond,
-except at the tick-size band edges ($0.10, $2.00) where a change may show up to
+The price path is linear between minute knots, so a change is found to within a few
+milliseconds: at the instant the path reaches the rounding boundary the quote may still
+show the old price, so a timer that finds none looks again after each of
+:data:`NUDGES_S`. At the tick-size band edges ($0.10, $2.00) a change may show up to
 :data:`MIN_STEP_S` late.
 
 Down and up are commands here (the broker's session loss, or a test's
@@ -35,6 +37,7 @@ from skimd.services.ports.quotes import StreamState, StreamStateListener
 
 LOOK_AHEAD_S = 120.0  # how far one search for the next change looks (a few minute knots)
 MIN_STEP_S = 1.0  # the next look after a timer that found no change (band edges)
+NUDGES_S = (0.001, 0.01, 0.1)  # looks again just after a boundary that showed no change yet
 DEMO_LINE_LIMIT = 100  # IBKR's default number of market-data lines
 
 
@@ -66,6 +69,7 @@ class DemoQuoteStream:
         self._subscribed: dict[int, str] = {}  # conid -> symbol
         self._last: dict[int, Decimal | None] = {}  # the last price pushed, per conid
         self._timers: dict[int, TimerHandle] = {}
+        self._nudges: dict[int, int] = {}  # looks again since the last change, per conid
         self._pending: dict[int, Quote] = {}
         self._waiter: asyncio.Future[None] | None = None
         self.ticks = 0  # quotes pushed (before conflation), for benches and tests
@@ -196,6 +200,7 @@ class DemoQuoteStream:
 
     def _unsubscribe(self, conid: int) -> None:
         self._subscribed.pop(conid, None)
+        self._nudges.pop(conid, None)
         self._last.pop(conid, None)
         self._pending.pop(conid, None)
         timer = self._timers.pop(conid, None)
@@ -224,16 +229,30 @@ class DemoQuoteStream:
         now = self._clock.now()
         quote = self._market.quote(symbol, now)
         if quote.last != self._last.get(conid):
+            self._nudges.pop(conid, None)
             self._push(quote)
+        else:
+            nudged = self._nudges.get(conid, 0)
+            if nudged < len(NUDGES_S):
+                self._nudges[conid] = nudged + 1
+                self._timers[conid] = self._clock.call_later(
+                    NUDGES_S[nudged], lambda: self._fire(conid)
+                )
+                return
         self._schedule(conid, symbol, now, quote.last)
 
     def _schedule(self, conid: int, symbol: str, now: datetime, last: Decimal | None) -> None:
-        when = self._next_change(symbol, now, last)
+        when, crossing = self._next_change(symbol, now, last)
+        if crossing:  # a new boundary ahead: it may take its looks again
+            self._nudges.pop(conid, None)
         delay = max((when - now).total_seconds(), 0.0)
         self._timers[conid] = self._clock.call_later(delay, lambda: self._fire(conid))
 
-    def _next_change(self, symbol: str, now: datetime, last: Decimal | None) -> datetime:
-        """When ``symbol``'s quoted last may next differ from ``last`` (at ``now``)."""
+    def _next_change(
+        self, symbol: str, now: datetime, last: Decimal | None
+    ) -> tuple[datetime, bool]:
+        """When ``symbol``'s quoted last may next differ from ``last`` (at ``now``), and
+        whether that is a price level crossed ahead (not a look again after a wait)."""
         market = self._market
         day = market.session_date(now)
         plan = market.plan(symbol, day) if market.is_trading_day(day) else None
@@ -241,9 +260,9 @@ class DemoQuoteStream:
             following = day + timedelta(days=1)
             while not market.is_trading_day(following):
                 following += timedelta(days=1)
-            return market.plan(symbol, following).open_at
+            return market.plan(symbol, following).open_at, False
         if last is None or now < plan.open_at:
-            return max(plan.open_at, now + timedelta(seconds=MIN_STEP_S))
+            return max(plan.open_at, now + timedelta(seconds=MIN_STEP_S)), False
         end = min(now + timedelta(seconds=LOOK_AHEAD_S), plan.close_at)
         found = [
             hit[0]
@@ -261,10 +280,12 @@ class DemoQuoteStream:
             )
             if hit is not None
         ]
-        soonest = min(found, default=end)
+        if not found:
+            return end, False
+        soonest = min(found)
         if soonest <= now:  # through a level already (a band edge): look again shortly
-            return now + timedelta(seconds=MIN_STEP_S)
-        return soonest
+            return now + timedelta(seconds=MIN_STEP_S), False
+        return soonest, True
 
     def _wake(self) -> None:
         if self._waiter is not None:
