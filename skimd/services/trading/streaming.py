@@ -69,6 +69,7 @@ class QuoteWatch:
         self._poll_interval_s = poll_interval_s
         self.stream = open_stream(self._on_state)
         self._task: asyncio.Task[None] | None = None
+        self._started = False  # the stream's start() returned
         self._busy = False
         self._stopping = False
         self._down_since: datetime | None = None  # of the outage alerted, until it is back
@@ -109,9 +110,19 @@ class QuoteWatch:
     # -- internals -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        await self.stream.start()
+        """Until stopped: a pass per batch of quotes; while the stream is down, wait for it
+        (the poll does the work). A stream that raises is logged and waited for the same
+        way, never a busy loop, and never the end of the reaction."""
         while not self._stopping:
-            quotes = await self.stream.next_quotes(WAIT_S)
+            try:
+                if not self._started:
+                    await self.stream.start()
+                    self._started = True
+                quotes = await self.stream.next_quotes(WAIT_S)
+            except Exception as exc:
+                log.error("quote stream failed", error=f"{type(exc).__name__}: {exc}")
+                await self._until_up(force=True)
+                continue
             if self._stopping:
                 break
             if quotes:
@@ -129,10 +140,11 @@ class QuoteWatch:
         finally:
             self._busy = False
 
-    async def _until_up(self) -> None:
-        """Wait (on the clock) until the stream says it is up, at most :data:`WAIT_S`."""
+    async def _until_up(self, *, force: bool = False) -> None:
+        """Wait (on the clock) until the stream says it is up, at most :data:`WAIT_S`;
+        ``force``: wait even if it says it is up now (it just failed)."""
         self._up.clear()
-        if self.stream.state.up:
+        if self.stream.state.up and not force:
             return
         waiter = asyncio.ensure_future(self._up.wait())
         handle = self._clock.call_later(WAIT_S, self._up.set)

@@ -242,3 +242,37 @@ async def test_more_candidates_than_lines_keep_the_first_ones(desk: Desk) -> Non
     assert isinstance(stream, DemoQuoteStream)
     assert stream.subscribed == set(conids[:2])
     await watch.stop()
+
+
+class FailingOnce(DemoQuoteStream):
+    """A demo stream whose first wait for quotes raises (a broken connection's surprise)."""
+
+    failed = False
+
+    async def next_quotes(self, timeout_s: float) -> list[Quote]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionResetError("surprise")
+        return await super().next_quotes(timeout_s)
+
+
+async def test_a_stream_that_raises_is_waited_for_and_the_watch_goes_on(desk: Desk) -> None:
+    desk.at(DAY, 11, 0)
+    day = RecordingDay()
+    clock = desk.clock
+    watch = QuoteWatch(
+        day,
+        lambda on_state: FailingOnce(MARKET, clock, session_ok=lambda: True, on_state=on_state),
+        clock=clock,
+        alert=[].append,
+        broker="demo",
+        poll_interval_s=5,
+    )
+    conid = (MARKET.ticker(liquid_tickers(DAY, 1)[0]) or pytest.fail()).conid
+    watch.start()
+    await watch.follow([conid])
+    await clock.run_until(clock.now(), settle=watch.idle)
+    assert day.batches == []  # it failed, and waits (on the clock) before trying again
+    await clock.run_until(clock.now() + timedelta(minutes=2), settle=watch.idle)
+    assert day.batches and day.batches[0][0].conid == conid
+    await watch.stop()
