@@ -7,8 +7,9 @@ websocket, builds and connects the IBKR broker on ``clock``, and yields a :class
 ``open_stream`` is the broker's ``quote_stream``; ``drop``/``restore`` make the fake close the
 websocket and accept it again; ``advance`` lets market time pass AND lets the stream's
 messages arrive (for a loopback server: move the clock, then give the loop real time until
-the pushes are read); ``price`` is the price the fake's path shows for a conid now. Then add
-it to :data:`STREAM_ENVS` under ``"ibkr"`` (the way ``conftest.py`` adds ``ibkr_env``).
+the pushes are read); ``price`` is the price the fake's path shows for a conid now. That is
+all: this module registers ``ibkr_stream_env`` as the ``"ibkr"`` parameter when the module
+``tests/contract/ibkr_stream_env.py`` exists (as ``conftest.py`` does with ``ibkr_env``).
 """
 
 from __future__ import annotations
@@ -78,3 +79,11 @@ StreamEnvFactory = Callable[[SimulatedClock], AbstractAsyncContextManager[Stream
 STREAM_ENVS: dict[str, StreamEnvFactory] = {
     "demo": demo_stream_env,
 }
+
+try:
+    from ibkr_stream_env import ibkr_stream_env
+except ModuleNotFoundError as exc:  # the IBKR stream's env is optional until it is written
+    if exc.name != "ibkr_stream_env":
+        raise
+else:
+    STREAM_ENVS["ibkr"] = ibkr_stream_env
