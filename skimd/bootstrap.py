@@ -794,6 +794,7 @@ class App:
             alert=self.store_alert,
             broker=self.settings.broker.kind,
             poll_interval_s=self.params.poll_interval_s,
+            session_down=self.broker_session.down_reason,
         )
         day.attach_quotes(watch)
         return watch

@@ -19,7 +19,9 @@ daemon's life (the supervisor starts and stops it beside the scheduler):
   exactly-once and both take the same lock, so nothing is done twice). The switch is
   seamless and alerted once each way: :class:`~skimd.domain.alerts.QuoteStreamDown` when
   the stream goes down (or never comes up), :class:`~skimd.domain.alerts.QuoteStreamBack`
-  when it is back.
+  when it is back. Not while the broker session is known to be down: then the poll waits
+  too, and the session's own alerts say so (its loss and its return); the stream's outage
+  is only logged.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ class QuoteWatch:
         alert: Callable[[Alert], None],
         broker: str,
         poll_interval_s: int,
+        session_down: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._day = day
+        self._session_down = session_down
         self._clock = clock
         self._alert = alert
         self._broker = broker
@@ -171,7 +175,7 @@ class QuoteWatch:
                 self._down_since = None
             return
         log.warning("quote stream down", reason=state.reason)
-        if self._down_since is None:
+        if self._down_since is None and self._session_down() is None:
             self._down_since, self._reason = state.since, state.reason
             self._alert(
                 QuoteStreamDown(

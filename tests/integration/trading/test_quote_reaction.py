@@ -276,3 +276,21 @@ async def test_a_stream_that_raises_is_waited_for_and_the_watch_goes_on(desk: De
     await clock.run_until(clock.now() + timedelta(minutes=2), settle=watch.idle)
     assert day.batches and day.batches[0][0].conid == conid
     await watch.stop()
+
+
+async def test_a_lost_session_is_the_session_alerts_not_the_streams(
+    desk: Desk, watch: QuoteWatch
+) -> None:
+    desk.at(DAY, 11, 0)
+    await _start_day(desk, watch, [(liquid_tickers(DAY, 1)[0], Decimal("1000"))])
+    desk.app.broker_session.lost("test: nightly reset")  # as the daemon's broker events do
+    desk.broker.lose_session("test: nightly reset")
+    clock = desk.clock
+    await clock.run_until(clock.now() + timedelta(seconds=30), settle=watch.idle)  # polls held
+    assert not watch.stream.state.up
+    await desk.broker.connect()
+    desk.app.broker_session.restored()
+    await drive(desk, watch, clock.now() + timedelta(seconds=30))
+    assert watch.stream.state.up
+    assert desk.alerts("broker_session_lost")
+    assert desk.alerts("quote_stream_down") == desk.alerts("quote_stream_back") == []
