@@ -79,6 +79,7 @@ class QuoteWatch:
         self._down_since: datetime | None = None  # of the outage alerted, until it is back
         self._reason = ""  # why it went down
         self._up = asyncio.Event()
+        self._cut = 0  # how many conids were wanted when the lines last ran out
         self.passes = 0  # tick passes run (tests, benches)
 
     # -- life cycle (the supervisor's background work) -------------------------------------
@@ -89,7 +90,7 @@ class QuoteWatch:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop reacting, then stop the stream; a pass under way finishes first."""
+        """Stop the stream and the reaction task (a pass under way finishes first)."""
         self._stopping = True
         await self.stream.stop()
         self._up.set()
@@ -103,13 +104,19 @@ class QuoteWatch:
     # -- subscriptions ---------------------------------------------------------------------
 
     async def follow(self, conids: list[int]) -> None:
-        """Subscribe exactly ``conids`` (in priority order), cut to the stream's lines."""
+        """Subscribe exactly ``conids`` (in priority order), cut to the stream's lines. A
+        stream that fails to follow is logged, never the poll's failure: the poll is the
+        safety net and watches every conid itself."""
         if self._stopping:
             return
         limit = self.stream.line_limit
-        if len(conids) > limit:
+        if len(conids) > limit and len(conids) != self._cut:
             log.warning("quote stream lines exhausted", wanted=len(conids), lines=limit)
-        await self.stream.follow(conids[:limit])
+        self._cut = len(conids) if len(conids) > limit else 0
+        try:
+            await self.stream.follow(conids[:limit])
+        except Exception as exc:
+            log.error("quote stream did not follow", error=f"{type(exc).__name__}: {exc}")
 
     # -- internals -------------------------------------------------------------------------
 

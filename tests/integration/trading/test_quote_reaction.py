@@ -294,3 +294,23 @@ async def test_a_lost_session_is_the_session_alerts_not_the_streams(
     assert watch.stream.state.up
     assert desk.alerts("broker_session_lost")
     assert desk.alerts("quote_stream_down") == desk.alerts("quote_stream_back") == []
+
+
+class RefusingFollow(DemoQuoteStream):
+    async def follow(self, conids: object) -> None:
+        raise ConnectionResetError("surprise")
+
+
+async def test_a_stream_that_cannot_follow_never_fails_the_caller(desk: Desk) -> None:
+    clock = desk.clock
+    watch = QuoteWatch(
+        RecordingDay(),
+        lambda on_state: RefusingFollow(MARKET, clock, session_ok=lambda: True),
+        clock=clock,
+        alert=[].append,
+        broker="demo",
+        poll_interval_s=5,
+    )
+    await watch.follow([1, 2])  # logged only: the poll that asked goes on
+    assert isinstance(watch.stream, RefusingFollow) and watch.stream.subscribed == frozenset()
+    await watch.stop()
