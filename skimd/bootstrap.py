@@ -107,6 +107,7 @@ if TYPE_CHECKING:
     from skimd.services.supervisor import Supervisor
     from skimd.services.trading.day import TradingDay
     from skimd.services.trading.operator import OperatorActions
+    from skimd.services.trading.streaming import QuoteWatch
     from skimd.web.passwords import PasswordFile
     from skimd.web.server import Listen
 
@@ -788,6 +789,31 @@ class App:
         return day
 
     @cached_property
+    def quote_watch(self) -> QuoteWatch | None:
+        """The trading day's reaction to pushed quotes, when the broker can push them
+        (:class:`~skimd.services.ports.quotes.StreamingBroker`) and ``[broker]
+        stream_quotes`` is on; None otherwise (the poll does everything). Its subscriptions
+        follow the trading day's polls; the supervisor starts and stops it."""
+        from skimd.services.ports.quotes import StreamingBroker
+        from skimd.services.trading.streaming import QuoteWatch
+
+        broker = self.broker
+        if not self.settings.broker.stream_quotes or not isinstance(broker, StreamingBroker):
+            return None
+        day = self.trading
+        watch = QuoteWatch(
+            day,
+            broker.quote_stream,
+            clock=self.clock,
+            alert=self.store_alert,
+            broker=self.settings.broker.kind,
+            poll_interval_s=self.params.poll_interval_s,
+            session_down=self.broker_session.down_reason,
+        )
+        day.attach_quotes(watch)
+        return watch
+
+    @cached_property
     def operator(self) -> OperatorActions:
         """What the control channel's operator does to trading (flatten, pause, resume,
         and the journal of every control action), on this App's trading day, store and
@@ -818,6 +844,7 @@ class App:
         if beat is not None:
             handlers["heartbeat"] = beat
         handlers.update(self.trading.handlers())
+        streaming = self.quote_watch
         table = JobTable()
         for planned, handler in self._extra_jobs:
             table.add(planned.bind(handler))
@@ -850,6 +877,7 @@ class App:
             status_interval_s=sup.status_interval_s,
             halt_trading=kill_switch.halt,
             session=self.broker_session,
+            background=() if streaming is None else (streaming,),
         )
         built.append(supervisor)
         return supervisor

@@ -129,6 +129,9 @@ class DatabaseSettings(_Section):
 class BrokerSettings(_Section):
     kind: str = "demo"
     live_trading: bool = False
+    # React on pushed quotes (IBKR's websocket, the demo market's ticks) when the broker
+    # can push them; the 5 s poll stays as the fallback. False: poll only.
+    stream_quotes: bool = True
 
 
 class IbkrSettings(_Section):

@@ -52,6 +52,8 @@ from skimd.domain.alerts import (
     ProtectionFallback,
     ProtectionRestored,
     QuietDigest,
+    QuoteStreamBack,
+    QuoteStreamDown,
     ReconciliationDigest,
     TradeableCandidate,
 )
@@ -631,6 +633,33 @@ def _late_candidates(a: LateCandidates) -> AlertText:
         details=tuple(
             (c.symbol, f"{c.occurred_at.astimezone(zone):%H:%M} {c.headline or c.source.value}")
             for c in a.candidates
+        ),
+    )
+
+
+@describe.register
+def _quote_stream_down(a: QuoteStreamDown) -> AlertText:
+    title = f"Quote stream down ({a.broker})"
+    fallback = f"polling every {a.poll_interval_s}s until it is back"
+    return AlertText(
+        title=title,
+        summary=f"{title}: {a.reason}; {fallback}",
+        details=(("Broker", a.broker), ("Reason", a.reason or MISSING), ("Meanwhile", fallback)),
+    )
+
+
+@describe.register
+def _quote_stream_back(a: QuoteStreamBack) -> AlertText:
+    down = fmt_duration(a.down_for_s)
+    title = f"Quote stream back ({a.broker}) after {down}"
+    return AlertText(
+        title=title,
+        summary=f"{title}; entries and stops react on the tick again",
+        details=(
+            ("Broker", a.broker),
+            ("Down since", a.down_since.isoformat()),
+            ("Down for", down),
+            ("Reason", a.reason or MISSING),
         ),
     )
 

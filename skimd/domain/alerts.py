@@ -37,7 +37,8 @@ daemon_stopping            INFO; CRITICAL with a non-zero exit code
 position_exited            WARNING for a stop hit, INFO otherwise
 reconciliation_digest      INFO when clean, WARNING otherwise
 order_rejected, job_overrun, job_missed, broker_rate_limited, guard_released,
-control_action             WARNING
+control_action,
+quote_stream_down          WARNING (polling takes over until the stream is back)
 everything else            INFO (candidates, the late-candidate digest, orders placed
                            and filled, restored protection and session, daily summary)
 =========================  ==========================================================
@@ -740,3 +741,38 @@ class QuietDigest(Alert):
     def severity(self) -> Severity:
         worst = max((h.severity.rank for h in self.held), default=0)
         return Severity.WARNING if worst >= Severity.WARNING.rank else Severity.INFO
+
+
+# -- added for issue 19: pushed quotes -----------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class QuoteStreamDown(Alert):
+    """The broker's quote stream stopped (``reason``): breakouts and software stops are
+    seen by the poll again, up to one poll interval late, until it is back. One per
+    outage; the daemon copes by itself."""
+
+    kind: ClassVar[str] = "quote_stream_down"
+    default_severity: ClassVar[Severity] = Severity.WARNING
+
+    broker: str
+    reason: str
+    poll_interval_s: int
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class QuoteStreamBack(Alert):
+    """The quote stream that went down at ``down_since`` pushes quotes again: breakouts and
+    software stops react on the tick again."""
+
+    kind: ClassVar[str] = "quote_stream_back"
+
+    broker: str
+    down_since: datetime
+    reason: str = ""
+
+    @property
+    def down_for_s(self) -> float:
+        return max(0.0, (self.occurred_at - self.down_since).total_seconds())

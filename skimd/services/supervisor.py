@@ -18,12 +18,16 @@ Jobs that need the broker session (``needs_session``) ask the :class:`SessionGat
 each run: while the session is known to be down they are skipped (the gate alerted that
 once), and a transient failure of theirs in that time is reported with its known cause,
 so it is logged rather than alerted again. The gate hears when the daemon stops.
+
+Background work that is not a scheduled job (the quote stream's watch,
+:mod:`skimd.services.trading.streaming`) starts after the scheduler and stops first, before
+the running jobs are waited for; the supervisor is idle only when it is idle too.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -85,6 +89,18 @@ class SessionGate(Protocol):
     def daemon_stopped(self) -> None: ...
 
 
+class BackgroundWork(Protocol):
+    """A long-running task the supervisor starts and stops with the daemon."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def idle(self) -> bool:
+        """True when it is doing nothing the clock should wait for."""
+        ...
+
+
 class LoggingHooks:
     """Hooks that only log; the alert-raising hooks wrap these."""
 
@@ -131,10 +147,12 @@ class Supervisor:
         status_interval_s: float,
         halt_trading: Callable[[str], object] | None = None,
         session: SessionGate | None = None,
+        background: Sequence[BackgroundWork] = (),
     ) -> None:
         """``halt_trading(reason)`` locks the kill switch (and alerts); it is called when an
         error that halts trading escapes a job. Without it such errors are only logged.
-        ``session``: the broker session gate; without one no job is ever held."""
+        ``session``: the broker session gate; without one no job is ever held.
+        ``background``: work started and stopped with the daemon (module docs)."""
         self._clock = clock
         self._scheduler = scheduler
         self._calendar = calendar
@@ -148,6 +166,7 @@ class Supervisor:
         self._exit_code: int | None = None
         self._halt_trading = halt_trading
         self._session = session
+        self._background = tuple(background)
         self._held_logged: dict[str, str] = {}
         self._started = False
         self._add_internal_jobs(watchdog_interval_s, status_interval_s)
@@ -160,6 +179,8 @@ class Supervisor:
             self._scheduler.schedule(spec, self._gated(spec))
         self._scheduler.on_event(self._on_event)
         self._scheduler.start()
+        for work in self._background:
+            work.start()
         self._started = True
         trading = [s.id for s in self._jobs if not s.internal]
         self._sd.ready(f"running; {len(trading)} jobs scheduled")
@@ -191,6 +212,11 @@ class Supervisor:
         if not self._started:
             return True
         self._scheduler.pause()
+        for work in self._background:
+            try:
+                await work.stop()
+            except Exception as exc:  # stopping goes on: the jobs still get their time
+                log.error("background work did not stop", error=f"{type(exc).__name__}: {exc}")
         running = self._scheduler.running_tasks()
         clean = True
         if running:
@@ -237,6 +263,8 @@ class Supervisor:
 
     def idle(self) -> bool:
         """True when no job is running (the simulated clock waits for this between timers)."""
+        if not all(work.idle() for work in self._background):
+            return False
         return not self._scheduler.running_tasks()
 
     # -- status ------------------------------------------------------------------------

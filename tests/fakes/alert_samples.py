@@ -41,6 +41,8 @@ from skimd.domain.alerts import (
     ProtectionFallback,
     ProtectionRestored,
     QuietDigest,
+    QuoteStreamBack,
+    QuoteStreamDown,
     ReconciliationDigest,
     ReconciliationRow,
     TradeableCandidate,
@@ -310,7 +312,8 @@ def hard_for_a_phone() -> list[Alert]:
 
 def since_v1() -> list[Alert]:
     """One sample of each kind added after the version-1 fixtures were written (issue 16:
-    one message per entry); no stored payloads or words of the old code exist for them."""
+    one message per entry; issue 19: the quote stream's outages); no stored payloads or
+    words of the old code exist for them."""
     path = one_of_each()[3].path  # the tradeable candidate's
     return [
         EntrySettled(
@@ -336,6 +339,18 @@ def since_v1() -> list[Alert]:
             limit_price=Decimal("1.145"),
             client_order_id="SK20240603-YHJ-E",
             reason="entry not filled in time",
+        ),
+        QuoteStreamDown(
+            occurred_at=T + timedelta(minutes=4),
+            broker="ibkr",
+            reason="websocket closed (1006)",
+            poll_interval_s=5,
+        ),
+        QuoteStreamBack(
+            occurred_at=T + timedelta(minutes=5, seconds=30),
+            broker="ibkr",
+            down_since=T + timedelta(minutes=4),
+            reason="websocket closed (1006)",
         ),
     ]
 

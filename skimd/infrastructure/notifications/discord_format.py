@@ -70,6 +70,7 @@ ICONS = {
     "job_failed": "💥",
     "job_missed": "⏰",
     "broker_session_lost": "🔌",
+    "quote_stream_down": "📉",
     "broker_rate_limited": "🐢",
     "guard_tripped": "🚧",
     "guard_released": "✅",

@@ -22,6 +22,7 @@ from typing import Protocol
 import structlog
 
 from skimd.domain.account import SessionHealth
+from skimd.domain.market import Quote
 from skimd.domain.trading import CandidateState
 from skimd.errors import BrokerAuthError, BrokerSessionError
 from skimd.services.broker_session import BrokerSessionMonitor
@@ -60,6 +61,13 @@ class SessionObserver(Protocol):
     def failed(self, error: BaseException) -> None: ...
 
 
+class QuoteFollower(Protocol):
+    """What follows the watch's interest after each poll: the quote stream's subscriptions
+    (:mod:`skimd.services.trading.streaming`)."""
+
+    async def follow(self, conids: list[int]) -> None: ...
+
+
 class TradingDay:
     """The day's jobs. ``journal`` (the journal's sync and end of day) is optional so the
     trading jobs can be tested alone; the daemon always has one. ``session``: the daemon's
@@ -85,6 +93,11 @@ class TradingDay:
         )
         self._reconciled = False
         self._lock = asyncio.Lock()
+        self._quotes: QuoteFollower | None = None
+
+    def attach_quotes(self, follower: QuoteFollower) -> None:
+        """Tell ``follower`` what the watch looks at after every poll (the quote stream)."""
+        self._quotes = follower
 
     def attach_journal(self, factory: Callable[[OrderDesk], DayJournal]) -> DayJournal:
         """Give the day its journal (built around this day's order desk)."""
@@ -164,7 +177,19 @@ class TradingDay:
     async def poll(self) -> str:
         async with self._lock, self._watching_session():
             await self.ensure_ready()
-            return (await self.watch.poll()).summary()
+            outcome = await self.watch.poll()
+            if self._quotes is not None:
+                await self._quotes.follow(self.watch.interest())
+            return outcome.summary()
+
+    async def react(self, quotes: list[Quote]) -> str | None:
+        """Entries and stops on pushed quotes (:meth:`IntradayWatch.react`), under the lock
+        the order jobs take, so a poll and a tick never act at once. Nothing before the
+        first job has connected and reconciled the open orders (None then)."""
+        async with self._lock, self._watching_session():
+            if not self._reconciled:
+                return None
+            return (await self.watch.react(quotes)).summary()
 
     @asynccontextmanager
     async def exclusive(self, *, ready: bool = True) -> AsyncIterator[None]:

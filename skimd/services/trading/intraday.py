@@ -18,11 +18,22 @@ Per poll, in order:
    stop) in this same poll. Stops ratchet up and the resting stop follows, or the software
    stop guards; day-N half exit, moving-average trail, optional end-of-day flatten, and
    the flattens an operator asked for. A paused ticker's stop does not move.
+
+Pushed quotes (:meth:`IntradayWatch.react`): when a quote stream is up, each conflated
+batch of quotes runs steps 4 and 5 at once for the tickers that ticked, with the same
+guarded, exactly-once entry path and the same position management as a poll: a breakout
+is entered on the tick that crosses its trigger, and the software stop sells on the tick
+that reaches it. Ranges, order follow-up and the tape stay with the poll, which keeps
+running beside the stream (a safety net, and the whole job while the stream is down). The
+caller serialises the two (the trading day's lock), and the entry's deterministic client
+order id and candidate state mean a breakout seen by both is entered once.
+:meth:`IntradayWatch.interest` is what the stream should follow: the conids a poll watches,
+open positions first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -30,6 +41,7 @@ from skimd.domain.market import Quote
 from skimd.domain.trading import (
     EXPIRABLE_STATES,
     CandidateRecord,
+    CandidateState,
     IntentRecord,
     PositionRecord,
 )
@@ -63,6 +75,7 @@ class IntradayWatch:
         self.entries = BreakoutEntries(ctx, desk, EntryGuards(ctx))
         self.positions = PositionManager(ctx, desk)
         self._cached: _WorkingSet | None = None
+        self._latest: dict[int, Quote] = {}  # the newest quote of each conid, either way
 
     async def poll(self) -> PollOutcome:
         ctx = self.ctx
@@ -85,6 +98,7 @@ class IntradayWatch:
         if not conids:
             return outcome
         quotes = {q.conid: q for q in await ctx.broker.snapshots(conids)}
+        self._remember(quotes.values())
         now = ctx.now()
         self._tape(session.day, candidates, positions, quotes, now)
         outcome.ranged = self.ranges.update(candidates, quotes, now)
@@ -101,6 +115,61 @@ class IntradayWatch:
             positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
         )
         return outcome
+
+    async def react(self, pushed: Sequence[Quote]) -> PollOutcome:
+        """Entries and position management for the tickers in ``pushed`` (the latest quote
+        of each, from the stream), as a poll would do them with these quotes; nothing
+        outside the session. The guards see the newest price of every ticker known."""
+        ctx = self.ctx
+        outcome = PollOutcome()
+        session = ctx.session()
+        if session is None or not session.is_open(ctx.now()):
+            return outcome
+        quotes = {q.conid: q for q in pushed if q.last is not None}
+        self._remember(quotes.values())
+        candidates, positions, _ = self._working_set(session.day)
+        breaking = [
+            c for c in candidates if c.conid in quotes and c.status is CandidateState.TRADEABLE
+        ]
+        if not breaking and not any(p.conid in quotes for p in positions):
+            return outcome
+        cached = self._read(session.day)
+        last_prices = {q.symbol: q.last for q in self._latest.values() if q.last is not None}
+        held = {p.ticker for p in positions}
+        entering = [c for c in breaking if c.ticker not in held and c.ticker not in cached.paused]
+        if entering:
+            entries = await self.entries.run(entering, quotes, last_prices, session)
+            outcome.entered, outcome.blocked = entries.entered, entries.blocked
+        positions, orders = self._positions(session.day)
+        ticked = [p for p in positions if p.conid in quotes]
+        if ticked:
+            cached = self._read(session.day)
+            outcome.exits = await self.positions.manage(
+                ticked, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
+            )
+        return outcome
+
+    def interest(self) -> list[int]:
+        """The conids a poll watches today, in the order a stream with too few lines
+        should keep them: open positions (and orders), then tradeable candidates, then
+        ranging ones."""
+        day = self.ctx.today()
+        cached = self._read(day)
+        rank = {CandidateState.TRADEABLE: 1}
+        ordered = [p.conid for p in cached.positions if p.conid is not None]
+        ordered += [i.conid for i in cached.open_intents if i.conid is not None]
+        ordered += [
+            c.conid
+            for c in sorted(cached.candidates, key=lambda c: (rank.get(c.status, 2), c.ticker))
+            if c.conid is not None
+        ]
+        return list(dict.fromkeys(ordered))
+
+    def _remember(self, quotes: Iterable[Quote]) -> None:
+        for q in quotes:
+            known = self._latest.get(q.conid)
+            if q.last is not None and (known is None or known.at <= q.at):
+                self._latest[q.conid] = q
 
     def _tape(
         self,

@@ -146,3 +146,20 @@ def test_a_sync_app_that_built_async_parts_must_be_closed_async(
     with pytest.raises(RuntimeError, match="aclose"):
         app.close()
     asyncio.run(app.aclose())
+
+
+def test_the_demo_daemon_reacts_on_pushed_quotes_unless_told_not_to(
+    make_config, clean_env: None
+) -> None:
+    from skimd.infrastructure.brokers.demo.quote_stream import DemoQuoteStream
+
+    async def scenario(env: dict[str, str]) -> tuple[object, bool]:
+        async with _exclusive(load_settings(make_config(), env)) as app:
+            watch = app.quote_watch
+            app.supervisor  # noqa: B018 - built: the watch is its background work
+            return (None if watch is None else watch.stream), app.supervisor.idle()
+
+    stream, idle = asyncio.run(scenario({}))
+    assert isinstance(stream, DemoQuoteStream) and idle
+    off, _ = asyncio.run(scenario({"SKIMD__BROKER__STREAM_QUOTES": "false"}))
+    assert off is None

@@ -51,12 +51,14 @@ from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookSt
 from skimd.infrastructure.brokers.demo.fills import FillEngine
 from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
 from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.quote_stream import DemoQuoteStream
 from skimd.services.ports.broker import (
     INTRADAY_BAR_MINUTES,
     BrokerEvents,
     IdentifierCache,
     PacingBudget,
 )
+from skimd.services.ports.quotes import StreamStateListener
 
 CONID_CACHE_TTL = timedelta(days=7)
 
@@ -98,6 +100,7 @@ class DemoBroker:
         self._store: BookStore | None = None
         self._dirty = False
         self._synced_at: datetime | None = None
+        self._streams: list[DemoQuoteStream] = []
         book: Book | None = None
         if book_path is not None:
             self._store = BookStore(
@@ -137,11 +140,13 @@ class DemoBroker:
         self._connected = self._authenticated = True
         self._competing = False
         self._message = "demo session authenticated"
+        self._session_changed()
         return self._health()
 
     async def close(self) -> None:
         self._connected = self._authenticated = False
         self._message = "closed"
+        self._session_changed()
 
     async def health(self) -> SessionHealth:
         return self._health()
@@ -151,6 +156,7 @@ class DemoBroker:
         self._authenticated = False
         self._message = reason
         self._events.session_lost(reason)
+        self._session_changed()
 
     def compete(self) -> None:
         """Simulate another login taking the brokerage session."""
@@ -158,6 +164,38 @@ class DemoBroker:
         self._authenticated = False
         self._message = "another login is competing for the session"
         self._events.session_competing()
+        self._session_changed()
+
+    def _session_changed(self) -> None:
+        for stream in self._streams:
+            stream.session_changed()
+
+    # -- pushed quotes ---------------------------------------------------------------------
+
+    def quote_stream(self, on_state: StreamStateListener | None = None) -> DemoQuoteStream:
+        """A new, unstarted stream of this market's ticks on this broker's clock; it is up
+        while the session is (see :mod:`.quote_stream`)."""
+        stream = DemoQuoteStream(
+            self.market,
+            self._clock,
+            session_ok=lambda: self._connected and self._authenticated,
+            on_state=on_state,
+        )
+        self._streams.append(stream)
+        return stream
+
+    def drop_streams(
+        self, reason: str = "connection lost", back_after_s: float | None = None
+    ) -> None:
+        """Simulate the quote stream's connection dropping (the session stays up); with
+        ``back_after_s`` it reconnects by itself after that much clock time."""
+        for stream in self._streams:
+            stream.drop(reason, back_after_s)
+
+    def restore_streams(self) -> None:
+        """The dropped quote streams connect again."""
+        for stream in self._streams:
+            stream.restore()
 
     def _health(self) -> SessionHealth:
         return SessionHealth(
