@@ -62,7 +62,6 @@ from skimd.web.security import (
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "skimd_session"
 TICKER = re.compile(r"[A-Za-z0-9.]{1,12}")
-TODAY_JS = (HERE / "templates" / "today.js.html").read_bytes()
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -90,7 +89,6 @@ def create_app(
         Route("/", web.today, methods=["GET"]),
         Route("/today/chart/{ticker:str}.png", web.candidate_chart, methods=["GET"]),
         Route("/alerts/stream", web.alert_stream, methods=["GET"]),
-        Route("/today.js", web.today_js, methods=["GET"]),
         Route("/desk/confirm", web.confirm, methods=["GET"]),
         Route("/desk/act", web.act, methods=["POST"]),
         Route("/journal", web.trips, methods=["GET"]),
@@ -235,10 +233,6 @@ class _Web:
         report = await run_in_threadpool(self._desk.today)
         alerts = await run_in_threadpool(self._desk.alerts)
         return self.render(request, "today.html", {"report": report, "alerts": alerts})
-
-    async def today_js(self, request: Request) -> Response:
-        """Today's script, as static as the CSS (no login needed)."""
-        return Response(TODAY_JS, media_type="text/javascript")
 
     async def alert_stream(self, request: Request) -> Response:
         return alert_stream_response(

@@ -68,9 +68,9 @@ def test_the_stream_ends_with_the_session() -> None:
 def test_today_listens_to_the_stream_from_its_newest_alert() -> None:
     client = logged_in(make_rig())
     page = client.get("/").text
-    assert 'data-after="7"' in page and '<script src="/today.js" defer></script>' in page
+    assert 'data-after="7"' in page and '<script src="/static/today.js" defer></script>' in page
     assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in page
-    script = client.get("/today.js")
+    script = client.get("/static/today.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert "EventSource" in script.text and "textContent" in script.text
     assert "innerHTML" not in script.text

@@ -1,8 +1,6 @@
 // Today's alerts pushed by the server (GET /alerts/stream, Server-Sent Events): each new
 // alert goes on top of the table, written as text (never as HTML). Without JavaScript the
 // page reloads itself every 30 s instead (<noscript> in today.html).
-// Kept among the templates (served at /today.js as it is, never rendered) because the
-// package data ships web/static/*.css and web/templates/*.html only.
 "use strict";
 (function () {
   const table = document.getElementById("alerts");
