@@ -958,7 +958,7 @@ class App:
         self._require_exclusive("the control socket")
         self.alert_feed  # noqa: B018 - alerts reach `skimd tail` from the first commit on
         handler = DaemonControl(
-            status=self.status_report,
+            status=self._daemon_status,
             kill_switch=self.kill_switch,
             supervisor=self.supervisor,
             events=self.control_events,
@@ -1079,6 +1079,15 @@ class App:
             sources.store = self.store
             sources.last_runs = lambda ids: read_last_runs(self.database.unit_of_work, ids)
         return collect_status(sources)
+
+    def _daemon_status(self) -> dict[str, Any]:
+        """The daemon's own status (the control socket's): :meth:`status_report` plus what
+        only the running process knows, how quotes reach the watch (``quotes``: None when
+        the broker cannot push them or ``stream_quotes`` is off; the poll does it all)."""
+        report = self.status_report()
+        watch = self.quote_watch
+        report["quotes"] = None if watch is None else watch.describe(self.calendar.zone)
+        return report
 
     def _require_exclusive(self, what: str) -> None:
         if self.access is not Access.EXCLUSIVE:

@@ -66,6 +66,8 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         say(f"database: {db['path']}")
     broker = report["broker"]
     say(f"broker: {broker['kind']}; session {broker['session']}")
+    if report.get("via") == "daemon":
+        say(f"quotes: {quotes_line(report.get('quotes'))}")
     guard = report["guard"]
     if guard is not None:
         if guard["locked"]:
@@ -96,6 +98,19 @@ def render(report: dict[str, Any], out: TextIO) -> None:
             last_text = f"{last['outcome']} at {when}{message}"
         say(f"  {job['job']:<12} next {job['next_run'] or '-':<32} last {last_text}")
         say(f"  {'':<12} {job['description']}")
+
+
+def quotes_line(quotes: dict[str, Any] | None) -> str:
+    """How the running daemon's watch gets its prices (the stream, or the poll)."""
+    if quotes is None:
+        return "polled (no quote stream: the broker has none or [broker] stream_quotes is off)"
+    if quotes["mode"] == "streaming":
+        cut = (f"; {quotes['wanted'] - quotes['subscribed']} more polled only"
+               if quotes["wanted"] > quotes["subscribed"] else "")
+        return (f"streaming since {quotes['since']} ({quotes['subscribed']} subscribed of "
+                f"{quotes['lines']} lines{cut}; {quotes['tick_passes']} tick passes)")
+    return (f"polled every {quotes['poll_interval_s']} s: the stream is down since "
+            f"{quotes['since']} ({quotes['reason']})")
 
 
 def gap_text(gap_pct: str | None) -> str:

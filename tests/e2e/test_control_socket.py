@@ -83,6 +83,10 @@ def test_status_and_guard_lock_through_a_running_demo_daemons_socket(tmp_path: P
         report = json.loads(status.stdout)
         assert report["via"] == "daemon" and report["pid"] == daemon.pid
         assert report["guard"]["locked"] is False
+        assert report["quotes"]["mode"] == "streaming"  # the demo day streams its quotes
+        assert report["quotes"]["subscribed"] >= 1  # at least the position just bought
+        text = operator(config, "status").stdout
+        assert "quotes: streaming since " in text, text
 
         lock = operator(config, "guard", "lock", "--reason", "operator over the socket")
         assert lock.returncode == 0, lock.stderr

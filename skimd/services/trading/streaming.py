@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, tzinfo
+from typing import Any, Protocol
 
 import structlog
 
@@ -80,6 +80,7 @@ class QuoteWatch:
         self._reason = ""  # why it went down
         self._up = asyncio.Event()
         self._cut = 0  # how many conids were wanted when the lines last ran out
+        self._following = 0  # conids subscribed by the last follow
         self.passes = 0  # tick passes run (tests, benches)
 
     # -- life cycle (the supervisor's background work) -------------------------------------
@@ -115,8 +116,25 @@ class QuoteWatch:
         self._cut = len(conids) if len(conids) > limit else 0
         try:
             await self.stream.follow(conids[:limit])
+            self._following = min(len(conids), limit)
         except Exception as exc:
             log.error("quote stream did not follow", error=f"{type(exc).__name__}: {exc}")
+
+    def describe(self, zone: tzinfo) -> dict[str, Any]:
+        """How quotes reach the watch now, for ``skimd status``: ``streaming`` (since when,
+        how many conids on how many lines, the passes run) or ``polling`` while the stream
+        is down (since when and why)."""
+        state = self.stream.state
+        return {
+            "mode": "streaming" if state.up else "polling",
+            "since": state.since.astimezone(zone).isoformat(timespec="seconds"),
+            "reason": None if state.up else (state.reason or "not connected yet"),
+            "subscribed": self._following,
+            "lines": self.stream.line_limit,
+            "wanted": self._cut or self._following,
+            "tick_passes": self.passes,
+            "poll_interval_s": self._poll_interval_s,
+        }
 
     # -- internals -------------------------------------------------------------------------
 

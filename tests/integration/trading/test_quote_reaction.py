@@ -12,10 +12,12 @@ import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from skimd.clock import SimulatedClock
+from skimd.commands.status import quotes_line
 from skimd.domain.alerts import Alert
 from skimd.domain.entries import breakout_trigger
 from skimd.domain.market import Quote, asx_tick_size
@@ -24,6 +26,7 @@ from skimd.infrastructure.brokers.demo.quote_stream import DemoQuoteStream
 from skimd.services.trading.streaming import QuoteWatch
 from tests.integration.trading.desk import DAY, MARKET, Desk, liquid_tickers, with_params
 
+SYD = ZoneInfo("Australia/Sydney")
 WINDOW = timedelta(minutes=40)
 
 
@@ -148,6 +151,9 @@ async def test_polling_takes_over_while_the_stream_is_down_and_alerts_once_each_
     await drive(desk, watch, crossed1 - timedelta(seconds=10))
     desk.broker.drop_streams("test: still closed")  # no second alert for the same outage
     await drive(desk, watch, crossed1 + timedelta(seconds=interval + 1))
+    shown = watch.describe(SYD)  # what `skimd status` says meanwhile
+    assert (shown["mode"], shown["reason"]) == ("polling", "test: websocket closed")
+    assert quotes_line(shown).startswith(f"polled every {interval} s: the stream is down since")
     (polled,) = _entries(desk)
     assert polled.ticker == first
     waited = (polled.created_at - crossed1).total_seconds()
@@ -158,6 +164,11 @@ async def test_polling_takes_over_while_the_stream_is_down_and_alerts_once_each_
     assert sorted(i.ticker for i in entries) == sorted([first, second])  # none doubled
     (ticked,) = [i for i in entries if i.ticker == second]
     assert abs((ticked.created_at - crossed2).total_seconds()) < 0.05  # on the tick again
+    shown = watch.describe(SYD)
+    # subscribed: the first position and the second entry
+    assert (shown["mode"], shown["reason"], shown["subscribed"]) == ("streaming", None, 2)
+    assert shown["tick_passes"] == watch.passes > 0 and shown["since"].endswith("+11:00")
+    assert quotes_line(shown).startswith(f"streaming since {shown['since']} (2 subscribed")
     (down,) = desk.alerts("quote_stream_down")
     (back,) = desk.alerts("quote_stream_back")
     assert down["reason"] == "test: websocket closed" and down["poll_interval_s"] == interval
