@@ -23,7 +23,8 @@ Pushed quotes (:meth:`IntradayWatch.react`): when a quote stream is up, each con
 batch of quotes runs steps 4 and 5 at once for the tickers that ticked, with the same
 guarded, exactly-once entry path and the same position management as a poll: a breakout
 is entered on the tick that crosses its trigger, and the software stop sells on the tick
-that reaches it. Ranges, order follow-up and the tape stay with the poll, which keeps
+that reaches it; its prices go on the tape too (the charts show the tick that crossed).
+Ranges and order follow-up stay with the poll, which keeps
 running beside the stream (a safety net, and the whole job while the stream is down). The
 caller serialises the two (the trading day's lock), and the entry's deterministic client
 order id and candidate state mean a breakout seen by both is entered once.
@@ -128,6 +129,7 @@ class IntradayWatch:
         quotes = {q.conid: q for q in pushed if q.last is not None}
         self._remember(quotes.values())
         candidates, positions, _ = self._working_set(session.day)
+        self._tape(session.day, candidates, positions, quotes, ctx.now())
         breaking = [
             c for c in candidates if c.conid in quotes and c.status is CandidateState.TRADEABLE
         ]

@@ -97,10 +97,14 @@ async def test_a_breakout_is_entered_on_the_tick_that_crosses(
     (ticker, orh, crossed), *_ = _breakout_later(desk, liquid_tickers(DAY, 12))
     await _start_day(desk, watch, [(ticker, orh)])
     assert watch.stream.state.up
-    await drive(desk, watch, crossed + timedelta(seconds=30))
+    await drive(desk, watch, crossed + timedelta(milliseconds=50))
     (entry,) = _entries(desk)
     assert entry.ticker == ticker
     assert abs((entry.created_at - crossed).total_seconds()) < 0.05  # the tick itself
+    last = desk.ctx.tape.path(DAY, ticker)[-1]  # the alerts' charts show that tick
+    assert abs((last.at - crossed).total_seconds()) < 0.05 and last.price > orh
+    await drive(desk, watch, crossed + timedelta(seconds=30))
+    assert len(_entries(desk)) == 1
     assert not _on_grid(entry.created_at, desk.ctx.params.poll_interval_s)
 
 
