@@ -11,8 +11,9 @@ How a connection is made (IBKR's "Establishing the Websocket with OAuth"; IBind'
    (the consumer's access token, not the live session token). A socket that still answers
    ``{"message": "waiting for session"}`` is sent ``{"session": ...}`` once (IBKR's second
    documented way); a second such answer is an auth failure.
-3. Up at IBKR's greeting (``system`` success or ``sts`` authenticated); then ``smd`` for the
-   whole followed set (the snapshot's field list, so a pushed quote reads like a polled one).
+3. Up when IBKR's greeting says the brokerage session is authenticated (``sts``, sent on
+   connect after ``system``); then ``smd`` for the whole followed set (the snapshot's field
+   list, so a pushed quote reads like a polled one).
 
 While connected: ``tic`` every ``tic_interval_s`` (IBKR: at least once a minute); IBKR sends
 a heartbeat every ~10 s, so no message at all for ``heartbeat_timeout_s`` means the socket
@@ -135,6 +136,7 @@ class IbkrQuoteStream:
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._live = False  # the current socket is greeted and subscribed
+        self._connecting = False  # an attempt is between /tickle and IBKR's greeting
         self._wake = asyncio.Event()
         self._stopped = False
         self._last_seen = 0.0
@@ -158,6 +160,11 @@ class IbkrQuoteStream:
     @property
     def followed(self) -> frozenset[int]:
         return frozenset(self._followed)
+
+    @property
+    def connecting(self) -> bool:
+        """An attempt to connect is under way (between ``/tickle`` and IBKR's greeting)."""
+        return self._connecting
 
     async def start(self) -> None:
         if self._task is not None and not self._task.done():
@@ -218,6 +225,7 @@ class IbkrQuoteStream:
     async def _run(self) -> None:
         backoff = self._base_backoff
         while not self._stopped:
+            self._connecting = True
             try:
                 await self._connection()
                 reason = "IBKR closed the websocket"
@@ -226,6 +234,7 @@ class IbkrQuoteStream:
             except Exception as exc:  # a bug must not end the stream for the day
                 log.exception("ibkr_stream_failed")
                 reason = f"IBKR quote stream failed ({type(exc).__name__})"
+            self._connecting = False
             if self._state.up:
                 backoff = self._base_backoff  # it worked; the next failure starts over
             self._went_down(reason)
@@ -281,11 +290,12 @@ class IbkrQuoteStream:
             why = "taken by another login" if message.competing else (
                 message.message or "not authenticated")
             raise BrokerSessionError(f"IBKR websocket: brokerage session {why}")
-        elif isinstance(message, wm.Greeting | wm.AuthStatus) and not self._live:
+        elif isinstance(message, wm.AuthStatus) and not self._live:
             self._live = True
             for conid in sorted(self._followed):
                 if conid in self._followed:
                     await self._send(ws, wm.subscribe_frame(conid))
+            self._connecting = False
             self._went_up()
         elif isinstance(message, wm.ServerError):
             log.warning("ibkr_stream_error", conid=message.conid, error=message.text)
