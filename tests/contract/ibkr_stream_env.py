@@ -45,7 +45,7 @@ import httpx
 
 from skimd.clock import SimulatedClock
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
-from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream
+from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream, ws_url
 from skimd.services.ports.quotes import StreamState
 from tests.fakes.ibkr_server import (
     FakeAccount,
@@ -83,6 +83,7 @@ class IbkrStreamEnv:
     fake: FakeIbkr
     conids: tuple[int, ...]
     symbols: dict[int, str]
+    ws_url: str  # the fake's /ws (ws://127.0.0.1:PORT/v1/api/ws)
     states: list[StreamState] = field(default_factory=list)  # every on_state call
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -168,7 +169,7 @@ async def ibkr_stream_env(clock: SimulatedClock) -> AsyncIterator[IbkrStreamEnv]
             env = IbkrStreamEnv(
                 stream=None,  # type: ignore[arg-type]  # set below: on_state is the env's
                 clock=clock, fake=fake, conids=tuple(c for _, c, _ in INSTRUMENTS),
-                symbols={c: s for s, c, _ in INSTRUMENTS},
+                symbols={c: s for s, c, _ in INSTRUMENTS}, ws_url=ws_url(base_url),
             )
             env.stream = broker.quote_stream(on_state=env.on_state)
             try:

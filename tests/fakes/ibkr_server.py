@@ -435,6 +435,7 @@ class FakeIbkr:
         api_path = path[len(BASE_PATH) :]
         body = json.loads(content) if content else None
         self.calls.append(Call(method, api_path, self.clock.monotonic(), query, body))
+        self.ws.activity.set()
         params = _parse_authorization(authorization)
         if self.limiter is not None and not self.limiter.admit(
             params.get("oauth_consumer_key", ""), method, api_path

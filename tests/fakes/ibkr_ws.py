@@ -91,7 +91,11 @@ class FakeIbkrWs:
         self.received: list[str] = []  # every text frame a client sent, in order
         self.handshakes: list[int] = []  # the HTTP status of every handshake answered
         self.refuse_until = -1.0  # monotonic; handshakes before it answer 503
-        self.activity = asyncio.Event()  # set whenever a socket opens, closes or sends
+        # False: the cookie is not read, every socket asks "waiting for session" (IBKR's
+        # other documented way in)
+        self.accept_cookie = True
+        # set whenever the fake serves anything (REST call, socket opened/closed/sent to)
+        self.activity = asyncio.Event()
 
     # -- fault and market controls ---------------------------------------------------------
 
@@ -178,7 +182,7 @@ class FakeIbkrWs:
             writer.close()
             return
         self.sockets.append(sock)
-        if _cookie_session(request) == self.session_id:
+        if self.accept_cookie and _cookie_session(request) == self.session_id:
             self._authorise(sock)
         else:
             self._send(sock, {"message": "waiting for session"})

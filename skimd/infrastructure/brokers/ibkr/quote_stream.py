@@ -20,8 +20,9 @@ a heartbeat every ~10 s, so no message at all for ``heartbeat_timeout_s`` means 
 is dead (down, close, reconnect). ``sts`` not authenticated → down. A new brokerage session
 (``session_epoch`` changed: a re-init after a new live session token, the nightly reset or a
 competing login) → reconnect with a fresh ``/tickle`` session and re-subscribe everything.
-Reconnects back off from ``backoff_s`` doubling to ``max_backoff_s``; every wait is on the
-injected Clock. Market-data deltas merge into whole quotes and conflate in
+Reconnects back off from ``backoff_s`` (2 s: beyond ``/tickle``'s 1-per-second pacing, so
+a retry does not queue behind its own last tickle) doubling to ``max_backoff_s``; every wait
+is on the injected Clock. Market-data deltas merge into whole quotes and conflate in
 :class:`~.ws_messages.QuoteBook`.
 
 Secrets: the access token goes only into the URL of the handshake and the session only into
@@ -116,7 +117,7 @@ class IbkrQuoteStream:
         tic_interval_s: float = 30.0,
         heartbeat_timeout_s: float = 35.0,
         open_timeout_s: float = 15.0,
-        backoff_s: float = 1.0,
+        backoff_s: float = 2.0,
         max_backoff_s: float = 60.0,
     ) -> None:
         self._endpoint = endpoint
