@@ -40,6 +40,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -84,6 +85,7 @@ class IbkrStreamEnv:
     conids: tuple[int, ...]
     symbols: dict[int, str]
     ws_url: str  # the fake's /ws (ws://127.0.0.1:PORT/v1/api/ws)
+    broker: Any  # the connected IBKR facade the stream belongs to
     states: list[StreamState] = field(default_factory=list)  # every on_state call
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -170,6 +172,7 @@ async def ibkr_stream_env(clock: SimulatedClock) -> AsyncIterator[IbkrStreamEnv]
                 stream=None,  # type: ignore[arg-type]  # set below: on_state is the env's
                 clock=clock, fake=fake, conids=tuple(c for _, c, _ in INSTRUMENTS),
                 symbols={c: s for s, c, _ in INSTRUMENTS}, ws_url=ws_url(base_url),
+                broker=broker,
             )
             env.stream = broker.quote_stream(on_state=env.on_state)
             try:

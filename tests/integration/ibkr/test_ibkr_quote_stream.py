@@ -155,6 +155,22 @@ async def test_a_new_brokerage_session_resubscribes_everything(env: IbkrStreamEn
     assert _ups(env.states) == [True, False, True]
 
 
+async def test_a_new_live_session_token_ends_the_socket_and_the_stream_follows(
+    env: IbkrStreamEnv,
+) -> None:
+    bhp = env.conids[0]
+    await _up(env, [bhp])
+    old_session = env.fake.ws.session_id
+    env.fake.expire_lst()  # the next signed call meets a 401 and derives a new token
+    await env.broker.health()
+    await env.wait_down()  # IBKR ended the old login's socket
+    await env.advance(3)
+    await env.wait_up()
+    await env.wait_for(lambda: env.fake.ws.subscribed() == {bhp})
+    assert env.fake.lst_issued == 2 and env.fake.ws.session_id != old_session
+    assert env.fake.ws.handshakes == [101, 101] and _ups(env.states) == [True, False, True]
+
+
 async def test_without_the_cookie_the_session_message_logs_in(env: IbkrStreamEnv) -> None:
     env.fake.ws.accept_cookie = False  # the socket asks "waiting for session"
     await _up(env, [env.conids[0]])
