@@ -2,8 +2,9 @@
 REST API (:func:`~tests.fakes.ibkr_server.serve_loopback` hands an upgrade request here).
 
 The framing is the ``websockets`` library's (its Sans-I/O :class:`ServerProtocol`); this
-module plays IBKR's side of the conversation, as IBKR documents it (sources in
-/work/wt/IBKR_WS_FACTS.md):
+module plays IBKR's side of the conversation, as IBKR documents it ("Websockets" in
+https://www.interactivebrokers.com/campus/ibkr-api-page/cpapi-v1/ and
+https://interactivebrokers.github.io/cpwebapi/RealtimeSubscription.html):
 
 - **Login.** The handshake must carry ``?oauth_token=<the consumer's access token>`` while a
   live session token exists (otherwise HTTP 401). The cookie ``api=<session>`` (the
@@ -26,7 +27,8 @@ module plays IBKR's side of the conversation, as IBKR documents it (sources in
 
 Fault controls: :meth:`FakeIbkrWs.drop` (the network drops every socket; new handshakes
 answer 503 for a while), :meth:`FakeIbkrWs.silence` (sockets stay open but nothing more
-arrives: no heartbeat, no data), :meth:`FakeIbkrWs.batch` (the pushes inside go out in one
+arrives: no heartbeat, no data), :attr:`FakeIbkrWs.mute_new` (new sockets open, then never
+greet), :meth:`FakeIbkrWs.batch` (the pushes inside go out in one
 TCP write, as a burst of ticks would).
 """
 
@@ -94,6 +96,7 @@ class FakeIbkrWs:
         # False: the cookie is not read, every socket asks "waiting for session" (IBKR's
         # other documented way in)
         self.accept_cookie = True
+        self.mute_new = False  # True: new sockets open and then say nothing at all
         # set whenever the fake serves anything (REST call, socket opened/closed/sent to)
         self.activity = asyncio.Event()
 
@@ -176,13 +179,15 @@ class FakeIbkrWs:
         protocol.send_response(response)
         self.handshakes.append(response.status_code)
         self.activity.set()
-        sock = WsSocket(protocol, writer)
+        sock = WsSocket(protocol, writer, silent=self.mute_new)
         self._flush(sock)
         if protocol.state is not State.OPEN:
             writer.close()
             return
         self.sockets.append(sock)
-        if self.accept_cookie and _cookie_session(request) == self.session_id:
+        if sock.silent:
+            pass
+        elif self.accept_cookie and _cookie_session(request) == self.session_id:
             self._authorise(sock)
         else:
             self._send(sock, {"message": "waiting for session"})

@@ -138,6 +138,19 @@ async def test_tic_keeps_the_session_and_silence_means_down(env: IbkrStreamEnv) 
     await env.wait_for(lambda: env.fake.ws.subscribed() == {bhp})
 
 
+async def test_a_socket_that_never_confirms_the_session_is_given_up(env: IbkrStreamEnv) -> None:
+    env.fake.ws.mute_new = True  # the handshake succeeds, then nothing
+    await env.stream.start()
+    await env.wait_for(lambda: env.fake.ws.handshakes == [101])
+    await env.advance(21)  # checked every 5 s: given up at 20 s
+    assert env.stream.state.reason == "IBKR websocket did not confirm the session in 15 s"
+    assert env.states == []  # never up, so no transition to report
+    env.fake.ws.mute_new = False
+    await env.advance(3)
+    await env.wait_up()
+    assert env.fake.ws.handshakes == [101, 101] and _ups(env.states) == [True]
+
+
 async def test_a_new_brokerage_session_resubscribes_everything(env: IbkrStreamEnv) -> None:
     bhp, cba, _ = env.conids
     await _up(env, [bhp, cba])

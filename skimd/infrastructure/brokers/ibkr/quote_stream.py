@@ -1,8 +1,11 @@
 """Pushed quotes from IBKR's websocket ``/ws``: the IBKR
 :class:`~skimd.services.ports.quotes.QuoteStream`.
 
-How a connection is made (IBKR's "Establishing the Websocket with OAuth"; IBind's
-``IbkrWsClient`` does the same; sources in /work/wt/IBKR_WS_FACTS.md):
+How a connection is made (IBKR's "Establishing the Websocket with OAuth",
+https://www.interactivebrokers.com/campus/ibkr-api-page/cpapi-v1/#websockets, and
+https://interactivebrokers.github.io/cpwebapi/RealtimeSubscription.html; IBind's
+``IbkrWsClient`` does the same,
+https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_ws_client.py):
 
 1. ``POST /tickle`` (signed with the live session token like every REST call) gives the
    ``session`` value and the brokerage session's state; not authenticated → stay down (the
@@ -17,7 +20,8 @@ How a connection is made (IBKR's "Establishing the Websocket with OAuth"; IBind'
 
 While connected: ``tic`` every ``tic_interval_s`` (IBKR: at least once a minute); IBKR sends
 a heartbeat every ~10 s, so no message at all for ``heartbeat_timeout_s`` means the socket
-is dead (down, close, reconnect). ``sts`` not authenticated → down. A new brokerage session
+is dead (down, close, reconnect); so does a socket still without its authenticated ``sts``
+``open_timeout_s`` after it opened. ``sts`` not authenticated → down. A new brokerage session
 (``session_epoch`` changed: a re-init after a new live session token, the nightly reset or a
 competing login) → reconnect with a fresh ``/tickle`` session and re-subscribe everything.
 Reconnects back off from ``backoff_s`` (2 s: beyond ``/tickle``'s 1-per-second pacing, so
@@ -137,7 +141,8 @@ class IbkrQuoteStream:
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._live = False  # the current socket is greeted and subscribed
-        self._connecting = False  # an attempt is between /tickle and IBKR's greeting
+        self._connecting = False  # an attempt is between /tickle and its socket opening
+        self._went_live = False  # the current attempt got as far as up
         self._wake = asyncio.Event()
         self._stopped = False
         self._last_seen = 0.0
@@ -164,7 +169,7 @@ class IbkrQuoteStream:
 
     @property
     def connecting(self) -> bool:
-        """An attempt to connect is under way (between ``/tickle`` and IBKR's greeting)."""
+        """An attempt to connect is under way (from ``/tickle`` until its socket is open)."""
         return self._connecting
 
     async def start(self) -> None:
@@ -236,12 +241,13 @@ class IbkrQuoteStream:
                 log.exception("ibkr_stream_failed")
                 reason = f"IBKR quote stream failed ({type(exc).__name__})"
             self._connecting = False
-            if self._state.up:
+            if self._went_live:
+                self._went_live = False
                 backoff = self._base_backoff  # it worked; the next failure starts over
             self._went_down(reason)
             if self._stopped:
                 return
-            log.info("ibkr_stream_retry", reason=reason, in_s=backoff)
+            log.debug("ibkr_stream_retry", reason=reason, in_s=backoff)
             await self._clock.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
 
@@ -251,6 +257,7 @@ class IbkrQuoteStream:
         login = await self._login()
         epoch = self._session_epoch()
         ws = await self._open(login)
+        self._connecting = False
         self._ws, self._live, self._ending = ws, False, None
         self._book.reset_fields()
         self._last_seen = self._clock.monotonic()
@@ -296,20 +303,25 @@ class IbkrQuoteStream:
             for conid in sorted(self._followed):
                 if conid in self._followed:
                     await self._send(ws, wm.subscribe_frame(conid))
-            self._connecting = False
+            self._went_live = True
             self._went_up()
         elif isinstance(message, wm.ServerError):
             log.warning("ibkr_stream_error", conid=message.conid, error=message.text)
 
     async def _keep(self, ws: ClientConnection, epoch: int) -> None:
-        """``tic`` on time; close the socket when IBKR went quiet or the brokerage session
-        changed under it."""
-        step = max(0.5, min(self._tic_interval, self._hb_timeout) / 3)
-        next_tic = self._clock.monotonic() + self._tic_interval
+        """``tic`` on time; close the socket when IBKR went quiet, did not say the session
+        is authenticated in time, or the brokerage session changed under it."""
+        step = max(0.5, min(self._tic_interval, self._hb_timeout, self._open_timeout) / 3)
+        opened = self._clock.monotonic()
+        next_tic = opened + self._tic_interval
         while True:
             await self._clock.sleep(step)
             now = self._clock.monotonic()
             quiet = now - self._last_seen
+            if not self._live and now - opened > self._open_timeout:
+                await self._end(ws, "IBKR websocket did not confirm the session in "
+                                    f"{self._open_timeout:.0f} s")
+                return
             if quiet > self._hb_timeout:
                 await self._end(ws, f"no heartbeat from IBKR for {quiet:.0f} s")
                 return

@@ -1,7 +1,10 @@
 """The text frames of IBKR's websocket ``/ws``: the ones we send, the ones we read, and the
 book that merges market-data deltas into whole quotes.
 
-What IBKR documents (sources in /work/wt/IBKR_WS_FACTS.md, summarised):
+What IBKR documents ("Websockets" in https://www.interactivebrokers.com/campus/ibkr-api-page/cpapi-v1/
+and https://interactivebrokers.github.io/cpwebapi/RealtimeSubscription.html; IBind's
+``IbkrWsClient``, https://github.com/Voyz/ibind/blob/master/ibind/client/ibkr_ws_client.py,
+reads the same messages):
 
 - We send ``smd+CONID+{"fields":["31",...]}`` (subscribe; the field tags are the
   ``/iserver/marketdata/snapshot`` ones, as JSON strings), ``umd+CONID+{}`` (unsubscribe),
