@@ -79,13 +79,13 @@ def _instrument(symbol: str, conid: int, price: str) -> FakeInstrument:
 
 @dataclass
 class IbkrStreamEnv:
-    stream: IbkrQuoteStream
     clock: SimulatedClock
     fake: FakeIbkr
     conids: tuple[int, ...]
     symbols: dict[int, str]
     ws_url: str  # the fake's /ws (ws://127.0.0.1:PORT/v1/api/ws)
     broker: Any  # the connected IBKR facade the stream belongs to
+    stream: IbkrQuoteStream = field(init=False)  # built by the broker, on_state = ours
     states: list[StreamState] = field(default_factory=list)  # every on_state call
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -169,7 +169,6 @@ async def ibkr_stream_env(clock: SimulatedClock) -> AsyncIterator[IbkrStreamEnv]
                                     events=RecordingBrokerEvents())
             await broker.connect()
             env = IbkrStreamEnv(
-                stream=None,  # type: ignore[arg-type]  # set below: on_state is the env's
                 clock=clock, fake=fake, conids=tuple(c for _, c, _ in INSTRUMENTS),
                 symbols={c: s for s, c, _ in INSTRUMENTS}, ws_url=ws_url(base_url),
                 broker=broker,

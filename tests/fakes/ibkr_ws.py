@@ -93,6 +93,7 @@ class FakeIbkrWs:
         self.received: list[str] = []  # every text frame a client sent, in order
         self.handshakes: list[int] = []  # the HTTP status of every handshake answered
         self.refuse_until = -1.0  # monotonic; handshakes before it answer 503
+        self._batching = 0
         # False: the cookie is not read, every socket asks "waiting for session" (IBKR's
         # other documented way in)
         self.accept_cookie = True
@@ -116,16 +117,21 @@ class FakeIbkrWs:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Pushes inside go out together, in one write per socket."""
-        for sock in self.sockets:
-            sock.held = bytearray()
+        """Pushes inside go out together, in one write per socket (nested: the outermost
+        writes)."""
+        self._batching += 1
+        if self._batching == 1:
+            for sock in self.sockets:
+                sock.held = bytearray()
         try:
             yield
         finally:
-            for sock in self.sockets:
-                held, sock.held = sock.held, None
-                if held:
-                    sock.writer.write(bytes(held))
+            self._batching -= 1
+            if self._batching == 0:
+                for sock in self.sockets:
+                    held, sock.held = sock.held, None
+                    if held:
+                        sock.writer.write(bytes(held))
 
     def subscribed(self) -> set[int]:
         """Conids subscribed on any open socket (the lines in use)."""

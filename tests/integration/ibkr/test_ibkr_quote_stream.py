@@ -14,7 +14,7 @@ from skimd.clock import SimulatedClock
 from skimd.errors import InvalidInputError
 from skimd.infrastructure.brokers.ibkr import ws_messages as wm
 from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream, WsEndpoint
-from skimd.services.ports.quotes import StreamState
+from skimd.services.ports.quotes import StreamingBroker, StreamState
 from tests.contract.ibkr_stream_env import IbkrStreamEnv, ibkr_stream_env
 from tests.integration.ibkr.conftest import START
 
@@ -52,6 +52,7 @@ async def test_subscribed_conids_stream_whole_quotes(env: IbkrStreamEnv) -> None
     assert f"smd+{bhp}+" + json.dumps({"fields": list(wm.STREAM_FIELDS)},
                                        separators=(",", ":")) in env.fake.ws.received
     assert env.fake.ws.handshakes == [101]  # the access token and the /tickle cookie did
+    assert isinstance(env.broker, StreamingBroker)
 
 
 async def test_a_burst_of_ticks_costs_one_quote_per_conid(env: IbkrStreamEnv) -> None:
