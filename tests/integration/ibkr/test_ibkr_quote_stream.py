@@ -12,10 +12,13 @@ import pytest
 
 from skimd.clock import SimulatedClock
 from skimd.errors import InvalidInputError
+from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.ibkr import ws_messages as wm
 from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream, WsEndpoint
+from skimd.infrastructure.calendar import AsxCalendar
 from skimd.services.ports.quotes import StreamingBroker, StreamState
 from tests.contract.ibkr_stream_env import IbkrStreamEnv, ibkr_stream_env
+from tests.fakes.ibkr_market import FakeIbkrMarket
 from tests.integration.ibkr.conftest import START
 
 
@@ -80,6 +83,33 @@ async def test_unfollowed_conids_are_unsubscribed_and_their_ticks_ignored(
     await env.push(bhp, Decimal("45.60"))
     seen = await env.quotes_until(lambda seen: bhp in seen and csl in seen)
     assert cba not in seen and seen[bhp][-1] == Decimal("45.60")
+
+
+async def test_ticks_follow_the_fake_markets_price_paths(env: IbkrStreamEnv) -> None:
+    market = FakeIbkrMarket(
+        env.fake, DemoMarket(seed=7, universe_size=40, calendar=AsxCalendar("Australia/Sydney")))
+    tickers = market.market.tickers[:3]
+    conids = [t.conid for t in tickers]
+    for conid in conids:
+        market.refresh(conid, env.clock.now())
+    await _up(env, conids)
+    await env.quotes_until(lambda seen: set(conids) <= seen.keys())
+    ticks = 0
+    for _ in range(3):
+        await env.advance(20)  # market time passes; the fake pushes what moved
+        now = env.clock.now()
+        with env.fake.ws.batch():
+            pushed = market.push(now)
+        if pushed == 0:
+            continue
+        ticks += 1
+        moved = {q.conid: q for q in await env.stream.next_quotes(60)}
+        assert moved  # at least one conid changed and came out of the stream
+        for conid, quote in moved.items():
+            expected = market.market.quote(market.market.by_conid(conid).symbol, now)
+            assert (quote.last, quote.bid, quote.ask, quote.volume) == (
+                expected.last, expected.bid, expected.ask, expected.volume)
+    assert ticks > 0
 
 
 async def test_more_conids_than_lines_is_refused_and_changes_nothing(env: IbkrStreamEnv) -> None:
