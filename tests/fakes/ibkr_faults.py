@@ -25,6 +25,8 @@ What each kind does, and the IBKR behaviour it stands for:
 - ``slow``: the next ``count`` calls take ``seconds`` of (simulated) time to answer.
 - ``dropped_order``: the next order IBKR accepts loses its answer on the way back (the
   client sees a timeout; the order works at IBKR).
+- ``ws_drop``: the network cuts every websocket (no close frame) and new websocket
+  handshakes fail (503) for ``seconds`` (:meth:`~tests.fakes.ibkr_ws.FakeIbkrWs.drop`).
 """
 
 from __future__ import annotations
@@ -52,13 +54,15 @@ class FaultKind(StrEnum):
     SERVER_ERRORS = "server_errors"
     SLOW = "slow"
     DROPPED_ORDER = "dropped_order"
+    WS_DROP = "ws_drop"
 
 
 @dataclass(frozen=True)
 class Fault:
     at: datetime
     kind: FaultKind
-    seconds: float = 0.0  # competing: how long the other login holds; slow: the delay
+    seconds: float = 0.0  # competing: how long the other login holds; slow: the delay;
+    # ws_drop: how long new websocket handshakes are refused
     count: int = 0  # server_errors / slow: how many calls
     prefix: str = "/iserver"  # server_errors: which calls
     status: int = 503  # server_errors: the answer
@@ -111,6 +115,8 @@ class FaultSchedule:
             self._slow.append((fault.seconds, fault.count))
         elif fault.kind is FaultKind.DROPPED_ORDER:
             fake.timeout_after_accept = True
+        elif fault.kind is FaultKind.WS_DROP:
+            fake.ws.drop(refuse_s=fault.seconds)
 
     def delay(self) -> float:
         """The delay of the next call (0 unless a ``slow`` fault is using up its count)."""

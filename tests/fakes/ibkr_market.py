@@ -10,6 +10,8 @@ fake answers a request, :meth:`FakeIbkrMarket.before` brings it up to the reques
 - the scanner answers the day's largest opening gaps (IBKR's top-%-gainers scan returns at
   most 50 rows: https://www.interactivebrokers.com/campus/ibkr-api-page/cpapi-v1/#scanner);
 - daily history is the market's completed sessions, intraday history its 1-minute bars;
+- the websocket's streamed conids move with the market when :meth:`FakeIbkrMarket.push` is
+  called for an instant (a tick: only the fields that changed go out);
 - every working order is settled against the market's path since it was last looked at, at
   the instant it crossed: a marketable order fills at once, a resting LMT when the price
   reaches it, a STP sell when the price trades at or below its stop (one tick through the
@@ -117,6 +119,15 @@ class FakeIbkrMarket:
         inst.volume = q.volume or 0
         day = self.market.session_date(now)
         inst.closed = not self.market.is_trading_day(day) or now >= self.market.close_at(day)
+
+    def push(self, now: datetime) -> int:
+        """The websocket's ticks: bring every conid streamed on it to the market's quote at
+        ``now`` and push the fields that changed; how many messages went out."""
+        count = 0
+        for conid in sorted(self.fake.ws.subscribed()):
+            self.refresh(conid, now)
+            count += self.fake.ws.publish(conid)
+        return count
 
     def _history(self, conid: int, now: datetime) -> None:
         ticker = self.market.by_conid(conid)

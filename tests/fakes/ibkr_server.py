@@ -12,6 +12,8 @@ Use it as an ``httpx.MockTransport`` (:meth:`FakeIbkr.transport`) or over real l
 :attr:`FakeIbkr.timeout_after_accept` / :attr:`FakeIbkr.timeout_before_accept` (an order
 POST that times out after / before IBKR recorded it), :meth:`FakeIbkr.take_session`
 (another login), :meth:`FakeIbkr.nightly_reset`, :meth:`FakeIbkr.expire_lst`,
+:attr:`FakeIbkr.ws` (the websocket ``/ws``, loopback only, with its own fault controls:
+:mod:`tests.fakes.ibkr_ws`),
 :attr:`FakeIbkr.limiter` (IBKR's documented request limits and 429 penalty box, on by
 default; :mod:`tests.fakes.ibkr_limits`; None turns it off).
 
@@ -53,6 +55,7 @@ from skimd.clock import Clock, SimulatedClock
 from skimd.config import IbkrSettings
 from tests.fakes.ibkr_bridge import NO_BRIDGE, Bridge
 from tests.fakes.ibkr_limits import RateLimiter
+from tests.fakes.ibkr_ws import FakeIbkrWs
 
 # RFC 3526 group 14: a realistic 2048-bit MODP prime (IBKR issues primes of this size).
 RFC3526_2048 = int(
@@ -276,8 +279,17 @@ class FakeIbkr:
         self._forced: list[_Forced] = []
         # IBKR's documented request limits with a 429 penalty box (None: unlimited)
         self.limiter: RateLimiter | None = RateLimiter(clock)
+        # the websocket /ws (loopback only: tests.fakes.ibkr_ws)
+        self.ws = FakeIbkrWs(self)
 
     # -- knobs -----------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        return self.keys.access_token
+
+    def quote_fields(self, conid: int) -> dict[str, str]:
+        """``conid``'s market-data fields as IBKR formats them (snapshot and websocket)."""
+        return self._fields(self._instrument(conid))
 
     def add_instrument(self, instrument: FakeInstrument) -> FakeInstrument:
         self.instruments[instrument.conid] = instrument
@@ -294,6 +306,7 @@ class FakeIbkr:
         self.authenticated = False
         self.competing = True
         self.bridge.sticky_inits = sticky
+        self.ws.bridge_changed()
 
     def nightly_reset(self, duration_s: float = 0.0) -> None:
         """IBKR's nightly ``/iserver`` reset: the bridge drops; for ``duration_s`` (on the
@@ -309,6 +322,7 @@ class FakeIbkr:
         self.accounts_queried = False
         self.bridge.up_at = None
         self.bridge.drops.append((self.clock.monotonic(), reason))
+        self.ws.bridge_changed()
 
     def expire_lst(self) -> None:
         """Forget the live session token: the next signed request gets a 401."""
@@ -421,6 +435,7 @@ class FakeIbkr:
         api_path = path[len(BASE_PATH) :]
         body = json.loads(content) if content else None
         self.calls.append(Call(method, api_path, self.clock.monotonic(), query, body))
+        self.ws.activity.set()
         params = _parse_authorization(authorization)
         if self.limiter is not None and not self.limiter.admit(
             params.get("oauth_consumer_key", ""), method, api_path
@@ -484,6 +499,7 @@ class FakeIbkr:
         if self.lst_issued:  # a new token starts a new session: the old bridge is gone
             self.drop_bridge("new live session token")
         self.lst_issued += 1
+        self.ws.new_login()
         self.lst_expires_ms = int(
             (self.clock.now() + timedelta(seconds=self.lst_lifetime_s)).timestamp() * 1000
         )
@@ -590,7 +606,7 @@ class FakeIbkr:
     def _tickle(self) -> tuple[int, Any]:
         self._settle_bridge()
         return 200, {
-            "session": "fake-session",
+            "session": self.ws.session_id,
             "ssoExpires": 600000,
             "collission": False,
             "userId": 1,
@@ -618,6 +634,7 @@ class FakeIbkr:
         else:
             self.authenticated = True
             self.competing = False
+            self.ws.bridge_changed()
         return 200, self._status_json()
 
     def _settle_bridge(self) -> None:
@@ -627,6 +644,7 @@ class FakeIbkr:
             self.bridge.up_at = None
             if not self.competing:
                 self.authenticated = True
+                self.ws.bridge_changed()
 
     def _portfolio_accounts(self) -> tuple[int, Any]:
         return 200, [
@@ -1123,9 +1141,14 @@ async def serve_loopback(fake: FakeIbkr) -> AsyncIterator[str]:
                     return
                 method, target, _ = request_line.decode().split(" ", 2)
                 headers: dict[str, str] = {}
+                head = request_line
                 while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    head += line
                     name, _, value = line.decode().partition(":")
                     headers[name.strip().lower()] = value.strip()
+                if headers.get("upgrade", "").lower() == "websocket":
+                    await fake.ws.serve(reader, writer, head + b"\r\n")
+                    return
                 length = int(headers.get("content-length", "0"))
                 content = await reader.readexactly(length) if length else b""
                 url = httpx.URL(f"http://{headers.get('host', '127.0.0.1')}{target}")

@@ -2,7 +2,8 @@
 (alembic and its templating, Pillow, cryptography at all, the holidays library, Discord's
 requests stack, the stdlib sqlite3 driver beside sqlcipher3's, skimd web's Starlette,
 Hypercorn and Jinja2, and click: with click importable, httpx's ``__init__`` would load
-its command-line module), nor skimd's own modules that only a later job or a command uses
+its command-line module; the websockets client, loaded when an IBKR quote stream first
+connects), nor skimd's own modules that only a later job or a command uses
 (:data:`LATER`: the bank statement parsers, the end-of-day report stack, the settling of an
 interrupted restore or rekey). Checked in a fresh interpreter: this test process has
 imported them all (or they are not installed, which passes as well)."""
@@ -19,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 HEAVY = (
     "alembic", "mako", "pygments", "PIL", "cryptography", "holidays", "requests", "sqlite3",
-    "starlette", "hypercorn", "jinja2", "click",
+    "starlette", "hypercorn", "jinja2", "click", "websockets",
 )
 # Imported where they are used (the import command, the end of day's report writer, a
 # pending maintenance step), so the steady daemon does not hold them.

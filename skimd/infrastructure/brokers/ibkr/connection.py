@@ -144,6 +144,12 @@ class BrokerageSession:
         self.init_calls = 0
 
     @property
+    def epoch(self) -> int:
+        """Grows with every brokerage session opened (or found up again after a loss): a
+        change means what was bound to the old session (websocket subscriptions) is gone."""
+        return self._epoch
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 

@@ -12,6 +12,9 @@ Choices worth knowing (the market-data and order ones are in their modules):
   ``DU…``) is refused unless ``[broker] live_trading = true`` — at ``connect`` with
   ConfigurationError (exit 78, no restart) and again at every ``place_order`` with
   OrderRejectedError.
+- Pushed quotes: :meth:`IbkrBroker.quote_stream` (a
+  :class:`~skimd.services.ports.quotes.StreamingBroker`) gives a websocket stream on the same
+  OAuth login (the access token and ``/tickle``'s session) and brokerage session.
 - ``close()`` stops the keep-alive but does not log out: the one brokerage session per
   username is shared with the daemon when a CLI command uses the same credentials.
 - The brokerage session guards every ``/iserver`` call (:mod:`.connection`): re-opened
@@ -44,10 +47,12 @@ from skimd.infrastructure.brokers.ibkr.credentials import load_credentials
 from skimd.infrastructure.brokers.ibkr.market_data import IbkrMarketData
 from skimd.infrastructure.brokers.ibkr.orders import IbkrOrderDesk
 from skimd.infrastructure.brokers.ibkr.pacing_ledger import FileLedger
+from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream, WsEndpoint, ws_url
 from skimd.infrastructure.brokers.ibkr.requests import IbkrHttp
 from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
 from skimd.infrastructure.tls import verify_context
 from skimd.services.ports.broker import BrokerEvents, IdentifierCache, PacingBudget
+from skimd.services.ports.quotes import QuoteStream, StreamStateListener
 
 
 class IbkrBroker:
@@ -64,8 +69,10 @@ class IbkrBroker:
         identifier_cache: IdentifierCache,
         calendar: MarketCalendar,
         owned_client: httpx.AsyncClient | None = None,
+        ws_endpoint: WsEndpoint | None = None,
     ) -> None:
         self._http = http
+        self._ws_endpoint = ws_endpoint
         self._session = session
         self._settings = settings
         self._live_trading = live_trading
@@ -74,7 +81,9 @@ class IbkrBroker:
         self._account: str | None = None
         # /portfolio/accounts as connect() read it (IBKR: 1 req/5 s; accounts() reuses it)
         self._portfolio_accounts: list[dict[str, object]] | None = None
-        symbols: dict[int, str] = {}  # conid → ticker, learnt by market data, used by orders
+        # conid → ticker, learnt by market data, used by orders and the quote stream
+        symbols: dict[int, str] = {}
+        self._symbols = symbols
         self._market = IbkrMarketData(
             http,
             settings=settings,
@@ -186,6 +195,24 @@ class IbkrBroker:
     ) -> list[GapCandidate]:
         self._acct()
         return await self._market.scan_gaps(min_gap_pct, min_price, min_volume)
+
+    def quote_stream(self, on_state: StreamStateListener | None = None) -> QuoteStream:
+        """A new, unstarted websocket quote stream (:mod:`.quote_stream`) on this broker's
+        login, brokerage session and clock."""
+        if self._ws_endpoint is None:
+            raise ConfigurationError("IBKR broker built without a websocket endpoint")
+
+        async def tickle() -> object:
+            return await self._http.request("POST", "/tickle", idempotent=True)
+
+        return IbkrQuoteStream(
+            self._ws_endpoint,
+            tickle=tickle,
+            session_epoch=lambda: self._session.epoch,
+            clock=self._clock,
+            on_state=on_state,
+            symbols=self._symbols,
+        )
 
     # -- orders (ibkr.orders) --------------------------------------------------------------
 
@@ -301,4 +328,5 @@ def build_ibkr_broker(
         identifier_cache=identifier_cache,
         calendar=calendar,
         owned_client=owned,
+        ws_endpoint=WsEndpoint(ws_url(base_url), credentials.access_token),
     )
