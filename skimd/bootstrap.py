@@ -344,8 +344,9 @@ def build(
 
     ``backtest``: one day of ``skimd backtest`` (same jobs, services and journal, fewer
     writes nobody reads): alerts are queued in the outbox as always but go to a notifier
-    that drops them (never the configured webhooks, whose secrets are not read), commits
-    do not wake the outbox (it drains on its schedule and when the App stops), and a
+    that drops them (never the configured webhooks, whose secrets are not read), the
+    outbox is neither scheduled nor woken by commits (it drains when the App stops), no
+    heartbeat is scheduled, and a
     frequent job's "last run" row for ``skimd status`` is refreshed once a simulated day
     instead of once a minute."""
     return App(
@@ -866,9 +867,10 @@ class App:
         self._require_exclusive("the daemon")
         self._require_secrets()
         plan = job_plan(self.settings)
-        if self.backtest:  # no dead-man's switch pings from a replay
-            plan = [j for j in plan if j.id != "heartbeat"]
         handlers: dict[str, JobHandler] = {"outbox": self.outbox.run_once}
+        if self.backtest:  # no pings; alerts are drained once, when the day's App stops
+            plan = [j for j in plan if j.id not in ("heartbeat", "outbox")]
+            del handlers["outbox"]
         beat = None if self.backtest else self._heartbeat()
         if beat is not None:
             handlers["heartbeat"] = beat

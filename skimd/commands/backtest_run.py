@@ -11,7 +11,9 @@ a day), and the day is evaluated at the one-minute resolution of its data:
 - ``poll_interval_s`` and ``scan_interval_s`` are 60 s (one watch pass per one-minute bar;
   a resting stop crossed between two passes fills at the broker at the instant the path
   crosses it, one tick through, whatever the polling: see
-  :mod:`skimd.infrastructure.brokers.demo.fills`); ``--set`` may set them back;
+  :mod:`skimd.infrastructure.brokers.demo.fills`), and the position sync runs every 30
+  minutes instead of 5 (it reconciles; the watch books the fills); ``--set`` may set
+  any of them back;
 - each simulated day runs from a minute before the warm-up to a minute after the end of
   day (nothing is scheduled outside that but housekeeping);
 - the run's database is plaintext in a scratch directory while it runs (in memory-backed
@@ -51,6 +53,9 @@ from skimd.errors import ConfigurationError, InvalidInputError
 from skimd.files import private_dir, write_atomic
 
 BAR_S = 60  # the data's resolution: one watch pass (and one gap scan) per one-minute bar
+# The position sync reconciles the journal with the broker's book; in a replay only the
+# demo broker's own fills move that book, and the watch books those as they happen.
+SYNC_S = 1800
 DAY_MARGIN = timedelta(minutes=1)
 RUN_DB = "backtest.db"
 SCRATCH_PARENT = Path("/dev/shm")  # noqa: S108 - memory-backed scratch space when present
@@ -205,7 +210,11 @@ def run_settings(
             "runs the demo broker (use a demo config)"
         )
     resolution = settings.strategy.model_copy(
-        update={"poll_interval_s": BAR_S, "scan_interval_s": BAR_S}
+        update={
+            "poll_interval_s": BAR_S,
+            "scan_interval_s": BAR_S,
+            "sync_interval_s": SYNC_S,
+        }
     )
     tuned = settings.model_copy(
         update={
