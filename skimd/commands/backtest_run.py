@@ -297,7 +297,7 @@ async def _replay(
     summaries = []
     equity = Decimal(0)
     for n, day in enumerate(days, start=1):
-        summary = await _one_day(settings, day)
+        summary = await _one_day(settings, day, first=n == 1)
         summaries.append(summary)
         if progress is not None:
             equity += summary.realised_pnl
@@ -305,8 +305,9 @@ async def _replay(
     return summaries
 
 
-async def _one_day(settings: Settings, day: date) -> Any:
-    """One trading day through the daemon, as ``skimd demo --continue`` would run it."""
+async def _one_day(settings: Settings, day: date, *, first: bool) -> Any:
+    """One trading day through the daemon, as ``skimd demo --continue`` would run it (the
+    ``first`` creates the database)."""
     zone = bootstrap.build_calendar(settings).zone
     s = settings.strategy
     start = combine(day, _hhmm(s.warmup_at), zone) - DAY_MARGIN
@@ -317,7 +318,7 @@ async def _one_day(settings: Settings, day: date) -> Any:
         access=bootstrap.Access.EXCLUSIVE,
         clock=clock,
         environ={},
-        create_database=True,
+        create_database=first,
         backtest=True,
     )
     async with app:
