@@ -30,6 +30,7 @@ seed and (a hash of) the ``--set`` overrides, so the same run replaces its earli
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import shutil
@@ -58,6 +59,10 @@ BAR_S = 60  # the data's resolution: one watch pass (and one gap scan) per one-m
 SYNC_S = 1800
 DAY_MARGIN = timedelta(minutes=1)
 RUN_DB = "backtest.db"
+# A replay allocates ORM rows by the million, nearly all short-lived and acyclic: the
+# default threshold (700) runs a young-generation collection every few polls, for nothing
+# (measured: about 4 % of a backtest day).
+GC_THRESHOLD = (10_000, 50, 100)
 SCRATCH_PARENT = Path("/dev/shm")  # noqa: S108 - memory-backed scratch space when present
 
 
@@ -271,6 +276,26 @@ def run_backtest(
     """Replay ``spec`` and write its run directory; the result. ``settings`` are the
     configuration's (their data dir receives ``backtests/<run id>/``)."""
     began = wallclock.perf_counter()
+    threshold = gc.get_threshold()
+    gc.freeze()  # what is loaded by now lives as long as the process: never scan it again
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        result = _run(settings, spec, verbose=verbose, progress=progress)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+    result.duration_s = wallclock.perf_counter() - began
+    _write_json(result.run_dir / "result.json", result.as_json())
+    return result
+
+
+def _run(
+    settings: Settings,
+    spec: BacktestSpec,
+    *,
+    verbose: bool,
+    progress: Callable[[int, int, DayRow], None] | None,
+) -> BacktestResult:
     data_dir = bootstrap.data_dir(settings)
     run_dir = data_dir / "backtests" / spec.run_id
     parent = SCRATCH_PARENT if SCRATCH_PARENT.is_dir() else None
@@ -286,8 +311,6 @@ def run_backtest(
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result.duration_s = wallclock.perf_counter() - began
-    _write_json(run_dir / "result.json", result.as_json())
     return result
 
 
