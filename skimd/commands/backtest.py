@@ -62,14 +62,14 @@ def _backtest(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     seed = settings.demo.seed if args.seed is None else args.seed
     spec = BacktestSpec(args.date_from, args.date_to, seed, tuple(args.overrides))
+    if args.date_from > args.date_to:
+        raise InvalidInputError(f"--from {args.date_from} is after --to {args.date_to}")
     if args.grid:
         from skimd.commands.backtest_grid import print_grid, run_grid
 
         grid = run_grid(args.config, settings, spec, args.grid)
         print_grid(grid, as_json=args.json)
         return 0
-    if args.date_from > args.date_to:
-        raise InvalidInputError(f"--from {args.date_from} is after --to {args.date_to}")
     progress = None if args.json else _progress
     result = run_backtest(settings, spec, verbose=args.verbose, progress=progress)
     if args.json:

@@ -101,3 +101,14 @@ def test_the_run_settings_evaluate_one_minute_bars_in_a_plaintext_scratch_db(
     assert s.notifications.console is False
     with pytest.raises(ConfigurationError, match="demo broker"):
         run_settings(Settings(broker=BrokerSettings(kind="ibkr")), spec, tmp_path, verbose=False)
+
+
+def test_a_range_that_ends_before_it_starts_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from skimd.cli import main
+
+    argv = ["backtest", "--from", "2026-01-06", "--to", "2026-01-05",
+            "--grid", "strategy.min_gap_pct=3,4"]
+    assert main(argv) == InvalidInputError("").exit_code
+    assert capsys.readouterr().err.strip() == "skimd: --from 2026-01-06 is after --to 2026-01-05"
