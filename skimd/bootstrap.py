@@ -112,6 +112,9 @@ if TYPE_CHECKING:
     from skimd.web.server import Listen
 
 
+BACKTEST_RUN_RECORD_EVERY_S = 24 * 3600.0  # a backtest day's job-run rows: once a day
+
+
 class Access(StrEnum):
     EXCLUSIVE = "exclusive"  # instance lock held for the App's life; may write
     SHARED = "shared"  # no lock; read-mostly, safe beside a running daemon
@@ -267,6 +270,49 @@ def credential_plan(directory: Path, out: Path, *, replace: bool = False) -> Cre
     return plan_credentials(directory, out, replace=replace)
 
 
+# -- skimd backtest: its journal, sealed once at the end (no App) ------------------------------
+
+
+def seal_backtest_journal(settings: Settings, plain: Path, target: Path) -> Path:
+    """Move a finished backtest's plaintext database ``plain`` (closed, in a scratch dir)
+    to ``target``, encrypted the way the journal is: with ``[database] passphrase`` (or
+    the demo's self-made passphrase file in the data dir, made now if the configuration
+    allows it) and a salt of its own beside ``target``, through ``sqlcipher_export``
+    (:func:`skimd.infrastructure.database.maintenance.encrypt_plaintext`). With
+    ``encryption = "off"`` the file moves as it is. An existing ``target`` (and its salt)
+    is replaced. Needs no instance lock: it writes only ``target``."""
+    import shutil
+
+    from skimd.files import private_dir
+    from skimd.infrastructure.database.crypto import KdfParams, salt_path
+    from skimd.infrastructure.database.maintenance import encrypt_plaintext
+    from skimd.infrastructure.database.passphrase import ensure_passphrase
+
+    private_dir(target.parent)
+    for old in (target, salt_path(target), Path(f"{target}-wal"), Path(f"{target}-shm")):
+        old.unlink(missing_ok=True)
+    if settings.database.encryption == "sqlcipher":
+        resolved = with_secrets(settings, "database")
+        passphrase = ensure_passphrase(resolved, get_data_dir(settings), create=True)
+        encrypt_plaintext(
+            plain,
+            passphrase,
+            KdfParams.from_settings(settings.database),
+            now=SystemClock().now(),
+        )
+        shutil.move(salt_path(plain), salt_path(target))
+    else:
+        from skimd.infrastructure.database.base import open_keyed
+
+        conn = open_keyed(plain, None)
+        try:  # the WAL's pages into the file, which moves alone
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+    shutil.move(plain, target)
+    return target
+
+
 # -- the builder ----------------------------------------------------------------------------------
 
 
@@ -284,6 +330,7 @@ def build(
     redactor: SecretRedactor | None = None,
     create_database: bool = False,
     extra_jobs: Sequence[tuple[PlannedJob, JobHandler]] = (),
+    backtest: bool = False,
 ) -> App:
     """The application for ``settings``; see the module docstring for ``access``.
 
@@ -297,7 +344,15 @@ def build(
     ``NOTIFY_SOCKET``/``WATCHDOG_USEC`` (default ``os.environ``). ``create_database``
     creates and migrates a missing database (``db init``, the demo); otherwise an
     unmigrated one is refused. ``extra_jobs`` are scheduled before the plan's (the demo's
-    progress marker)."""
+    progress marker).
+
+    ``backtest``: one day of ``skimd backtest`` (same jobs, services and journal, fewer
+    writes nobody reads): alerts are queued in the outbox as always but go to a notifier
+    that drops them (never the configured webhooks, whose secrets are not read), the
+    outbox is neither scheduled nor woken by commits (it drains when the App stops), no
+    heartbeat is scheduled, and a
+    frequent job's "last run" row for ``skimd status`` is refreshed once a simulated day
+    instead of once a minute."""
     return App(
         settings,
         access=access,
@@ -309,6 +364,7 @@ def build(
         redactor=redactor,
         create_database=create_database,
         extra_jobs=tuple(extra_jobs),
+        backtest=backtest,
     )
 
 
@@ -340,8 +396,10 @@ class App:
         redactor: SecretRedactor | None,
         create_database: bool,
         extra_jobs: tuple[tuple[PlannedJob, JobHandler], ...],
+        backtest: bool = False,
     ) -> None:
         self.settings = settings
+        self.backtest = backtest
         self.access = access
         self.clock = clock
         # Remote-service waits only (see ``build``); the same clock unless the demo says so.
@@ -428,7 +486,7 @@ class App:
         part given as an override needs none."""
         overridden = {
             "broker": self._overrides.broker is not None,
-            "notifications": self._overrides.notifier is not None,
+            "notifications": self._overrides.notifier is not None or self.backtest,
         }
         for group in GROUPS:
             if group != "web" and not overridden.get(group, False):  # skimd web's own
@@ -556,14 +614,20 @@ class App:
 
     def journal_stats(self) -> JournalStats:
         """``skimd journal stats``: statistics of closed round trips (read-only) and the
-        equity-curve chart."""
+        equity-curve chart (and ``skimd backtest``'s drawdown chart)."""
         from skimd.infrastructure.database.stats_reads import SqlClosedTrips
-        from skimd.infrastructure.notifications.equity_chart import equity_chart_renderer
+        from skimd.infrastructure.notifications.equity_chart import (
+            drawdown_chart_renderer,
+            equity_chart_renderer,
+        )
         from skimd.services.journal.stats import JournalStats
 
         zone = self.calendar.zone
         return JournalStats(
-            SqlClosedTrips(self.database.unit_of_work), zone, equity_chart_renderer(zone)
+            SqlClosedTrips(self.database.unit_of_work),
+            zone,
+            equity_chart_renderer(zone),
+            drawdown_chart_renderer(zone),
         )
 
     # -- alerts ----------------------------------------------------------------------------
@@ -601,6 +665,10 @@ class App:
     def notifier(self) -> NotificationService:
         if self._overrides.notifier is not None:
             return self._overrides.notifier
+        if self.backtest:
+            from skimd.infrastructure.notifications.discard import DiscardingNotifier
+
+            return DiscardingNotifier()
         from skimd.infrastructure.notifications.factory import build_notifier
 
         settings = self.settings_with("notifications")
@@ -659,7 +727,7 @@ class App:
 
     def _wake_outbox(self) -> None:
         sender = self.__dict__.get("outbox")
-        if sender is not None:
+        if sender is not None and not self.backtest:
             sender.wake()
         feed = self.__dict__.get("alert_feed")
         if feed is not None:
@@ -840,7 +908,10 @@ class App:
         self._require_secrets()
         plan = job_plan(self.settings)
         handlers: dict[str, JobHandler] = {"outbox": self.outbox.run_once}
-        beat = self._heartbeat()
+        if self.backtest:  # no pings; alerts are drained once, when the day's App stops
+            plan = [j for j in plan if j.id not in ("heartbeat", "outbox")]
+            del handlers["outbox"]
+        beat = None if self.backtest else self._heartbeat()
         if beat is not None:
             handlers["heartbeat"] = beat
         handlers.update(self.trading.handlers())
@@ -857,7 +928,11 @@ class App:
             broker=self.settings.broker.kind,
             live_trading=self.settings.broker.live_trading,
             critical_after=self.settings.supervisor.job_failures_critical_after,
-            record_run=JobRunRecorder(self.database.unit_of_work, plan),
+            record_run=JobRunRecorder(
+                self.database.unit_of_work,
+                plan,
+                **({"every_s": BACKTEST_RUN_RECORD_EVERY_S} if self.backtest else {}),
+            ),
             running_since=lambda job: built[0].running_since(job) if built else None,
             failures=JobFailureCounts(self.database.unit_of_work),
         )

@@ -46,6 +46,7 @@ _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?:(?:bearer|basic|oa
 COMMAND_MODULES = {
     "run": "run",
     "demo": "demo",
+    "backtest": "backtest",
     "status": "status",
     "scan": "scan",
     "guard": "guard",

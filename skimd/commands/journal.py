@@ -23,6 +23,9 @@
 - ``review``, and the other actions that write the trader's own records:
   :mod:`skimd.commands.journal_records`.
 
+Every action takes ``--db FILE``: another journal database than the configured one, opened
+with the same passphrase (e.g. a ``skimd backtest`` run's ``journal.db``).
+
 Listings use a read-only unit of work: they never take the write lock, so they are safe
 while the daemon runs. Tables show times in the market zone to the second, with a totals
 row where the column adds up; ``--json`` prints only JSON on stdout (exact decimals as
@@ -45,7 +48,7 @@ from typing import Any
 
 from skimd import bootstrap
 from skimd.commands import journal_records
-from skimd.commands.journal_app import journal_app
+from skimd.commands.journal_app import db_option, journal_app
 from skimd.commands.text_tables import local_time, render_table
 from skimd.domain.stats import GroupBy, TripStats
 from skimd.errors import InvalidInputError
@@ -75,6 +78,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="trades, round trips, reviews, stats, reports, bank import, export"
     )
     sub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    parents = [*parents, db_option()]  # every action may read another journal file
 
     p = sub.add_parser("trades", parents=parents, help="list executions")
     p.add_argument("--from", dest="date_from", type=_date, metavar="DATE", help="YYYY-MM-DD")

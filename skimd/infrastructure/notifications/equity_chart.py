@@ -105,3 +105,72 @@ def render_equity(
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def drawdown_chart_renderer(
+    zone: tzinfo, *, width: int = 800, height: int = 300
+) -> Callable[[EquityCurve], bytes]:
+    def render(curve: EquityCurve) -> bytes:
+        return render_drawdown(curve, zone, width=width, height=height)
+
+    return render
+
+
+def render_drawdown(
+    curve: EquityCurve, zone: tzinfo, *, width: int = 800, height: int = 300
+) -> bytes:
+    """The underwater curve of ``curve`` (cumulative net P&L minus its running peak from 0,
+    so 0 at every new high), against the same round-trip sequence as the equity chart; the
+    deepest point (the max drawdown of ``skimd journal stats``) is marked. PNG bytes,
+    deterministic; raises ValueError without points."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not curve.points:
+        raise ValueError("a drawdown chart needs at least one round trip")
+    font = ImageFont.load_default(size=13)
+    small = ImageFont.load_default(size=11)
+    image = Image.new("RGB", (width, height), charts.BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 80, width - 24, 36, height - 36
+
+    values = [Decimal(0)] + [p.cumulative for p in curve.points]
+    peak = values[0]
+    under: list[Decimal] = []
+    for value in values:
+        peak = max(peak, value)
+        under.append(value - peak)
+    deepest = min(under)
+    lo = float(deepest) * 1.08 if deepest < 0 else -1.0
+    steps = len(values) - 1
+
+    def x_of(i: int) -> float:
+        return left + i / steps * (right - left)
+
+    def y_of(value: Decimal | float) -> float:
+        return top + float(value) / lo * (bottom - top)
+
+    draw.text((left, 10), curve.title, fill=charts.TEXT, font=font)
+    for tick in price_ticks(Decimal(f"{lo:.6f}"), Decimal(0)):
+        y = y_of(tick)
+        draw.line([(left, y), (right, y)], fill=charts.GRID)
+        label = f"{tick:,.0f}" if abs(lo) >= 10 else f"{tick:,.2f}"
+        draw.text((left - 6 - draw.textlength(label, font=small), y - 7), label,
+                  fill=charts.GREY, font=small)
+    draw.rectangle([left, top, right, bottom], outline=charts.GRID)
+    points = [(x_of(i), y_of(v)) for i, v in enumerate(under)]
+    draw.polygon([(left, y_of(0)), *points, (right, y_of(0))], fill=(90, 40, 44))
+    draw.line(points, fill=charts.RED, width=2)
+    worst = under.index(deepest)
+    wx, wy = points[worst]
+    draw.ellipse([wx - 3, wy - 3, wx + 3, wy + 3], fill=charts.RED)
+
+    first_day = curve.points[0].at.astimezone(zone).date().isoformat()
+    last_day = curve.points[-1].at.astimezone(zone).date().isoformat()
+    draw.text((left, bottom + 8), first_day, fill=charts.GREY, font=small)
+    end_label = f"{last_day}, max drawdown {deepest:,.2f}"
+    draw.text((right - draw.textlength(end_label, font=small), bottom + 8), end_label,
+              fill=charts.GREY, font=small)
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

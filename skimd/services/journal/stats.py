@@ -96,11 +96,16 @@ def stats_json(stats: TripStats) -> dict[str, Any]:
 
 class JournalStats:
     def __init__(
-        self, source: ClosedTripSource, zone: ZoneInfo, render: EquityChartRenderer
+        self,
+        source: ClosedTripSource,
+        zone: ZoneInfo,
+        render: EquityChartRenderer,
+        render_drawdown: EquityChartRenderer | None = None,
     ) -> None:
         self._source = source
         self._zone = zone
         self._render = render
+        self._render_drawdown = render_drawdown
 
     def report(
         self, date_from: date | None, date_to: date | None, by: GroupBy | None = None
@@ -150,6 +155,17 @@ class JournalStats:
             f"{report.total.net_pnl:+,.2f}"
         )
         return self._render(EquityCurve(title=title, points=report.curve))
+
+    def drawdown_chart(self, report: StatsReport) -> bytes | None:
+        """The drawdown from the running peak of the equity curve as PNG (``skimd
+        backtest``); None without a round trip or without a drawdown renderer."""
+        if not report.curve or self._render_drawdown is None:
+            return None
+        title = (
+            f"Drawdown (net P&L after fees, from its running peak): max "
+            f"{report.total.max_drawdown:,.2f}"
+        )
+        return self._render_drawdown(EquityCurve(title=title, points=report.curve))
 
     def default_chart_name(self, report: StatsReport) -> str:
         """``equity_<first close day>_<last close day>.png`` (or ``equity_empty.png``)."""

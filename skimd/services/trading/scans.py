@@ -93,6 +93,13 @@ class Scanner:
         self.ctx = ctx
         self._news_day: date | None = None
         self._news: dict[str, Announcement] = {}
+        # The news scan's candidate alerts this process has queued (or found queued) today:
+        # a dedup key once in the outbox stays there, so it is not looked up again.
+        self._news_alerted: set[str] = set()
+        # (store generation, tickers with news) when every candidate last had its news
+        # attached: until either changes no candidate can need it (the store's generation
+        # moves with every commit of this process, the one writer of candidates).
+        self._news_attached: tuple[int, frozenset[str]] | None = None
         self._late_sent: date | None = None  # the day whose late digest is queued
 
     def window_closes_at(self, day: date) -> datetime:
@@ -109,24 +116,40 @@ class Scanner:
         announcements = await feed.announcements(day)  # raises before anything is written
         sensitive = [a for a in announcements if a.price_sensitive]
         if self._news_day != day:
-            self._news_day, self._news = day, {}
+            self._news_day, self._news, self._news_alerted = day, {}, set()
         for ann in sensitive:
             self._news.setdefault(ann.symbol, ann)
         now = ctx.now()
         closes = self.window_closes_at(day)
-        with ctx.store.transaction() as tx:
-            for ann in sensitive:
-                if ann.released_at > closes:
-                    continue  # late: in the day's digest after the close
-                tx.alert(_news_candidate(ann, now), dedup_key=candidate_key(day, ann.symbol))
-            for candidate in tx.candidates(day):
-                self._attach_news(tx, candidate)
+        # late ones (released after the window) go in the day's digest after the close
+        due = [
+            ann for ann in sensitive
+            if ann.released_at <= closes
+            and candidate_key(day, ann.symbol) not in self._news_alerted
+        ]
+        unattached = False
+        if self._news_attached != (ctx.store.generation, frozenset(self._news)):
+            with ctx.store.read() as tx:  # most runs find nothing to write: no transaction
+                unattached = any(self._news_for(c) is not None for c in tx.candidates(day))
+        if due or unattached:
+            with ctx.store.transaction() as tx:
+                for ann in due:
+                    key = candidate_key(day, ann.symbol)
+                    tx.alert(_news_candidate(ann, now), dedup_key=key)
+                for candidate in tx.candidates(day):
+                    self._attach_news(tx, candidate)
+            self._news_alerted.update(candidate_key(day, ann.symbol) for ann in due)
+        self._news_attached = (ctx.store.generation, frozenset(self._news))
         log.info("news scan", announcements=len(announcements), price_sensitive=len(sensitive))
         return sensitive
 
+    def _news_for(self, candidate: CandidateRecord) -> Announcement | None:
+        """The announcement to attach to ``candidate``, if it has none yet."""
+        return None if candidate.price_sensitive else self._news.get(candidate.ticker)
+
     def _attach_news(self, tx: TradingTx, candidate: CandidateRecord) -> CandidateRecord:
-        ann = self._news.get(candidate.ticker)
-        if ann is None or candidate.price_sensitive:
+        ann = self._news_for(candidate)
+        if ann is None:
             return candidate
         return tx.save_candidate(
             candidate.with_(

@@ -174,3 +174,21 @@ async def test_plans_go_draft_then_active_then_executed(desk: Desk) -> None:
         if expected is not None:
             assert status == expected, ticker
     assert "active" in later.values() or "executed" in later.values()
+
+
+async def test_a_news_scan_with_nothing_new_commits_nothing(desk: Desk) -> None:
+    desk.at(DAY, 10, 5)
+    await desk.day.scanner.scan_news()
+    alerted = len(desk.alerts("candidate_found"))
+    assert alerted, "the seeded day has price-sensitive news before 10:05"
+    generation = desk.ctx.store.generation
+    await desk.day.scanner.scan_news()  # the same announcements, no candidate yet
+    assert desk.ctx.store.generation == generation, "no transaction for nothing"
+    assert len(desk.alerts("candidate_found")) == alerted
+
+    await desk.day.scanner.scan_gaps()  # candidates now: the next news scan looks again
+    await desk.day.scanner.scan_news()
+    news = {a.symbol for a in MARKET.announcements(DAY, desk.clock.now()) if a.price_sensitive}
+    rows = _today(desk)
+    assert {c.ticker for c in rows} & news
+    assert all(c.price_sensitive for c in rows if c.ticker in news)
