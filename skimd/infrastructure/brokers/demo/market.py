@@ -31,9 +31,10 @@ from skimd.infrastructure.brokers.demo.day_plans import (
 )
 from skimd.infrastructure.brokers.demo.news import generate_announcements
 from skimd.infrastructure.brokers.demo.price_paths import PricePath, build_path, volume_at
+from skimd.infrastructure.brokers.demo.regimes import MEMORY_DAYS
 from skimd.infrastructure.brokers.demo.universe import Ticker, generate_universe
 
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 60_000  # a 300-ticker universe remembers ~45 sessions of draws
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -50,6 +51,8 @@ class DemoMarket:
         self._by_conid = {t.conid: t for t in self.tickers}
         self._sessions: dict[date, MarketSession | None] = {}
         self._draws: dict[tuple[str, date], Draws] = {}
+        self._closes: dict[tuple[str, date], Decimal] = {}
+        self._recent: dict[date, list[date]] = {}
         self._plans: dict[tuple[str, date], DayPlan] = {}
         self._paths: dict[tuple[str, date], PricePath] = {}
         self._news: dict[date, list[Announcement]] = {}
@@ -110,7 +113,24 @@ class DemoMarket:
         return cached
 
     def _close(self, ticker: Ticker, day: date) -> Decimal:
-        return closing_price(ticker, day, self._draw(ticker, day))
+        key = (ticker.symbol, day)
+        cached = self._closes.get(key)
+        if cached is None:
+            history = [self._draw(ticker, d) for d in self._recent_sessions(day)]
+            cached = closing_price(ticker, day, history)
+            self._remember(self._closes, key, cached)
+        return cached
+
+    def _recent_sessions(self, day: date) -> list[date]:
+        """``day`` and the trading days before it, newest first, as many as the price
+        level remembers (:data:`.regimes.MEMORY_DAYS`)."""
+        cached = self._recent.get(day)
+        if cached is None:
+            cached = [day]
+            while len(cached) < MEMORY_DAYS:
+                cached.append(self.previous_trading_day(cached[-1]))
+            self._remember(self._recent, day, cached)
+        return cached
 
     def plan(self, symbol: str, day: date) -> DayPlan:
         """The session of ``symbol`` on trading day ``day`` (ValueError on a non-trading day
@@ -141,7 +161,7 @@ class DemoMarket:
         cached = self._paths.get(key)
         if cached is None:
             ticker = self._require(plan.symbol)
-            cached = build_path(self.seed, ticker, plan, self._draw(ticker, plan.day))
+            cached = build_path(self.seed, plan, self._draw(ticker, plan.day))
             self._remember(self._paths, key, cached)
         return cached
 
