@@ -5,6 +5,7 @@ the bounds are loose (they hold for any seed) but each fails if its mechanism go
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from datetime import date, timedelta
@@ -84,7 +85,7 @@ def test_intraday_volatility_is_u_shaped(market: DemoMarket, month: list[date]) 
     moves: dict[str, list[float]] = {"open": [], "midday": [], "close": []}
     for plan in [p for p in market.plans(month[0]) if abs(p.gap_pct) < 2][:150]:
         prices = [float(p) for _, p in market.minute_prices(plan.symbol, plan.day)]
-        steps = [abs(math.log(b / a)) for a, b in zip(prices, prices[1:], strict=False)]
+        steps = [abs(math.log(b / a)) for a, b in itertools.pairwise(prices)]
         moves["open"] += steps[:10]
         moves["midday"] += steps[170:190]
         moves["close"] += steps[-5:]
