@@ -18,13 +18,19 @@ Per poll, in order:
    stop) in this same poll. Stops ratchet up and the resting stop follows, or the software
    stop guards; day-N half exit, moving-average trail, optional end-of-day flatten, and
    the flattens an operator asked for. A paused ticker's stop does not move.
+
+Every snapshot of step 2 is also kept for replaying the day (the tape,
+:meth:`~skimd.services.ports.trading.TradingTx.record_quotes`): buffered, and written in
+one unit of work every :data:`RECORD_EVERY` of market time and by the end of day's
+(:meth:`IntradayWatch.record_tape`), so recording costs no write per poll. A crash loses
+at most the last stretch of the tape, never a trading record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from skimd.domain.market import Quote
 from skimd.domain.trading import (
@@ -33,12 +39,15 @@ from skimd.domain.trading import (
     IntentRecord,
     PositionRecord,
 )
+from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.entries import BreakoutEntries
 from skimd.services.trading.guards import EntryGuards
 from skimd.services.trading.orders import OrderDesk
 from skimd.services.trading.positions import PositionManager
 from skimd.services.trading.ranges import OpeningRanges
+
+RECORD_EVERY = timedelta(minutes=15)
 
 
 @dataclass
@@ -63,6 +72,21 @@ class IntradayWatch:
         self.entries = BreakoutEntries(ctx, desk, EntryGuards(ctx))
         self.positions = PositionManager(ctx, desk)
         self._cached: _WorkingSet | None = None
+        self._unrecorded: list[tuple[date, Quote]] = []
+
+    def record_tape(self, tx: TradingTx) -> int:
+        """Write the buffered snapshots in ``tx`` (the caller's unit of work)."""
+        by_day: dict[date, list[Quote]] = {}
+        for day, quote in self._unrecorded:
+            by_day.setdefault(day, []).append(quote)
+        self._unrecorded = []
+        return sum(tx.record_quotes(day, quotes) for day, quotes in by_day.items())
+
+    def _keep(self, day: date, quotes: Mapping[int, Quote], now: datetime) -> None:
+        self._unrecorded.extend((day, q) for q in quotes.values() if q.has_data)
+        if self._unrecorded and now - self._unrecorded[0][1].at >= RECORD_EVERY:
+            with self.ctx.store.transaction() as tx:
+                self.record_tape(tx)
 
     async def poll(self) -> PollOutcome:
         ctx = self.ctx
@@ -100,6 +124,7 @@ class IntradayWatch:
         outcome.exits = await self.positions.manage(
             positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
         )
+        self._keep(session.day, quotes, now)
         return outcome
 
     def _tape(

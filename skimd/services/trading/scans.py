@@ -37,7 +37,7 @@ import structlog
 
 from skimd.domain.alerts import CandidateFound, LateCandidates
 from skimd.domain.gaps import GapFilter
-from skimd.domain.market import Announcement, GapCandidate
+from skimd.domain.market import Announcement, GapCandidate, Quote
 from skimd.domain.trading import CandidateRecord, CandidateSource
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
@@ -115,6 +115,7 @@ class Scanner:
         now = ctx.now()
         closes = self.window_closes_at(day)
         with ctx.store.transaction() as tx:
+            tx.record_announcements(day, announcements)  # kept to replay the day
             for ann in sensitive:
                 if ann.released_at > closes:
                     continue  # late: in the day's digest after the close
@@ -151,6 +152,7 @@ class Scanner:
         # would be wrong: report it (``skimd scan``) but do not make it a candidate.
         late = now.astimezone(ctx.calendar.zone).time() > ctx.params.scan_until
         with ctx.store.transaction() as tx:
+            tx.record_quotes(day, [_scanned(gap, now) for gap in gaps], kind="scan")
             for gap in gaps:
                 existing = tx.candidate(day, gap.symbol)
                 if existing is None and late:
@@ -228,3 +230,16 @@ class Scanner:
         quotes = await broker.snapshots([c.conid for c in contracts.values()])
         screen = GapFilter(p.min_gap_pct, p.min_price, p.min_volume)
         return screen.select(quotes, self.ctx.today())
+
+
+def _scanned(gap: GapCandidate, at: datetime) -> Quote:
+    """What a scan reported of ``gap`` at ``at``, as the quote a replay's scan screens."""
+    return Quote(
+        conid=gap.conid,
+        symbol=gap.symbol,
+        at=at,
+        last=gap.last,
+        open=gap.open,
+        prev_close=gap.prev_close,
+        volume=gap.volume,
+    )

@@ -29,6 +29,7 @@ from skimd.infrastructure.brokers.demo.day_plans import (
     make_plan,
     tick_price,
 )
+from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
 from skimd.infrastructure.brokers.demo.news import generate_announcements
 from skimd.infrastructure.brokers.demo.price_paths import PricePath, build_path, volume_at
 from skimd.infrastructure.brokers.demo.regimes import MEMORY_DAYS
@@ -219,6 +220,14 @@ class DemoMarket:
             prev_close=plan.prev_close,
             volume=volume_at(plan, min(when, plan.close_at)),
         )
+
+    def opens_at(self, symbol: str, day: date) -> datetime:
+        """When ``symbol``'s opening auction on ``day`` ends (its first trade)."""
+        return self.plan(symbol, day).open_at
+
+    def intraday_bars(self, symbol: str, day: date, minutes: int, now: datetime) -> list[Bar]:
+        """OHLCV per ``minutes`` from the price path, up to ``now`` (:mod:`.intraday_bars`)."""
+        return intraday_bars(self, symbol, day, minutes, now)
 
     def first_cross(
         self, symbol: str, start: datetime, end: datetime, level: Decimal, *, below: bool
