@@ -20,8 +20,10 @@ Per poll, in order:
    the flattens an operator asked for. A paused ticker's stop does not move.
 
 Every snapshot of step 2 is also kept for replaying the day (the tape,
-:meth:`~skimd.services.ports.trading.TradingTx.record_quotes`): buffered, and written in
-one unit of work every :data:`RECORD_EVERY` of market time and by the end of day's
+:meth:`~skimd.services.ports.trading.TradingTx.record_quotes`), with one more snapshot of a
+position the poll's order refresh found closed, for the tape alone, so the tape reaches the
+price that closed it. The tape is buffered and written in one unit of work every
+:data:`RECORD_EVERY` of market time and in the end of day's
 (:meth:`IntradayWatch.record_tape`), so recording costs no write per poll. A crash loses
 at most the last stretch of the tape, never a trading record.
 """
@@ -96,20 +98,27 @@ class IntradayWatch:
         if session is None or not session.is_open(now):
             return outcome
         candidates, positions, open_intents = self._working_set(session.day)
+        held_before = {p.conid for p in positions if p.conid is not None}
         allow = False
         if any(i.broker_order_id is None for i in open_intents):  # something to settle
             with ctx.store.read() as tx:
                 allow = now < ctx.entries_close_at(session) and not tx.guard().locked
         if await self.desk.refresh(open_intents, allow_entries=allow):
             candidates, positions, open_intents = self._working_set(session.day)
-        conids = sorted(
-            {c.conid for c in candidates if c.conid is not None}
-            | {p.conid for p in positions if p.conid is not None}
-        )
-        if not conids:
+        watched = {c.conid for c in candidates if c.conid is not None} | {
+            p.conid for p in positions if p.conid is not None
+        }
+        # a position the refresh found closed (its stop filled) is snapshot once more, for
+        # the recording only: the replayed tape then reaches past the price that closed it
+        closed = held_before - watched
+        if not watched and not closed:
             return outcome
-        quotes = {q.conid: q for q in await ctx.broker.snapshots(conids)}
+        seen = {q.conid: q for q in await ctx.broker.snapshots(sorted(watched | closed))}
         now = ctx.now()
+        if not watched:
+            self._keep(session.day, seen, now)
+            return outcome
+        quotes = {conid: q for conid, q in seen.items() if conid in watched}
         self._tape(session.day, candidates, positions, quotes, now)
         outcome.ranged = self.ranges.update(candidates, quotes, now)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
@@ -124,7 +133,7 @@ class IntradayWatch:
         outcome.exits = await self.positions.manage(
             positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
         )
-        self._keep(session.day, quotes, now)
+        self._keep(session.day, seen, now)
         return outcome
 
     def _tape(
