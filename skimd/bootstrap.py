@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from skimd.infrastructure.control.server import ControlServer
     from skimd.infrastructure.database import TradingDatabase
     from skimd.infrastructure.database.admin import DatabaseAdmin
+    from skimd.infrastructure.database.bar_import import BarImport
     from skimd.infrastructure.database.day_summary import DaySummary
     from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
@@ -565,6 +566,15 @@ class App:
 
         self._require_exclusive("the demo account")
         return DemoAccount(self.data_dir, self.settings.database.filename, self.settings.demo.seed)
+
+    def import_bars(self, path: Path, *, symbol: str | None = None) -> BarImport:
+        """``skimd data import``: the CSV file's bars into the recorded market, in one unit
+        of work (:mod:`skimd.infrastructure.database.bar_import`)."""
+        from skimd.infrastructure.database.bar_import import import_bars, read_bars
+
+        bars = read_bars(path, self.calendar.zone, symbol)
+        with self.database.unit_of_work() as uow:
+            return import_bars(uow, bars)
 
     def day_summary(self, day: date) -> DaySummary:
         from skimd.infrastructure.database.day_summary import summarise_day

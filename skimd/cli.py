@@ -60,6 +60,7 @@ COMMAND_MODULES = {
     "db": "db",
     "broker": "broker",
     "journal": "journal",
+    "data": "data",
     "ibkr": "ibkr",
     "web": "web",
 }

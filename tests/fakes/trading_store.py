@@ -22,7 +22,7 @@ from decimal import Decimal
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
 from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
-from skimd.domain.market import Bar
+from skimd.domain.market import Announcement, Bar, Quote
 from skimd.domain.trading import (
     CandidateMove,
     CandidateRecord,
@@ -51,6 +51,9 @@ class _State:
     session: SessionRecord | None = None
     alerts: list[tuple[Alert, str | None]] = field(default_factory=list)
     bars: dict[tuple[str, date], Bar] = field(default_factory=dict)
+    tape: dict[tuple[str, datetime, str], Quote] = field(default_factory=dict)
+    recorded_bars: dict[tuple[str, datetime | None], Bar] = field(default_factory=dict)
+    announcements: list[Announcement] = field(default_factory=list)
     next_id: dict[str, int] = field(default_factory=dict)
     controls: list[ControlRecord] = field(default_factory=list)
     pauses: dict[str, TickerPause] = field(default_factory=dict)
@@ -66,6 +69,9 @@ class _State:
             session=self.session,
             alerts=list(self.alerts),
             bars=dict(self.bars),
+            tape=dict(self.tape),
+            recorded_bars=dict(self.recorded_bars),
+            announcements=list(self.announcements),
             next_id=dict(self.next_id),
             controls=list(self.controls),
             pauses=dict(self.pauses),
@@ -362,3 +368,18 @@ class FakeTradingTx:
         for bar in bars:
             self._s.bars[(bar.symbol, bar.day)] = replace(bar, at=None)
         return len(bars)
+
+    def record_quotes(self, day: date, quotes: Sequence[Quote], kind: str = "poll") -> int:
+        new = {(q.symbol, q.at, kind) for q in quotes} - self._s.tape.keys()
+        self._s.tape.update({(q.symbol, q.at, kind): q for q in quotes})
+        return len(new)
+
+    def record_bars(self, bars: Sequence[Bar], conid: int | None, source: str = "daemon") -> int:
+        new = {(b.symbol, b.at) for b in bars} - self._s.recorded_bars.keys()
+        self._s.recorded_bars.update({(b.symbol, b.at): b for b in bars})
+        return len(new)
+
+    def record_announcements(self, day: date, items: Sequence[Announcement]) -> int:
+        new = [a for a in items if a not in self._s.announcements]
+        self._s.announcements.extend(new)
+        return len(new)

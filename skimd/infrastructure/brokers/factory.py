@@ -32,6 +32,7 @@ from skimd.errors import ConfigurationError
 from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
 
 if TYPE_CHECKING:
+    from skimd.infrastructure.brokers.demo.recorded import RecordedMarket
     from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
 
 SecretSink = Callable[[str], None]
@@ -88,6 +89,21 @@ def build_demo_broker(
         commission_per_order=Decimal(str(demo.commission_per_order)).quantize(cents),
         book_path=None if state_dir is None else book_file(state_dir, demo.seed),
     )
+
+
+def build_recorded_market(settings: Settings, calendar: MarketCalendar) -> RecordedMarket:
+    """Recorded days for a backtest (``--data recorded``): the tape, one-minute bars,
+    daily bars and announcements kept in the trading database of ``settings`` (its data
+    dir and passphrase), replayed on ``calendar``'s sessions. Give it to a
+    :class:`~skimd.infrastructure.brokers.demo.broker.DemoBroker` as its market; call its
+    ``close()`` when done (it keeps the database open to load each day when first asked).
+    Raises what :func:`~skimd.infrastructure.database.open_trading_database` raises."""
+    from skimd.infrastructure.brokers.demo.recorded import RecordedMarket
+    from skimd.infrastructure.database import open_trading_database
+    from skimd.infrastructure.database.recordings import SqlRecordings
+
+    db = open_trading_database(settings, create=False)
+    return RecordedMarket(SqlRecordings(db.unit_of_work, db.close), calendar=calendar)
 
 
 def build_ibkr_broker(

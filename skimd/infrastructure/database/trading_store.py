@@ -20,7 +20,7 @@ from sqlmodel import col
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
 from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
-from skimd.domain.market import Bar
+from skimd.domain.market import Announcement, Bar, Quote
 from skimd.domain.trading import (
     CANDIDATE_MOVES,
     CandidateMove,
@@ -36,6 +36,7 @@ from skimd.domain.trading import (
 )
 from skimd.errors import IntegrityError
 
+from . import recordings
 from .session import UnitOfWork
 from .session_record import session_from_json, session_to_json
 from .tables import Candidate, HistoricalPrice, OrderIntent, Position, TradePlan
@@ -380,6 +381,15 @@ class SqlTradingTx:
             )
             for r in self._uow.prices.bars(ticker, start, end)
         ]
+
+    def record_quotes(self, day: dt.date, quotes: Sequence[Quote], kind: str = "poll") -> int:
+        return recordings.record_quotes(self._session, day, quotes, kind)
+
+    def record_bars(self, bars: Sequence[Bar], conid: int | None, source: str = "daemon") -> int:
+        return recordings.record_bars(self._session, bars, conid, source)
+
+    def record_announcements(self, day: dt.date, items: Sequence[Announcement]) -> int:
+        return recordings.record_announcements(self._session, day, items)
 
     def save_bars(self, bars: Sequence[Bar]) -> int:
         return self._uow.prices.upsert_bars(

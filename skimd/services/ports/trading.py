@@ -16,7 +16,7 @@ from typing import Protocol
 from skimd.domain.alerts import Alert
 from skimd.domain.broker_session import SessionRecord
 from skimd.domain.control import ControlRecord, FlattenRequest, TickerPause
-from skimd.domain.market import Bar
+from skimd.domain.market import Announcement, Bar, Quote
 from skimd.domain.trading import (
     CandidateRecord,
     CandidateState,
@@ -155,6 +155,21 @@ class TradingTx(Protocol):
         ...
 
     def save_bars(self, bars: Sequence[Bar]) -> int: ...
+
+    # what the daemon saw, kept to replay the day (skimd.infrastructure.brokers.demo.recorded)
+    def record_quotes(self, day: date, quotes: Sequence[Quote], kind: str = "poll") -> int:
+        """Keep ``quotes`` of trading day ``day`` in the tape (``kind`` "poll": a watch
+        pass's snapshots; "scan": the gaps a scan reported); a quote kept before is kept
+        once. Returns how many were given."""
+        ...
+
+    def record_bars(self, bars: Sequence[Bar], conid: int | None, source: str = "daemon") -> int:
+        """Keep intraday ``bars`` (each with its ``at``); a bar kept before is kept once."""
+        ...
+
+    def record_announcements(self, day: date, items: Sequence[Announcement]) -> int:
+        """Keep the announcements the news scan fetched on ``day``; each kept once."""
+        ...
 
 
 class TradingStore(Protocol):

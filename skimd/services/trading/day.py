@@ -227,6 +227,7 @@ class TradingDay:
             stored = await self.store_history()
             with ctx.store.transaction() as tx:
                 expired = tx.expire_candidates(day + timedelta(days=1), now)
+                self.watch.record_tape(tx)  # the rest of the day's tape
             done = f"expired {expired} candidates; stored {stored} bars"
             if self.journal is None:  # the daemon always has one (the summary is its)
                 return done

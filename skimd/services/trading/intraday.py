@@ -30,13 +30,21 @@ caller serialises the two (the trading day's lock), and the entry's deterministi
 order id and candidate state mean a breakout seen by both is entered once.
 :meth:`IntradayWatch.interest` is what the stream should follow: the conids a poll watches,
 open positions first.
+
+Every snapshot of step 2 (and every pushed quote) is also kept for replaying the day (the tape,
+:meth:`~skimd.services.ports.trading.TradingTx.record_quotes`), with one more snapshot of a
+position the poll's order refresh found closed, for the tape alone, so the tape reaches the
+price that closed it. The tape is buffered and written in one unit of work every
+:data:`RECORD_EVERY` of market time and in the end of day's
+(:meth:`IntradayWatch.record_tape`), so recording costs no write per poll. A crash loses
+at most the last stretch of the tape, never a trading record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from skimd.domain.market import Quote
 from skimd.domain.trading import (
@@ -46,12 +54,15 @@ from skimd.domain.trading import (
     IntentRecord,
     PositionRecord,
 )
+from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
 from skimd.services.trading.entries import BreakoutEntries
 from skimd.services.trading.guards import EntryGuards
 from skimd.services.trading.orders import OrderDesk
 from skimd.services.trading.positions import PositionManager
 from skimd.services.trading.ranges import OpeningRanges
+
+RECORD_EVERY = timedelta(minutes=15)
 
 
 @dataclass
@@ -77,6 +88,21 @@ class IntradayWatch:
         self.positions = PositionManager(ctx, desk)
         self._cached: _WorkingSet | None = None
         self._latest: dict[int, Quote] = {}  # the newest quote of each conid, either way
+        self._unrecorded: list[tuple[date, Quote]] = []
+
+    def record_tape(self, tx: TradingTx) -> int:
+        """Write the buffered snapshots in ``tx`` (the caller's unit of work)."""
+        by_day: dict[date, list[Quote]] = {}
+        for day, quote in self._unrecorded:
+            by_day.setdefault(day, []).append(quote)
+        self._unrecorded = []
+        return sum(tx.record_quotes(day, quotes) for day, quotes in by_day.items())
+
+    def _keep(self, day: date, quotes: Mapping[int, Quote], now: datetime) -> None:
+        self._unrecorded.extend((day, q) for q in quotes.values() if q.has_data)
+        if self._unrecorded and now - self._unrecorded[0][1].at >= RECORD_EVERY:
+            with self.ctx.store.transaction() as tx:
+                self.record_tape(tx)
 
     async def poll(self) -> PollOutcome:
         ctx = self.ctx
@@ -86,21 +112,28 @@ class IntradayWatch:
         if session is None or not session.is_open(now):
             return outcome
         candidates, positions, open_intents = self._working_set(session.day)
+        held_before = {p.conid for p in positions if p.conid is not None}
         allow = False
         if any(i.broker_order_id is None for i in open_intents):  # something to settle
             with ctx.store.read() as tx:
                 allow = now < ctx.entries_close_at(session) and not tx.guard().locked
         if await self.desk.refresh(open_intents, allow_entries=allow):
             candidates, positions, open_intents = self._working_set(session.day)
-        conids = sorted(
-            {c.conid for c in candidates if c.conid is not None}
-            | {p.conid for p in positions if p.conid is not None}
-        )
-        if not conids:
+        watched = {c.conid for c in candidates if c.conid is not None} | {
+            p.conid for p in positions if p.conid is not None
+        }
+        # a position the refresh found closed (its stop filled) is snapshot once more, for
+        # the recording only: the replayed tape then reaches past the price that closed it
+        closed = held_before - watched
+        if not watched and not closed:
             return outcome
-        quotes = {q.conid: q for q in await ctx.broker.snapshots(conids)}
-        self._remember(quotes.values())
+        seen = {q.conid: q for q in await ctx.broker.snapshots(sorted(watched | closed))}
+        self._remember(seen.values())
         now = ctx.now()
+        if not watched:
+            self._keep(session.day, seen, now)
+            return outcome
+        quotes = {conid: q for conid, q in seen.items() if conid in watched}
         self._tape(session.day, candidates, positions, quotes, now)
         outcome.ranged = self.ranges.update(candidates, quotes, now)
         last_prices = {q.symbol: q.last for q in quotes.values() if q.last is not None}
@@ -115,6 +148,7 @@ class IntradayWatch:
         outcome.exits = await self.positions.manage(
             positions, orders, quotes, session, paused=cached.paused, flatten=cached.flatten
         )
+        self._keep(session.day, seen, now)
         return outcome
 
     async def react(self, pushed: Sequence[Quote]) -> PollOutcome:
@@ -130,6 +164,7 @@ class IntradayWatch:
         self._remember(quotes.values())
         candidates, positions, _ = self._working_set(session.day)
         self._tape(session.day, candidates, positions, quotes, ctx.now())
+        self._keep(session.day, quotes, ctx.now())
         breaking = [
             c for c in candidates if c.conid in quotes and c.status is CandidateState.TRADEABLE
         ]

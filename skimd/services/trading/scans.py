@@ -37,7 +37,7 @@ import structlog
 
 from skimd.domain.alerts import CandidateFound, LateCandidates
 from skimd.domain.gaps import GapFilter
-from skimd.domain.market import Announcement, GapCandidate
+from skimd.domain.market import Announcement, GapCandidate, Quote
 from skimd.domain.trading import CandidateRecord, CandidateSource
 from skimd.services.ports.trading import TradingTx
 from skimd.services.trading.context import TradingContext
@@ -96,6 +96,9 @@ class Scanner:
         # The news scan's candidate alerts this process has queued (or found queued) today:
         # a dedup key once in the outbox stays there, so it is not looked up again.
         self._news_alerted: set[str] = set()
+        # announcements already recorded for replay today (recording never writes one twice;
+        # this saves the transaction when nothing is new)
+        self._news_recorded: set[tuple[str, str, datetime]] = set()
         # (store generation, tickers with news) when every candidate last had its news
         # attached: until either changes no candidate can need it (the store's generation
         # moves with every commit of this process, the one writer of candidates).
@@ -117,6 +120,7 @@ class Scanner:
         sensitive = [a for a in announcements if a.price_sensitive]
         if self._news_day != day:
             self._news_day, self._news, self._news_alerted = day, {}, set()
+            self._news_recorded = set()
         for ann in sensitive:
             self._news.setdefault(ann.symbol, ann)
         now = ctx.now()
@@ -127,18 +131,21 @@ class Scanner:
             if ann.released_at <= closes
             and candidate_key(day, ann.symbol) not in self._news_alerted
         ]
+        unrecorded = [a for a in announcements if _announcement_key(a) not in self._news_recorded]
         unattached = False
         if self._news_attached != (ctx.store.generation, frozenset(self._news)):
             with ctx.store.read() as tx:  # most runs find nothing to write: no transaction
                 unattached = any(self._news_for(c) is not None for c in tx.candidates(day))
-        if due or unattached:
+        if due or unattached or unrecorded:
             with ctx.store.transaction() as tx:
+                tx.record_announcements(day, unrecorded)  # kept to replay the day
                 for ann in due:
                     key = candidate_key(day, ann.symbol)
                     tx.alert(_news_candidate(ann, now), dedup_key=key)
                 for candidate in tx.candidates(day):
                     self._attach_news(tx, candidate)
             self._news_alerted.update(candidate_key(day, ann.symbol) for ann in due)
+            self._news_recorded.update(_announcement_key(a) for a in unrecorded)
         self._news_attached = (ctx.store.generation, frozenset(self._news))
         log.info("news scan", announcements=len(announcements), price_sensitive=len(sensitive))
         return sensitive
@@ -174,6 +181,7 @@ class Scanner:
         # would be wrong: report it (``skimd scan``) but do not make it a candidate.
         late = now.astimezone(ctx.calendar.zone).time() > ctx.params.scan_until
         with ctx.store.transaction() as tx:
+            tx.record_quotes(day, [_scanned(gap, now) for gap in gaps], kind="scan")
             for gap in gaps:
                 existing = tx.candidate(day, gap.symbol)
                 if existing is None and late:
@@ -251,3 +259,20 @@ class Scanner:
         quotes = await broker.snapshots([c.conid for c in contracts.values()])
         screen = GapFilter(p.min_gap_pct, p.min_price, p.min_volume)
         return screen.select(quotes, self.ctx.today())
+
+
+def _scanned(gap: GapCandidate, at: datetime) -> Quote:
+    """What a scan reported of ``gap`` at ``at``, as the quote a replay's scan screens."""
+    return Quote(
+        conid=gap.conid,
+        symbol=gap.symbol,
+        at=at,
+        last=gap.last,
+        open=gap.open,
+        prev_close=gap.prev_close,
+        volume=gap.volume,
+    )
+
+
+def _announcement_key(ann: Announcement) -> tuple[str, str, datetime]:
+    return (ann.symbol, ann.headline, ann.released_at)

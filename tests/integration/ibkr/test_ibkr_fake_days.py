@@ -20,8 +20,8 @@ from tests.fakes.ibkr_market import FakeIbkrMarket
 from tests.fakes.ibkr_server import FakeIbkr, FakeIbkrKeys, FakeOrder, autojump, make_broker
 
 SYDNEY = ZoneInfo("Australia/Sydney")
-AT_1105 = datetime(2026, 11, 24, 11, 5, tzinfo=SYDNEY)  # VPL (seed 7) trades 2.92 here;
-# the session's low after it is 2.74, its close 2.77
+AT_1105 = datetime(2026, 11, 24, 11, 5, tzinfo=SYDNEY)  # VPL (seed 7) trades 2.56 here;
+# the session's low after it is 2.51, its close 2.62
 
 
 def _market(fake: FakeIbkr) -> FakeIbkrMarket:
@@ -47,10 +47,10 @@ def test_stops_trigger_limits_wait_and_day_orders_expire_on_the_market_path(
     buy = _order(fake, "1", "BUY", "MKT", None, tif="DAY")
     market.settle(clock.now())
     assert buy.status == "Filled" and buy.avg_price is not None
-    assert buy.avg_price > Decimal("2.90")  # at the ask, around the 2.92 last
-    stop = _order(fake, "2", "SELL", "STP", "2.80")
-    deep = _order(fake, "3", "SELL", "STP", "2.70", qty=1)  # under the day's low
-    target = _order(fake, "4", "SELL", "LMT", "3.50", tif="DAY", qty=1)
+    assert buy.avg_price > Decimal("2.54")  # at the ask, around the 2.56 last
+    stop = _order(fake, "2", "SELL", "STP", "2.53")
+    deep = _order(fake, "3", "SELL", "STP", "2.45", qty=1)  # under the day's low
+    target = _order(fake, "4", "SELL", "LMT", "3.00", tif="DAY", qty=1)
     market.settle(clock.now())
     assert stop.status == deep.status == target.status == "Submitted"
 
@@ -58,7 +58,7 @@ def test_stops_trigger_limits_wait_and_day_orders_expire_on_the_market_path(
     market.settle(clock.now())
 
     assert stop.status == "Filled"
-    assert stop.avg_price == Decimal("2.79")  # one tick through the 2.80 trigger
+    assert stop.avg_price == Decimal("2.52")  # one tick through the 2.53 trigger
     execution = fake.executions[-1]
     assert execution.order is stop
     assert AT_1105 < execution.at < datetime(2026, 11, 24, 16, 0, tzinfo=SYDNEY)

@@ -49,7 +49,7 @@ async def test_gap_scan_finds_filters_and_upserts(desk: Desk) -> None:
 
 
 async def test_stricter_filters_find_fewer(desk: Desk) -> None:
-    desk.at(DAY, 10, 5)
+    desk.at(DAY, 10, 8)  # JZP (+14 %, $20.66) has traded min_volume by now
     with_params(desk, min_gap_pct=Decimal("10"), min_price=Decimal("1"))
     outcome = await desk.day.scanner.scan_gaps()
     assert outcome.gaps, "the seeded day has a big gapper"

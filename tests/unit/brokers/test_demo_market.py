@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from skimd.domain.calendar import MarketSession
-from skimd.infrastructure.brokers.demo.day_plans import DayBehaviour
 from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.regimes import DayBehaviour
 from skimd.infrastructure.calendar import AsxCalendar
 
 SYD = ZoneInfo("Australia/Sydney")

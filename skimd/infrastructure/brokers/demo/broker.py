@@ -49,8 +49,7 @@ from skimd.domain.orders import (
 from skimd.errors import BrokerSessionError, InvalidInputError, OrderRejectedError
 from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, BookStore
 from skimd.infrastructure.brokers.demo.fills import FillEngine
-from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
-from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
 from skimd.infrastructure.brokers.demo.quote_stream import DemoQuoteStream
 from skimd.services.ports.broker import (
     INTRADAY_BAR_MINUTES,
@@ -75,7 +74,7 @@ class DemoBroker:
 
     def __init__(
         self,
-        market: DemoMarket,
+        market: SimulatedMarket,
         clock: Clock,
         *,
         events: BrokerEvents,
@@ -310,7 +309,7 @@ class DemoBroker:
                 f"demo broker: intraday bar of {minutes} minutes is not one of "
                 f"{', '.join(map(str, INTRADAY_BAR_MINUTES))}"
             )
-        return intraday_bars(self.market, ticker.symbol, day, minutes, self._clock.now())
+        return self.market.intraday_bars(ticker.symbol, day, minutes, self._clock.now())
 
     async def scan_gaps(
         self, min_gap_pct: Decimal, min_price: Decimal, min_volume: int

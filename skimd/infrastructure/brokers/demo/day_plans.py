@@ -8,8 +8,12 @@ Price model (no recursion over history, so any date can be asked directly):
 
 - each ticker has a slowly wandering fair price (:func:`fair_price`: two sine waves in log
   space around its base);
-- ``close(day) = fair_price(day) * (1 + gap(day) * persistence(day))``, clamped to
-  $0.05-$120 (:func:`closing_price`);
+- a day's gap is mostly small, a few are large; its regime (gap-and-go, gap-and-fade, chop),
+  the share of the gap its close keeps and its open-to-close noise are drawn as
+  :mod:`.regimes` documents (with the published facts they come from);
+- ``close(day) = fair_price(day) * exp(level)``, where the level sums the decaying shocks
+  of the last sessions (:func:`.regimes.level`: a gap-and-go day keeps drifting for a few
+  days), clamped to $0.05-$120 (:func:`closing_price`);
 - ``prev_close(day) = close(previous trading day)`` and ``open = prev_close * (1 + gap)``;
 - the ticker's opening auction ends up to :data:`AUCTION_SPREAD_S` seconds after the
   session's open (its own offset, drawn per day).
@@ -19,23 +23,18 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from skimd.domain.calendar import MarketSession
 from skimd.domain.market import TickDirection, gap_pct, round_to_tick
+from skimd.infrastructure.brokers.demo.regimes import DayBehaviour, choose_regime, level
 from skimd.infrastructure.brokers.demo.universe import Ticker
 
 AUCTION_SPREAD_S = 120.0
 MIN_PRICE, MAX_PRICE = 0.05, 120.0
-
-
-class DayBehaviour(StrEnum):
-    BREAKOUT = "breakout"
-    FADE = "fade"
-    CHOP = "chop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +44,8 @@ class Draws:
     gap: float  # fraction, 0.05 = +5 %
     behaviour: DayBehaviour
     persistence: float
+    noise: float  # the day's own open-to-close log move, scaled to the ticker
+    vol: float  # the day's volatility (the ticker's, more on a gap day)
     open_offset_s: float
     volume_mult: float
     range_minutes: int
@@ -77,7 +78,7 @@ def tick_price(value: float, direction: TickDirection = TickDirection.NEAREST) -
 
 def draw(seed: int, ticker: Ticker, day: date) -> Draws:
     """The seeded choices of ``ticker`` on ``day``: mostly small gaps, a few large ones,
-    and large gaps mostly break out or fade."""
+    each with a regime (:func:`.regimes.choose_regime`) and its own open-to-close noise."""
     rng = random.Random(f"skimd-demo|{seed}|{ticker.symbol}|{day.isoformat()}|plan")
     u = rng.random()
     if u < 0.03:
@@ -88,18 +89,13 @@ def draw(seed: int, ticker: Ticker, day: date) -> Draws:
         gap = rng.choice((1.0, -1.0)) * rng.uniform(0.02, 0.04)
     else:
         gap = min(max(rng.gauss(0.0005, 0.007), -0.02), 0.02)
-    r = rng.random()
-    if abs(gap) >= 0.02 and r < 0.45:
-        behaviour, persistence = DayBehaviour.BREAKOUT, rng.uniform(1.0, 1.6)
-    elif abs(gap) >= 0.02 and r < 0.8:
-        behaviour, persistence = DayBehaviour.FADE, rng.uniform(0.0, 0.5)
-    else:
-        behaviour, persistence = DayBehaviour.CHOP, rng.uniform(0.5, 1.0)
+    behaviour, persistence = choose_regime(rng, gap)
     size = 1.0
     if abs(gap) >= 0.04:
         size = rng.uniform(4.0, 10.0)
     elif abs(gap) >= 0.02:
         size = rng.uniform(1.5, 3.0)
+    vol = ticker.daily_vol * (1.0 + abs(gap) * 10.0)  # gap days move more
     return Draws(
         gap=gap,
         behaviour=behaviour,
@@ -109,6 +105,8 @@ def draw(seed: int, ticker: Ticker, day: date) -> Draws:
         range_minutes=rng.randint(5, 15),
         ramp_minutes=rng.randint(15, 45),
         ramp_frac=rng.uniform(0.4, 0.9),
+        noise=rng.gauss(0.0, vol),
+        vol=vol,
     )
 
 
@@ -121,8 +119,11 @@ def fair_price(ticker: Ticker, day: date) -> float:
     return ticker.base * math.exp(wander)
 
 
-def closing_price(ticker: Ticker, day: date, draws: Draws) -> Decimal:
-    value = fair_price(ticker, day) * (1.0 + draws.gap * draws.persistence)
+def closing_price(ticker: Ticker, day: date, history: Sequence[Draws]) -> Decimal:
+    """``ticker``'s close on ``day`` from the draws of ``day`` and the sessions before it,
+    newest first (as many as :data:`.regimes.MEMORY_DAYS`)."""
+    offset = level([(d.behaviour, d.gap, d.persistence, d.noise) for d in history])
+    value = fair_price(ticker, day) * math.exp(offset)
     return tick_price(min(max(value, MIN_PRICE), MAX_PRICE))
 
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 from skimd.domain.market import asx_tick_size
 from skimd.domain.orders import Fill, OrderStatus, OrderType, Side
 from skimd.infrastructure.brokers.demo.book_store import Book, BookOrder, Holding
-from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
 
 _AVG_PLACES = Decimal("0.0001")
 _ANY_PRICE = Decimal("1e9")  # a market order "crosses" at its first traded instant
@@ -47,7 +47,7 @@ class FillEngine:
     reports a change."""
 
     def __init__(
-        self, market: DemoMarket, book: Book, *, commission: Decimal, account_id: str
+        self, market: SimulatedMarket, book: Book, *, commission: Decimal, account_id: str
     ) -> None:
         self._market = market
         self._book = book
@@ -129,7 +129,7 @@ class FillEngine:
         req = order.request
         tick = asx_tick_size(price)
         day = self._market.session_date(at)
-        auction = at == self._market.plan(req.symbol, day).open_at
+        auction = at == self._market.opens_at(req.symbol, day)
         immediate = at == order.placed_at and not auction
         if req.order_type is OrderType.MKT:
             if not immediate:

@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import bisect
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
 
 from skimd.domain.market import Bar
-from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.day_plans import DayPlan
 from skimd.infrastructure.brokers.demo.price_paths import volume_at
 
 
+class PathMarket(Protocol):
+    """What the bars are read from (the demo market's sessions, plans and paths)."""
+
+    def session_date(self, when: datetime) -> date: ...
+    def is_trading_day(self, day: date) -> bool: ...
+    def plan(self, symbol: str, day: date) -> DayPlan: ...
+    def open_at(self, day: date) -> datetime: ...
+    def price_at(self, symbol: str, when: datetime) -> Decimal | None: ...
+    def minute_prices(self, symbol: str, day: date) -> list[tuple[datetime, Decimal]]: ...
+
+
 def intraday_bars(
-    market: DemoMarket, symbol: str, day: date, minutes: int, now: datetime
+    market: PathMarket, symbol: str, day: date, minutes: int, now: datetime
 ) -> list[Bar]:
     """``symbol``'s bars of ``minutes`` on ``day`` up to ``now``, oldest first (none for a
     day after ``now``'s, a day without a session, or before the ticker's open)."""

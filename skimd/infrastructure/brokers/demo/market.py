@@ -29,11 +29,13 @@ from skimd.infrastructure.brokers.demo.day_plans import (
     make_plan,
     tick_price,
 )
+from skimd.infrastructure.brokers.demo.intraday_bars import intraday_bars
 from skimd.infrastructure.brokers.demo.news import generate_announcements
 from skimd.infrastructure.brokers.demo.price_paths import PricePath, build_path, volume_at
+from skimd.infrastructure.brokers.demo.regimes import MEMORY_DAYS
 from skimd.infrastructure.brokers.demo.universe import Ticker, generate_universe
 
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 60_000  # a 300-ticker universe remembers ~45 sessions of draws
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -50,6 +52,8 @@ class DemoMarket:
         self._by_conid = {t.conid: t for t in self.tickers}
         self._sessions: dict[date, MarketSession | None] = {}
         self._draws: dict[tuple[str, date], Draws] = {}
+        self._closes: dict[tuple[str, date], Decimal] = {}
+        self._recent: dict[date, list[date]] = {}
         self._plans: dict[tuple[str, date], DayPlan] = {}
         self._paths: dict[tuple[str, date], PricePath] = {}
         self._news: dict[date, list[Announcement]] = {}
@@ -110,7 +114,24 @@ class DemoMarket:
         return cached
 
     def _close(self, ticker: Ticker, day: date) -> Decimal:
-        return closing_price(ticker, day, self._draw(ticker, day))
+        key = (ticker.symbol, day)
+        cached = self._closes.get(key)
+        if cached is None:
+            history = [self._draw(ticker, d) for d in self._recent_sessions(day)]
+            cached = closing_price(ticker, day, history)
+            self._remember(self._closes, key, cached)
+        return cached
+
+    def _recent_sessions(self, day: date) -> list[date]:
+        """``day`` and the trading days before it, newest first, as many as the price
+        level remembers (:data:`.regimes.MEMORY_DAYS`)."""
+        cached = self._recent.get(day)
+        if cached is None:
+            cached = [day]
+            while len(cached) < MEMORY_DAYS:
+                cached.append(self.previous_trading_day(cached[-1]))
+            self._remember(self._recent, day, cached)
+        return cached
 
     def plan(self, symbol: str, day: date) -> DayPlan:
         """The session of ``symbol`` on trading day ``day`` (ValueError on a non-trading day
@@ -141,7 +162,7 @@ class DemoMarket:
         cached = self._paths.get(key)
         if cached is None:
             ticker = self._require(plan.symbol)
-            cached = build_path(self.seed, ticker, plan, self._draw(ticker, plan.day))
+            cached = build_path(self.seed, plan, self._draw(ticker, plan.day))
             self._remember(self._paths, key, cached)
         return cached
 
@@ -200,6 +221,14 @@ class DemoMarket:
             volume=volume_at(plan, min(when, plan.close_at)),
         )
 
+    def opens_at(self, symbol: str, day: date) -> datetime:
+        """When ``symbol``'s opening auction on ``day`` ends (its first trade)."""
+        return self.plan(symbol, day).open_at
+
+    def intraday_bars(self, symbol: str, day: date, minutes: int, now: datetime) -> list[Bar]:
+        """OHLCV per ``minutes`` from the price path, up to ``now`` (:mod:`.intraday_bars`)."""
+        return intraday_bars(self, symbol, day, minutes, now)
+
     def first_cross(
         self, symbol: str, start: datetime, end: datetime, level: Decimal, *, below: bool
     ) -> tuple[datetime, Decimal] | None:
@@ -211,8 +240,11 @@ class DemoMarket:
         price (gaps are not smoothed over); otherwise it is at ``level``.
         """
         # compare on the tick grid, as quotes show prices: "at or below 6.64" includes a
-        # path value of 6.6449 that prints as 6.64
-        half = float(asx_tick_size(level)) / 2 - 1e-9
+        # path value of 6.6449 that prints as 6.64. The margin is one step of the quote's
+        # 6-decimal rounding (:func:`tick_price`): a path value exactly half a tick away
+        # prints as the half and rounds half-even, maybe not to ``level``; one 1e-6 further
+        # it always does, so the quote at the instant returned shows ``level``.
+        half = float(asx_tick_size(level)) / 2 - 1e-6
         lvl = float(level) + (half if below else -half)
         day = self.session_date(start)
         last_day = self.session_date(end)

@@ -1,8 +1,14 @@
 """One ticker's intraday price path and traded volume for a :class:`DayPlan`.
 
-The path is a 1-minute random walk from the open (seeded per ticker-day, like the plan),
-holding a range for the first 5-15 minutes, then (for "breakout" days) ramping above it or
-(for "fade" days) sliding below it, and pulled onto the day's close late in the session.
+The path (log prices, one knot a minute, seeded per ticker-day like the plan) is a mean
+course plus noise. The mean course holds the open for the day's first 5-15 minutes (the
+opening range), then follows the day's regime (:mod:`.regimes`): a gap-and-go day ramps on
+in the gap's direction, a gap-and-fade day slides back to the prior close (the gap fills),
+a chop day stays put; from there it runs straight to the day's close. The noise is a
+random walk with the U-shaped intraday volatility of :func:`.regimes.intraday_vol_weights`,
+tied down at both ends (a Brownian bridge). The close is itself drawn with the day's full
+volatility (:mod:`.day_plans`), so together the path moves like a free random walk with the
+regime's drift: nothing pulls it late in the day onto a close chosen near the open.
 Between minute knots the price is interpolated linearly, so prices exist at any instant.
 Volume follows a fixed intraday profile (:func:`volume_fraction`).
 """
@@ -16,8 +22,8 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime
 
-from skimd.infrastructure.brokers.demo.day_plans import DayBehaviour, DayPlan, Draws
-from skimd.infrastructure.brokers.demo.universe import Ticker
+from skimd.infrastructure.brokers.demo.day_plans import DayPlan, Draws
+from skimd.infrastructure.brokers.demo.regimes import DayBehaviour, intraday_vol_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ class PricePath:
         return None
 
 
-def build_path(seed: int, ticker: Ticker, plan: DayPlan, draws: Draws) -> PricePath:
+def build_path(seed: int, plan: DayPlan, draws: Draws) -> PricePath:
     """The path of ``plan`` (drawn with ``draws``), from its open to its close."""
     rng = random.Random(f"skimd-demo|{seed}|{plan.symbol}|{plan.day.isoformat()}|path")
     t0, t_end = plan.open_at.timestamp(), plan.close_at.timestamp()
@@ -78,27 +84,16 @@ def build_path(seed: int, ticker: Ticker, plan: DayPlan, draws: Draws) -> PriceP
     if times[-1] < t_end:
         times.append(t_end)
     m = len(times) - 1
-    sigma = ticker.daily_vol * (1.0 + abs(draws.gap) * 10.0) / math.sqrt(m)
-    if draws.behaviour is DayBehaviour.BREAKOUT:
-        amp = max(abs(draws.gap), 0.03) * draws.ramp_frac
-    elif draws.behaviour is DayBehaviour.FADE:
-        amp = -max(abs(draws.gap), 0.03) * draws.ramp_frac
-    else:
-        amp = 0.0
-    x0 = math.log(float(plan.open))
-    xs = [x0]
-    x = x0
-    for i in range(1, m + 1):
-        if i <= draws.range_minutes:
-            drift = -0.25 * (x - x0)
-        elif i <= draws.range_minutes + draws.ramp_minutes:
-            drift = amp / draws.ramp_minutes
-        else:
-            drift = 0.0
-        x += drift + sigma * (1.6 if i <= 30 else 1.0) * rng.gauss(0.0, 1.0)
-        xs.append(x)
-    correction = math.log(float(plan.close)) - xs[-1]
-    prices = [max(math.exp(v + correction * (i / m) ** 2), 0.001) for i, v in enumerate(xs)]
+    mean = _mean_course(plan, draws, m)
+    step = draws.vol / math.sqrt(m)
+    walk, spent = [0.0], [0.0]  # the noise and its variance so far
+    for w in intraday_vol_weights(m):
+        walk.append(walk[-1] + step * w * rng.gauss(0.0, 1.0))
+        spent.append(spent[-1] + (step * w) ** 2)
+    prices = [
+        max(math.exp(mu + x - walk[-1] * v / spent[-1]), 0.001)
+        for mu, x, v in zip(mean, walk, spent, strict=True)
+    ]
     prices[0], prices[-1] = float(plan.open), float(plan.close)
     run_max, run_min = [prices[0]], [prices[0]]
     for p in prices[1:]:
@@ -107,6 +102,30 @@ def build_path(seed: int, ticker: Ticker, plan: DayPlan, draws: Draws) -> PriceP
     return PricePath(
         array("d", times), array("d", prices), array("d", run_max), array("d", run_min)
     )
+
+
+def _mean_course(plan: DayPlan, draws: Draws, m: int) -> list[float]:
+    """The log price the path centres on at each of its ``m + 1`` knots: the open through
+    the opening range, the regime's waypoint after its ramp, then straight to the close."""
+    x0, x_close = math.log(float(plan.open)), math.log(float(plan.close))
+    hold = min(draws.range_minutes, m)
+    ramp_end = min(hold + draws.ramp_minutes, m)
+    direction = 1.0 if draws.gap >= 0 else -1.0
+    if draws.behaviour is DayBehaviour.BREAKOUT:
+        waypoint = x0 + direction * max(abs(draws.gap), 0.03) * draws.ramp_frac
+    elif draws.behaviour is DayBehaviour.FADE:
+        waypoint = math.log(float(plan.prev_close))  # the gap fills
+    else:
+        waypoint, ramp_end = x0, hold
+    course = []
+    for i in range(m + 1):
+        if i <= hold:
+            course.append(x0)
+        elif i <= ramp_end:
+            course.append(x0 + (waypoint - x0) * (i - hold) / (ramp_end - hold))
+        else:
+            course.append(waypoint + (x_close - waypoint) * (i - ramp_end) / (m - ramp_end))
+    return course
 
 
 def volume_fraction(frac: float) -> float:

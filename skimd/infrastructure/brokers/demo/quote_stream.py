@@ -32,7 +32,7 @@ from decimal import Decimal
 from skimd.clock import Clock, TimerHandle
 from skimd.domain.market import Quote, asx_tick_size
 from skimd.errors import InvalidInputError
-from skimd.infrastructure.brokers.demo.market import DemoMarket
+from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
 from skimd.services.ports.quotes import StreamState, StreamStateListener
 
 LOOK_AHEAD_S = 120.0  # how far one search for the next change looks (a few minute knots)
@@ -49,7 +49,7 @@ class DemoQuoteStream:
 
     def __init__(
         self,
-        market: DemoMarket,
+        market: SimulatedMarket,
         clock: Clock,
         *,
         session_ok: Callable[[], bool],
@@ -255,15 +255,17 @@ class DemoQuoteStream:
         whether that is a price level crossed ahead (not a look again after a wait)."""
         market = self._market
         day = market.session_date(now)
-        plan = market.plan(symbol, day) if market.is_trading_day(day) else None
-        if plan is None or now >= plan.close_at:
+        trading = market.is_trading_day(day)
+        close_at = market.close_at(day) if trading else None
+        if close_at is None or now >= close_at:
             following = day + timedelta(days=1)
             while not market.is_trading_day(following):
                 following += timedelta(days=1)
-            return market.plan(symbol, following).open_at, False
-        if last is None or now < plan.open_at:
-            return max(plan.open_at, now + timedelta(seconds=MIN_STEP_S)), False
-        end = min(now + timedelta(seconds=LOOK_AHEAD_S), plan.close_at)
+            return market.opens_at(symbol, following), False
+        open_at = market.opens_at(symbol, day)
+        if last is None or now < open_at:
+            return max(open_at, now + timedelta(seconds=MIN_STEP_S)), False
+        end = min(now + timedelta(seconds=LOOK_AHEAD_S), close_at)
         found = [
             hit[0]
             for hit in (

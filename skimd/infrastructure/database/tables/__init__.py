@@ -28,6 +28,7 @@ from .journal import (
     Watchlist,
     WatchlistItem,
 )
+from .recorded import RecordedAnnouncement, RecordedBar, RecordedQuote
 from .trading import (
     AlertOutbox,
     Candidate,
@@ -66,6 +67,9 @@ __all__ = [
     "OrderIntent",
     "OrderStatus",
     "Position",
+    "RecordedAnnouncement",
+    "RecordedBar",
+    "RecordedQuote",
     "RoundTrip",
     "TickerPause",
     "Trade",
