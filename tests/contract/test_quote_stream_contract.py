@@ -103,6 +103,8 @@ async def test_down_is_a_state_told_once_and_the_stream_resubscribes(
     stream_env.drop()  # a second cut while down is no new transition
     await stream_env.advance(1)
     assert not stream.state.up and stream.state.reason
+    await stream_env.advance(30)  # down a while: retries (if any) are no transitions either
+    assert not stream.state.up and [s.up for s in states] == [True, False]
     assert await stream.next_quotes(30) == []  # at once: down
     stream_env.restore()
     await stream_env.advance(RECONNECT_S)
