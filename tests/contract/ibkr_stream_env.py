@@ -1,5 +1,6 @@
 """An :class:`~skimd.infrastructure.brokers.ibkr.quote_stream.IbkrQuoteStream` against the fake
-IBKR over loopback (127.0.0.1), for the quote-stream contract suite and the IBKR stream tests.
+IBKR over loopback (127.0.0.1), for the IBKR stream tests and benches; the quote-stream
+contract suite wraps it in ``ibkr_stream_contract_env.py`` (a :class:`StreamEnv`).
 
 The fake serves its REST API and its websocket ``/ws`` on one loopback port
 (:func:`~tests.fakes.ibkr_server.serve_loopback`, :mod:`tests.fakes.ibkr_ws`); the real IBKR
@@ -45,9 +46,11 @@ from typing import Any
 import httpx
 
 from skimd.clock import SimulatedClock
+from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.brokers.events import RecordingBrokerEvents
 from skimd.infrastructure.brokers.ibkr.quote_stream import IbkrQuoteStream, ws_url
 from skimd.services.ports.quotes import StreamState
+from tests.fakes.ibkr_market import FakeIbkrMarket
 from tests.fakes.ibkr_server import (
     FakeAccount,
     FakeIbkr,
@@ -86,6 +89,7 @@ class IbkrStreamEnv:
     ws_url: str  # the fake's /ws (ws://127.0.0.1:PORT/v1/api/ws)
     broker: Any  # the connected IBKR facade the stream belongs to
     stream: IbkrQuoteStream = field(init=False)  # built by the broker, on_state = ours
+    market: FakeIbkrMarket | None = None  # the price paths, when the env was given a market
     states: list[StreamState] = field(default_factory=list)  # every on_state call
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -157,21 +161,35 @@ class IbkrStreamEnv:
 
 
 @asynccontextmanager
-async def ibkr_stream_env(clock: SimulatedClock) -> AsyncIterator[IbkrStreamEnv]:
-    """The fake on loopback, the connected facade and an unstarted stream on it."""
+async def ibkr_stream_env(
+    clock: SimulatedClock, *, market: DemoMarket | None = None
+) -> AsyncIterator[IbkrStreamEnv]:
+    """The fake on loopback, the connected facade and an unstarted stream on it.
+
+    Without ``market`` the fake knows the three :data:`INSTRUMENTS` at fixed prices (a test
+    moves them with :meth:`IbkrStreamEnv.push`); with one, its instruments are the market's
+    tickers (:class:`FakeIbkrMarket`, at their price now) and ``conids`` its first three."""
     fake = FakeIbkr(_keys(), clock=clock,
                     accounts=[FakeAccount("DU1234567", cash=Decimal(10**6))])
-    for symbol, conid, price in INSTRUMENTS:
-        fake.add_instrument(_instrument(symbol, conid, price))
+    fake_market: FakeIbkrMarket | None = None
+    if market is None:
+        listed = [(symbol, conid) for symbol, conid, _ in INSTRUMENTS]
+        for symbol, conid, price in INSTRUMENTS:
+            fake.add_instrument(_instrument(symbol, conid, price))
+    else:
+        fake_market = FakeIbkrMarket(fake, market)
+        listed = [(t.symbol, t.conid) for t in market.tickers[:3]]
+        for _, conid in listed:
+            fake_market.refresh(conid, clock.now())
     with tempfile.TemporaryDirectory() as tmp:
         async with serve_loopback(fake) as base_url, httpx.AsyncClient(timeout=10) as client:
             broker, _ = make_broker(fake, Path(tmp), client=client, base_url=base_url,
                                     events=RecordingBrokerEvents())
             await broker.connect()
             env = IbkrStreamEnv(
-                clock=clock, fake=fake, conids=tuple(c for _, c, _ in INSTRUMENTS),
-                symbols={c: s for s, c, _ in INSTRUMENTS}, ws_url=ws_url(base_url),
-                broker=broker,
+                clock=clock, fake=fake, conids=tuple(c for _, c in listed),
+                symbols={c: s for s, c in listed}, ws_url=ws_url(base_url),
+                broker=broker, market=fake_market,
             )
             env.stream = broker.quote_stream(on_state=env.on_state)
             try:

@@ -1,47 +1,28 @@
-"""The StreamEnv type, the demo env and the registry the quote-stream contract suite reads.
+"""The demo env and the registry the quote-stream contract suite reads
+(the :class:`~stream_env.StreamEnv` type is in ``stream_env.py``).
 
-To add an implementation (the IBKR websocket against the fake server): write an
-``@asynccontextmanager async def ibkr_stream_env(clock) -> AsyncIterator[StreamEnv]`` (in a
-module of its own, e.g. ``tests/contract/ibkr_stream_env.py``) that starts the fake with its
-websocket, builds and connects the IBKR broker on ``clock``, and yields a :class:`StreamEnv`:
-``open_stream`` is the broker's ``quote_stream``; ``drop``/``restore`` make the fake close the
-websocket and accept it again; ``advance`` lets market time pass AND lets the stream's
-messages arrive (for a loopback server: move the clock, then give the loop real time until
-the pushes are read); ``price`` is the price the fake's path shows for a conid now. That is
-all: this module registers ``ibkr_stream_env`` as the ``"ibkr"`` parameter when the module
-``tests/contract/ibkr_stream_env.py`` exists (as ``conftest.py`` does with ``ibkr_env``).
+To add an implementation: write an ``@asynccontextmanager`` factory taking the test's
+:class:`SimulatedClock` and yielding a :class:`StreamEnv` in a module of its own (importing
+``stream_env``, never this module) and register it in :data:`STREAM_ENVS` below. The IBKR
+websocket against the fake server is ``ibkr_stream_contract_env.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 from broker_contract_env import START, demo_env
+from ibkr_stream_contract_env import ibkr_stream_contract_env
+from stream_env import StreamEnv, StreamEnvFactory
 
 from skimd.clock import SimulatedClock
 from skimd.domain.market import Quote
 from skimd.infrastructure.brokers.demo.broker import DemoBroker
-from skimd.services.ports.quotes import QuoteStream, StreamStateListener
 
-__all__ = ["START", "STREAM_ENVS", "StreamEnv"]
-
-
-@dataclass
-class StreamEnv:
-    """A connected broker's streaming side, and the levers a test pulls."""
-
-    open_stream: Callable[[StreamStateListener | None], QuoteStream]
-    clock: SimulatedClock
-    conids: tuple[int, ...]  # at least three instruments trading now
-    unknown_conid: int
-    advance: Callable[[float], Awaitable[None]]
-    drop: Callable[[], None]  # the stream's connection dies (the session stays up)
-    restore: Callable[[], None]  # it may connect again
-    price: Callable[[int], Awaitable[Decimal | None]]  # what a snapshot shows now
+__all__ = ["START", "STREAM_ENVS"]
 
 
 @asynccontextmanager
@@ -74,16 +55,7 @@ async def demo_stream_env(clock: SimulatedClock) -> AsyncIterator[StreamEnv]:
         )
 
 
-StreamEnvFactory = Callable[[SimulatedClock], AbstractAsyncContextManager[StreamEnv]]
-
 STREAM_ENVS: dict[str, StreamEnvFactory] = {
     "demo": demo_stream_env,
+    "ibkr": ibkr_stream_contract_env,
 }
-
-try:
-    from ibkr_stream_env import ibkr_stream_env
-except ModuleNotFoundError as exc:  # the IBKR stream's env is optional until it is written
-    if exc.name != "ibkr_stream_env":
-        raise
-else:
-    STREAM_ENVS["ibkr"] = ibkr_stream_env

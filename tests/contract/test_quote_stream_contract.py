@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from quote_stream_env import START, STREAM_ENVS, StreamEnv
+from quote_stream_env import START, STREAM_ENVS
+from stream_env import StreamEnv
 
 from skimd.clock import SimulatedClock
 from skimd.errors import InvalidInputError
 from skimd.services.ports.quotes import QuoteStream, StreamState
+
+# The contract says a stream reconnects by itself "with back-off" and bounds no delay: a test
+# gives it longer than any implementation's back-off cap (IBKR's: 60 s) to come back.
+RECONNECT_S = 60
 
 
 @pytest.fixture(params=sorted(STREAM_ENVS))
@@ -98,9 +103,11 @@ async def test_down_is_a_state_told_once_and_the_stream_resubscribes(
     stream_env.drop()  # a second cut while down is no new transition
     await stream_env.advance(1)
     assert not stream.state.up and stream.state.reason
+    await stream_env.advance(30)  # down a while: retries (if any) are no transitions either
+    assert not stream.state.up and [s.up for s in states] == [True, False]
     assert await stream.next_quotes(30) == []  # at once: down
     stream_env.restore()
-    await stream_env.advance(1)
+    await stream_env.advance(RECONNECT_S)
     assert stream.state.up
     assert [s.up for s in states] == [True, False, True]
     assert all(s.since.utcoffset() is not None for s in states)

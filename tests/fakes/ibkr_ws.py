@@ -26,10 +26,12 @@ https://interactivebrokers.github.io/cpwebapi/RealtimeSubscription.html):
   sockets are closed (the fake's choice: IBKR does not say what happens to them).
 
 Fault controls: :meth:`FakeIbkrWs.drop` (the network drops every socket; new handshakes
-answer 503 for a while), :meth:`FakeIbkrWs.silence` (sockets stay open but nothing more
-arrives: no heartbeat, no data), :attr:`FakeIbkrWs.mute_new` (new sockets open, then never
-greet), :meth:`FakeIbkrWs.batch` (the pushes inside go out in one
-TCP write, as a burst of ticks would).
+answer 503 for a while, or until :meth:`FakeIbkrWs.restore`), :meth:`FakeIbkrWs.silence`
+(sockets stay open but nothing more arrives: no heartbeat, no data),
+:attr:`FakeIbkrWs.mute_new` (new sockets open, then never greet), :meth:`FakeIbkrWs.batch`
+(the pushes inside go out in one TCP write, as a burst of ticks would). For waiting without
+sleeping: :attr:`WsSocket.written` counts the messages sent on a socket, and
+:attr:`FakeIbkrWs.activity` is set whenever the fake serves anything.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class WsSocket:
     fields: dict[int, list[str]] = field(default_factory=dict)  # conid → requested tags
     sent: dict[int, dict[str, str]] = field(default_factory=dict)  # conid → values sent
     held: bytearray | None = None  # inside batch(): bytes not yet written
+    written: int = 0  # messages sent to this socket (a test waits until the client read them)
 
 
 class FakeIbkrWs:
@@ -105,10 +108,20 @@ class FakeIbkrWs:
 
     def drop(self, refuse_s: float = 0.0) -> None:
         """Every socket is cut without a close frame; for ``refuse_s`` of the clock new
-        handshakes answer 503."""
+        handshakes answer 503 (``math.inf``: until :meth:`restore`)."""
         self.refuse_until = self.host.clock.monotonic() + refuse_s
         for sock in list(self.sockets):
             sock.writer.transport.abort()
+
+    def restore(self) -> None:
+        """New handshakes are accepted again (the network is back)."""
+        self.refuse_until = -1.0
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a handshake now would be accepted as far as the network goes (the login
+        is still checked)."""
+        return self.host.clock.monotonic() >= self.refuse_until
 
     def silence(self) -> None:
         """The open sockets stay open but deliver nothing more (a half-dead connection)."""
@@ -320,6 +333,7 @@ class FakeIbkrWs:
         if sock.protocol.state is not State.OPEN:
             return
         sock.protocol.send_text(json.dumps(body).encode())
+        sock.written += 1
         self._flush(sock)
 
     @staticmethod

@@ -68,3 +68,21 @@ async def test_no_session_no_socket_and_the_stream_keeps_trying(
     finally:
         await stream.stop()
     assert stream.state.reason == "stopped"
+
+
+async def test_a_stop_during_an_attempt_leaves_no_attempt_under_way() -> None:
+    clock = SimulatedClock(START)
+    called, answered = asyncio.Event(), asyncio.Event()
+
+    async def tickle() -> object:  # IBKR has not answered yet when the stop comes
+        called.set()
+        await answered.wait()
+        return {}
+
+    stream = IbkrQuoteStream(WsEndpoint("ws://127.0.0.1:9/v1/api/ws", "tok"), tickle=tickle,
+                             session_epoch=lambda: 1, clock=clock)
+    await stream.start()
+    await asyncio.wait_for(called.wait(), 10)
+    assert stream.connecting and stream.frames is None
+    await stream.stop()
+    assert not stream.connecting  # what a test's settle waits on: it must not stay True

@@ -149,6 +149,7 @@ class IbkrQuoteStream:
         self._ending: str | None = None  # why the current socket is being closed by us
         self._ssl: ssl_module.SSLContext | None = None
         self.connections = 0  # sockets opened so far (observable, like BrokerageSession's)
+        self._frames: int | None = None  # messages handled on the current socket
 
     def __repr__(self) -> str:
         return f"IbkrQuoteStream(url={self._endpoint.url!r}, up={self._state.up})"
@@ -171,6 +172,13 @@ class IbkrQuoteStream:
     def connecting(self) -> bool:
         """An attempt to connect is under way (from ``/tickle`` until its socket is open)."""
         return self._connecting
+
+    @property
+    def frames(self) -> int | None:
+        """Messages read AND handled on the current socket (``None`` while none is open).
+        Observable like :attr:`connecting`, so a test can wait until the stream has dealt
+        with everything a server wrote, instead of sleeping."""
+        return self._frames
 
     async def start(self) -> None:
         if self._task is not None and not self._task.done():
@@ -240,7 +248,8 @@ class IbkrQuoteStream:
             except Exception as exc:  # a bug must not end the stream for the day
                 log.exception("ibkr_stream_failed")
                 reason = f"IBKR quote stream failed ({type(exc).__name__})"
-            self._connecting = False
+            finally:  # also when stop() cancels an attempt: none is under way any more
+                self._connecting = False
             if self._went_live:
                 self._went_live = False
                 backoff = self._base_backoff  # it worked; the next failure starts over
@@ -259,6 +268,7 @@ class IbkrQuoteStream:
         ws = await self._open(login)
         self._connecting = False
         self._ws, self._live, self._ending = ws, False, None
+        self._frames = 0
         self._book.reset_fields()
         self._last_seen = self._clock.monotonic()
         keeper = asyncio.get_running_loop().create_task(self._keep(ws, epoch), name="ibkr-ws-tic")
@@ -274,6 +284,7 @@ class IbkrQuoteStream:
                     await self._send(ws, wm.session_frame(login.session))
                 else:
                     await self._handle(ws, message)
+                self._frames = (self._frames or 0) + 1
         except self._closed_errors() as exc:
             raise BrokerUnavailableError(
                 self._ending or f"IBKR websocket connection lost ({_close_text(exc)})"
@@ -282,7 +293,7 @@ class IbkrQuoteStream:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            self._ws, self._live = None, False
+            self._ws, self._live, self._frames = None, False, None
             with contextlib.suppress(Exception):
                 await ws.close()
         if self._ending:
