@@ -45,14 +45,16 @@ Per breakout, streaming (tick -> order POST):
   context's broker is wrapped to note when ``place_order`` is called);
 - reaction = detection delay + processing.
 
-Other brokers (the hook for the IBKR fake's websocket over loopback): :func:`run_day` takes
-the streaming path's broker name; only ``"demo"`` exists (:data:`STREAM_BROKERS`). An
-``"ibkr-fake"`` path would build the App with the fake's broker as the ``broker`` override
-(``bootstrap.build(..., broker=...)``; the fake serving the same seeded demo market), put
-the same setups on its list, and drive the clock as here while giving the loop real time
-for the websocket's pushes to arrive between timers; :class:`TimedDay` and
-:class:`PostTimes` measure it unchanged. Add its name to :data:`STREAM_BROKERS` and a column
-appears.
+The IBKR fake over loopback (``ibkr-fake``, :mod:`reaction_ibkr`): the same App with the real
+IBKR facade as its broker (OAuth, brokerage session, REST snapshots and orders, the
+``websockets`` quote stream) against :class:`~tests.fakes.ibkr_server.FakeIbkr` served on
+127.0.0.1, its prices and fills read off the same seeded demo market
+(:class:`~tests.fakes.ibkr_market.FakeIbkrMarket`), the same setups. The fake pushes a tick
+(the changed fields, one ``smd`` frame per conid) at each crossing instant; the clock stands
+still meanwhile, so detection is 0 by construction and processing is the wall time from the
+fake's push to the order's POST: the frame over the socket, its parsing and merge, the tick
+pass, the guards and the order request. IBKR's own delay in sending a tick is not ours to
+measure.
 
 The strategy's guards on positions, orders per day and the daily loss cap are raised (and
 the paper account given more cash) in the settings, so that every breakout becomes an entry;
@@ -112,7 +114,7 @@ from skimd.infrastructure.brokers.demo.broker import DemoBroker
 from skimd.infrastructure.brokers.demo.market import DemoMarket
 from skimd.infrastructure.calendar import AsxCalendar
 from skimd.services.ports.broker import Broker
-from skimd.services.ports.quotes import QuoteStream, StreamStateListener
+from skimd.services.ports.quotes import QuoteStream, StreamingBroker, StreamStateListener
 from skimd.services.trading.day import TradingDay
 from skimd.services.trading.params import StrategyParams
 from skimd.services.trading.streaming import QuoteWatch
@@ -127,7 +129,7 @@ TARGET_MARGIN_S = 0.250
 STREAM_P99_S = 0.500
 STREAM_MEDIAN_S = 0.100
 STREAM_DETECTION_MAX_S = 0.2  # the demo stream's looks past a rounding boundary, with room
-STREAM_BROKERS: tuple[str, ...] = ("demo",)  # "ibkr-fake" joins here (module docs)
+STREAM_BROKERS: tuple[str, ...] = ("demo", "ibkr-fake")
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ class PostTimes:
 def timed_watch(app: bootstrap.App, clock: SimulatedClock) -> tuple[QuoteWatch, TimedDay]:
     """The daemon's quote watch (as ``App.quote_watch`` builds it) around a timed day."""
     broker = app.broker
-    assert isinstance(broker, DemoBroker)
+    assert isinstance(broker, StreamingBroker)
     timed = TimedDay(app.trading, clock)
 
     def open_stream(on_state: StreamStateListener) -> QuoteStream:
@@ -280,7 +282,7 @@ def timed_watch(app: bootstrap.App, clock: SimulatedClock) -> tuple[QuoteWatch, 
         open_stream,
         clock=clock,
         alert=app.store_alert,
-        broker="demo",
+        broker=broker.kind,
         poll_interval_s=app.params.poll_interval_s,
     )
     app.trading.attach_quotes(watch)
@@ -299,8 +301,10 @@ async def run_day(
     """One trading day on a fresh copy of the database, polled only (``stream`` None) or
     streamed by the named broker: (breakouts, every poll's or tick pass's wall seconds,
     problems found)."""
-    if stream not in (None, "demo"):
-        raise NotImplementedError(f"no streaming path for {stream!r} yet (see the module docs)")
+    if stream == "ibkr-fake":
+        from reaction_ibkr import run_ibkr_day
+
+        return await run_ibkr_day(template, work, day, watch, calendar)
     mode = stream or "poll"
     data_dir = work / f"{day.isoformat()}-{mode}"
     shutil.copytree(template, data_dir)
@@ -381,6 +385,12 @@ async def run_day(
         else:
             processing = wall.get(intent.created_at)
             limit = ctx.params.poll_interval_s
+        if timed is None and processing is not None and delay >= limit:
+            # the price was back under the trigger at every poll instant after the first
+            # crossing: only a later crossing was seen (what polling costs; not a fault)
+            problems.append(f"{day} {mode} {s.ticker}: missed by the polls, entered "
+                            f"{delay:+.3f} s after the first crossing (not counted)")
+            continue
         if processing is None or not 0 <= delay < limit:
             problems.append(f"{day} {mode} {s.ticker}: entry {delay:+.3f} s from the crossing")
             continue

@@ -81,6 +81,8 @@ if TYPE_CHECKING:
     from skimd.domain.alerts import Alert
     from skimd.domain.market import PricePoint, VolumePoint
     from skimd.domain.preferences import Preference, T
+    from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
+    from skimd.infrastructure.brokers.demo.recorded import RecordedMarket
     from skimd.infrastructure.brokers.ibkr.keygen import KeygenResult
     from skimd.infrastructure.control.alert_feed import OutboxAlertFeed
     from skimd.infrastructure.control.client import ControlClient
@@ -272,6 +274,25 @@ def credential_plan(directory: Path, out: Path, *, replace: bool = False) -> Cre
 
 
 # -- skimd backtest: its journal, sealed once at the end (no App) ------------------------------
+
+
+def open_recorded_market(settings: Settings) -> RecordedMarket:
+    """The days recorded in the trading database of ``settings`` (the daemon's tape, bars
+    and announcements, and what ``skimd data import`` loaded), for ``skimd backtest --data
+    recorded``; ``close()`` it when done. Needs the database key; reads only."""
+    from skimd.infrastructure.brokers.factory import build_recorded_market
+
+    resolved = with_secrets(settings, "database")
+    return build_recorded_market(resolved, build_calendar(resolved))
+
+
+def replay_broker(settings: Settings, market: SimulatedMarket, clock: Clock) -> Broker:
+    """The demo broker over ``market`` for one day of a replay, its paper account's book in
+    the data dir of ``settings`` (so positions carry from day to day); give it to
+    :func:`build` as the ``broker``."""
+    from skimd.infrastructure.brokers.factory import build_replay_broker
+
+    return build_replay_broker(settings, market, clock, state_dir=get_data_dir(settings))
 
 
 def seal_backtest_journal(settings: Settings, plain: Path, target: Path) -> Path:

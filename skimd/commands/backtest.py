@@ -41,6 +41,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--to", dest="date_to", required=True, type=_date, metavar="DATE",
                    help="last day, YYYY-MM-DD (inclusive)")
     p.add_argument("--seed", type=int, help="demo market seed (default from config)")
+    p.add_argument("--data", choices=("synthetic", "recorded"), default="synthetic",
+                   help="the seeded synthetic market (default), or the days recorded in the "
+                   "configured database (the daemon's tape, bars and announcements, and "
+                   "`skimd data import`)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="strategy.KEY=VALUE", help="override a strategy setting (repeatable)")
     p.add_argument("--grid", action="append", default=[], metavar="strategy.KEY=V1,V2,...",
@@ -61,7 +65,7 @@ def _date(text: str) -> date:
 def _backtest(args: argparse.Namespace) -> int:
     settings = bootstrap.settings_from(args.config)
     seed = settings.demo.seed if args.seed is None else args.seed
-    spec = BacktestSpec(args.date_from, args.date_to, seed, tuple(args.overrides))
+    spec = BacktestSpec(args.date_from, args.date_to, seed, tuple(args.overrides), args.data)
     if args.date_from > args.date_to:
         raise InvalidInputError(f"--from {args.date_from} is after --to {args.date_to}")
     if args.grid:
@@ -104,7 +108,8 @@ def render_result(result: BacktestResult) -> str:
         result.days[-1].open_positions if result.days else 0, None,
     )
     spec = result.spec
-    head = f"skimd backtest {spec.date_from} to {spec.date_to}, seed {spec.seed}"
+    market = f"seed {spec.seed}" if spec.data == "synthetic" else "recorded days"
+    head = f"skimd backtest {spec.date_from} to {spec.date_to}, {market}"
     if spec.overrides:
         head += " (" + ", ".join(spec.overrides) + ")"
     lines = [head, render_table(rows, DAY_COLUMNS, numeric=DAY_COLUMNS[1:], totals=totals), ""]

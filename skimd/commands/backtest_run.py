@@ -75,10 +75,12 @@ class BacktestSpec:
     date_to: date
     seed: int
     overrides: tuple[str, ...] = ()
+    data: str = "synthetic"  # or "recorded": the days kept in the configured database
 
     @property
     def run_id(self) -> str:
-        base = f"{self.date_from:%Y%m%d}-{self.date_to:%Y%m%d}-seed{self.seed}"
+        market = f"seed{self.seed}" if self.data == "synthetic" else "recorded"
+        base = f"{self.date_from:%Y%m%d}-{self.date_to:%Y%m%d}-{market}"
         if not self.overrides:
             return base
         digest = hashlib.sha256("\n".join(self.overrides).encode()).hexdigest()[:8]
@@ -138,6 +140,7 @@ class BacktestResult:
             "from": self.spec.date_from.isoformat(),
             "to": self.spec.date_to.isoformat(),
             "seed": self.spec.seed,
+            "data": self.spec.data,
             "overrides": list(self.spec.overrides),
             "trading_days": len(self.days),
             "totals": {
@@ -304,7 +307,12 @@ def _run(
         tuned = run_settings(settings, spec, scratch, verbose=verbose)
         bootstrap.setup_logging(tuned, sys.stderr)
         days = trading_days(tuned, spec)
-        summaries = asyncio.run(_replay(tuned, days, progress))
+        market = bootstrap.open_recorded_market(settings) if spec.data == "recorded" else None
+        try:
+            summaries = asyncio.run(_replay(tuned, days, progress, market))
+        finally:
+            if market is not None:
+                market.close()
         result = _collect(tuned, spec, summaries, run_dir)
         result.journal = bootstrap.seal_backtest_journal(
             settings, scratch / RUN_DB, run_dir / "journal.db"
@@ -315,12 +323,15 @@ def _run(
 
 
 async def _replay(
-    settings: Settings, days: Sequence[date], progress: Callable[[int, int, DayRow], None] | None
+    settings: Settings,
+    days: Sequence[date],
+    progress: Callable[[int, int, DayRow], None] | None,
+    market: Any = None,
 ) -> list[Any]:
     summaries = []
     equity = Decimal(0)
     for n, day in enumerate(days, start=1):
-        summary = await _one_day(settings, day, first=n == 1)
+        summary = await _one_day(settings, day, first=n == 1, market=market)
         summaries.append(summary)
         if progress is not None:
             equity += summary.realised_pnl
@@ -328,9 +339,10 @@ async def _replay(
     return summaries
 
 
-async def _one_day(settings: Settings, day: date, *, first: bool) -> Any:
+async def _one_day(settings: Settings, day: date, *, first: bool, market: Any = None) -> Any:
     """One trading day through the daemon, as ``skimd demo --continue`` would run it (the
-    ``first`` creates the database)."""
+    ``first`` creates the database); with a recorded ``market``, the demo broker over it
+    (:func:`bootstrap.replay_broker`) instead of the seeded one."""
     zone = bootstrap.build_calendar(settings).zone
     s = settings.strategy
     start = combine(day, _hhmm(s.warmup_at), zone) - DAY_MARGIN
@@ -343,6 +355,7 @@ async def _one_day(settings: Settings, day: date, *, first: bool) -> Any:
         environ={},
         create_database=first,
         backtest=True,
+        broker=None if market is None else bootstrap.replay_broker(settings, market, clock),
     )
     async with app:
         await app.run(simulate_until=end, install_signals=False)

@@ -1122,9 +1122,13 @@ async def autojump(clock: SimulatedClock, idle_passes: int = 20) -> AsyncIterato
 
 
 @contextlib.asynccontextmanager
-async def serve_loopback(fake: FakeIbkr) -> AsyncIterator[str]:
+async def serve_loopback(
+    fake: FakeIbkr, *, before: Callable[[httpx.Request], None] | None = None
+) -> AsyncIterator[str]:
     """Serve ``fake`` over HTTP/1.1 on 127.0.0.1 (a random port) in the running loop;
-    yields the base URL (``http://127.0.0.1:PORT/v1/api``)."""
+    yields the base URL (``http://127.0.0.1:PORT/v1/api``). ``before`` sees every REST
+    request first (e.g. :meth:`~tests.fakes.ibkr_market.FakeIbkrMarket.before`, bringing a
+    market-driven fake up to the request's instant)."""
 
     open_writers: set[asyncio.StreamWriter] = set()
     handlers: set[asyncio.Task[Any]] = set()
@@ -1152,6 +1156,8 @@ async def serve_loopback(fake: FakeIbkr) -> AsyncIterator[str]:
                 length = int(headers.get("content-length", "0"))
                 content = await reader.readexactly(length) if length else b""
                 url = httpx.URL(f"http://{headers.get('host', '127.0.0.1')}{target}")
+                if before is not None:
+                    before(httpx.Request(method, url, content=content))
                 try:
                     status, body = fake.dispatch(
                         method,

@@ -32,6 +32,7 @@ from skimd.errors import ConfigurationError
 from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
 
 if TYPE_CHECKING:
+    from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
     from skimd.infrastructure.brokers.demo.recorded import RecordedMarket
     from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
 
@@ -104,6 +105,30 @@ def build_recorded_market(settings: Settings, calendar: MarketCalendar) -> Recor
 
     db = open_trading_database(settings, create=False)
     return RecordedMarket(SqlRecordings(db.unit_of_work, db.close), calendar=calendar)
+
+
+def build_replay_broker(
+    settings: Settings, market: SimulatedMarket, clock: Clock, *, state_dir: Path
+) -> Broker:
+    """The demo broker over ``market`` (e.g. :func:`build_recorded_market`'s) for a replay:
+    its paper account (``[demo]`` starting cash and commission) in a book file in
+    ``state_dir``, kept from day to day as the demo's is, so positions carry; its events are
+    dropped and conids cached in memory (a replay alerts nothing about its broker)."""
+    from skimd.infrastructure.brokers.demo.book_store import book_file
+    from skimd.infrastructure.brokers.demo.broker import DemoBroker
+    from skimd.infrastructure.brokers.events import NullBrokerEvents
+    from skimd.infrastructure.brokers.identifier_cache import InMemoryIdentifierCache
+
+    cents = Decimal("0.01")
+    return DemoBroker(
+        market,
+        clock,
+        events=NullBrokerEvents(),
+        identifier_cache=InMemoryIdentifierCache(),
+        starting_cash=Decimal(str(settings.demo.starting_cash)).quantize(cents),
+        commission_per_order=Decimal(str(settings.demo.commission_per_order)).quantize(cents),
+        book_path=book_file(state_dir, market.seed),
+    )
 
 
 def build_ibkr_broker(

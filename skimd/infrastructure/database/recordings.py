@@ -205,8 +205,12 @@ def load_announcements(session: Session, day: dt.date) -> list[Announcement]:
 
 
 def listings(session: Session) -> list[tuple[str, int | None]]:
-    """Every recorded symbol with its conid (the tape's, else an imported bar's, if any)."""
+    """Every recorded symbol with its conid (the tape's, else an imported bar's, if any):
+    the tape's, the bars', and the announcements' (a ticker in the news that was never
+    polled is still a listed ticker the daemon resolves)."""
     found: dict[str, int | None] = {}
+    for (symbol,) in session.execute(select(col(RecordedAnnouncement.symbol)).distinct()):
+        found[symbol] = None
     for symbol, conid in session.execute(
         select(col(RecordedBar.symbol), col(RecordedBar.conid)).distinct()
     ):

@@ -98,7 +98,7 @@ class Scanner:
         self._news_alerted: set[str] = set()
         # announcements already recorded for replay today (recording never writes one twice;
         # this saves the transaction when nothing is new)
-        self._news_recorded: set[tuple[str, str, datetime]] = set()
+        self._news_recorded: set[tuple[str, str | None, str, datetime]] = set()
         # (store generation, tickers with news) when every candidate last had its news
         # attached: until either changes no candidate can need it (the store's generation
         # moves with every commit of this process, the one writer of candidates).
@@ -274,5 +274,5 @@ def _scanned(gap: GapCandidate, at: datetime) -> Quote:
     )
 
 
-def _announcement_key(ann: Announcement) -> tuple[str, str, datetime]:
-    return (ann.symbol, ann.headline, ann.released_at)
+def _announcement_key(ann: Announcement) -> tuple[str, str | None, str, datetime]:
+    return (ann.symbol, ann.document_id, ann.headline, ann.released_at)
