@@ -210,19 +210,20 @@ def run_settings(
     settings: Settings, spec: BacktestSpec, scratch: Path, *, verbose: bool
 ) -> Settings:
     """The settings every day of the run is built with: the demo broker at the spec's seed,
-    a plaintext database in ``scratch``, one-minute evaluation (the ``--set`` overrides
-    applied after it, so they may change it), quiet logging unless ``verbose``."""
+    a plaintext database in ``scratch``, one-minute evaluation of the synthetic market (a
+    recorded tape at its own polls; the ``--set`` overrides applied after it, so they may
+    change it), quiet logging unless ``verbose``."""
     if settings.broker.kind != "demo":
         raise ConfigurationError(
             f"{settings.source}: [broker] kind: is {settings.broker.kind!r}; `skimd backtest` "
             "runs the demo broker (use a demo config)"
         )
+    # the data's resolution: one pass per one-minute bar of the synthetic market; a
+    # recorded tape is replayed at the polls and ticks it was recorded at (its own)
     resolution = settings.strategy.model_copy(
-        update={
-            "poll_interval_s": BAR_S,
-            "scan_interval_s": BAR_S,
-            "sync_interval_s": SYNC_S,
-        }
+        update={"sync_interval_s": SYNC_S}
+        if spec.data == "recorded"
+        else {"poll_interval_s": BAR_S, "scan_interval_s": BAR_S, "sync_interval_s": SYNC_S}
     )
     tuned = settings.model_copy(
         update={

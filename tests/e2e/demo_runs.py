@@ -112,11 +112,14 @@ def start_demo(config: Path) -> subprocess.Popen[str]:
 
 
 @contextmanager
-def open_demo_db(folder: Path) -> Iterator[TradingDatabase]:
+def open_demo_db(folder: Path, filename: str = "skimd.db") -> Iterator[TradingDatabase]:
+    """The demo's database in ``folder`` (or another database of its data dir, e.g. a
+    backtest's journal, ``backtests/RUN/journal.db``: the same passphrase)."""
     data_dir = folder / "data"
     settings = Settings(
         paths=PathSettings(data_dir=data_dir),
         database=DatabaseSettings(
+            filename=filename,
             passphrase=SecretStr((data_dir / "skimd.passphrase").read_text().strip()),
             **SMALL_KDF,  # type: ignore[arg-type]
         ),
