@@ -94,7 +94,10 @@ if TYPE_CHECKING:
     from skimd.infrastructure.database.journal_admin import JournalAdmin
     from skimd.infrastructure.database.journal_store import SqlJournalStore
     from skimd.infrastructure.demo_state import DemoAccount
-    from skimd.infrastructure.notifications.message_renderers import ChildRenderer
+    from skimd.infrastructure.notifications.message_renderers import (
+        ChildRenderer,
+        InProcessRenderer,
+    )
     from skimd.infrastructure.systemd_credentials import CredentialPlan
     from skimd.services.alerts import OutboxSender
     from skimd.services.broker_session import BrokerSessionMonitor
@@ -284,6 +287,14 @@ def open_recorded_market(settings: Settings) -> RecordedMarket:
 
     resolved = with_secrets(settings, "database")
     return build_recorded_market(resolved, build_calendar(resolved))
+
+
+def synthetic_market(settings: Settings) -> SimulatedMarket:
+    """The demo's seeded synthetic ASX (``[demo]``), to be shared by every day of a replay
+    (:func:`replay_broker`)."""
+    from skimd.infrastructure.brokers.factory import build_demo_market
+
+    return build_demo_market(settings, build_calendar(settings))
 
 
 def replay_broker(settings: Settings, market: SimulatedMarket, clock: Clock) -> Broker:
@@ -716,13 +727,17 @@ class App:
         )
 
     @cached_property
-    def renderer(self) -> ChildRenderer:
+    def renderer(self) -> ChildRenderer | InProcessRenderer:
         """Charts and Discord messages are drawn in a short-lived child process, so Pillow
         and discord-webhook (with ``requests``; ≈9 MB together) are never loaded into a
-        skimd process that runs for weeks."""
-        from skimd.infrastructure.notifications.message_renderers import ChildRenderer
+        skimd process that runs for weeks. A backtest (a batch, where a process start per
+        trade report's chart would cost more than its whole day) draws them here."""
+        from skimd.infrastructure.notifications.message_renderers import (
+            ChildRenderer,
+            InProcessRenderer,
+        )
 
-        return ChildRenderer()
+        return InProcessRenderer() if self.backtest else ChildRenderer()
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

@@ -238,6 +238,11 @@ def run_settings(
                 }
             ),
             "demo": settings.demo.model_copy(update={"seed": spec.seed}),
+            # the synthetic market at one pass per bar: no tick stream (it would react to
+            # every price change of the path); a recorded tape replays its pushed quotes too
+            "broker": settings.broker.model_copy(
+                update={"stream_quotes": spec.data == "recorded"}
+            ),
             "strategy": resolution,
             "notifications": settings.notifications.model_copy(
                 update={"console": False, "jsonl_file": None, "outbox_poll_interval_s": BAR_S}
@@ -308,12 +313,15 @@ def _run(
         tuned = run_settings(settings, spec, scratch, verbose=verbose)
         bootstrap.setup_logging(tuned, sys.stderr)
         days = trading_days(tuned, spec)
-        market = bootstrap.open_recorded_market(settings) if spec.data == "recorded" else None
+        # one market for the whole run: the recording, or the synthetic ASX whose plans and
+        # paths are then drawn once per day instead of once per day's App
+        recorded = bootstrap.open_recorded_market(settings) if spec.data == "recorded" else None
+        market = recorded if recorded is not None else bootstrap.synthetic_market(tuned)
         try:
             summaries = asyncio.run(_replay(tuned, days, progress, market))
         finally:
-            if market is not None:
-                market.close()
+            if recorded is not None:
+                recorded.close()
         result = _collect(tuned, spec, summaries, run_dir)
         result.journal = bootstrap.seal_backtest_journal(
             settings, scratch / RUN_DB, run_dir / "journal.db"

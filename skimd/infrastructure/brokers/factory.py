@@ -32,6 +32,7 @@ from skimd.errors import ConfigurationError
 from skimd.services.ports.broker import Broker, BrokerEvents, IdentifierCache
 
 if TYPE_CHECKING:
+    from skimd.infrastructure.brokers.demo.market import DemoMarket
     from skimd.infrastructure.brokers.demo.market_port import SimulatedMarket
     from skimd.infrastructure.brokers.demo.recorded import RecordedMarket
     from skimd.infrastructure.brokers.ibkr.rsa_keys import RsaKeys
@@ -76,11 +77,10 @@ def build_demo_broker(
     real broker. Without it (``skimd broker check``) the book is in memory only."""
     from skimd.infrastructure.brokers.demo.book_store import book_file
     from skimd.infrastructure.brokers.demo.broker import DemoBroker
-    from skimd.infrastructure.brokers.demo.market import DemoMarket
 
     demo = settings.demo
     cents = Decimal("0.01")
-    market = DemoMarket(seed=demo.seed, universe_size=demo.universe_size, calendar=calendar)
+    market = build_demo_market(settings, calendar)
     return DemoBroker(
         market,
         clock,
@@ -105,6 +105,17 @@ def build_recorded_market(settings: Settings, calendar: MarketCalendar) -> Recor
 
     db = open_trading_database(settings, create=False)
     return RecordedMarket(SqlRecordings(db.unit_of_work, db.close), calendar=calendar)
+
+
+def build_demo_market(settings: Settings, calendar: MarketCalendar) -> DemoMarket:
+    """The seeded synthetic ASX of ``[demo]`` (seed, universe size) on ``calendar``.
+    Deterministic and in memory only: one can serve many days (a backtest keeps one for
+    its run, so each day's plans and paths are drawn once, not once per day's App)."""
+    from skimd.infrastructure.brokers.demo.market import DemoMarket
+
+    return DemoMarket(
+        seed=settings.demo.seed, universe_size=settings.demo.universe_size, calendar=calendar
+    )
 
 
 def build_replay_broker(

@@ -72,6 +72,12 @@ class InProcessRenderer:
             discord_messages.compose, alert, tz=tz, charts=charts, username=username
         )
 
+    def report_chart(self, tz: tzinfo, spec: ChartSpec) -> bytes:
+        """A trade report's chart, drawn here (blocking: called in a worker thread)."""
+        from skimd.infrastructure.notifications.report_charts import report_chart_renderer
+
+        return report_chart_renderer(tz)(spec)
+
 
 class ChildRenderer:
     """Charts and messages in a short-lived child process; ``command`` replaces the child's

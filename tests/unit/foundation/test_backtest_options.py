@@ -3,6 +3,7 @@ naming the key or the value), the run id, exposure, and the run's settings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +100,10 @@ def test_the_run_settings_evaluate_one_minute_bars_in_a_plaintext_scratch_db(
     assert s.demo.seed == 11
     assert (s.paths.data_dir, s.database.encryption) == (tmp_path, "off")
     assert s.notifications.console is False
+    assert s.broker.stream_quotes is False  # one pass per bar, no tick stream
+    recorded = run_settings(Settings(), replace(spec, data="recorded"), tmp_path, verbose=False)
+    assert recorded.broker.stream_quotes is True  # the tape's pushed quotes replay as ticks
+    assert recorded.strategy.scan_interval_s == Settings().strategy.scan_interval_s
     with pytest.raises(ConfigurationError, match="demo broker"):
         run_settings(Settings(broker=BrokerSettings(kind="ibkr")), spec, tmp_path, verbose=False)
 

@@ -318,7 +318,13 @@ class DemoBroker:
         now = self._clock.now()
         # the market lists today's opened tickers largest gap first, ties by symbol; the
         # screen's ordering is stable, so that order stands
-        quotes = [self.market.quote(p.symbol, now) for p in self.market.opened(now)]
+        # (only a ticker gapping enough can pass: the others' quotes, a whole price path
+        # each, are not drawn)
+        quotes = [
+            self.market.quote(p.symbol, now)
+            for p in self.market.opened(now)
+            if p.gap_pct >= min_gap_pct
+        ]
         screen = GapFilter(min_gap_pct, min_price, min_volume)
         return screen.select(quotes, self.market.session_date(now))
 

@@ -25,10 +25,14 @@ class Listed(Protocol):
 
 
 class Opened(Protocol):
-    """A ticker that has traded today (what the gap scan screens)."""
+    """A ticker that has traded today (what the gap scan screens), with its opening gap
+    over the previous close in percent (as :attr:`Quote.gap_pct` computes it)."""
 
     @property
     def symbol(self) -> str: ...
+
+    @property
+    def gap_pct(self) -> Decimal: ...
 
 
 class SimulatedMarket(Protocol):

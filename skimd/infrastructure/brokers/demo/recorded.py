@@ -86,7 +86,7 @@ class Listing:
 @dataclass(frozen=True, slots=True)
 class _Opened:
     symbol: str
-    gap: Decimal
+    gap_pct: Decimal
 
 
 @dataclass
@@ -277,7 +277,9 @@ class RecordedMarket:
                 gap = self.quote(symbol, when).gap_pct
                 if gap is not None:
                     gaps[symbol] = gap
-        return sorted((_Opened(s, g) for s, g in gaps.items()), key=lambda o: (-o.gap, o.symbol))
+        return sorted(
+            (_Opened(s, g) for s, g in gaps.items()), key=lambda o: (-o.gap_pct, o.symbol)
+        )
 
     def announcements(self, day: date, until: datetime | None = None) -> list[Announcement]:
         loaded = self._day(day)
