@@ -737,7 +737,11 @@ class App:
             InProcessRenderer,
         )
 
-        return InProcessRenderer() if self.backtest else ChildRenderer()
+        if self.backtest:
+            return InProcessRenderer()
+        renderer = ChildRenderer()
+        self._on_close(renderer.aclose)  # its worker, if one is running
+        return renderer
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

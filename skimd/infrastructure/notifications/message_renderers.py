@@ -3,17 +3,19 @@ child process (the daemon's choice, bound in bootstrap).
 
 Pillow (≈5 MB resident) and discord-webhook with ``requests`` (≈4 MB) are needed only for
 a moment per alert (and per trade report at the end of the day); loaded once into the
-long-running daemon they would stay for weeks. :class:`ChildRenderer` starts
-``python -m skimd.infrastructure.notifications.render_child`` per request instead (about
-0.2 to 0.4 s of a worker's time, a few dozen times a day), handing it the alert as the outbox
-stores it (no secret: alerts carry none, and the webhook URL stays here). The child gets a
-minimal environment (``PATH``, locale, the directory skimd is imported from, the
-interpreter's optimisation level), not the daemon's (no ``SKIMD__*``, no credentials).
+long-running daemon they would stay for weeks. :class:`ChildRenderer` hands them to
+``python -m skimd.infrastructure.notifications.render_child`` instead (a process start is
+about 0.2 to 0.4 s), giving it the alert as the outbox stores it (no secret: alerts carry
+none, and the webhook URL stays here). The child gets a minimal environment (``PATH``,
+locale, the directory skimd is imported from, the interpreter's optimisation level), not
+the daemon's (no ``SKIMD__*``, no credentials).
 
 A child that cannot start, dies, exceeds ``timeout_s`` (a wall-clock limit on an OS process)
 or answers garbage is :class:`~skimd.errors.RendererUnavailableError`: transient, so the
-outbox retries the alert and the end-of-day job its reports. :class:`InProcessRenderer`
-does the same work in a worker thread (commands, tests).
+outbox retries the alert and the end-of-day job its reports. A burst of alerts is drawn
+by one worker process (started at the first, gone ``idle_s`` after the last), so a burst
+costs one process start, not one per message. :class:`InProcessRenderer` does the same
+work in a worker thread (commands, backtests, tests).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 CHILD_MODULE = "skimd.infrastructure.notifications.render_child"
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_IDLE_S = 30.0  # the worker exits after this long without a request
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH")
 # the exception's name on the last stderr line (never the message after it)
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]{0,80})(?::|$)")
@@ -80,14 +83,28 @@ class InProcessRenderer:
 
 
 class ChildRenderer:
-    """Charts and messages in a short-lived child process; ``command`` replaces the child's
-    argv (tests start a crashing or lying child)."""
+    """Charts and messages in a child process. Discord's requests go to a worker
+    (``render_child --serve``) kept while alerts keep coming: a burst costs one process
+    start, not one per message, and the worker exits by itself after ``idle_s`` without a
+    request (so Pillow and requests leave with it). A worker found dead is replaced once
+    per request. Report charts (a few at the end of the day) start a process each.
+    ``command`` replaces the worker's argv (tests start a crashing or lying child)."""
 
     def __init__(
-        self, *, timeout_s: float = DEFAULT_TIMEOUT_S, command: Sequence[str] | None = None
+        self,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        idle_s: float = DEFAULT_IDLE_S,
+        command: Sequence[str] | None = None,
     ) -> None:
         self._timeout_s = timeout_s
         self._command = list(command or child_command())
+        self._serve = [*self._command, "--serve", f"{idle_s:g}"] if command is None else (
+            self._command
+        )
+        self._worker: asyncio.subprocess.Process | None = None
+        self._lock: asyncio.Lock | None = None
+        self.started = 0  # worker processes started (observable: tests, benches)
 
     def __repr__(self) -> str:
         return f"ChildRenderer(timeout_s={self._timeout_s:g})"
@@ -97,7 +114,7 @@ class ChildRenderer:
     ) -> list[Composed]:
         request = {"op": "discord", "alert": to_payload(alert), "tz": zone_key(tz),
                    "charts": charts, "username": username, "plain": plain}
-        answer = await self._exchange(request)
+        answer = await self._ask(request)
         try:
             return [(m["body"], [(n, base64.b64decode(d)) for n, d in m["files"]])
                     for m in answer["messages"]]
@@ -126,38 +143,96 @@ class ChildRenderer:
         except (KeyError, TypeError, ValueError) as exc:
             raise RendererUnavailableError("render helper: unreadable answer") from exc
 
+    async def aclose(self) -> None:
+        """Stop the worker, if one runs."""
+        worker, self._worker = self._worker, None
+        if worker is not None and worker.returncode is None:
+            if worker.stdin is not None:
+                worker.stdin.close()
+            try:
+                await asyncio.wait_for(worker.wait(), 5)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
+
+    async def _ask(self, request: dict[str, Any]) -> Any:
+        """One request to the worker (started if none runs); a worker that died idle
+        between two requests is replaced and asked again, once."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            fresh = self._worker is None or self._worker.returncode is not None
+            try:
+                return await self._exchange(request)
+            except _WorkerGone as gone:
+                if fresh:
+                    raise RendererUnavailableError(f"render helper failed ({gone})") from None
+                try:
+                    return await self._exchange(request)
+                except _WorkerGone as again:
+                    raise RendererUnavailableError(f"render helper failed ({again})") from None
+
     async def _exchange(self, request: dict[str, Any]) -> Any:
+        worker = await self._running()
+        assert worker.stdin is not None and worker.stdout is not None
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._command,
+            worker.stdin.write(json.dumps(request).encode() + b"\n")
+            await worker.stdin.drain()
+            line = await asyncio.wait_for(worker.stdout.readline(), self._timeout_s)
+        except TimeoutError:
+            await self._kill(worker)
+            raise self._timed_out() from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise _WorkerGone(await self._kill(worker)) from None
+        except BaseException:
+            await self._kill(worker)
+            raise
+        if not line:
+            raise _WorkerGone(await self._kill(worker))
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            await self._kill(worker)
+            raise RendererUnavailableError("render helper: unreadable answer") from None
+        if isinstance(answer, dict) and "error" in answer:
+            raise RendererUnavailableError(f"render helper failed ({answer['error']})")
+        return answer
+
+    async def _running(self) -> asyncio.subprocess.Process:
+        if self._worker is not None and self._worker.returncode is None:
+            return self._worker
+        try:
+            self._worker = await asyncio.create_subprocess_exec(
+                *self._serve,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
                 env=child_env(),
             )
         except OSError as exc:
             raise RendererUnavailableError(
                 f"render helper could not be started ({exc.strerror})"
             ) from None
-        try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(json.dumps(request).encode()), self._timeout_s
-            )
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise self._timed_out() from None
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        return _answer(proc.returncode if proc.returncode is not None else -9, out, err)
+        self.started += 1
+        return self._worker
+
+    async def _kill(self, worker: asyncio.subprocess.Process) -> str:
+        """Stop ``worker`` (if it still runs) and say how it ended."""
+        if self._worker is worker:
+            self._worker = None
+        if worker.returncode is None:
+            worker.kill()
+        code = await worker.wait()
+        return f"killed by signal {-code}" if code < 0 else f"exit {code}"
 
     def _timed_out(self) -> RendererUnavailableError:
         return RendererUnavailableError(
             f"render helper did not answer within {self._timeout_s:g} s"
         )
+
+
+class _WorkerGone(Exception):
+    """The worker's pipe closed before it answered (it exited); the text says how."""
 
 
 def zone_key(tz: tzinfo) -> str:

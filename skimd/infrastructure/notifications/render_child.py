@@ -1,7 +1,8 @@
 """The render helper: run as ``python -m skimd.infrastructure.notifications.render_child``
 by :mod:`.message_renderers`, one request per process.
 
-Reads one JSON request from stdin, writes one JSON answer to stdout, exits:
+Reads one JSON request from stdin, writes one JSON answer to stdout, exits (or, with
+``--serve IDLE_S``, answers one request per line until idle for ``IDLE_S`` seconds):
 
 - ``{"op": "discord", "alert": <alert_codec payload>, "tz": "Australia/Sydney",
   "charts": true, "username": "skimd", "plain": false}`` → ``{"messages": [{"body": {...},
@@ -78,7 +79,13 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """One request on stdin, its answer on stdout; with ``--serve IDLE_S``: one request per
+    line, one answer per line, until stdin closes or no request came for ``IDLE_S``
+    seconds (the daemon's worker for a burst of alerts)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--serve"]:
+        return _serve(float(args[1]) if len(args) > 1 else 30.0)
     try:
         request = json.loads(sys.stdin.buffer.read())
         out = answer(request)
@@ -87,6 +94,25 @@ def main() -> int:
         return 2
     sys.stdout.write(json.dumps(out))
     return 0
+
+
+def _serve(idle_s: float) -> int:
+    import select
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        ready, _, _ = select.select([stdin], [], [], idle_s)
+        if not ready:
+            return 0  # idle: the next alert starts a fresh worker
+        line = stdin.readline()
+        if not line:
+            return 0
+        try:
+            out = answer(json.loads(line))
+        except Exception as exc:  # the parent shows only the exception's name
+            out = {"error": type(exc).__name__}
+        stdout.write(json.dumps(out).encode() + b"\n")
+        stdout.flush()
 
 
 if __name__ == "__main__":

@@ -61,15 +61,17 @@ def test_the_child_draws_a_report_chart_byte_for_byte() -> None:
     assert png.startswith(b"\x89PNG") and png == report_chart_renderer(SYD)(spec)
 
 
-# a child that dies, one that answers garbage, one that never answers (blocks on a pipe)
-DIES = [sys.executable, "-c", "import sys; sys.stdin.read(); raise KeyError('x')"]
-LIES = [sys.executable, "-c", "import sys; sys.stdin.read(); print('not json')"]
-HANGS = [sys.executable, "-c", "import os, sys; sys.stdin.read(); r, w = os.pipe(); os.read(r, 1)"]
+# a child that dies, one that answers garbage, one that never answers (blocks on a pipe),
+# each after reading its request (one line, as the worker reads them)
+DIES = [sys.executable, "-c", "import sys; sys.stdin.readline(); raise KeyError('x')"]
+LIES = [sys.executable, "-c", "import sys; sys.stdin.readline(); print('not json', flush=True)"]
+HANGS = [sys.executable, "-c",
+         "import os, sys; sys.stdin.readline(); r, w = os.pipe(); os.read(r, 1)"]
 
 
 @pytest.mark.parametrize(
     ("command", "message"),
-    [(DIES, "render helper failed (exit 1, KeyError)"),
+    [(DIES, "render helper failed (exit 1)"),
      (LIES, "render helper: unreadable answer"),
      (HANGS, "render helper did not answer within 1 s")],
 )
@@ -81,6 +83,26 @@ def test_a_failing_child_is_a_transient_delivery_error(command: list[str], messa
     assert isinstance(caught.value, NotificationDeliveryError)  # the outbox retries it
     with pytest.raises(RendererUnavailableError, match="render helper"):
         renderer.report_chart(SYD, ChartSpec(title="t", path=PATH))
+
+
+def test_a_burst_is_drawn_by_one_worker_and_a_dead_worker_is_replaced() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        renderer = ChildRenderer()
+        kwargs = {"tz": SYD, "charts": False, "username": None, "plain": False}
+        try:
+            for _ in range(3):
+                await renderer.discord(_entry(), **kwargs)  # type: ignore[arg-type]
+            burst = renderer.started
+            worker = renderer._worker
+            assert worker is not None
+            worker.kill()  # as if it had exited idle just before the next alert
+            await worker.wait()
+            sent = await renderer.discord(_entry(), **kwargs)  # type: ignore[arg-type]
+            return burst, renderer.started, len(sent)
+        finally:
+            await renderer.aclose()
+
+    assert asyncio.run(scenario()) == (1, 2, 1)
 
 
 SCRIPT = textwrap.dedent(
