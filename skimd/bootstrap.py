@@ -893,6 +893,7 @@ class App:
             calendar=self.calendar,
             params=self.params,
             news=self.news,
+            records_market=not self.backtest,
         )
         session = self.broker_session
         session.probe_with(self.broker.health)

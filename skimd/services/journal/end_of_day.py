@@ -140,7 +140,8 @@ class JournalDay:
         if results:
             with self.store.transaction() as tx:  # one commit for the day's excursions
                 for conid, fetched in bars_by_conid.items():
-                    tx.record_bars(fetched, conid)  # kept to replay the day
+                    if self.ctx.records_market:
+                        tx.record_bars(fetched, conid)  # kept to replay the day
                 for exec_id, result, entry_price in results:
                     tx.save_excursion(exec_id, result, self.ctx.now(), entry_price=entry_price,
                                       source=EXCURSION_SOURCE)

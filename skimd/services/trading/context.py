@@ -23,6 +23,9 @@ class TradingContext:
     params: StrategyParams
     news: AnnouncementFeed | None = None
     tape: PriceTape = field(default_factory=PriceTape)  # prices seen, for alert charts
+    # keep what the broker showed (quotes, scans, announcements, bars) to replay the day;
+    # a backtest's market is itself a model or a recording, so it keeps none
+    records_market: bool = True
 
     def now(self) -> datetime:
         return self.clock.now()

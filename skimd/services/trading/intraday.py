@@ -99,6 +99,8 @@ class IntradayWatch:
         return sum(tx.record_quotes(day, quotes) for day, quotes in by_day.items())
 
     def _keep(self, day: date, quotes: Mapping[int, Quote], now: datetime) -> None:
+        if not self.ctx.records_market:
+            return
         self._unrecorded.extend((day, q) for q in quotes.values() if q.has_data)
         if self._unrecorded and now - self._unrecorded[0][1].at >= RECORD_EVERY:
             with self.ctx.store.transaction() as tx:

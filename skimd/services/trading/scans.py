@@ -131,7 +131,10 @@ class Scanner:
             if ann.released_at <= closes
             and candidate_key(day, ann.symbol) not in self._news_alerted
         ]
-        unrecorded = [a for a in announcements if _announcement_key(a) not in self._news_recorded]
+        unrecorded = [
+            a for a in announcements
+            if ctx.records_market and _announcement_key(a) not in self._news_recorded
+        ]
         unattached = False
         if self._news_attached != (ctx.store.generation, frozenset(self._news)):
             with ctx.store.read() as tx:  # most runs find nothing to write: no transaction
@@ -181,7 +184,8 @@ class Scanner:
         # would be wrong: report it (``skimd scan``) but do not make it a candidate.
         late = now.astimezone(ctx.calendar.zone).time() > ctx.params.scan_until
         with ctx.store.transaction() as tx:
-            tx.record_quotes(day, [_scanned(gap, now) for gap in gaps], kind="scan")
+            if ctx.records_market:
+                tx.record_quotes(day, [_scanned(gap, now) for gap in gaps], kind="scan")
             for gap in gaps:
                 existing = tx.candidate(day, gap.symbol)
                 if existing is None and late:
