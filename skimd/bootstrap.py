@@ -723,8 +723,17 @@ class App:
             clock=self.wall_clock,  # the notifiers wait only for the remote side
             http_client=self.http if discord else None,
             stdout=self._stdout or sys.stdout,
-            renderer=self.renderer if discord else None,
+            renderer=self._discord_renderer() if discord else None,
         )
+
+    def _discord_renderer(self) -> ChildRenderer | InProcessRenderer:
+        """:attr:`renderer`, its Discord worker (if one is running) stopped with the App."""
+        from skimd.infrastructure.notifications.message_renderers import ChildRenderer
+
+        renderer = self.renderer
+        if isinstance(renderer, ChildRenderer):
+            self._on_close(renderer.aclose)
+        return renderer
 
     @cached_property
     def renderer(self) -> ChildRenderer | InProcessRenderer:
@@ -739,9 +748,7 @@ class App:
 
         if self.backtest:
             return InProcessRenderer()
-        renderer = ChildRenderer()
-        self._on_close(renderer.aclose)  # its worker, if one is running
-        return renderer
+        return ChildRenderer()
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from skimd.config import DatabaseSettings, PathSettings, Settings
 from skimd.infrastructure.database import open_trading_database
-from skimd.infrastructure.database.tables import RoundTrip
+from skimd.infrastructure.database.tables import RecordedQuote, RoundTrip
 from tests.e2e.demo_runs import ROOT, SMALL_KDF, demo_config, env
 
 RANGE = ("--from", "2026-01-05", "--to", "2026-01-07", "--seed", "7")
@@ -45,7 +45,8 @@ def comparable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def journal_trips(data_dir: Path, journal: Path) -> list[tuple[str, Any, int, Decimal, Decimal]]:
-    """(status, closed_at, id, net P&L, fees) of every round trip in ``journal``."""
+    """(status, closed_at, id, net P&L, fees) of every round trip in ``journal``; checks
+    on the way that a backtest kept no market recording (its market is a model)."""
     settings = Settings(
         paths=PathSettings(data_dir=data_dir),
         database=DatabaseSettings(
@@ -57,6 +58,7 @@ def journal_trips(data_dir: Path, journal: Path) -> list[tuple[str, Any, int, De
     db = open_trading_database(settings, create=False)
     try:
         with db.unit_of_work(read_only=True) as uow:
+            assert uow.session.scalars(select(RecordedQuote)).first() is None
             return [
                 (t.status, t.closed_at, t.id or 0, t.net_pnl or Decimal(0), t.fees)
                 for t in uow.session.scalars(select(RoundTrip))
