@@ -392,7 +392,7 @@ class DemoBroker:
         return order
 
     def _working(self) -> list[BookOrder]:
-        return [o for o in self._book.orders.values() if o.status.is_working]
+        return self._fills.working()
 
     def _check_request(self, request: OrderRequest, now: datetime) -> None:
         where = f"demo broker: order {request.client_order_id!r} {request.side} {request.symbol}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 
 from skimd.domain.market import asx_tick_size
 from skimd.domain.orders import Fill, OrderStatus, OrderType, Side
@@ -54,6 +55,10 @@ class FillEngine:
         self._commission = commission
         self._account_id = account_id
         self._exec_ids = {f.exec_id for f in book.fills}
+        # the book's working orders, kept up to date by :meth:`working` (a book holds every
+        # order ever placed: scanning it all on every call made a long backtest quadratic)
+        self._open: dict[str, BookOrder] = {}
+        self._known = 0
 
     def settle(self, now: datetime) -> bool:
         """Apply every fill and expiry of the working orders up to ``now``, in time order;
@@ -61,7 +66,7 @@ class FillEngine:
         says "no crossing before here", so a book saved with an older one re-checks a stretch
         of path that has no crossing and finds the same fills."""
         changed = False
-        working = [o for o in self._book.orders.values() if o.status.is_working]
+        working = self.working()
         events = [e for o in working if (e := self._next_event(o, now)) is not None]
         for event in sorted(events, key=lambda e: (e.at, e.seq)):
             if event.order.status.is_working:
@@ -71,6 +76,22 @@ class FillEngine:
             if order.status.is_working:
                 order.eval_from = max(order.eval_from, now)
         return changed
+
+    def working(self) -> list[BookOrder]:
+        """The book's working orders, in the order they were placed. Orders only join the
+        book (at its end) and a finished order never works again, so only the new ones are
+        looked at, and the finished ones dropped."""
+        orders = self._book.orders
+        if len(orders) < self._known:  # not this book's growth: look at all of it again
+            self._open, self._known = {}, 0
+        if len(orders) > self._known:
+            for key, order in islice(orders.items(), self._known, None):
+                if order.status.is_working:
+                    self._open[key] = order
+            self._known = len(orders)
+        for key in [k for k, o in self._open.items() if not o.status.is_working]:
+            del self._open[key]
+        return list(self._open.values())
 
     def fill_if_marketable(self, order: BookOrder, now: datetime) -> None:
         """Fill a just-placed ``order`` at once when it is marketable at ``now``."""
