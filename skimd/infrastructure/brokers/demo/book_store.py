@@ -134,6 +134,11 @@ class BookStore:
             "account_id": account_id,
             "market": {"seed": market_seed, "universe_size": universe_size},
         }
+        # encoded forms of what no longer changes (a finished order, a fill), by identity:
+        # a book keeps every order ever placed, and re-encoding them all on every save made
+        # a long backtest quadratic
+        self._done: dict[str, dict[str, Any]] = {}
+        self._fills: dict[str, dict[str, Any]] = {}
 
     def load(self) -> Book | None:
         """The saved book, or None when there is no file yet."""
@@ -178,13 +183,28 @@ class BookStore:
             "cash": str(book.cash),
             "next_seq": book.next_seq,
             "subscribed": sorted(book.subscribed),
-            "orders": [_order_out(o) for o in book.orders.values()],
+            "orders": [self._order(o) for o in book.orders.values()],
             "holdings": [
                 {"symbol": h.symbol, "conid": h.conid, "qty": h.qty, "avg_cost": str(h.avg_cost)}
                 for h in book.holdings.values()
             ],
-            "fills": [_fill_out(f) for f in book.fills],
+            "fills": [self._fill(f) for f in book.fills],
         }
+
+    def _order(self, order: BookOrder) -> dict[str, Any]:
+        if not order.status.is_terminal:  # it may still change
+            return _order_out(order)
+        key = order.broker_order_id
+        cached = self._done.get(key)
+        if cached is None:
+            cached = self._done[key] = _order_out(order)
+        return cached
+
+    def _fill(self, fill: Fill) -> dict[str, Any]:
+        cached = self._fills.get(fill.exec_id)
+        if cached is None:
+            cached = self._fills[fill.exec_id] = _fill_out(fill)
+        return cached
 
     def _decode(self, data: object) -> Book:
         top = _obj(data, "the top level")
