@@ -280,7 +280,11 @@ def settings_for(data_dir: Path, keys_dir: Path, keys: FakeIbkrKeys, plan: SoakP
         ),
         logging=LoggingSettings(level="ERROR", format="json"),
         demo=DemoSettings(seed=plan.seed, universe_size=plan.universe_size),
-        broker=BrokerSettings(kind="ibkr"),
+        # the soak's REST transport is in-process (no socket), so there is no websocket to
+        # stream from: the daemon polls, as it does whenever the stream is down. The stream
+        # and its faults (ws_drop) are tested against the fake over loopback
+        # (tests/integration/ibkr/test_ibkr_quote_stream.py, bench/reaction_bench.py).
+        broker=BrokerSettings(kind="ibkr", stream_quotes=False),
         ibkr=keys.settings(keys_dir, BASE_URL),
         strategy=StrategySettings(flatten_at_close=False),
     )

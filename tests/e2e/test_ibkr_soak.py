@@ -34,7 +34,10 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoakReport]:
 
 def test_every_fault_was_injected_and_the_daemon_stopped_cleanly(soak: SoakReport) -> None:
     (day,) = soak.days
-    assert set(day.faults) == {k.value for k in FaultKind}, day.faults
+    # every fault of the REST side; the websocket's (ws_drop) needs a socket the soak's
+    # in-process transport does not have (see ibkr_soak_days.settings_for)
+    rest = {k.value for k in FaultKind if k is not FaultKind.WS_DROP}
+    assert set(day.faults) == rest, day.faults
     assert soak.exit_code == 0
 
 
