@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import skimd
 from skimd.domain.alerts import Alert
 from skimd.errors import RendererUnavailableError
 from skimd.infrastructure.alert_codec import to_payload
+from skimd.infrastructure.child_processes import failure, minimal_env
 
 if TYPE_CHECKING:
     from skimd.infrastructure.notifications.discord_messages import Composed
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 CHILD_MODULE = "skimd.infrastructure.notifications.render_child"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_IDLE_S = 30.0  # the worker exits after this long without a request
-_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH")
 # the exception's name on the last stderr line (never the message after it)
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]{0,80})(?::|$)")
 
@@ -253,19 +252,15 @@ def child_command() -> list[str]:
 def child_env() -> dict[str, str]:
     """The few variables the interpreter needs and where skimd is imported from; nothing
     of skimd's configuration."""
-    env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+    env = minimal_env()
     env["PYTHONPATH"] = str(Path(skimd.__file__).resolve().parent.parent)
     return env
 
 
 def _answer(code: int, out: bytes, err: bytes) -> Any:
     if code != 0:
-        how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
-        lines = err.decode(errors="replace").strip().splitlines()
-        match = _EXCEPTION_NAME.match(lines[-1]) if lines else None
-        died_of = match.group(1) if match else ""
         raise RendererUnavailableError(
-            f"render helper failed ({how}{', ' + died_of if died_of else ''})"
+            f"render helper failed ({failure(code, err, _EXCEPTION_NAME)})"
         )
     try:
         return json.loads(out)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
@@ -35,11 +34,11 @@ from typing import Any
 
 from skimd.errors import BrokerUnavailableError
 from skimd.infrastructure.brokers.ibkr.rsa_keys import RequestRsaKeys
+from skimd.infrastructure.child_processes import failure, minimal_env
 
 # The child's file, found without importing it (that would load cryptography here).
 CHILD_SCRIPT = Path(__file__).with_name("rsa_child.py")
 DEFAULT_TIMEOUT_S = 30.0
-_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]{0,80}(?:Error|Exception|Exit|Interrupt))\b")
 
 
@@ -115,24 +114,15 @@ def child_command() -> list[str]:
 
 def child_env() -> dict[str, str]:
     """The few variables the interpreter needs; nothing of skimd's configuration."""
-    return {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+    return minimal_env()
 
 
 def _answer(code: int, out: bytes, err: bytes) -> Any:
     if code != 0:
-        how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
-        died_of = _exception_name(err)
         raise BrokerUnavailableError(
-            f"IBKR key helper failed ({how}{', ' + died_of if died_of else ''})"
+            f"IBKR key helper failed ({failure(code, err, _EXCEPTION_LINE)})"
         )
     try:
         return json.loads(out)
     except ValueError:
         raise BrokerUnavailableError("IBKR key helper: unreadable answer") from None
-
-
-def _exception_name(err: bytes) -> str:
-    """The exception class on the last line of a traceback (never the message after it)."""
-    lines = err.decode(errors="replace").strip().splitlines()
-    match = _EXCEPTION_LINE.match(lines[-1]) if lines else None
-    return match.group(1) if match else ""
